@@ -1,0 +1,11 @@
+// Package event is Shoal's event contract: the event types it accepts, the
+// shape of one accepted event after pseudonymization, and the Arrow schema
+// in which accepted events travel from ingest to transform.
+//
+// It is the one thing ingest and transform share, so neither imports the
+// other. It never carries a raw person identifier: Event.Person is always a
+// keyed pseudonym by the time an Event exists.
+//
+// The wire format (CloudEvents 1.0 structured JSON) is documented in
+// docs/events.md and schema/events.schema.json.
+package event

@@ -1,0 +1,55 @@
+package event
+
+import "time"
+
+// Event is one accepted event, validated and pseudonymized: one row of the
+// raw events table. Zero values mean "absent" (nullable columns).
+type Event struct {
+	Source string
+	ID     string
+	Type   string
+	Time   time.Time // event time, UTC
+	// Day is the team-local calendar day the event counts towards, as days
+	// since 1970-01-01: the day of Time, or of Start for time entries, in the
+	// team's time zone.
+	Day  int32
+	Team string
+
+	Task    string
+	Request string
+	Person  string // keyed pseudonym, never a raw identifier
+
+	DueAt   time.Time // due with a time of day (RFC 3339)
+	DueDate int32     // date-only due, days since epoch; valid when HasDueDate
+	// HasDueDate marks DueDate as set (day 0 is a valid date).
+	HasDueDate bool
+
+	EstimateHours float64
+	HasEstimate   bool
+
+	Kind     string // task kind or request kind
+	Start    time.Time
+	End      time.Time
+	Category string
+
+	// Provenance: where in Kafka the event came from.
+	Partition int32
+	Offset    int64
+}
+
+// Reset clears e for reuse without reallocating.
+func (e *Event) Reset() { *e = Event{} }
+
+// DayOf returns the calendar day of t in loc as days since 1970-01-01.
+func DayOf(t time.Time, loc *time.Location) int32 {
+	y, m, d := t.In(loc).Date()
+	return int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
+}
+
+// DateOf returns the day number of a civil date.
+func DateOf(y int, m time.Month, d int) int32 {
+	return int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
+}
+
+// DayTime returns midnight UTC of a day number (for printing).
+func DayTime(day int32) time.Time { return time.Unix(int64(day)*86400, 0).UTC() }
