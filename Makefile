@@ -1,0 +1,40 @@
+# Shoal — `make help` lists the targets.
+GO        ?= go
+PKGS      ?= ./...
+FUZZTIME  ?= 15s
+GOFLAGS_TEST ?= -timeout 30m
+
+.PHONY: help test test-short lint vet fmt-check fuzz bench demo build clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-12s %s\n", $$1, $$2}'
+
+test: lint ## the full test suite (what CI runs): lint, every test, a short fuzz of the decoder
+	$(GO) test $(GOFLAGS_TEST) $(PKGS)
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./ingest
+
+test-short: ## unit tests only (skips whole-binary tests)
+	$(GO) test -short $(PKGS)
+
+lint: vet fmt-check ## go vet and gofmt
+
+vet: ## go vet
+	$(GO) vet $(PKGS)
+
+fmt-check: ## fail if any file is not gofmt-clean
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+fuzz: ## fuzz the decoder for longer (FUZZTIME=10m make fuzz)
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./ingest
+
+bench: ## Go benchmarks of the hot paths, with allocations
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+demo: ## run the demo organisation through the whole pipeline
+	$(GO) run ./cmd/shoal demo
+
+build: ## build bin/shoal
+	$(GO) build -o bin/shoal ./cmd/shoal
+
+clean: ## remove build output and demo data
+	rm -rf bin shoal-demo

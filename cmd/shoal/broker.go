@@ -1,0 +1,45 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// embeddedBroker is the in-process Kafka-protocol broker used when no
+// brokers are configured: one node, listening on a fixed address so any
+// Kafka client can publish to it, persisting its log under the data dir.
+type embeddedBroker struct {
+	cluster *kfake.Cluster
+	addr    string
+}
+
+func startEmbeddedBroker(addr, dataDir string, partitions int, topics []string, logger *slog.Logger) (*embeddedBroker, error) {
+	var bound string
+	listen := func(network, _ string) (net.Listener, error) {
+		ln, err := net.Listen(network, addr)
+		if err == nil {
+			bound = ln.Addr().String()
+		}
+		return ln, err
+	}
+	c, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.ListenFn(listen),
+		kfake.DataDir(filepath.Join(dataDir, "kafka")),
+		kfake.SeedTopics(int32(partitions), topics...),
+		kfake.AllowAutoTopicCreation(),
+		kfake.DefaultNumPartitions(partitions),
+		kfake.ClusterID("shoal-embedded"),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded broker on %s: %w (is another process using the port? pass --embedded-addr 127.0.0.1:0 for any free port, or --brokers to use your Kafka)", addr, err)
+	}
+	logger.Info("embedded Kafka-protocol broker started", "component", "broker", "addr", bound, "log_dir", filepath.Join(dataDir, "kafka"))
+	return &embeddedBroker{cluster: c, addr: bound}, nil
+}
+
+func (b *embeddedBroker) Close() { b.cluster.Close() }

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+
+	"github.com/shoal-analytics/shoal/ingest"
+)
+
+// Config is everything `shoal run` and `shoal demo` read from flags, SHOAL_*
+// environment variables and the optional YAML file (keys = flag names with
+// underscores).
+type Config struct {
+	ingest.Config `yaml:",inline"`
+
+	// DataDir holds the DuckDB file (shoal.duckdb) and, when the embedded
+	// broker runs, its log (kafka/). Default: data (run), shoal-demo (demo)
+	DataDir string `yaml:"data_dir"`
+	// EmbeddedAddr is where the embedded Kafka-protocol broker listens when
+	// no brokers are configured. Default: 127.0.0.1:9092
+	EmbeddedAddr string `yaml:"embedded_addr"`
+	// HTTPAddr serves /metrics, /healthz and /readyz. Default: 127.0.0.1:9464
+	HTTPAddr string `yaml:"http_addr"`
+	// PseudonymKeyFile holds the secret HMAC key (≥ 32 bytes) for person
+	// pseudonyms. Required by run; demo generates one in its data dir.
+	PseudonymKeyFile string `yaml:"pseudonym_key_file"`
+	// DuckDBThreads caps DuckDB's threads. Default: 0 = all cores
+	DuckDBThreads int `yaml:"duckdb_threads"`
+	// DuckDBMemoryLimit caps DuckDB's memory, e.g. 2GB. Default: DuckDB's own (80% of RAM)
+	DuckDBMemoryLimit string `yaml:"duckdb_memory_limit"`
+	// LogLevel is debug, info, warn or error. Default: info
+	LogLevel string `yaml:"log_level"`
+	// LogFormat is text or json. Default: text
+	LogFormat string `yaml:"log_format"`
+
+	configFile string
+}
+
+func defaultConfig(dataDir string) Config {
+	return Config{
+		Config:       ingest.DefaultConfig(),
+		DataDir:      dataDir,
+		EmbeddedAddr: "127.0.0.1:9092",
+		HTTPAddr:     "127.0.0.1:9464",
+		LogLevel:     "info",
+		LogFormat:    "text",
+	}
+}
+
+func (c *Config) registerFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.configFile, "config", "", "optional YAML file with any of these settings (keys: flag names with _ for -); unknown keys are an error")
+	c.Config.RegisterFlags("", fs)
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the DuckDB file and the embedded broker's log")
+	fs.StringVar(&c.EmbeddedAddr, "embedded-addr", c.EmbeddedAddr, "listen address of the embedded Kafka-protocol broker (used when --brokers is empty)")
+	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address serving /metrics, /healthz and /readyz")
+	fs.StringVar(&c.PseudonymKeyFile, "pseudonym-key-file", c.PseudonymKeyFile, "file with the secret key (>= 32 bytes) that pseudonymizes person ids; create one with: head -c 32 /dev/urandom > shoal.key")
+	fs.IntVar(&c.DuckDBThreads, "duckdb-threads", c.DuckDBThreads, "DuckDB worker threads (0 = all cores)")
+	fs.StringVar(&c.DuckDBMemoryLimit, "duckdb-memory-limit", c.DuckDBMemoryLimit, "DuckDB memory limit, e.g. 2GB (empty = DuckDB default)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
+}
+
+// validate reports every problem at once.
+func (c *Config) validate(requireKey bool) error {
+	var errs []error
+	if err := c.Config.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data-dir must not be empty"))
+	}
+	if len(c.Brokers) == 0 {
+		if _, _, err := net.SplitHostPort(c.EmbeddedAddr); err != nil {
+			errs = append(errs, fmt.Errorf("embedded-addr %q: %w (use host:port, e.g. 127.0.0.1:9092)", c.EmbeddedAddr, err))
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		errs = append(errs, fmt.Errorf("http-addr %q: %w (use host:port, e.g. 127.0.0.1:9464)", c.HTTPAddr, err))
+	}
+	if requireKey && c.PseudonymKeyFile == "" {
+		errs = append(errs, errors.New("pseudonym-key-file is required: create a key with `head -c 32 /dev/urandom > shoal.key` and pass --pseudonym-key-file shoal.key (keep it secret and keep it: a new key gives everyone new pseudonyms)"))
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log-format %q: use text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) duckDBPath() string { return filepath.Join(c.DataDir, "shoal.duckdb") }
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return 0, fmt.Errorf("log-level %q: use debug, info, warn or error", s)
+	}
+	return l, nil
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/ingest"
+	"github.com/shoal-analytics/shoal/privacy"
+	"github.com/shoal-analytics/shoal/synth"
+)
+
+const demoSummary = `Run the whole pipeline on a synthetic organisation (about 30 teams in 6 units, 250 people,
+12 weeks of events, some malformed and some forbidden): start the embedded broker, publish
+the events, consume them into DuckDB until caught up, print a summary, and keep serving
+/metrics until Ctrl-C (or exit with --once). Starts from an empty --data-dir each time.`
+
+// demoMarker marks a data dir created by demo, so demo may wipe it.
+const demoMarker = ".shoal-demo"
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := defaultConfig("shoal-demo")
+	fs := newFlagSet("demo", demoSummary, stdout, stderr)
+	cfg.registerFlags(fs)
+	var opts synth.Options
+	synthFlags(fs, &opts)
+	once := fs.Bool("once", false, "exit after catching up instead of serving until Ctrl-C")
+	if err := parseFlags(fs, args, &cfg, &cfg.configFile, stdout); err != nil {
+		return err
+	}
+	if err := cfg.validate(false); err != nil {
+		return fmt.Errorf("bad configuration:\n%w", err)
+	}
+	logger := newLogger(&cfg, stderr)
+	if err := freshDemoDir(cfg.DataDir); err != nil {
+		return err
+	}
+	key, err := demoKey(&cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "demo data dir: %s (pseudonym key: %s)\n", cfg.DataDir, cfg.PseudonymKeyFile)
+
+	opts = opts.WithDefaults()
+	org, msgs := synth.Generate(opts)
+	p, err := startPipeline(ctx, cfg, key, org.Location, logger)
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.run(rctx) }()
+	stopEarly := func(err error) error {
+		cancel()
+		<-done
+		return err
+	}
+
+	began := time.Now()
+	if err := publishAll(rctx, p.cfg.Brokers, cfg.Topic, msgs, newProgress(stderr, "published", int64(len(msgs)))); err != nil {
+		return stopEarly(err)
+	}
+	bar := newProgress(stderr, "ingested", int64(len(msgs)))
+	if err := p.waitCaughtUp(rctx, func(s ingest.Stats) { bar.update(s.Consumed) }); err != nil {
+		return stopEarly(err)
+	}
+	st := p.consumer.Stats()
+	bar.finish(st.Consumed)
+	if err := printDemoSummary(rctx, stdout, p, org, opts, st, time.Since(began)); err != nil {
+		return stopEarly(err)
+	}
+	if *once {
+		return stopEarly(nil)
+	}
+	fmt.Fprintf(stdout, "\nServing %s/metrics (Kafka-protocol broker on %s). Press Ctrl-C to stop.\n", p.httpURL(), strings.Join(p.cfg.Brokers, ","))
+	return <-done
+}
+
+// freshDemoDir empties dir if demo made it, creates it if missing, and
+// refuses to touch a non-empty directory demo did not make.
+func freshDemoDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("read --data-dir: %w", err)
+	case len(entries) == 0:
+	default:
+		if _, err := os.Stat(filepath.Join(dir, demoMarker)); err != nil {
+			return fmt.Errorf("--data-dir %s is not empty and was not created by `shoal demo`; demo starts from scratch, so give it a new or empty directory", dir)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("clear previous demo data in %s: %w", dir, err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("create --data-dir: %w", err)
+	}
+	return os.WriteFile(filepath.Join(dir, demoMarker), []byte("created by shoal demo; removed and recreated by the next demo run\n"), 0o640)
+}
+
+// demoKey loads the configured key or generates one in the data dir.
+func demoKey(cfg *Config) ([]byte, error) {
+	if cfg.PseudonymKeyFile != "" {
+		return privacy.LoadKeyFile(cfg.PseudonymKeyFile)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("generate pseudonym key: %w", err)
+	}
+	cfg.PseudonymKeyFile = filepath.Join(cfg.DataDir, "pseudonym.key")
+	if err := os.WriteFile(cfg.PseudonymKeyFile, key, 0o600); err != nil {
+		return nil, fmt.Errorf("write generated pseudonym key: %w", err)
+	}
+	return key, nil
+}
+
+func printDemoSummary(ctx context.Context, w io.Writer, p *pipeline, org *synth.Org, opts synth.Options, st ingest.Stats, took time.Duration) error {
+	fmt.Fprintf(w, "\nCaught up in %s: %d messages read, %d events accepted, %d re-sent duplicates ignored, %d refused to %s.\n",
+		took.Round(time.Millisecond), st.Consumed, st.Accepted, st.Duplicates, st.Rejected, p.cfg.DLQTopic)
+	reasons := make([]string, 0, len(st.RejectedBy))
+	for r := range st.RejectedBy {
+		reasons = append(reasons, r)
+	}
+	slices.Sort(reasons)
+	for _, r := range reasons {
+		fmt.Fprintf(w, "  refused %-20s %d\n", r, st.RejectedBy[r])
+	}
+
+	// Privacy: which teams have at least k contributors in the last complete week.
+	endDay := event.DayOf(opts.End, time.UTC)
+	monday := endDay - (endDay+3)%7 // 1970-01-01 was a Thursday
+	from, to := monday-7, monday-1
+	people, err := p.store.TeamContributors(ctx, from, to)
+	if err != nil {
+		return fmt.Errorf("summarise teams: %w", err)
+	}
+	policy := privacy.Policy{K: privacy.DefaultMinGroupSize}
+	var shown, rolled []string
+	for _, t := range org.Teams {
+		if policy.Visible(people[t.ID]) {
+			shown = append(shown, t.ID)
+		} else {
+			rolled = append(rolled, fmt.Sprintf("%s (unit %s)", t.ID, t.Unit))
+		}
+	}
+	fmt.Fprintf(w, "\nWeek %s to %s, k = %d: %d teams shown, %d rolled up into their unit for having fewer than %d contributors:\n",
+		event.DayTime(from).Format("2006-01-02"), event.DayTime(to).Format("2006-01-02"), policy.K, len(shown), len(rolled), policy.K)
+	for _, r := range rolled {
+		fmt.Fprintf(w, "  %s\n", r)
+	}
+	return nil
+}

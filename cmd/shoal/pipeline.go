@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/shoal-analytics/shoal/ingest"
+	"github.com/shoal-analytics/shoal/privacy"
+	"github.com/shoal-analytics/shoal/transform"
+)
+
+// pipeline is one running Shoal: broker (embedded or not) → ingest →
+// transform, plus the HTTP endpoint.
+type pipeline struct {
+	cfg      Config
+	log      *slog.Logger
+	broker   *embeddedBroker // nil with external brokers
+	store    *transform.Store
+	consumer *ingest.Consumer
+	reg      *prometheus.Registry
+	ln       net.Listener
+	srv      *http.Server
+}
+
+// startPipeline builds every component; nothing consumes until run.
+func startPipeline(ctx context.Context, cfg Config, key []byte, loc ingestLocator, logger *slog.Logger) (_ *pipeline, err error) {
+	p := &pipeline{cfg: cfg, log: logger, reg: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	pseudo, err := privacy.NewPseudonymizer(key)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Brokers) == 0 {
+		p.broker, err = startEmbeddedBroker(cfg.EmbeddedAddr, cfg.DataDir, cfg.Partitions, []string{cfg.Topic, cfg.DLQTopic}, logger)
+		if err != nil {
+			return nil, err
+		}
+		p.cfg.Brokers = ingest.StringList{p.broker.addr}
+	}
+	if err := ingest.EnsureTopics(ctx, p.cfg.Brokers, cfg.Partitions, cfg.Topic, cfg.DLQTopic); err != nil {
+		return nil, err
+	}
+	p.store, err = transform.Open(ctx, transform.Config{Path: cfg.duckDBPath(), Threads: cfg.DuckDBThreads, MemoryLimit: cfg.DuckDBMemoryLimit}, logger)
+	if err != nil {
+		return nil, err
+	}
+	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := ingest.NewMetrics(p.reg)
+	dec := ingest.NewDecoder(pseudo, loc, cfg.MaxEventBytes)
+	p.consumer, err = ingest.NewConsumer(p.cfg.Config, dec, storeSink{p.store}, memory.NewGoAllocator(), metrics, logger)
+	if err != nil {
+		return nil, err
+	}
+	p.ln, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on --http-addr %s: %w (pick a free port, e.g. --http-addr 127.0.0.1:0)", cfg.HTTPAddr, err)
+	}
+	p.srv = &http.Server{Handler: p.routes(), ReadHeaderTimeout: 10 * time.Second}
+	return p, nil
+}
+
+type ingestLocator = func(team string) *time.Location
+
+func (p *pipeline) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !p.consumer.Ready() {
+			http.Error(w, "not ready: consumer has not joined its group yet", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "Shoal: /metrics (Prometheus), /healthz, /readyz")
+	})
+	return mux
+}
+
+// httpURL is the base URL of the HTTP endpoint.
+func (p *pipeline) httpURL() string { return "http://" + p.ln.Addr().String() }
+
+// run serves until ctx ends, then shuts down in order: stop fetching and
+// flush the last batch → close DuckDB → stop HTTP → stop the embedded broker.
+func (p *pipeline) run(ctx context.Context) error {
+	httpErr := make(chan error, 1)
+	go func() {
+		if err := p.srv.Serve(p.ln); !errors.Is(err, http.ErrServerClosed) {
+			httpErr <- err
+		}
+		close(httpErr)
+	}()
+	p.log.Info("serving", "component", "http", "url", p.httpURL())
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	consumerErr := make(chan error, 1)
+	go func() { consumerErr <- p.consumer.Run(cctx) }()
+
+	var err error
+	select {
+	case err = <-consumerErr:
+	case err = <-httpErr:
+		err = fmt.Errorf("http server: %w", err)
+		cancel()
+		<-consumerErr
+	case <-ctx.Done():
+		err = <-consumerErr
+	}
+	p.close()
+	return err
+}
+
+func (p *pipeline) close() {
+	if p.store != nil {
+		if err := p.store.Close(); err != nil {
+			p.log.Error("closing DuckDB", "err", err)
+		}
+		p.store = nil
+	}
+	if p.srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = p.srv.Shutdown(sctx)
+		cancel()
+	} else if p.ln != nil {
+		p.ln.Close()
+	}
+	if p.broker != nil {
+		p.broker.Close()
+		p.broker = nil
+	}
+}
+
+// waitCaughtUp blocks until everything published to the topic when it was
+// called has been committed, logging progress.
+func (p *pipeline) waitCaughtUp(ctx context.Context, progress func(ingest.Stats)) error {
+	end, err := ingest.EndOffsets(ctx, p.cfg.Brokers, p.cfg.Topic)
+	if err != nil {
+		return err
+	}
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for !p.consumer.CaughtUp(end) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			if progress != nil {
+				progress(p.consumer.Stats())
+			}
+		}
+	}
+	return nil
+}

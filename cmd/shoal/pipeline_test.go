@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoal-analytics/shoal/synth"
+)
+
+// testPipeline starts an in-process pipeline against the broker at addr.
+func testPipeline(t *testing.T, addr, dataDir string, org *synth.Org, logs *syncBuffer) (*pipeline, func()) {
+	t.Helper()
+	cfg := defaultConfig(dataDir)
+	cfg.Brokers = []string{addr}
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.BatchSize = 2000
+	cfg.BatchLatency = 50 * time.Millisecond
+	_, key := testKey(t, t.TempDir())
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx := context.Background()
+	p, err := startPipeline(ctx, cfg, key, org.Location, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.run(rctx) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("pipeline run: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return p, stop
+}
+
+func waitCaughtUp(t *testing.T, p *pipeline) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := p.waitCaughtUp(ctx, nil); err != nil {
+		t.Fatalf("pipeline did not catch up: %v (stats %+v)", err, p.consumer.Stats())
+	}
+}
+
+// TestPipelineMatchesOracle publishes a synthetic organisation to a broker
+// over TCP, runs the pipeline, and checks the rollups against the
+// independent oracle; then redelivers every event and checks nothing
+// changed; then checks that no raw person id reached the DuckDB file, the
+// logs or the dead-letter topic.
+func TestPipelineMatchesOracle(t *testing.T) {
+	org, msgs := smallOrg()
+	addr := startKafka(t, "shoal.events", "shoal.dlq")
+	publish(t, addr, "shoal.events", msgs)
+	dataDir := t.TempDir()
+	logs := &syncBuffer{}
+	p, stop := testPipeline(t, addr, dataDir, org, logs)
+	waitCaughtUp(t, p)
+
+	ctx := context.Background()
+	want := synth.Expect(msgs, org.Location)
+	got, err := p.store.TeamDays(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareTeamDays(t, got, want)
+	t.Logf("%d messages, %d team-day cells match the oracle", len(msgs), len(want))
+
+	badBy, bad := countBad(msgs)
+	st := p.consumer.Stats()
+	if st.Consumed != int64(len(msgs)) || st.Rejected != bad {
+		t.Errorf("consumed %d rejected %d, want %d and %d", st.Consumed, st.Rejected, len(msgs), bad)
+	}
+	for r, n := range badBy {
+		if st.RejectedBy[r] != n {
+			t.Errorf("rejected %s: %d, want %d", r, st.RejectedBy[r], n)
+		}
+	}
+	stored, err := p.store.Rejections(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r, n := range badBy {
+		if stored[r] != n {
+			t.Errorf("stored rejections %s: %d, want %d", r, stored[r], n)
+		}
+	}
+	dlq := readTopic(t, addr, "shoal.dlq")
+	if int64(len(dlq)) != bad {
+		t.Errorf("dead-letter topic has %d messages, want %d", len(dlq), bad)
+	}
+	var dlqBytes []byte
+	dlqBy := map[string]int64{}
+	for _, m := range dlq {
+		dlqBytes = append(dlqBytes, m.Key...)
+		dlqBytes = append(dlqBytes, m.Value...)
+		for _, h := range m.Headers {
+			dlqBytes = append(dlqBytes, h.Value...)
+			if h.Key == "shoal-reason" {
+				dlqBy[string(h.Value)]++
+			}
+		}
+	}
+	for r, n := range badBy {
+		if dlqBy[r] != n {
+			t.Errorf("dead letters with reason %s: %d, want %d", r, dlqBy[r], n)
+		}
+	}
+
+	metrics := httpGet(t, p.httpURL()+"/metrics")
+	for _, name := range []string{"shoal_ingest_messages_consumed_total", "shoal_ingest_events_accepted_total",
+		`shoal_ingest_events_rejected_total{reason="surveillance_field"}`, "shoal_ingest_batches_committed_total",
+		"shoal_ingest_batch_duration_seconds_bucket", `shoal_ingest_consumer_lag_messages{partition="0"}`,
+		"shoal_ingest_last_commit_timestamp_seconds"} {
+		if !strings.Contains(metrics, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	if got := httpGet(t, p.httpURL()+"/readyz"); !strings.Contains(got, "ready") {
+		t.Errorf("/readyz = %q", got)
+	}
+
+	// Redeliver everything: nothing may change.
+	before := p.consumer.Stats()
+	publish(t, addr, "shoal.events", msgs)
+	waitCaughtUp(t, p)
+	got2, err := p.store.TeamDays(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareTeamDays(t, got2, want)
+	after := p.consumer.Stats()
+	if after.Accepted != before.Accepted {
+		t.Errorf("redelivery inserted %d events, want 0", after.Accepted-before.Accepted)
+	}
+	if dup := after.Duplicates - before.Duplicates; dup != int64(len(msgs))-bad {
+		t.Errorf("redelivery counted %d duplicates, want %d", dup, int64(len(msgs))-bad)
+	}
+
+	stop()
+	raw := org.RawPeople()
+	if len(raw) < 50 {
+		t.Fatalf("org has only %d raw people ids", len(raw))
+	}
+	assertNoRawIDs(t, "dead-letter topic", dlqBytes, raw)
+	assertNoRawIDs(t, "logs", logs.Bytes(), raw)
+	files := 0
+	filepath.WalkDir(dataDir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files++
+		assertNoRawIDs(t, path, b, raw)
+		return nil
+	})
+	if files == 0 {
+		t.Fatal("no files in the data dir")
+	}
+}

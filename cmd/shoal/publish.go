@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/shoal-analytics/shoal/ingest"
+	"github.com/shoal-analytics/shoal/synth"
+)
+
+const publishSummary = `Send an NDJSON file of events (one CloudEvents JSON object per line) to a Kafka topic,
+keyed by data.team, with a progress bar. Lines that are not valid events are sent as they
+are: Shoal refuses them to its dead-letter topic with a reason, which is a way to test it.`
+
+func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("publish", publishSummary, stdout, stderr)
+	var brokers ingest.StringList
+	fs.Var(&brokers, "brokers", "comma-separated Kafka brokers, e.g. 127.0.0.1:9092 (the embedded broker of a running `shoal run`)")
+	file := fs.String("file", "", "NDJSON file to send; - reads stdin")
+	topic := fs.String("topic", "shoal.events", "topic to send to")
+	if err := parseFlags(fs, args, nil, nil, stdout); err != nil {
+		return err
+	}
+	if *file == "" {
+		return errors.New("--file is required (an NDJSON file, e.g. from `shoal generate --out events.ndjson`)")
+	}
+	if len(brokers) == 0 {
+		return errors.New("--brokers is required: start `shoal run` (its embedded broker listens on 127.0.0.1:9092) or point at your Kafka")
+	}
+	var in io.Reader = os.Stdin
+	var total int64
+	if *file != "-" {
+		f, err := os.Open(*file)
+		if err != nil {
+			return fmt.Errorf("open events file: %w", err)
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil {
+			total = st.Size()
+		}
+		in = f
+	}
+	if err := ingest.EnsureTopics(ctx, brokers, 6, *topic); err != nil {
+		return err
+	}
+	w := ingest.NewWriter(brokers, *topic)
+	defer w.Close()
+	bar := newProgress(stderr, "published bytes", total)
+	var sent, bytes int64
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	batch := make([]kafka.Message, 0, 5000)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := w.WriteMessages(ctx, batch...); err != nil {
+			return fmt.Errorf("publish to %s after %d events: %w", *topic, sent, ingest.SummarizeWriteError(err))
+		}
+		sent += int64(len(batch))
+		batch = batch[:0]
+		bar.update(bytes)
+		return nil
+	}
+	for sc.Scan() {
+		line := sc.Bytes()
+		bytes += int64(len(line)) + 1
+		if len(line) == 0 {
+			continue
+		}
+		v := append([]byte(nil), line...)
+		batch = append(batch, kafka.Message{Key: teamKey(v), Value: v})
+		if len(batch) == cap(batch) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read events file line %d: %w", sent+int64(len(batch))+1, err)
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	bar.finish(bytes)
+	fmt.Fprintf(stdout, "published %d events to %s\n", sent, *topic)
+	return nil
+}
+
+// teamKey returns data.team of an event as the Kafka message key (so one
+// team's events stay in order on one partition), or nil if there is none.
+func teamKey(v []byte) []byte {
+	var e struct {
+		Data struct {
+			Team string `json:"team"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(v, &e) != nil || e.Data.Team == "" {
+		return nil
+	}
+	return []byte(e.Data.Team)
+}
+
+// publishAll sends msgs to topic in chunks, reporting progress.
+func publishAll(ctx context.Context, brokers []string, topic string, msgs []synth.Message, bar *progress) error {
+	w := ingest.NewWriter(brokers, topic)
+	defer w.Close()
+	const chunk = 5000
+	batch := make([]kafka.Message, 0, chunk)
+	for i := 0; i < len(msgs); i += chunk {
+		batch = batch[:0]
+		for _, m := range msgs[i:min(i+chunk, len(msgs))] {
+			batch = append(batch, kafka.Message{Key: m.Key, Value: m.Value})
+		}
+		if err := w.WriteMessages(ctx, batch...); err != nil {
+			return fmt.Errorf("publish to %s after %d of %d events: %w", topic, i, len(msgs), ingest.SummarizeWriteError(err))
+		}
+		if bar != nil {
+			bar.update(int64(i + len(batch)))
+		}
+	}
+	if bar != nil {
+		bar.finish(int64(len(msgs)))
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/shoal-analytics/shoal/privacy"
+)
+
+const runSummary = `Consume events from Kafka (or the embedded broker when --brokers is empty), refuse
+malformed and monitoring data to the dead-letter topic, pseudonymize person fields and
+land everything in DuckDB exactly once. Serves /metrics, /healthz and /readyz.`
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := defaultConfig("data")
+	fs := newFlagSet("run", runSummary, stdout, stderr)
+	cfg.registerFlags(fs)
+	once := fs.Bool("once", false, "exit after catching up with everything published when the run started")
+	if err := parseFlags(fs, args, &cfg, &cfg.configFile, stdout); err != nil {
+		return err
+	}
+	if err := cfg.validate(true); err != nil {
+		return fmt.Errorf("bad configuration:\n%w", err)
+	}
+	logger := newLogger(&cfg, stderr)
+	key, err := privacy.LoadKeyFile(cfg.PseudonymKeyFile)
+	if err != nil {
+		return err
+	}
+	p, err := startPipeline(ctx, cfg, key, nil, logger)
+	if err != nil {
+		return err
+	}
+	if !*once {
+		return p.run(ctx)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.run(rctx) }()
+	began := time.Now()
+	err = p.waitCaughtUp(rctx, nil)
+	st := p.consumer.Stats()
+	cancel()
+	if rerr := <-done; err == nil {
+		err = rerr
+	}
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "caught up in %s: %d messages, %d events accepted, %d duplicates ignored, %d refused to %s\n",
+		time.Since(began).Round(time.Millisecond), st.Consumed, st.Accepted, st.Duplicates, st.Rejected, cfg.DLQTopic)
+	return nil
+}

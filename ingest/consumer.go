@@ -1,0 +1,514 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/shoal-analytics/shoal/event"
+)
+
+// Rejected counts refused events for one day and reason.
+type Rejected struct {
+	Day    int32 // days since 1970-01-01 (UTC) of the Kafka message timestamp
+	Reason string
+	Count  int64
+}
+
+// Batch is one unit of durability: the accepted events of a run of messages,
+// the counts of the refused ones, and the offsets they cover.
+type Batch struct {
+	Record   arrow.Record // accepted events (event.Schema); owned by the consumer
+	Topic    string
+	Offsets  map[int32]int64 // partition -> next offset to read
+	Rejected []Rejected
+}
+
+// CommitResult is what a Sink reports about a committed batch.
+type CommitResult struct {
+	Inserted, Duplicates int64
+}
+
+// Sink makes batches durable. Commit must apply the events, the rejected
+// counts and the offsets atomically; Offsets returns what was committed.
+type Sink interface {
+	Commit(ctx context.Context, b *Batch) (CommitResult, error)
+	Offsets(ctx context.Context, topic string) (map[int32]int64, error)
+}
+
+// Stats is a snapshot of the consumer's running totals.
+type Stats struct {
+	Consumed, Accepted, Duplicates, Rejected, Batches int64
+	RejectedBy                                        map[string]int64
+}
+
+// Consumer runs the ingest pipeline: consumer group → decode → firewall →
+// pseudonymize → Arrow → Sink, refused events → dead-letter topic.
+type Consumer struct {
+	cfg     Config
+	dec     *Decoder
+	sink    Sink
+	dlq     *kafka.Writer
+	mem     memory.Allocator
+	metrics *Metrics
+	log     *slog.Logger
+
+	consumed, accepted, duplicates, rejected, batches atomic.Int64
+	ready                                             atomic.Bool
+
+	mu         sync.Mutex
+	rejectedBy map[string]int64
+	committed  map[int32]int64 // next offsets made durable, by partition
+}
+
+// NewConsumer wires a consumer. The dead-letter writer is created here and
+// closed by Run.
+func NewConsumer(cfg Config, dec *Decoder, sink Sink, mem memory.Allocator, m *Metrics, logger *slog.Logger) (*Consumer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("no brokers configured")
+	}
+	return &Consumer{
+		cfg:        cfg,
+		dec:        dec,
+		sink:       sink,
+		dlq:        NewWriter(cfg.Brokers, cfg.DLQTopic),
+		mem:        mem,
+		metrics:    m,
+		log:        logger.With("component", "ingest"),
+		rejectedBy: make(map[string]int64),
+		committed:  make(map[int32]int64),
+	}, nil
+}
+
+// NewWriter returns a synchronous, acks=all kafka-go writer for topic,
+// balancing by message key.
+func NewWriter(brokers []string, topic string) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:                   kafka.TCP(brokers...),
+		Topic:                  topic,
+		Balancer:               &kafka.Hash{},
+		RequiredAcks:           kafka.RequireAll,
+		BatchSize:              10000,
+		BatchBytes:             1_000_000, // below Kafka's default message.max.bytes (1048588) for a produce batch
+		BatchTimeout:           5 * time.Millisecond,
+		AllowAutoTopicCreation: true,
+	}
+}
+
+// Stats returns the running totals since the consumer started.
+func (c *Consumer) Stats() Stats {
+	c.mu.Lock()
+	by := maps.Clone(c.rejectedBy)
+	c.mu.Unlock()
+	return Stats{
+		Consumed: c.consumed.Load(), Accepted: c.accepted.Load(), Duplicates: c.duplicates.Load(),
+		Rejected: c.rejected.Load(), Batches: c.batches.Load(), RejectedBy: by,
+	}
+}
+
+// Ready reports whether the consumer has joined its group at least once.
+func (c *Consumer) Ready() bool { return c.ready.Load() }
+
+// CaughtUp reports whether every partition in end has been committed up to
+// (at least) its offset.
+func (c *Consumer) CaughtUp(end map[int32]int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for p, off := range end {
+		if off > 0 && c.committed[p] < off {
+			return false
+		}
+	}
+	return true
+}
+
+// Run consumes until ctx is cancelled, then flushes and commits what it has
+// read and returns nil. It returns an error only if the consumer group
+// cannot be created.
+func (c *Consumer) Run(ctx context.Context) error {
+	defer c.dlq.Close()
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                c.cfg.Group,
+		Brokers:           c.cfg.Brokers,
+		Topics:            []string{c.cfg.Topic},
+		StartOffset:       kafka.FirstOffset,
+		HeartbeatInterval: time.Second,
+		SessionTimeout:    10 * time.Second,
+		RebalanceTimeout:  10 * time.Second,
+		JoinGroupBackoff:  time.Second,
+		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { c.log.Debug("kafka group", "msg", fmt.Sprintf(msg, args...)) }),
+	})
+	if err != nil {
+		return fmt.Errorf("create consumer group %q: %w", c.cfg.Group, err)
+	}
+	stop := context.AfterFunc(ctx, func() { group.Close() })
+	defer stop()
+	defer group.Close()
+
+	go c.reportProgress(ctx)
+	for {
+		gen, err := group.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+				return nil
+			}
+			c.metrics.failures.WithLabelValues("group").Inc()
+			c.log.Warn("joining consumer group failed; retrying", "group", c.cfg.Group, "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		c.metrics.generations.Inc()
+		c.ready.Store(true)
+		if err := c.runGeneration(ctx, gen); err != nil {
+			c.log.Error("generation ended with error", "generation", gen.ID, "err", err)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// runGeneration reads the partitions assigned in gen, starting from the
+// Sink's stored offsets, until the generation ends; the partial batch is
+// flushed before it returns.
+func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation) error {
+	stored, err := c.sink.Offsets(ctx, c.cfg.Topic)
+	if err != nil {
+		return fmt.Errorf("read stored offsets: %w", err)
+	}
+	assigned := gen.Assignments[c.cfg.Topic]
+	c.mu.Lock()
+	for p, off := range stored {
+		c.committed[p] = max(c.committed[p], off)
+	}
+	c.mu.Unlock()
+
+	msgs := make(chan kafka.Message, 4*c.cfg.BatchSize)
+	var readers sync.WaitGroup
+	parts := make([]int, 0, len(assigned))
+	for _, a := range assigned {
+		start := a.Offset
+		if off, ok := stored[int32(a.ID)]; ok {
+			start = off // DuckDB is the source of truth, not the group offset
+		}
+		parts = append(parts, a.ID)
+		readers.Add(1)
+		gen.Start(func(gctx context.Context) {
+			defer readers.Done()
+			c.readPartition(gctx, a.ID, start, msgs)
+		})
+	}
+	c.log.Info("joined consumer group", "group", c.cfg.Group, "generation", gen.ID, "partitions", parts)
+	go func() { readers.Wait(); close(msgs) }()
+	return c.batchLoop(ctx, gen, msgs)
+}
+
+func (c *Consumer) readPartition(ctx context.Context, partition int, start int64, out chan<- kafka.Message) {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        c.cfg.Brokers,
+		Topic:          c.cfg.Topic,
+		Partition:      partition,
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        250 * time.Millisecond,
+		QueueCapacity:  1000,
+		ReadBackoffMin: 50 * time.Millisecond,
+		ReadBackoffMax: time.Second,
+	})
+	defer r.Close()
+	if err := r.SetOffset(start); err != nil {
+		c.log.Error("cannot seek partition", "partition", partition, "offset", start, "err", err)
+		return
+	}
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			c.metrics.failures.WithLabelValues("fetch").Inc()
+			c.log.Warn("fetch failed; retrying", "partition", partition, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			continue
+		}
+		select {
+		case out <- m:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// batchLoop gathers messages into batches bounded by size and latency.
+func (c *Consumer) batchLoop(ctx context.Context, gen *kafka.Generation, msgs <-chan kafka.Message) error {
+	b := newBatcher(c)
+	defer b.release()
+	timer := time.NewTimer(c.cfg.BatchLatency)
+	defer timer.Stop()
+	var pending []kafka.Message
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		// A flush that has started finishes even while shutting down: what was
+		// read is committed, not thrown away.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		err := b.process(fctx, gen, pending)
+		pending = pending[:0]
+		return err
+	}
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return flush()
+			}
+			if len(pending) == 0 {
+				timer.Reset(c.cfg.BatchLatency)
+			}
+			pending = append(pending, m)
+			if len(pending) >= c.cfg.BatchSize {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		case <-timer.C:
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// batcher turns one run of messages into a committed batch. It keeps its
+// buffers between batches.
+type batcher struct {
+	c       *Consumer
+	builder *event.Builder
+	evs     []event.Event
+	rejs    []*Rejection
+}
+
+func newBatcher(c *Consumer) *batcher {
+	return &batcher{c: c, builder: event.NewBuilder(c.mem)}
+}
+
+func (b *batcher) release() { b.builder.Release() }
+
+func (b *batcher) process(ctx context.Context, gen *kafka.Generation, msgs []kafka.Message) error {
+	c := b.c
+	began := time.Now()
+	n := len(msgs)
+	if cap(b.evs) < n {
+		b.evs = make([]event.Event, n)
+		b.rejs = make([]*Rejection, n)
+	}
+	evs, rejs := b.evs[:n], b.rejs[:n]
+	decodeParallel(c.dec, msgs, evs, rejs)
+
+	offsets := make(map[int32]int64)
+	hwm := make(map[int32]int64)
+	var dead []kafka.Message
+	rejected := make(map[Rejected]int64)
+	var accepted int64
+	for i := range msgs {
+		m := &msgs[i]
+		p := int32(m.Partition)
+		offsets[p] = max(offsets[p], m.Offset+1)
+		hwm[p] = max(hwm[p], m.HighWaterMark)
+		if r := rejs[i]; r != nil {
+			dead = append(dead, c.deadLetter(m, r))
+			day := m.Time
+			if day.IsZero() {
+				day = time.Now()
+			}
+			rejected[Rejected{Day: event.DayOf(day, time.UTC), Reason: string(r.Reason)}]++
+			continue
+		}
+		evs[i].Partition, evs[i].Offset = p, m.Offset
+		b.builder.Append(&evs[i])
+		accepted++
+	}
+	rec := b.builder.NewRecord()
+	defer rec.Release()
+
+	// Dead letters first: once the batch's offsets are committed the refused
+	// messages would never be read again, so they must already be in the DLQ.
+	if len(dead) > 0 {
+		if err := retry(ctx, c, "dlq_write", func() error { return c.dlq.WriteMessages(ctx, dead...) }); err != nil {
+			return fmt.Errorf("write %d messages to dead-letter topic %s: %w", len(dead), c.cfg.DLQTopic, SummarizeWriteError(err))
+		}
+	}
+	batch := &Batch{Record: rec, Topic: c.cfg.Topic, Offsets: offsets}
+	for k, v := range rejected {
+		k.Count = v
+		batch.Rejected = append(batch.Rejected, k)
+	}
+	var res CommitResult
+	if err := retry(ctx, c, "commit", func() (err error) { res, err = c.sink.Commit(ctx, batch); return err }); err != nil {
+		return fmt.Errorf("commit batch of %d messages: %w", n, err)
+	}
+
+	c.mu.Lock()
+	for p, off := range offsets {
+		c.committed[p] = max(c.committed[p], off)
+		c.metrics.setLag(p, hwm[p]-off)
+	}
+	for k, v := range rejected {
+		c.rejectedBy[k.Reason] += v
+	}
+	c.mu.Unlock()
+	// The group offset is informational (lag in Kafka tooling); DuckDB's is the truth.
+	kafkaOffsets := make(map[int]int64, len(offsets))
+	for p, off := range offsets {
+		kafkaOffsets[int(p)] = off
+	}
+	if err := gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: kafkaOffsets}); err != nil {
+		c.log.Debug("committing group offsets failed (informational only)", "err", err)
+	}
+
+	c.consumed.Add(int64(n))
+	c.accepted.Add(res.Inserted)
+	c.duplicates.Add(res.Duplicates)
+	c.rejected.Add(int64(len(dead)))
+	c.batches.Add(1)
+	m := c.metrics
+	m.consumed.Add(float64(n))
+	m.accepted.Add(float64(res.Inserted))
+	m.duplicates.Add(float64(res.Duplicates))
+	for k, v := range rejected {
+		m.rejected.WithLabelValues(k.Reason).Add(float64(v))
+	}
+	m.batches.Inc()
+	m.batchEvents.Observe(float64(n))
+	m.batchDuration.Observe(time.Since(began).Seconds())
+	m.lastCommit.SetToCurrentTime()
+	clear(evs)
+	clear(rejs)
+	_ = accepted
+	return nil
+}
+
+// deadLetter builds the DLQ message for a refused event: the sanitized body
+// (person fields pseudonymized, monitoring values removed) and the reason.
+func (c *Consumer) deadLetter(m *kafka.Message, r *Rejection) kafka.Message {
+	return kafka.Message{
+		Key:   c.dec.Sanitize(m.Key, r),
+		Value: c.dec.Sanitize(m.Value, r),
+		Headers: []kafka.Header{
+			{Key: "shoal-reason", Value: []byte(r.Reason)},
+			{Key: "shoal-detail", Value: []byte(r.Detail)},
+			{Key: "shoal-source-topic", Value: []byte(m.Topic)},
+			{Key: "shoal-source-partition", Value: fmt.Appendf(nil, "%d", m.Partition)},
+			{Key: "shoal-source-offset", Value: fmt.Appendf(nil, "%d", m.Offset)},
+		},
+	}
+}
+
+// decodeParallel decodes msgs into evs/rejs using up to GOMAXPROCS workers.
+func decodeParallel(dec *Decoder, msgs []kafka.Message, evs []event.Event, rejs []*Rejection) {
+	workers := min(runtime.GOMAXPROCS(0), 1+len(msgs)/1024)
+	if workers <= 1 {
+		for i := range msgs {
+			rejs[i] = dec.Decode(msgs[i].Value, &evs[i])
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (len(msgs) + workers - 1) / workers
+	for lo := 0; lo < len(msgs); lo += chunk {
+		hi := min(lo+chunk, len(msgs))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				rejs[i] = dec.Decode(msgs[i].Value, &evs[i])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// SummarizeWriteError shortens kafka-go's per-message WriteErrors (one entry
+// per message, easily megabytes) to a count and the distinct causes.
+func SummarizeWriteError(err error) error {
+	var we kafka.WriteErrors
+	if !errors.As(err, &we) {
+		return err
+	}
+	causes := map[string]bool{}
+	var list []string
+	for _, e := range we {
+		if e != nil && !causes[e.Error()] && len(list) < 3 {
+			causes[e.Error()] = true
+			list = append(list, e.Error())
+		}
+	}
+	return fmt.Errorf("%d of %d messages not written: %s", we.Count(), len(we), strings.Join(list, "; "))
+}
+
+// retry runs fn until it succeeds or ctx ends, counting and logging each
+// failure, with backoff from 100ms to 5s.
+func retry(ctx context.Context, c *Consumer, stage string, fn func() error) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := SummarizeWriteError(fn())
+		if err == nil {
+			return nil
+		}
+		c.metrics.failures.WithLabelValues(stage).Inc()
+		c.log.Warn("pipeline stage failed; retrying", "stage", stage, "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// reportProgress logs throughput every 10 s while there is work, so a long
+// replay shows it is moving.
+func (c *Consumer) reportProgress(ctx context.Context) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	last, lastAt := c.consumed.Load(), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			cur := c.consumed.Load()
+			if cur == last {
+				continue
+			}
+			rate := float64(cur-last) / now.Sub(lastAt).Seconds()
+			c.log.Info("ingest progress", "consumed", cur, "accepted", c.accepted.Load(),
+				"rejected", c.rejected.Load(), "duplicates", c.duplicates.Load(), "events_per_s", int64(rate))
+			last, lastAt = cur, now
+		}
+	}
+}

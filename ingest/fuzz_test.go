@@ -1,0 +1,98 @@
+package ingest
+
+import (
+	"bytes"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/privacy"
+)
+
+// fuzzEmail is what the fuzz invariant calls an email address.
+var fuzzEmail = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
+
+// FuzzDecode checks, for any input: Decode and Sanitize do not panic; an
+// accepted event satisfies the contract's invariants and the JSON Schema; a
+// refused one leaves nothing in *ev and has a known reason and a Detail
+// without an address; the sanitized body holds no email of the input.
+//
+//	go test ./ingest -run XXX -fuzz FuzzDecode -fuzztime 60s
+func FuzzDecode(f *testing.F) {
+	for _, dir := range []string{"valid", "invalid"} {
+		fx := fixtures(f, dir)
+		for _, name := range sortedKeys(fx) {
+			f.Add(fx[name])
+		}
+	}
+	for _, m := range benchMessages(20) {
+		f.Add(m)
+	}
+	f.Add([]byte(`{'person':'alice.smith@acme.example','user':"U12345"}`))
+	f.Add([]byte(`{"a":"x\u0040y.example","b":[1,-0.5e+3,true,null,{}]}`))
+
+	zones := map[string]*time.Location{"team-orca": time.FixedZone("X", 13*3600)}
+	d := NewDecoder(testPseudonymizer(f), func(team string) *time.Location { return zones[team] }, 4096)
+	sch := compileSchema(f)
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		ev := event.Event{Partition: 7, Offset: 9}
+		rej := d.Decode(msg, &ev)
+		if rej == nil {
+			checkAccepted(t, msg, &ev)
+			if err := validateSchema(sch, msg); err != nil {
+				t.Errorf("Decode accepted an event the schema refuses: %v\n%q", err, msg)
+			}
+		} else {
+			if !slices.Contains(Reasons, rej.Reason) {
+				t.Errorf("unknown reason %q", rej.Reason)
+			}
+			if rej.Detail == "" || strings.Contains(rej.Detail, "@") {
+				t.Errorf("Detail is empty or holds an address: %q", rej.Detail)
+			}
+			if ev != (event.Event{Partition: 7, Offset: 9}) {
+				t.Errorf("refused event left data in *ev: %+v", ev)
+			}
+		}
+		out := d.Sanitize(msg, rej)
+		for _, e := range fuzzEmail.FindAll(msg, -1) {
+			if bytes.Contains(out, e) {
+				t.Errorf("sanitized body contains input email %q:\nin:  %q\nout: %q", e, msg, out)
+			}
+		}
+		if len(out) > MaxSanitizedBytes {
+			t.Errorf("sanitized body is %d bytes", len(out))
+		}
+	})
+}
+
+func checkAccepted(t *testing.T, msg []byte, ev *event.Event) {
+	t.Helper()
+	if ev.Team == "" || ev.ID == "" || ev.Source == "" {
+		t.Errorf("accepted event without team, id or source: %+v", ev)
+	}
+	if ev.Person != "" && !privacy.IsPseudonym(ev.Person) {
+		t.Errorf("accepted event with person %q that is not a pseudonym", ev.Person)
+	}
+	if !slices.Contains(event.Types, ev.Type) {
+		t.Errorf("accepted event of type %q", ev.Type)
+	}
+	if ev.Time.Location() != time.UTC {
+		t.Errorf("event time %v is not UTC", ev.Time)
+	}
+	if ev.Type == event.TimeLogged {
+		if !ev.End.After(ev.Start) || ev.End.Sub(ev.Start) > maxTimeEntry {
+			t.Errorf("accepted time entry %v .. %v", ev.Start, ev.End)
+		}
+	} else if !ev.Start.IsZero() || !ev.End.IsZero() || ev.Category != "" {
+		t.Errorf("%s carries time-entry fields", ev.Type)
+	}
+	if ev.Partition != 7 || ev.Offset != 9 {
+		t.Errorf("Decode changed Partition/Offset: %d/%d", ev.Partition, ev.Offset)
+	}
+	if ev.EstimateHours < 0 {
+		t.Errorf("negative estimate %v", ev.EstimateHours)
+	}
+}

@@ -1,0 +1,69 @@
+package ingest
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics is the pipeline-health instrumentation of the consumer. Labels
+// are reasons and partitions only: never a person, task or pseudonym.
+type Metrics struct {
+	consumed      prometheus.Counter
+	accepted      prometheus.Counter
+	duplicates    prometheus.Counter
+	rejected      *prometheus.CounterVec
+	batches       prometheus.Counter
+	batchDuration prometheus.Histogram
+	batchEvents   prometheus.Histogram
+	failures      *prometheus.CounterVec
+	lag           *prometheus.GaugeVec
+	lastCommit    prometheus.Gauge
+	generations   prometheus.Counter
+}
+
+// NewMetrics registers the ingest metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		consumed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shoal_ingest_messages_consumed_total", Help: "Kafka messages read from the event topic."}),
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shoal_ingest_events_accepted_total", Help: "Events that passed validation and the privacy firewall and were committed."}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shoal_ingest_events_duplicate_total", Help: "Accepted events ignored because their (source, id) was already stored."}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shoal_ingest_events_rejected_total", Help: "Events refused to the dead-letter topic, by reason."}, []string{"reason"}),
+		batches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shoal_ingest_batches_committed_total", Help: "Batches committed to DuckDB together with their offsets."}),
+		batchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "shoal_ingest_batch_duration_seconds", Help: "Time to decode, dead-letter and commit one batch.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
+		batchEvents: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "shoal_ingest_batch_messages", Help: "Messages per committed batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9)}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shoal_ingest_failures_total", Help: "Failed attempts that were retried, by stage (dlq_write, commit, fetch, group)."}, []string{"stage"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "shoal_ingest_consumer_lag_messages", Help: "Messages in the partition not yet committed by Shoal, as of the last batch."}, []string{"partition"}),
+		lastCommit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shoal_ingest_last_commit_timestamp_seconds", Help: "Unix time of the last committed batch."}),
+		generations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shoal_ingest_group_generations_total", Help: "Consumer group generations joined (one per rebalance)."}),
+	}
+	reg.MustRegister(m.consumed, m.accepted, m.duplicates, m.rejected, m.batches, m.batchDuration,
+		m.batchEvents, m.failures, m.lag, m.lastCommit, m.generations)
+	for _, r := range Reasons {
+		m.rejected.WithLabelValues(string(r))
+	}
+	for _, s := range []string{"dlq_write", "commit", "fetch", "group"} {
+		m.failures.WithLabelValues(s)
+	}
+	return m
+}
+
+func (m *Metrics) setLag(partition int32, lag int64) {
+	if lag < 0 {
+		lag = 0
+	}
+	m.lag.WithLabelValues(strconv.Itoa(int(partition))).Set(float64(lag))
+}

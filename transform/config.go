@@ -1,0 +1,55 @@
+package transform
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Config configures the DuckDB store.
+type Config struct {
+	// Path is the DuckDB database file. It is created if missing. Required;
+	// Default: none (cmd/shoal derives it from --data-dir).
+	Path string `yaml:"path"`
+	// Threads is the number of DuckDB worker threads. Default: 0 = all cores.
+	Threads int `yaml:"threads"`
+	// MemoryLimit caps DuckDB's memory, e.g. "2GB" or "512MiB".
+	// Default: "" = DuckDB's default (80% of RAM).
+	MemoryLimit string `yaml:"memory_limit"`
+}
+
+// Sentinel errors returned (wrapped) by Validate.
+var (
+	ErrNoPath         = errors.New("duckdb path must not be empty")
+	ErrBadThreads     = errors.New("bad duckdb threads")
+	ErrBadMemoryLimit = errors.New("bad duckdb memory limit")
+)
+
+// DefaultConfig returns the documented defaults. Path has no default.
+func DefaultConfig() Config { return Config{} }
+
+// RegisterFlags binds the config to flags named prefix+name.
+func (c *Config) RegisterFlags(prefix string, fs *flag.FlagSet) {
+	fs.StringVar(&c.Path, prefix+"path", c.Path, "DuckDB database file (created if missing; one writer process at a time)")
+	fs.IntVar(&c.Threads, prefix+"threads", c.Threads, "DuckDB worker threads; 0 uses all cores")
+	fs.StringVar(&c.MemoryLimit, prefix+"memory-limit", c.MemoryLimit, `DuckDB memory limit such as "2GB"; empty keeps DuckDB's default (80% of RAM)`)
+}
+
+var memoryLimitRE = regexp.MustCompile(`(?i)^[0-9]+(\.[0-9]+)?\s*(b|bytes|kb|mb|gb|tb|kib|mib|gib|tib)?$`)
+
+// Validate reports the first problem with the config.
+func (c *Config) Validate() error {
+	switch {
+	case strings.TrimSpace(c.Path) == "":
+		return fmt.Errorf("%w: set the duckdb path (or --data-dir)", ErrNoPath)
+	case strings.Contains(c.Path, "?"):
+		return fmt.Errorf("duckdb path %q must not contain '?': choose another file name", c.Path)
+	case c.Threads < 0:
+		return fmt.Errorf("%w: threads must be 0 (all cores) or more, got %d", ErrBadThreads, c.Threads)
+	case c.MemoryLimit != "" && !memoryLimitRE.MatchString(strings.TrimSpace(c.MemoryLimit)):
+		return fmt.Errorf("%w: %q is not a size; use a number with a unit, e.g. 2GB or 512MiB", ErrBadMemoryLimit, c.MemoryLimit)
+	}
+	return nil
+}

@@ -1,0 +1,31 @@
+// Package transform is the only owner of Shoal's DuckDB file. Nothing else
+// in Shoal opens it, and no other package imports a DuckDB driver.
+//
+// It owns:
+//   - the raw events table (exactly event.Schema's columns), deduplicated by
+//     (source, id) so a redelivered or re-sent event changes nothing;
+//   - the Kafka offsets that produced those rows, and the counts of rejected
+//     events, committed in the same transaction as the rows (exactly-once
+//     effect: Commit is one DuckDB transaction or nothing);
+//   - the derived state: one row per task and per async request, and the
+//     team_day rollup cells and the distinct contributors per team and day,
+//     recomputed incrementally for exactly the cells a batch touches, and in
+//     full by Rebuild, with the same SQL.
+//
+// It must never store a raw person identifier. Only keyed pseudonyms arrive
+// here (ingest pseudonymizes before an event exists); Commit refuses a whole
+// batch if its person column holds anything that does not have the shape of
+// a pseudonym (privacy.IsPseudonym), so a bug upstream cannot leak a raw id
+// to disk. It never logs person values, and it applies no suppression:
+// minimum-group-size rules belong to privacy and to every output path, not to
+// storage.
+//
+// A DuckDB file has one writer process. Open refuses a file that another
+// process (or another Store in this process) holds.
+//
+// go-duckdb v1.8.2 quirks this package works around (see arrowview.go): a
+// query that reads only some columns of a registered Arrow view crashes or
+// returns garbage, so each batch is copied with INSERT ... SELECT * into a
+// temporary staging table first; and a registered stream is never released
+// by DuckDB, so one view is registered per Store and fed one record per scan.
+package transform

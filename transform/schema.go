@@ -1,0 +1,126 @@
+package transform
+
+// schemaSQL creates the persistent tables. Every statement is idempotent.
+// events has exactly event.Schema's columns, in its order (TestEventsTable
+// checks this); the derived tables are documented in rollup.go.
+var schemaSQL = []string{
+	`CREATE TABLE IF NOT EXISTS events (
+		source          VARCHAR   NOT NULL,
+		id              VARCHAR   NOT NULL,
+		type            VARCHAR   NOT NULL,
+		event_time      TIMESTAMP NOT NULL,
+		day             DATE      NOT NULL,
+		team            VARCHAR   NOT NULL,
+		task            VARCHAR,
+		request         VARCHAR,
+		person          VARCHAR,
+		due_at          TIMESTAMP,
+		due_date        DATE,
+		estimate_hours  DOUBLE,
+		kind            VARCHAR,
+		started_at      TIMESTAMP,
+		ended_at        TIMESTAMP,
+		category        VARCHAR,
+		kafka_partition INTEGER   NOT NULL,
+		kafka_offset    BIGINT    NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS offsets (
+		topic       VARCHAR NOT NULL,
+		part        INTEGER NOT NULL,
+		next_offset BIGINT  NOT NULL,
+		PRIMARY KEY (topic, part)
+	)`,
+	`CREATE TABLE IF NOT EXISTS rejections (
+		day    DATE    NOT NULL,
+		reason VARCHAR NOT NULL,
+		events BIGINT  NOT NULL,
+		PRIMARY KEY (day, reason)
+	)`,
+	tasksDDL,
+	requestsDDL,
+	teamDayDDL,
+	teamDayPeopleDDL,
+}
+
+const tasksDDL = `CREATE TABLE IF NOT EXISTS tasks (
+	team             VARCHAR NOT NULL,
+	task             VARCHAR NOT NULL,
+	created_at       TIMESTAMP,
+	created_day      DATE,
+	kind             VARCHAR,
+	due_at           TIMESTAMP,
+	due_date         DATE,
+	estimate_hours   DOUBLE,
+	first_started_at TIMESTAMP,
+	last_reopened_at TIMESTAMP,
+	reopens          BIGINT NOT NULL,
+	completed_at     TIMESTAMP,
+	completed_day    DATE,
+	cancelled_at     TIMESTAMP,
+	blocked_count    BIGINT NOT NULL,
+	lead_time_s      DOUBLE,
+	cycle_time_s     DOUBLE,
+	on_time          BOOLEAN
+)`
+
+const requestsDDL = `CREATE TABLE IF NOT EXISTS requests (
+	team            VARCHAR NOT NULL,
+	request         VARCHAR NOT NULL,
+	opened_at       TIMESTAMP,
+	opened_day      DATE,
+	kind            VARCHAR,
+	responded_at    TIMESTAMP,
+	responded_day   DATE,
+	response_time_s DOUBLE
+)`
+
+const teamDayDDL = `CREATE TABLE IF NOT EXISTS team_day (
+	team                VARCHAR NOT NULL,
+	day                 DATE    NOT NULL,
+	events              BIGINT  NOT NULL DEFAULT 0,
+	tasks_created       BIGINT  NOT NULL DEFAULT 0,
+	tasks_started       BIGINT  NOT NULL DEFAULT 0,
+	tasks_completed     BIGINT  NOT NULL DEFAULT 0,
+	lead_time_s_sum     DOUBLE  NOT NULL DEFAULT 0,
+	lead_time_n         BIGINT  NOT NULL DEFAULT 0,
+	cycle_time_s_sum    DOUBLE  NOT NULL DEFAULT 0,
+	cycle_time_n        BIGINT  NOT NULL DEFAULT 0,
+	completed_with_due  BIGINT  NOT NULL DEFAULT 0,
+	completed_on_time   BIGINT  NOT NULL DEFAULT 0,
+	tasks_reopened      BIGINT  NOT NULL DEFAULT 0,
+	tasks_blocked       BIGINT  NOT NULL DEFAULT 0,
+	focus_s             DOUBLE  NOT NULL DEFAULT 0,
+	meeting_s           DOUBLE  NOT NULL DEFAULT 0,
+	collaboration_s     DOUBLE  NOT NULL DEFAULT 0,
+	support_s           DOUBLE  NOT NULL DEFAULT 0,
+	admin_s             DOUBLE  NOT NULL DEFAULT 0,
+	learning_s          DOUBLE  NOT NULL DEFAULT 0,
+	other_s             DOUBLE  NOT NULL DEFAULT 0,
+	requests_opened     BIGINT  NOT NULL DEFAULT 0,
+	requests_responded  BIGINT  NOT NULL DEFAULT 0,
+	response_time_s_sum DOUBLE  NOT NULL DEFAULT 0,
+	response_time_n     BIGINT  NOT NULL DEFAULT 0,
+	contributors        BIGINT  NOT NULL DEFAULT 0
+)`
+
+const teamDayPeopleDDL = `CREATE TABLE IF NOT EXISTS team_day_people (
+	team   VARCHAR NOT NULL,
+	day    DATE    NOT NULL,
+	person VARCHAR NOT NULL
+)`
+
+// tempSQL creates the per-connection scratch tables of the writer
+// connection. DuckDB temporary tables are transactional, so whatever a
+// failed Commit left in them is rolled back with the rest.
+var tempSQL = []string{
+	`CREATE OR REPLACE TEMP TABLE staging AS SELECT * FROM events LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE new_events AS SELECT * FROM events LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE touched_tasks (team VARCHAR, task VARCHAR)`,
+	`CREATE OR REPLACE TEMP TABLE touched_requests (team VARCHAR, request VARCHAR)`,
+	`CREATE OR REPLACE TEMP TABLE touched_cells (team VARCHAR, day DATE)`,
+	`CREATE OR REPLACE TEMP TABLE cells (team VARCHAR, day DATE)`,
+	`CREATE OR REPLACE TEMP TABLE next_tasks AS SELECT * FROM tasks LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE next_requests AS SELECT * FROM requests LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE next_team_day AS SELECT * FROM team_day LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE next_people AS SELECT * FROM team_day_people LIMIT 0`,
+}

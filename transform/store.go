@@ -1,0 +1,660 @@
+package transform
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/marcboeker/go-duckdb"
+	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/privacy"
+)
+
+// Errors returned (wrapped) by Open and Commit.
+var (
+	// ErrLocked means the DuckDB file is held by another process or Store.
+	ErrLocked = errors.New("duckdb file is in use")
+	// ErrBadBatch means a Batch was malformed; nothing of it was written.
+	ErrBadBatch = errors.New("bad batch")
+	// ErrNotPseudonym means a batch carried a person value that is not a
+	// keyed pseudonym; nothing of it was written.
+	ErrNotPseudonym = errors.New("person is not a pseudonym")
+	// ErrClosed is returned by Commit and Rebuild after Close.
+	ErrClosed = errors.New("store is closed")
+)
+
+// Rejected is a count of events refused for one reason on one day.
+type Rejected struct {
+	Day    int32 // days since 1970-01-01
+	Reason string
+	Count  int64
+}
+
+// Batch is what Commit writes in one transaction.
+type Batch struct {
+	// Record holds the accepted events, with event.Schema. It may be nil or
+	// empty. The caller keeps ownership: the Store never releases it and
+	// holds no reference to it after Commit returns.
+	Record arrow.Record
+	// Topic is the Kafka topic the offsets belong to.
+	Topic string
+	// Offsets maps partition to the next offset to read (the last offset in
+	// the batch + 1). Stored offsets never move backwards.
+	Offsets map[int32]int64
+	// Rejected are counts of refused events to add.
+	Rejected []Rejected
+}
+
+// Result reports what a Commit changed.
+type Result struct {
+	Inserted     int64 // new events stored
+	Duplicates   int64 // events whose (source, id) was already stored or repeated in the batch
+	CellsTouched int64 // distinct (team, day) cells recomputed
+}
+
+// TeamDay is one row of the team_day rollup. Durations are in seconds.
+type TeamDay struct {
+	Team string
+	Day  int32 // days since 1970-01-01
+
+	Events           int64
+	TasksCreated     int64
+	TasksStarted     int64
+	TasksCompleted   int64
+	LeadTimeSSum     float64
+	LeadTimeN        int64
+	CycleTimeSSum    float64
+	CycleTimeN       int64
+	CompletedWithDue int64
+	CompletedOnTime  int64
+	TasksReopened    int64
+	TasksBlocked     int64
+
+	FocusS         float64
+	MeetingS       float64
+	CollaborationS float64
+	SupportS       float64
+	AdminS         float64
+	LearningS      float64
+	OtherS         float64
+
+	RequestsOpened    int64
+	RequestsResponded int64
+	ResponseTimeSSum  float64
+	ResponseTimeN     int64
+
+	Contributors int64
+}
+
+// The Arrow view batches are scanned through lives in an in-memory database
+// attached to the DuckDB instance, never in the file: duckdb_arrow_scan
+// creates a persistent (non-temporary) view whose definition holds raw C
+// pointers, and a crash would leave it in the file for the next reader to
+// dereference. Other connections only reach it by naming scratchDB.
+const (
+	scratchDB = "shoal_transform_scratch"
+	viewName  = "shoal_batch"
+	viewRef   = scratchDB + ".main." + viewName
+)
+
+// pseudonymPattern is the shape of privacy.Pseudonymizer's output, checked
+// in SQL over every person of a batch (TestPseudonymPattern ties the two).
+var pseudonymPattern = regexp.QuoteMeta(privacy.PseudonymPrefix) + `[0-9a-fA-F]{24}`
+
+// Store is Shoal's DuckDB database. Commit and Rebuild are serialised and
+// use one dedicated connection; the read methods use other connections of
+// the pool and may run concurrently with them, seeing committed data only.
+type Store struct {
+	path   string
+	abs    string
+	logger *slog.Logger
+	db     *sql.DB
+
+	mu     sync.Mutex // guards the fields below and serialises writes
+	conn   *sql.Conn
+	view   *batchView
+	closed bool
+
+	lastCommit atomic.Int64 // unix nanoseconds of the last successful commit
+
+	// failpoint, when set by a test, is called before each write step and
+	// fails the step with its error.
+	failpoint func(step string) error
+}
+
+// openPaths guards against two Stores on one file in one process: DuckDB's
+// file lock is a process-wide POSIX lock, so it only stops other processes.
+var (
+	openMu    sync.Mutex
+	openPaths = map[string]bool{}
+)
+
+const inUseHint = "another shoal process may be running; stop it or use another --data-dir"
+
+// Open opens (creating if missing) the DuckDB file at cfg.Path and creates
+// the schema if it is missing. It fails with ErrLocked if another process
+// or Store holds the file.
+func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("transform config: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	abs, err := filepath.Abs(cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb path %s: %w", cfg.Path, err)
+	}
+	openMu.Lock()
+	if openPaths[abs] {
+		openMu.Unlock()
+		return nil, fmt.Errorf("open duckdb file %s: %w by this process; %s", cfg.Path, ErrLocked, inUseHint)
+	}
+	openPaths[abs] = true
+	openMu.Unlock()
+
+	s := &Store{path: cfg.Path, abs: abs, logger: logger.With("component", "transform")}
+	if err := s.open(ctx, cfg); err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	s.logger.Info("duckdb store open", "path", cfg.Path, "threads", cfg.Threads, "memory_limit", cfg.MemoryLimit)
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context, cfg Config) error {
+	params := url.Values{}
+	if cfg.Threads > 0 {
+		params.Set("threads", strconv.Itoa(cfg.Threads))
+	}
+	if cfg.MemoryLimit != "" {
+		params.Set("memory_limit", strings.TrimSpace(cfg.MemoryLimit))
+	}
+	dsn := cfg.Path
+	if len(params) > 0 {
+		dsn += "?" + params.Encode()
+	}
+	connector, err := duckdb.NewConnector(dsn, nil)
+	if err != nil {
+		msg := err.Error()
+		if strings.Contains(msg, "Could not set lock") || strings.Contains(msg, "Conflicting lock") {
+			return fmt.Errorf("open duckdb file %s: %w by another process: %w; %s", cfg.Path, ErrLocked, err, inUseHint)
+		}
+		return fmt.Errorf("open duckdb file %s: %w (check the path, its directory and permissions; a damaged file must be moved aside)", cfg.Path, err)
+	}
+	s.db = sql.OpenDB(connector)
+	s.conn, err = s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to duckdb file %s: %w", cfg.Path, err)
+	}
+	if err := s.inTx(ctx, func() error {
+		for _, q := range schemaSQL {
+			if _, err := s.conn.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("create schema in %s: %w", cfg.Path, err)
+	}
+	if _, err := s.conn.ExecContext(ctx, "SET checkpoint_threshold = '1GB'"); err != nil {
+		return err
+	}
+	for _, q := range tempSQL {
+		if _, err := s.conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("create scratch tables: %w", err)
+		}
+	}
+	return s.registerView(ctx)
+}
+
+// registerView registers the batch view in scratchDB: duckdb_arrow_scan
+// creates it in the connection's current database, so the writer switches
+// to scratchDB for the call and back.
+func (s *Store) registerView(ctx context.Context) error {
+	var fileDB string
+	if err := s.conn.QueryRowContext(ctx, "SELECT current_database()").Scan(&fileDB); err != nil {
+		return fmt.Errorf("current database: %w", err)
+	}
+	if _, err := s.conn.ExecContext(ctx, "ATTACH ':memory:' AS "+scratchDB); err != nil {
+		return fmt.Errorf("attach scratch database: %w", err)
+	}
+	if _, err := s.conn.ExecContext(ctx, "USE "+scratchDB); err != nil {
+		return fmt.Errorf("use scratch database: %w", err)
+	}
+	err := s.conn.Raw(func(dc any) error {
+		v, err := registerBatchView(dc.(driver.Conn), viewName)
+		s.view = v
+		return err
+	})
+	if _, useErr := s.conn.ExecContext(ctx, "USE "+quoteIdent(fileDB)); useErr != nil {
+		err = errors.Join(err, fmt.Errorf("use database %s: %w", fileDB, useErr))
+	}
+	return err
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// inTx runs f in a transaction on the writer connection and commits it, or
+// rolls back if f or ctx fails.
+func (s *Store) inTx(ctx context.Context, f func() error) error {
+	if _, err := s.conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	err := f()
+	if err == nil && s.failpoint != nil {
+		err = s.failpoint(stepCommit)
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		// Not ctx: a cancelled context must still roll back.
+		if _, rbErr := s.conn.ExecContext(context.Background(), "ROLLBACK"); rbErr != nil {
+			err = errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
+		}
+		return err
+	}
+	if _, err := s.conn.ExecContext(context.Background(), "COMMIT"); err != nil {
+		// DuckDB aborts a transaction whose COMMIT fails; make sure of it.
+		_, _ = s.conn.ExecContext(context.Background(), "ROLLBACK")
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// stepCommit names the COMMIT for failure injection.
+const stepCommit = "commit"
+
+// exec runs one named step on the writer connection.
+func (s *Store) exec(ctx context.Context, st step, args ...any) (int64, error) {
+	if s.failpoint != nil {
+		if err := s.failpoint(st.name); err != nil {
+			return 0, fmt.Errorf("%s: %w", st.name, err)
+		}
+	}
+	res, err := s.conn.ExecContext(ctx, st.sql, args...)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", st.name, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("%s: rows affected: %w", st.name, err)
+	}
+	return n, nil
+}
+
+func (s *Store) run(ctx context.Context, steps []step) (cells int64, err error) {
+	for _, st := range steps {
+		n, err := s.exec(ctx, st)
+		if err != nil {
+			return 0, err
+		}
+		if st.name == stepCells {
+			cells = n
+		}
+	}
+	return cells, nil
+}
+
+func checkBatch(b Batch) error {
+	if b.Record != nil && !b.Record.Schema().Equal(event.Schema) {
+		return fmt.Errorf("%w: record schema is not event.Schema: %s", ErrBadBatch, b.Record.Schema())
+	}
+	if len(b.Offsets) > 0 && b.Topic == "" {
+		return fmt.Errorf("%w: offsets without a topic", ErrBadBatch)
+	}
+	for p, o := range b.Offsets {
+		if p < 0 || o < 0 {
+			return fmt.Errorf("%w: negative partition or offset %d:%d", ErrBadBatch, p, o)
+		}
+	}
+	for _, r := range b.Rejected {
+		if r.Count < 0 || r.Reason == "" {
+			return fmt.Errorf("%w: rejection %+v needs a reason and a count >= 0", ErrBadBatch, r)
+		}
+	}
+	return nil
+}
+
+var (
+	stepClearBatch = step{"clear batch", `DELETE FROM staging; DELETE FROM new_events`}
+	stepStage      = step{"stage batch", `INSERT INTO staging SELECT * FROM ` + viewRef}
+	stepPseudonyms = step{"check pseudonyms", `SELECT count(*) FROM staging
+		WHERE person IS NOT NULL AND NOT regexp_full_match(person, '` + pseudonymPattern + `')`}
+	// Duplicates within a batch are rare: the window only runs over keys
+	// that occur more than once.
+	stepDedupBatch = step{"dedup within batch", `DELETE FROM staging WHERE rowid IN (
+		SELECT rowid FROM (
+			SELECT s.rowid, row_number() OVER (PARTITION BY s.source, s.id ORDER BY s.kafka_partition, s.kafka_offset) AS n
+			FROM staging s
+			SEMI JOIN (SELECT source, id FROM staging GROUP BY source, id HAVING count(*) > 1) d
+				ON s.source = d.source AND s.id = d.id
+		) WHERE n > 1)`}
+	stepDedup = step{"dedup", `INSERT INTO new_events
+		SELECT * FROM staging s
+		WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.source = s.source AND e.id = s.id)`}
+	stepInsert  = step{"insert events", `INSERT INTO events SELECT * FROM new_events`}
+	stepOffsets = step{"store offsets", `INSERT INTO offsets VALUES (?, ?, ?)
+		ON CONFLICT (topic, part) DO UPDATE SET next_offset = greatest(offsets.next_offset, excluded.next_offset)`}
+	stepRejections = step{"count rejections", `INSERT INTO rejections VALUES (DATE '1970-01-01' + CAST(? AS INTEGER), ?, ?)
+		ON CONFLICT (day, reason) DO UPDATE SET events = rejections.events + excluded.events`}
+)
+
+// Commit writes a batch in one transaction: its new events (duplicates by
+// (source, id) are skipped and counted), the task and request state and
+// the team_day and team_day_people cells they touch, the offsets and the
+// rejection counts. On any error nothing of the batch is visible. Commit
+// calls are serialised; the caller keeps ownership of b.Record.
+func (s *Store) Commit(ctx context.Context, b Batch) (Result, error) {
+	if err := checkBatch(b); err != nil {
+		return Result{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return Result{}, ErrClosed
+	}
+	start := time.Now()
+	var res Result
+	err := s.inTx(ctx, func() error {
+		var err error
+		res, err = s.commitTx(ctx, b)
+		return err
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("commit batch: %w", err)
+	}
+	s.lastCommit.Store(time.Now().UnixNano())
+	s.logger.Debug("batch committed", "inserted", res.Inserted, "duplicates", res.Duplicates,
+		"cells", res.CellsTouched, "partitions", len(b.Offsets), "duration", time.Since(start))
+	return res, nil
+}
+
+func (s *Store) commitTx(ctx context.Context, b Batch) (Result, error) {
+	var res Result
+	if _, err := s.exec(ctx, stepClearBatch); err != nil {
+		return res, err
+	}
+	if b.Record != nil && b.Record.NumRows() > 0 {
+		rows := b.Record.NumRows()
+		s.view.reader.feed(b.Record)
+		staged, err := s.exec(ctx, stepStage)
+		s.view.reader.feed(nil)
+		if err != nil {
+			return res, err
+		}
+		if staged != rows {
+			return res, fmt.Errorf("%s: staged %d of %d rows", stepStage.name, staged, rows)
+		}
+		if err := s.checkPseudonyms(ctx); err != nil {
+			return res, err
+		}
+		if _, err := s.exec(ctx, stepDedupBatch); err != nil {
+			return res, err
+		}
+		if res.Inserted, err = s.exec(ctx, stepDedup); err != nil {
+			return res, err
+		}
+		res.Duplicates = rows - res.Inserted
+	}
+	if res.Inserted > 0 {
+		if _, err := s.exec(ctx, stepInsert); err != nil {
+			return res, err
+		}
+		if _, err := s.run(ctx, clearScope); err != nil {
+			return res, err
+		}
+		if _, err := s.run(ctx, incrementalScope); err != nil {
+			return res, err
+		}
+		cells, err := s.run(ctx, recompute)
+		if err != nil {
+			return res, err
+		}
+		res.CellsTouched = cells
+	}
+	for p, o := range b.Offsets {
+		if _, err := s.exec(ctx, stepOffsets, b.Topic, p, o); err != nil {
+			return res, err
+		}
+	}
+	rej := map[Rejected]int64{}
+	for _, r := range b.Rejected {
+		rej[Rejected{Day: r.Day, Reason: r.Reason}] += r.Count
+	}
+	for r, n := range rej {
+		if n == 0 {
+			continue
+		}
+		if _, err := s.exec(ctx, stepRejections, r.Day, r.Reason, n); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func (s *Store) checkPseudonyms(ctx context.Context) error {
+	if s.failpoint != nil {
+		if err := s.failpoint(stepPseudonyms.name); err != nil {
+			return fmt.Errorf("%s: %w", stepPseudonyms.name, err)
+		}
+	}
+	var bad int64
+	if err := s.conn.QueryRowContext(ctx, stepPseudonyms.sql).Scan(&bad); err != nil {
+		return fmt.Errorf("%s: %w", stepPseudonyms.name, err)
+	}
+	if bad > 0 {
+		// Never put the offending value in the error: it may be a raw id.
+		return fmt.Errorf("%w: %d events carry a person value that is not a keyed pseudonym (%s + 24 hex digits); ingest must pseudonymize before transform",
+			ErrNotPseudonym, bad, privacy.PseudonymPrefix)
+	}
+	return nil
+}
+
+// Rebuild recomputes all task and request state and every team_day and
+// team_day_people row from the events table, in one transaction, with the
+// same SQL Commit runs for a batch.
+func (s *Store) Rebuild(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	start := time.Now()
+	var cells int64
+	err := s.inTx(ctx, func() error {
+		if _, err := s.run(ctx, clearScope); err != nil {
+			return err
+		}
+		if _, err := s.run(ctx, rebuildScope); err != nil {
+			return err
+		}
+		var err error
+		cells, err = s.run(ctx, recompute)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild: %w", err)
+	}
+	s.logger.Info("rollups rebuilt", "cells", cells, "duration", time.Since(start))
+	return nil
+}
+
+// Offsets returns the stored next offset per partition of topic.
+func (s *Store) Offsets(ctx context.Context, topic string) (map[int32]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT part, next_offset FROM offsets WHERE topic = ?`, topic)
+	if err != nil {
+		return nil, fmt.Errorf("read offsets of %s: %w", topic, err)
+	}
+	defer rows.Close()
+	out := map[int32]int64{}
+	for rows.Next() {
+		var p int32
+		var o int64
+		if err := rows.Scan(&p, &o); err != nil {
+			return nil, fmt.Errorf("read offsets of %s: %w", topic, err)
+		}
+		out[p] = o
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read offsets of %s: %w", topic, err)
+	}
+	return out, nil
+}
+
+// TeamDays returns every team_day row, ordered by team and day.
+func (s *Store) TeamDays(ctx context.Context) ([]TeamDay, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT team, CAST(day - DATE '1970-01-01' AS INTEGER),
+		events, tasks_created, tasks_started, tasks_completed,
+		lead_time_s_sum, lead_time_n, cycle_time_s_sum, cycle_time_n,
+		completed_with_due, completed_on_time, tasks_reopened, tasks_blocked,
+		focus_s, meeting_s, collaboration_s, support_s, admin_s, learning_s, other_s,
+		requests_opened, requests_responded, response_time_s_sum, response_time_n, contributors
+		FROM team_day ORDER BY team, day`)
+	if err != nil {
+		return nil, fmt.Errorf("read team_day: %w", err)
+	}
+	defer rows.Close()
+	var out []TeamDay
+	for rows.Next() {
+		var d TeamDay
+		if err := rows.Scan(&d.Team, &d.Day,
+			&d.Events, &d.TasksCreated, &d.TasksStarted, &d.TasksCompleted,
+			&d.LeadTimeSSum, &d.LeadTimeN, &d.CycleTimeSSum, &d.CycleTimeN,
+			&d.CompletedWithDue, &d.CompletedOnTime, &d.TasksReopened, &d.TasksBlocked,
+			&d.FocusS, &d.MeetingS, &d.CollaborationS, &d.SupportS, &d.AdminS, &d.LearningS, &d.OtherS,
+			&d.RequestsOpened, &d.RequestsResponded, &d.ResponseTimeSSum, &d.ResponseTimeN, &d.Contributors,
+		); err != nil {
+			return nil, fmt.Errorf("read team_day: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read team_day: %w", err)
+	}
+	return out, nil
+}
+
+// Rejections returns the total of rejected events per reason.
+func (s *Store) Rejections(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT reason, CAST(sum(events) AS BIGINT) FROM rejections GROUP BY reason`)
+	if err != nil {
+		return nil, fmt.Errorf("read rejections: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var r string
+		var n int64
+		if err := rows.Scan(&r, &n); err != nil {
+			return nil, fmt.Errorf("read rejections: %w", err)
+		}
+		out[r] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read rejections: %w", err)
+	}
+	return out, nil
+}
+
+// EventCount returns the number of stored events.
+func (s *Store) EventCount(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count events: %w", err)
+	}
+	return n, nil
+}
+
+// TeamContributors returns the number of distinct people per team over the
+// days [fromDay, toDay] (days since 1970-01-01). Teams without any are
+// absent. No suppression is applied: callers pass results through privacy.
+func (s *Store) TeamContributors(ctx context.Context, fromDay, toDay int32) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT team, count(DISTINCT person) FROM team_day_people
+		WHERE day BETWEEN DATE '1970-01-01' + CAST(? AS INTEGER) AND DATE '1970-01-01' + CAST(? AS INTEGER)
+		GROUP BY team`, fromDay, toDay)
+	if err != nil {
+		return nil, fmt.Errorf("read team contributors: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var t string
+		var n int
+		if err := rows.Scan(&t, &n); err != nil {
+			return nil, fmt.Errorf("read team contributors: %w", err)
+		}
+		out[t] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read team contributors: %w", err)
+	}
+	return out, nil
+}
+
+// LastCommit returns when the last successful Commit of this Store
+// finished, or the zero time if there was none since Open.
+func (s *Store) LastCommit() time.Time {
+	ns := s.lastCommit.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+// Close closes the database. It waits for a running Commit or Rebuild.
+// Calling it again is a no-op.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	err := s.closeAll()
+	if err != nil {
+		return fmt.Errorf("close duckdb file %s: %w", s.path, err)
+	}
+	s.logger.Info("duckdb store closed", "path", s.path)
+	return nil
+}
+
+// closeAll releases whatever open or Open got to.
+func (s *Store) closeAll() error {
+	var errs []error
+	if s.view != nil {
+		s.view.reader.feed(nil)
+		if _, err := s.conn.ExecContext(context.Background(), "DROP VIEW IF EXISTS "+viewRef); err != nil {
+			errs = append(errs, fmt.Errorf("drop arrow view: %w", err))
+		}
+		s.view.release()
+		s.view = nil
+	}
+	if s.conn != nil {
+		if err := s.conn.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.db != nil {
+		if err := s.db.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	openMu.Lock()
+	delete(openPaths, s.abs)
+	openMu.Unlock()
+	return errors.Join(errs...)
+}
