@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -311,19 +310,35 @@ func (p *parser) event() bool {
 	return true
 }
 
-// SWAR constants: with them, eight bytes of a string are checked at once.
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
+// strClass classifies bytes inside a JSON string: 0 plain printable ASCII,
+// 1 needs attention ('"', '\\', a control character), 2 DEL or non-ASCII
+// (fine for JSON, but a field value holding one needs the full text check).
+var strClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c == '"' || c == '\\' || c < 0x20:
+			t[c] = 1
+		case c >= 0x7f:
+			t[c] = 2
+		}
+	}
+	return t
+}()
 
-// special reports whether the 8 bytes in x hold a '"', a '\\', a control
-// character (< 0x20) or DEL; high whether they hold DEL or a byte >= 0x80.
-func special(x uint64) (special, high bool) {
-	zero := func(v uint64) uint64 { return (v - lsb) &^ v & msb }
-	del := zero(x ^ (lsb * 0x7f))
-	s := zero(x^(lsb*'"')) | zero(x^(lsb*'\\')) | (x-lsb*0x20)&^x&msb
-	return s != 0, del|x&msb != 0
+// quick scans a string of plain printable ASCII without escapes starting at
+// the opening quote at p.i, the common case, small enough to be inlined. If
+// the string is anything else it returns ok false and leaves p.i alone.
+func (p *parser) quick() (start, end int, ok bool) {
+	b := p.b
+	i := p.i + 1
+	for i < len(b) && strClass[b[i]] == 0 {
+		i++
+	}
+	if i < len(b) && b[i] == '"' {
+		start, p.i = p.i+1, i+1
+		return start, i, true
+	}
+	return 0, 0, false
 }
 
 // str scans a string starting at the opening quote at p.i. It notes in v.high
@@ -334,20 +349,13 @@ func (p *parser) str() (v jval, ok bool) {
 	i := p.i + 1
 	v = jval{kind: jString, start: i}
 	for i < len(b) {
-		for i+8 <= len(b) {
-			sp, hi := special(binary.LittleEndian.Uint64(b[i:]))
-			if sp {
-				break
-			}
-			v.high = v.high || hi
-			i += 8
-		}
-		if i >= len(b) {
-			break
-		}
 		c := b[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			v.high = v.high || c >= 0x7f
+		switch strClass[c] {
+		case 0:
+			i++
+			continue
+		case 2:
+			v.high = true
 			i++
 			continue
 		}
@@ -466,6 +474,9 @@ func (p *parser) value(depth int, path string) (jval, bool) {
 	}
 	switch c := p.b[p.i]; {
 	case c == '"':
+		if start, end, ok := p.quick(); ok {
+			return jval{kind: jString, start: start, end: end}, true
+		}
 		return p.str()
 	case c == '{':
 		v := jval{kind: jObject, start: p.i}
@@ -576,13 +587,18 @@ func (p *parser) object(depth, level int, path string) bool {
 		if p.i >= len(p.b) || p.b[p.i] != '"' {
 			return p.failAt("expected a quoted key")
 		}
-		kv, ok := p.str()
-		if !ok {
-			return false
-		}
-		name := p.b[kv.start:kv.end]
-		if kv.esc {
-			name, _ = unescape(scratch[:0], name)
+		var name []byte
+		if start, end, ok := p.quick(); ok {
+			name = p.b[start:end]
+		} else {
+			kv, ok := p.str()
+			if !ok {
+				return false
+			}
+			name = p.b[kv.start:kv.end]
+			if kv.esc {
+				name, _ = unescape(scratch[:0], name)
+			}
 		}
 		p.ws()
 		if p.i >= len(p.b) || p.b[p.i] != ':' {
@@ -605,9 +621,12 @@ func (p *parser) object(depth, level int, path string) bool {
 			slot = dataSlot(name)
 		}
 		if slot >= 0 {
-			seen := &p.envSeen
+			var seen *uint16
+			var dst *jval
 			if level == levelData {
-				seen = &p.dataSeen
+				seen, dst = &p.dataSeen, &p.data[slot]
+			} else {
+				seen, dst = &p.envSeen, &p.env[slot]
 			}
 			if *seen&(1<<slot) != 0 {
 				where := "the envelope"
@@ -617,26 +636,29 @@ func (p *parser) object(depth, level int, path string) bool {
 				return p.fail("key %q appears twice in %s; send each key once", string(name), where)
 			}
 			*seen |= 1 << slot
-			var v jval
-			switch {
-			case level == levelEnvelope && slot == eData && p.i < len(p.b) && p.b[p.i] == '{':
-				v = jval{kind: jObject, start: p.i}
-				ok = p.object(depth+1, levelData, "data")
-				v.end = p.i
-			default:
-				var child string
-				if p.i < len(p.b) && (p.b[p.i] == '{' || p.b[p.i] == '[') {
-					child = joinPath(path, string(name))
+			if p.i >= len(p.b) {
+				return p.failAt("a value is missing")
+			}
+			var ok bool
+			switch c := p.b[p.i]; {
+			case c == '"':
+				var start, end int
+				if start, end, ok = p.quick(); ok {
+					dst.kind, dst.start, dst.end = jString, start, end
+				} else {
+					*dst, ok = p.str()
 				}
-				v, ok = p.value(depth, child)
+			case c == '{' && level == levelEnvelope && slot == eData:
+				dst.kind, dst.start = jObject, p.i
+				ok = p.object(depth+1, levelData, "data")
+				dst.end = p.i
+			case c == '{' || c == '[':
+				*dst, ok = p.value(depth, joinPath(path, string(name)))
+			default:
+				*dst, ok = p.value(depth, "")
 			}
 			if !ok {
 				return false
-			}
-			if level == levelData {
-				p.data[slot] = v
-			} else {
-				p.env[slot] = v
 			}
 		} else {
 			key := string(name)
@@ -839,11 +861,14 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 	if v := p.env[eSpecVersion]; v.kind != jString || !p.equals(v, event.SpecVersion) {
 		return reject(ReasonBadValue, "specversion must be the string %q (CloudEvents 1.0)", event.SpecVersion)
 	}
+	// The event's strings are collected here and converted with one
+	// allocation at the end (they live and die together in the Event).
+	var id, source, team, task, request []byte
 	var rej *Rejection
-	if ev.ID, rej = p.text(p.env[eID], "id", event.MaxIdentifierLen); rej != nil {
+	if id, rej = p.text(p.env[eID], "id", event.MaxIdentifierLen); rej != nil {
 		return rej
 	}
-	if ev.Source, rej = p.text(p.env[eSource], "source", event.MaxIdentifierLen); rej != nil {
+	if source, rej = p.text(p.env[eSource], "source", event.MaxIdentifierLen); rej != nil {
 		return rej
 	}
 	if !typeIsString {
@@ -869,17 +894,17 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 	}
 
 	// Data values, in contract order.
-	if ev.Team, rej = p.text(p.data[fTeam], "data.team", event.MaxTeamLen); rej != nil {
+	if team, rej = p.text(p.data[fTeam], "data.team", event.MaxTeamLen); rej != nil {
 		return rej
 	}
 	has := func(f int) bool { return p.dataSeen&(1<<f) != 0 }
 	if has(fTask) {
-		if ev.Task, rej = p.text(p.data[fTask], "data.task", event.MaxIdentifierLen); rej != nil {
+		if task, rej = p.text(p.data[fTask], "data.task", event.MaxIdentifierLen); rej != nil {
 			return rej
 		}
 	}
 	if has(fRequest) {
-		if ev.Request, rej = p.text(p.data[fRequest], "data.request", event.MaxIdentifierLen); rej != nil {
+		if request, rej = p.text(p.data[fRequest], "data.request", event.MaxIdentifierLen); rej != nil {
 			return rej
 		}
 	}
@@ -926,6 +951,9 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 		if f < 0 {
 			return reject(ReasonBadValue, "data.estimate_hours is negative; send a number of hours (0 or more) or omit it")
 		}
+		if f == 0 {
+			f = 0 // not -0
+		}
 		ev.EstimateHours, ev.HasEstimate = f, true
 	}
 	if has(fKind) {
@@ -952,13 +980,33 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 		}
 		day = ev.Start
 	}
-	loc := time.UTC
+	var sb strings.Builder
+	sb.Grow(len(id) + len(source) + len(team) + len(task) + len(request))
+	sb.Write(id)
+	sb.Write(source)
+	sb.Write(team)
+	sb.Write(task)
+	sb.Write(request)
+	all := sb.String()
+	ev.ID, all = all[:len(id)], all[len(id):]
+	ev.Source, all = all[:len(source)], all[len(source):]
+	ev.Team, all = all[:len(team)], all[len(team):]
+	ev.Task, all = all[:len(task)], all[len(task):]
+	ev.Request = all
+	var loc *time.Location
 	if d.loc != nil {
-		if l := d.loc(ev.Team); l != nil {
-			loc = l
-		}
+		loc = d.loc(ev.Team)
 	}
-	ev.Day = event.DayOf(day, loc)
+	if loc == nil || loc == time.UTC {
+		// event.DayOf(day, time.UTC), without the calendar conversions.
+		sec := day.Unix()
+		if sec < 0 {
+			sec -= 86400 - 1
+		}
+		ev.Day = int32(sec / 86400)
+	} else {
+		ev.Day = event.DayOf(day, loc)
+	}
 	return nil
 }
 
@@ -977,16 +1025,16 @@ func (p *parser) equals(v jval, s string) bool {
 	return string(b) == s
 }
 
-// text checks a string field and returns it as a new string.
-func (p *parser) text(v jval, name string, maxLen int) (string, *Rejection) {
+// text checks a string field and returns its decoded bytes.
+func (p *parser) text(v jval, name string, maxLen int) ([]byte, *Rejection) {
 	if v.kind != jString {
-		return "", reject(ReasonBadValue, "%s is %s; send a string", name, v.kind)
+		return nil, reject(ReasonBadValue, "%s is %s; send a string", name, v.kind)
 	}
 	b, ok := p.bytes(v)
 	if problem := p.checkText(v, b, ok, maxLen); problem != "" {
-		return "", reject(ReasonBadValue, "%s %s; send a non-empty string of at most %d bytes of printable UTF-8", name, problem, maxLen)
+		return nil, reject(ReasonBadValue, "%s %s; send a non-empty string of at most %d bytes of printable UTF-8", name, problem, maxLen)
 	}
-	return string(b), nil
+	return b, nil
 }
 
 // checkText says what is wrong with the decoded string value b of v, or "".
@@ -1109,13 +1157,31 @@ func civil(b []byte) (y, m, d int, ok bool) {
 	return y, m, d, true
 }
 
+// daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian
+// date (Howard Hinnant's algorithm): what event.DateOf computes, without
+// building a time.Time.
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
+}
+
 // parseDate parses a YYYY-MM-DD date as days since 1970-01-01.
 func parseDate(b []byte) (int32, bool) {
 	y, m, d, ok := civil(b)
 	if !ok {
 		return 0, false
 	}
-	return event.DateOf(y, time.Month(m), d), true
+	return int32(daysFromCivil(y, m, d)), true
 }
 
 // parseTimestamp parses an RFC 3339 date-time (section 5.6: 'T' or 't',
@@ -1177,9 +1243,6 @@ func parseTimestamp(b []byte) (time.Time, bool) {
 	if i != len(b) {
 		return time.Time{}, false
 	}
-	t := time.Date(y, time.Month(mo), d, h, mi, s, ns, time.UTC)
-	if offset != 0 {
-		t = t.Add(-time.Duration(offset) * time.Second)
-	}
-	return t, true
+	sec := daysFromCivil(y, mo, d)*86400 + int64(h*3600+mi*60+s-offset)
+	return time.Unix(sec, int64(ns)).UTC(), true
 }

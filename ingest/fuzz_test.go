@@ -12,8 +12,8 @@ import (
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
-// fuzzEmail is what the fuzz invariant calls an email address.
-var fuzzEmail = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
+// dtEmail is what the fuzz invariant calls an email address.
+var dtEmail = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
 
 // FuzzDecode checks, for any input: Decode and Sanitize do not panic; an
 // accepted event satisfies the contract's invariants and the JSON Schema; a
@@ -23,26 +23,36 @@ var fuzzEmail = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]
 //	go test ./ingest -run XXX -fuzz FuzzDecode -fuzztime 60s
 func FuzzDecode(f *testing.F) {
 	for _, dir := range []string{"valid", "invalid"} {
-		fx := fixtures(f, dir)
-		for _, name := range sortedKeys(fx) {
+		fx := dtFixtures(f, dir)
+		for _, name := range dtSortedKeys(fx) {
 			f.Add(fx[name])
 		}
 	}
-	for _, m := range benchMessages(20) {
+	for _, m := range dtBenchMessages(20) {
 		f.Add(m)
 	}
 	f.Add([]byte(`{'person':'alice.smith@acme.example','user':"U12345"}`))
 	f.Add([]byte(`{"a":"x\u0040y.example","b":[1,-0.5e+3,true,null,{}]}`))
 
 	zones := map[string]*time.Location{"team-orca": time.FixedZone("X", 13*3600)}
-	d := NewDecoder(testPseudonymizer(f), func(team string) *time.Location { return zones[team] }, 4096)
-	sch := compileSchema(f)
+	d := NewDecoder(dtPseudonymizer(f), func(team string) *time.Location { return zones[team] }, 4096)
+	sch := dtCompileSchema(f)
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		ev := event.Event{Partition: 7, Offset: 9}
 		rej := d.Decode(msg, &ev)
 		if rej == nil {
-			checkAccepted(t, msg, &ev)
-			if err := validateSchema(sch, msg); err != nil {
+			dtCheckAccepted(t, &ev)
+			loc, day := zones[ev.Team], ev.Time
+			if loc == nil {
+				loc = time.UTC
+			}
+			if ev.Type == event.TimeLogged {
+				day = ev.Start
+			}
+			if want := event.DayOf(day, loc); ev.Day != want {
+				t.Errorf("Day = %d, want event.DayOf = %d", ev.Day, want)
+			}
+			if err := dtValidate(sch, msg); err != nil {
 				t.Errorf("Decode accepted an event the schema refuses: %v\n%q", err, msg)
 			}
 		} else {
@@ -57,7 +67,7 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 		out := d.Sanitize(msg, rej)
-		for _, e := range fuzzEmail.FindAll(msg, -1) {
+		for _, e := range dtEmail.FindAll(msg, -1) {
 			if bytes.Contains(out, e) {
 				t.Errorf("sanitized body contains input email %q:\nin:  %q\nout: %q", e, msg, out)
 			}
@@ -68,7 +78,7 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-func checkAccepted(t *testing.T, msg []byte, ev *event.Event) {
+func dtCheckAccepted(t *testing.T, ev *event.Event) {
 	t.Helper()
 	if ev.Team == "" || ev.ID == "" || ev.Source == "" {
 		t.Errorf("accepted event without team, id or source: %+v", ev)

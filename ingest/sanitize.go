@@ -34,20 +34,28 @@ const (
 //   - every email-like substring of any other string or key replaced by its
 //     pseudonym.
 //
-// Otherwise the bytes are kept, except that every email-like substring and
-// every string literal that looks like a JSON string is scrubbed the same
-// way, and the value after a person-like or surveillance key ("key": value)
-// is replaced. Either way the result is truncated to MaxSanitizedBytes.
+// Otherwise (malformed JSON, a truncated too_large body, a message key) the
+// bytes are kept, except that email-like substrings are replaced by their
+// pseudonyms, inside string literals (decoded first, so escapes cannot hide
+// an address) and outside them, and the value after a person-like or
+// surveillance key ("key": value, also with single quotes) is replaced as
+// above: by its pseudonym if it is a string, by "[removed: person]" or
+// "[removed: surveillance]" otherwise. Either way the result is truncated to
+// MaxSanitizedBytes.
 //
 // "Email-like" is deliberately broad: any run of email characters (RFC 5322
 // atext, '.', '@', and any non-ASCII byte) that contains an '@' and is
-// longer than the '@' alone. Sanitize does not depend on rej (which may be
-// nil): every message is sanitized the same way whatever its reason.
+// longer than the '@' alone.
+//
+// rej is the reason Decode gave (it may be nil). For surveillance_type the
+// whole data object is monitoring data, whatever its keys are called (a
+// screenshot under "image", say), so the envelope's data value is replaced
+// by "[removed: surveillance]" too.
 func (d *Decoder) Sanitize(msg []byte, rej *Rejection) []byte {
 	if msg == nil {
 		return nil
 	}
-	s := sanitizer{p: d.p}
+	s := sanitizer{p: d.p, dropData: rej != nil && rej.Reason == ReasonSurveillanceType}
 	out, ok := s.json(msg)
 	if !ok {
 		out = s.raw(msg)
@@ -66,10 +74,14 @@ func truncateUTF8(b []byte, n int) []byte {
 }
 
 type sanitizer struct {
-	p   *privacy.Pseudonymizer
-	lx  parser // lexer over the message (syntaxOnly)
-	out []byte
+	p        *privacy.Pseudonymizer
+	lx       parser // lexer over the message (syntaxOnly)
+	out      []byte
+	dropData bool // remove the envelope's data value (surveillance_type)
 }
+
+// topLevel is the depth object sees for the message's outermost object.
+const topLevel = 2
 
 // json sanitizes msg as one JSON value; ok is false if msg is not JSON.
 func (s *sanitizer) json(msg []byte) (out []byte, ok bool) {
@@ -176,7 +188,11 @@ func (s *sanitizer) object(depth int) bool {
 			s.out = s.quote(s.out, name)
 			s.out = append(s.out, ':')
 		}
-		switch classifyKey(string(name)) {
+		kind := classifyKey(string(name))
+		if s.dropData && depth == topLevel && string(name) == "data" {
+			kind = keySurveillance
+		}
+		switch kind {
 		case keySurveillance:
 			if _, ok := lx.value(depth, ""); !ok {
 				return false

@@ -8,9 +8,10 @@
 // Generate (or GenerateTo, which streams) builds an Org — units of teams
 // of people, in several IANA time zones — and CloudEvents 1.0 structured
 // JSON messages, one per Kafka message keyed by team, in publish order.
-// The output is a pure function of Options: same Seed and End, same bytes,
-// on every machine and Go release (synth has its own random generator and
-// embeds the zone database).
+// The output is a pure function of Options: same Seed and End, same bytes.
+// synth has its own random number generator and embeds the zone
+// database, so neither math/rand's algorithms nor the host's zone files
+// change the output.
 //
 // The organisation is shaped to exercise the privacy rules: some teams
 // are under k=5 people; one unit holds exactly one large team and one

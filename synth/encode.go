@@ -1,7 +1,6 @@
 package synth
 
 import (
-	"bytes"
 	"math"
 	"strconv"
 	"time"
@@ -149,24 +148,6 @@ func appendString(b []byte, s string) []byte {
 	}
 	return append(b, '"')
 }
-
-// Fault details of bad events, exported so tests can check them.
-const (
-	UnknownType      = "work.task.estimated"
-	UnknownField     = "mood"
-	BadTimeValue     = "yesterday"
-	BadCategoryValue = "gaming"
-	TooLargeSize     = event.DefaultMaxEventSz + 1024 // bytes of a too_large value, at least
-)
-
-var padding = bytes.Repeat([]byte(" "), TooLargeSize)
-
-// SurveillanceTypes and SurveillanceFields are the monitoring names bad
-// events carry.
-var (
-	SurveillanceTypes  = []string{"work.activity.keystrokes", "work.screen.captured"}
-	SurveillanceFields = []string{"window_title", "url", "idle_seconds"}
-)
 
 // encode appends e as CloudEvents JSON with the fault bad ("" for none).
 // keyed reports whether the result has a readable data.team.

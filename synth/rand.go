@@ -6,9 +6,8 @@ import (
 )
 
 // rng is a PCG-DXSM style generator with its own derivation of ints and
-// floats, so the output of a seed never depends on the standard library's
-// choice of algorithms: the same Options give the same bytes on every Go
-// release.
+// floats, so the output of a seed does not depend on math/rand's choice
+// of algorithms.
 type rng struct{ hi, lo uint64 }
 
 func newRNG(seed int64, stream uint64) *rng {
@@ -49,7 +48,7 @@ func (r *rng) intn(n int) int {
 // rangeInt returns a number in [lo, hi].
 func (r *rng) rangeInt(lo, hi int) int { return lo + r.intn(hi-lo+1) }
 
-// int64n returns a number in [lo, hi].
+// between returns a number in [lo, hi].
 func (r *rng) between(lo, hi int64) int64 {
 	if hi <= lo {
 		return lo
