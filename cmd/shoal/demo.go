@@ -145,18 +145,56 @@ func printDemoSummary(ctx context.Context, w io.Writer, p *pipeline, org *synth.
 		return fmt.Errorf("summarise teams: %w", err)
 	}
 	policy := privacy.Policy{K: privacy.DefaultMinGroupSize}
-	var shown, rolled []string
+	cells, err := orgCells(ctx, p, org, people, from, to)
+	if err != nil {
+		return err
+	}
+	decisions, err := policy.Decide(cells)
+	if err != nil {
+		return fmt.Errorf("apply the suppression policy: %w", err)
+	}
+	var shown int
+	var rolled, complement []string
 	for _, t := range org.Teams {
-		if policy.Visible(people[t.ID]) {
-			shown = append(shown, t.ID)
-		} else {
-			rolled = append(rolled, fmt.Sprintf("%s (unit %s)", t.ID, t.Unit))
+		switch d := decisions["team:"+t.ID]; d.Reason {
+		case privacy.ReasonVisible:
+			shown++
+		case privacy.ReasonBelowK:
+			rolled = append(rolled, fmt.Sprintf("%s (unit %s, %d contributors)", t.ID, t.Unit, people[t.ID]))
+		default:
+			complement = append(complement, fmt.Sprintf("%s (unit %s)", t.ID, t.Unit))
 		}
 	}
-	fmt.Fprintf(w, "\nWeek %s to %s, k = %d: %d teams shown, %d rolled up into their unit for having fewer than %d contributors:\n",
-		event.DayTime(from).Format("2006-01-02"), event.DayTime(to).Format("2006-01-02"), policy.K, len(shown), len(rolled), policy.K)
+	fmt.Fprintf(w, "\nWeek %s to %s, k = %d: %d teams shown, %d rolled up into their unit for having fewer than %d contributors, %d hidden so the rolled-up ones cannot be derived from unit totals:\n",
+		event.DayTime(from).Format("2006-01-02"), event.DayTime(to).Format("2006-01-02"), policy.K, shown, len(rolled), policy.K, len(complement))
 	for _, r := range rolled {
-		fmt.Fprintf(w, "  %s\n", r)
+		fmt.Fprintf(w, "  rolled up:     %s\n", r)
+	}
+	for _, c := range complement {
+		fmt.Fprintf(w, "  complementary: %s\n", c)
 	}
 	return nil
+}
+
+// orgCells builds the org → unit → team tree of distinct contributors over
+// days [from, to] for the suppression policy.
+func orgCells(ctx context.Context, p *pipeline, org *synth.Org, teamPeople map[string]int, from, to int32) ([]privacy.Cell, error) {
+	var all []string
+	var cells []privacy.Cell
+	for _, u := range org.Units {
+		n, err := p.store.DistinctPeople(ctx, u.Teams, from, to)
+		if err != nil {
+			return nil, err
+		}
+		cells = append(cells, privacy.Cell{ID: "unit:" + u.ID, Parent: "org", Level: privacy.LevelUnit, People: n})
+		for _, t := range u.Teams {
+			cells = append(cells, privacy.Cell{ID: "team:" + t, Parent: "unit:" + u.ID, Level: privacy.LevelTeam, People: teamPeople[t]})
+		}
+		all = append(all, u.Teams...)
+	}
+	n, err := p.store.DistinctPeople(ctx, all, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return append(cells, privacy.Cell{ID: "org", Level: privacy.LevelOrg, People: n}), nil
 }
