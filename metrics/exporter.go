@@ -1,0 +1,254 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shoal-analytics/shoal/privacy"
+)
+
+// Cell is one precomputed outcome value of one metric for one team, unit or
+// the org over one ISO week.
+type Cell struct {
+	Week   int32 // Monday of the ISO week, days since 1970-01-01
+	Level  privacy.Level
+	Team   string // "" above team level
+	Unit   string // "" at org level
+	Metric string // catalog ID
+	Value  float64
+	// Defined is false when the value has no meaning for the window (e.g. a
+	// ratio with nothing to divide by); such cells are not exported.
+	Defined bool
+	// People is the number of distinct contributors of the metric's family
+	// behind the cell: what the suppression policy decides on.
+	People int
+}
+
+// Source provides precomputed outcome cells. It must not scan raw events.
+type Source interface {
+	Outcomes(ctx context.Context, fromWeek, toWeek int32) ([]Cell, error)
+}
+
+// Windows are the exported windows, as values of the window label.
+const (
+	CurrentWeek  = "current_week"
+	PreviousWeek = "previous_week"
+)
+
+// Exporter serves the catalog's metrics for the current and previous ISO
+// week per team, unit and org, after the suppression policy, from a
+// snapshot refreshed off the scrape path.
+type Exporter struct {
+	src    Source
+	policy func() (privacy.Policy, *time.Location)
+	log    *slog.Logger
+	now    func() time.Time
+
+	descs      map[string]*prometheus.Desc
+	suppressed *prometheus.Desc
+	refreshed  *prometheus.Desc
+	errors     prometheus.Counter
+
+	mu       sync.RWMutex
+	snapshot []prometheus.Metric
+	at       time.Time
+}
+
+var _ prometheus.Collector = (*Exporter)(nil)
+
+// NewExporter returns an exporter reading src. policy returns the
+// suppression policy and the org's time zone in force (both may change on
+// reload). Register it with a Registerer and call Refresh after data changes.
+func NewExporter(src Source, policy func() (privacy.Policy, *time.Location), reg prometheus.Registerer, logger *slog.Logger) *Exporter {
+	e := &Exporter{
+		src:    src,
+		policy: policy,
+		log:    logger.With("component", "metrics"),
+		now:    time.Now,
+		descs:  make(map[string]*prometheus.Desc, len(Catalog)),
+		suppressed: prometheus.NewDesc("shoal_suppressed_cells",
+			"Outcome cells withheld by the privacy policy in the exported windows, by metric, level and reason (below_k or complementary).",
+			[]string{"metric", "level", "reason", "window"}, nil),
+		refreshed: prometheus.NewDesc("shoal_outcomes_refreshed_timestamp_seconds",
+			"Unix time the exported outcome snapshot was computed.", nil, nil),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shoal_outcomes_refresh_failures_total", Help: "Failed refreshes of the exported outcome snapshot (the previous snapshot stays served)."}),
+	}
+	for _, m := range Catalog {
+		e.descs[m.ID] = prometheus.NewDesc(m.Name, m.Help, []string{"team", "unit", "window"}, nil)
+	}
+	reg.MustRegister(e, e.errors)
+	return e
+}
+
+// Describe implements prometheus.Collector.
+func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range e.descs {
+		ch <- d
+	}
+	ch <- e.suppressed
+	ch <- e.refreshed
+}
+
+// Collect implements prometheus.Collector: it serves the last snapshot.
+func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	for _, m := range e.snapshot {
+		ch <- m
+	}
+	if !e.at.IsZero() {
+		ch <- prometheus.MustNewConstMetric(e.refreshed, prometheus.GaugeValue, float64(e.at.UnixNano())/1e9)
+	}
+}
+
+// WeekOf returns the Monday (days since epoch) of the ISO week containing t
+// in loc.
+func WeekOf(t time.Time, loc *time.Location) int32 {
+	y, m, d := t.In(loc).Date()
+	day := int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
+	return day - (day+3)%7 // 1970-01-01 was a Thursday
+}
+
+// Refresh recomputes the snapshot. On error the previous snapshot stays.
+func (e *Exporter) Refresh(ctx context.Context) error {
+	policy, loc := e.policy()
+	cur := WeekOf(e.now(), loc)
+	prev := cur - 7
+	cells, err := e.src.Outcomes(ctx, prev, cur)
+	if err != nil {
+		e.errors.Inc()
+		return fmt.Errorf("refresh outcome metrics: %w", err)
+	}
+	snap, err := e.build(policy, cells, map[int32]string{cur: CurrentWeek, prev: PreviousWeek})
+	if err != nil {
+		e.errors.Inc()
+		return err
+	}
+	e.mu.Lock()
+	e.snapshot, e.at = snap, e.now()
+	e.mu.Unlock()
+	return nil
+}
+
+type treeKey struct {
+	week   int32
+	metric string
+}
+
+// build applies the suppression policy to each (week, metric) tree and
+// turns the visible, defined cells into constant metrics.
+func (e *Exporter) build(policy privacy.Policy, cells []Cell, windows map[int32]string) ([]prometheus.Metric, error) {
+	trees := map[treeKey][]Cell{}
+	for _, c := range cells {
+		if _, ok := windows[c.Week]; !ok {
+			continue
+		}
+		if _, ok := e.descs[c.Metric]; !ok {
+			continue
+		}
+		k := treeKey{c.Week, c.Metric}
+		trees[k] = append(trees[k], c)
+	}
+	keys := make([]treeKey, 0, len(trees))
+	for k := range trees {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].metric != keys[j].metric {
+			return keys[i].metric < keys[j].metric
+		}
+		return keys[i].week < keys[j].week
+	})
+	type countKey struct {
+		metric, window string
+		level          privacy.Level
+		reason         privacy.Reason
+	}
+	counts := map[countKey]int{}
+	var out []prometheus.Metric
+	for _, k := range keys {
+		tree := trees[k]
+		decisions, err := policy.Decide(PolicyCells(tree))
+		if err != nil {
+			return nil, fmt.Errorf("suppression policy for %s: %w", k.metric, err)
+		}
+		window := windows[k.week]
+		for _, c := range tree {
+			d := decisions[CellID(c)]
+			if !d.Visible {
+				counts[countKey{c.Metric, window, c.Level, d.Reason}]++
+				continue
+			}
+			if !c.Defined {
+				continue
+			}
+			out = append(out, prometheus.MustNewConstMetric(e.descs[c.Metric], prometheus.GaugeValue, c.Value, c.Team, c.Unit, window))
+		}
+	}
+	// Always export the suppression counters for every metric, level and
+	// window, so a zero is visible as a zero.
+	for _, m := range Catalog {
+		for _, w := range []string{CurrentWeek, PreviousWeek} {
+			for _, l := range []privacy.Level{privacy.LevelTeam, privacy.LevelUnit, privacy.LevelOrg} {
+				for _, r := range []privacy.Reason{privacy.ReasonBelowK, privacy.ReasonComplementary} {
+					n := counts[countKey{m.ID, w, l, r}]
+					out = append(out, prometheus.MustNewConstMetric(e.suppressed, prometheus.GaugeValue, float64(n), m.ID, string(l), string(r), w))
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// CellID is the policy tree id of a cell.
+func CellID(c Cell) string {
+	switch c.Level {
+	case privacy.LevelTeam:
+		return "team:" + c.Team
+	case privacy.LevelUnit:
+		return "unit:" + c.Unit
+	default:
+		return "org"
+	}
+}
+
+// PolicyCells turns one (window, metric) set of outcome cells into the
+// org → unit → team tree the suppression policy decides on. This is the one
+// place outcome cells meet the policy: the exporter, SQL and report all use it.
+func PolicyCells(cells []Cell) []privacy.Cell {
+	out := make([]privacy.Cell, 0, len(cells))
+	hasOrg := false
+	units := map[string]bool{}
+	for _, c := range cells {
+		pc := privacy.Cell{ID: CellID(c), Level: c.Level, People: c.People}
+		switch c.Level {
+		case privacy.LevelTeam:
+			pc.Parent = "unit:" + c.Unit
+		case privacy.LevelUnit:
+			pc.Parent = "org"
+			units[c.Unit] = true
+		default:
+			hasOrg = true
+		}
+		out = append(out, pc)
+	}
+	// A tree needs its parents even where a level has no cell of its own
+	// (no data in the window): such parents have no people.
+	for _, c := range cells {
+		if c.Level == privacy.LevelTeam && !units[c.Unit] {
+			units[c.Unit] = true
+			out = append(out, privacy.Cell{ID: "unit:" + c.Unit, Parent: "org", Level: privacy.LevelUnit})
+		}
+	}
+	if !hasOrg && len(out) > 0 {
+		out = append(out, privacy.Cell{ID: "org", Level: privacy.LevelOrg})
+	}
+	return out
+}
