@@ -1,0 +1,142 @@
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/shoal-analytics/shoal/privacy"
+)
+
+type staticSource []Cell
+
+func (s staticSource) Outcomes(_ context.Context, from, to int32) ([]Cell, error) {
+	var out []Cell
+	for _, c := range s {
+		if c.Week >= from && c.Week <= to {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func TestExporterAppliesSuppression(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) // a Wednesday
+	cur := WeekOf(now, time.UTC)
+	cell := func(level privacy.Level, team, unit string, people int, v float64) Cell {
+		return Cell{Week: cur, Level: level, Team: team, Unit: unit, Metric: "tasks_completed", Value: v, Defined: true, People: people}
+	}
+	src := staticSource{
+		cell(privacy.LevelOrg, "", "", 40, 100),
+		cell(privacy.LevelUnit, "", "platform", 25, 60),
+		cell(privacy.LevelUnit, "", "people", 15, 40),
+		cell(privacy.LevelTeam, "payments", "platform", 12, 30),
+		cell(privacy.LevelTeam, "identity", "platform", 9, 20),
+		cell(privacy.LevelTeam, "observability", "platform", 4, 10), // below k
+		cell(privacy.LevelTeam, "recruiting", "people", 13, 35),
+		cell(privacy.LevelTeam, "learning", "people", 2, 5), // below k, recruiting complementary
+		{Week: cur, Level: privacy.LevelTeam, Team: "payments", Unit: "platform", Metric: "on_time_ratio", People: 12}, // undefined
+	}
+	reg := prometheus.NewPedanticRegistry()
+	e := NewExporter(src, func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC }, reg, slog.New(slog.DiscardHandler))
+	e.now = func() time.Time { return now }
+	if err := e.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP shoal_tasks_completed Tasks completed in the window (throughput).
+# TYPE shoal_tasks_completed gauge
+shoal_tasks_completed{team="",unit="",window="current_week"} 100
+shoal_tasks_completed{team="",unit="people",window="current_week"} 40
+shoal_tasks_completed{team="",unit="platform",window="current_week"} 60
+shoal_tasks_completed{team="payments",unit="platform",window="current_week"} 30
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "shoal_tasks_completed"); err != nil {
+		t.Error(err)
+	}
+	got, err := testutil.GatherAndCount(reg, "shoal_on_time_ratio")
+	if err != nil || got != 0 {
+		t.Errorf("undefined cells exported: %d series, err %v", got, err)
+	}
+	m, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range m {
+		if mf.GetName() != "shoal_suppressed_cells" {
+			continue
+		}
+		sum := map[string]float64{}
+		for _, s := range mf.GetMetric() {
+			var metric, level, reason, window string
+			for _, l := range s.GetLabel() {
+				switch l.GetName() {
+				case "metric":
+					metric = l.GetValue()
+				case "level":
+					level = l.GetValue()
+				case "reason":
+					reason = l.GetValue()
+				case "window":
+					window = l.GetValue()
+				}
+			}
+			if metric == "tasks_completed" && window == CurrentWeek {
+				sum[level+"/"+reason] += s.GetGauge().GetValue()
+			}
+		}
+		if sum["team/below_k"] != 2 || sum["team/complementary"] != 2 {
+			t.Errorf("suppressed cells = %v, want 2 below_k and 2 complementary teams", sum)
+		}
+	}
+}
+
+func TestWeekOf(t *testing.T) {
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	tests := []struct {
+		name string
+		t    time.Time
+		loc  *time.Location
+		want string
+	}{
+		{"wednesday", time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), time.UTC, "2026-11-23"},
+		{"monday midnight", time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), time.UTC, "2026-11-23"},
+		{"sunday late", time.Date(2026, 11, 29, 23, 59, 0, 0, time.UTC), time.UTC, "2026-11-23"},
+		{"sunday UTC is monday in Tokyo", time.Date(2026, 11, 29, 20, 0, 0, 0, time.UTC), tokyo, "2026-11-30"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := time.Unix(int64(WeekOf(tc.t, tc.loc))*86400, 0).UTC().Format("2006-01-02")
+			if got != tc.want {
+				t.Errorf("WeekOf = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCatalogIsWellFormed(t *testing.T) {
+	seen := map[string]bool{}
+	for _, m := range Catalog {
+		if seen[m.ID] || seen[m.Name] {
+			t.Errorf("duplicate %s", m.ID)
+		}
+		seen[m.ID], seen[m.Name] = true, true
+		if !strings.HasPrefix(m.Name, "shoal_") || strings.HasSuffix(m.Name, "_total") {
+			t.Errorf("%s: gauges are named shoal_* without _total", m.Name)
+		}
+		if m.Unit == Seconds && !strings.HasSuffix(m.Name, "_seconds") {
+			t.Errorf("%s: a seconds metric must end in _seconds", m.Name)
+		}
+		if m.Unit == Ratio && !strings.HasSuffix(m.Name, "_ratio") {
+			t.Errorf("%s: a ratio metric must end in _ratio", m.Name)
+		}
+		if m.Help == "" || m.Definition == "" || m.Title == "" || m.Family == "" || m.Direction == "" {
+			t.Errorf("%s: incomplete entry", m.ID)
+		}
+	}
+}
