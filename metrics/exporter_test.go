@@ -39,7 +39,7 @@ func TestExporterAppliesSuppression(t *testing.T) {
 		cell(privacy.LevelTeam, "identity", "platform", 9, 20),
 		cell(privacy.LevelTeam, "observability", "platform", 4, 10), // below k
 		cell(privacy.LevelTeam, "recruiting", "people", 13, 35),
-		cell(privacy.LevelTeam, "learning", "people", 2, 5), // below k, recruiting complementary
+		cell(privacy.LevelTeam, "learning", "people", 2, 5),                                                            // below k, recruiting complementary
 		{Week: cur, Level: privacy.LevelTeam, Team: "payments", Unit: "platform", Metric: "on_time_ratio", People: 12}, // undefined
 	}
 	reg := prometheus.NewPedanticRegistry()
