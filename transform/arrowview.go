@@ -26,6 +26,9 @@ import (
 //   - A query that reads only some columns of the view crashes or returns
 //     garbage, so the view is only ever read with INSERT INTO staging
 //     SELECT * FROM view.
+//
+// The view itself lives in an in-memory database attached for the purpose
+// (see registerView in store.go), never in the database file.
 type batchView struct {
 	name    string
 	reader  *batchReader

@@ -23,9 +23,18 @@
 // A DuckDB file has one writer process. Open refuses a file that another
 // process (or another Store in this process) holds.
 //
-// go-duckdb v1.8.2 quirks this package works around (see arrowview.go): a
-// query that reads only some columns of a registered Arrow view crashes or
-// returns garbage, so each batch is copied with INSERT ... SELECT * into a
-// temporary staging table first; and a registered stream is never released
-// by DuckDB, so one view is registered per Store and fed one record per scan.
+// go-duckdb v1.8.2 / DuckDB 1.1.2 facts this package works around (measured;
+// details where each is handled):
+//   - a query that reads only some columns of a registered Arrow view
+//     crashes or returns garbage, so each batch is copied with INSERT ...
+//     SELECT * into a temporary staging table first (arrowview.go);
+//   - DuckDB never releases a registered Arrow stream, so one view is
+//     registered per Store and fed one record per scan, instead of one view
+//     (and one leaked reader) per batch (arrowview.go);
+//   - duckdb_arrow_scan creates a persistent view holding raw pointers, so
+//     it is created in an attached in-memory database, not the file (store.go);
+//   - deleting and re-inserting a primary key in one transaction fails the
+//     constraint check, so keyed derived rows are updated in place (rollup.go);
+//   - deleted rows of a temporary table keep counting in its cardinality
+//     estimate, so the scratch tables are recreated per commit (store.go).
 package transform

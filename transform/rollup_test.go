@@ -2,6 +2,7 @@ package transform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -433,6 +434,118 @@ func TestRebuildEqualsIncremental(t *testing.T) {
 			}
 			if len(contrib) != 3 {
 				t.Errorf("TeamContributors = %v, want 3 teams", contrib)
+			}
+		})
+	}
+}
+
+// TestColumnLists checks the column lists the update steps use against the
+// tables: key columns plus the list, in table order.
+func TestColumnLists(t *testing.T) {
+	s, _ := openStore(t)
+	for table, want := range map[string][]string{
+		"tasks":    append([]string{"team", "task"}, taskColumns...),
+		"requests": append([]string{"team", "request"}, requestColumns...),
+		"team_day": append([]string{"team", "day"}, teamDayColumns...),
+	} {
+		rows, err := s.db.Query(`SELECT column_name FROM information_schema.columns
+			WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position`, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for rows.Next() {
+			var c string
+			if err := rows.Scan(&c); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, c)
+		}
+		rows.Close()
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s columns\n got %v\nwant %v", table, got, want)
+		}
+	}
+}
+
+// TestRebuild checks that Rebuild removes rows no event supports, and that
+// a failed Rebuild changes nothing.
+func TestRebuild(t *testing.T) {
+	mem := checkedMem(t)
+	s, _ := openStore(t)
+	var g ids
+	commit(t, s, mem,
+		g.ev(event.TaskCreated, 0, 9, task("k1"), who(1)),
+		g.ev(event.TaskCompleted, 1, 9, task("k1"), who(1)),
+		g.ev(event.RequestOpened, 1, 9, request("r1"), who(2)))
+	want := teamDays(t, s)
+	for _, q := range []string{
+		`INSERT INTO team_day (team, day, events) VALUES ('ghost', DATE '2025-01-01', 3)`,
+		`UPDATE team_day SET events = 99 WHERE day = DATE '2025-03-03'`,
+		`INSERT INTO tasks (team, task, reopens, blocked_count) VALUES ('ghost', 'k', 0, 0)`,
+		`INSERT INTO team_day_people VALUES ('ghost', DATE '2025-01-01', 'p_000000000000000000000001')`,
+	} {
+		if _, err := s.db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	damaged := takeSnapshot(t, s)
+
+	s.failpoint = func(step string) error {
+		if step == "insert new tasks" {
+			return errors.New("injected")
+		}
+		return nil
+	}
+	if err := s.Rebuild(context.Background()); err == nil {
+		t.Fatal("Rebuild with an injected failure succeeded")
+	}
+	if after := takeSnapshot(t, s); !reflect.DeepEqual(after, damaged) {
+		t.Fatalf("failed Rebuild changed the store:\nbefore %+v\nafter  %+v", damaged, after)
+	}
+
+	s.failpoint = nil
+	if err := s.Rebuild(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := diffTeamDays(teamDays(t, s), want); d != "" {
+		t.Fatalf("after Rebuild:\n%s", d)
+	}
+	if sn := takeSnapshot(t, s); sn.Tasks != 1 || sn.Requests != 1 || sn.People != 3 {
+		t.Fatalf("after Rebuild: %d tasks, %d requests, %d team_day_people rows; want 1, 1, 3", sn.Tasks, sn.Requests, sn.People)
+	}
+}
+
+// TestDistinctPeople covers people.go: distinct people across teams, not the
+// sum of the teams' counts.
+func TestDistinctPeople(t *testing.T) {
+	mem := checkedMem(t)
+	s, _ := openStore(t)
+	var g ids
+	commit(t, s, mem,
+		g.ev(event.TaskCreated, 0, 9, who(1)), g.ev(event.TaskCreated, 0, 9, who(2)),
+		g.ev(event.TaskCreated, 1, 9, who(1), team("t2")), g.ev(event.TaskCreated, 1, 9, who(3), team("t2")),
+		g.ev(event.TaskCreated, 1, 9, who(4), team("t3")))
+	for _, tc := range []struct {
+		name     string
+		teams    []string
+		from, to int32
+		want     int
+	}{
+		{"one team", []string{"t1"}, day0, day0 + 1, 2},
+		{"shared person counted once", []string{"t1", "t2"}, day0, day0 + 1, 3},
+		{"day range", []string{"t1", "t2"}, day0 + 1, day0 + 1, 2},
+		{"all", []string{"t1", "t2", "t3"}, day0, day0 + 1, 4},
+		{"no teams", nil, day0, day0 + 1, 0},
+		{"unknown team", []string{"nope"}, day0, day0 + 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.DistinctPeople(context.Background(), tc.teams, tc.from, tc.to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("DistinctPeople = %d, want %d", got, tc.want)
 			}
 		})
 	}

@@ -60,7 +60,8 @@ const tasksDDL = `CREATE TABLE IF NOT EXISTS tasks (
 	blocked_count    BIGINT NOT NULL,
 	lead_time_s      DOUBLE,
 	cycle_time_s     DOUBLE,
-	on_time          BOOLEAN
+	on_time          BOOLEAN,
+	PRIMARY KEY (team, task)
 )`
 
 const requestsDDL = `CREATE TABLE IF NOT EXISTS requests (
@@ -71,7 +72,8 @@ const requestsDDL = `CREATE TABLE IF NOT EXISTS requests (
 	kind            VARCHAR,
 	responded_at    TIMESTAMP,
 	responded_day   DATE,
-	response_time_s DOUBLE
+	response_time_s DOUBLE,
+	PRIMARY KEY (team, request)
 )`
 
 const teamDayDDL = `CREATE TABLE IF NOT EXISTS team_day (
@@ -100,25 +102,35 @@ const teamDayDDL = `CREATE TABLE IF NOT EXISTS team_day (
 	requests_responded  BIGINT  NOT NULL DEFAULT 0,
 	response_time_s_sum DOUBLE  NOT NULL DEFAULT 0,
 	response_time_n     BIGINT  NOT NULL DEFAULT 0,
-	contributors        BIGINT  NOT NULL DEFAULT 0
+	contributors        BIGINT  NOT NULL DEFAULT 0,
+	PRIMARY KEY (team, day)
 )`
 
+// teamDayPeopleDDL: distinct by construction (see rollup.go), no key.
 const teamDayPeopleDDL = `CREATE TABLE IF NOT EXISTS team_day_people (
 	team   VARCHAR NOT NULL,
 	day    DATE    NOT NULL,
 	person VARCHAR NOT NULL
 )`
 
-// tempSQL creates the per-connection scratch tables of the writer
-// connection. DuckDB temporary tables are transactional, so whatever a
-// failed Commit left in them is rolled back with the rest.
+// tempSQL (re)creates the per-connection scratch tables of the writer
+// connection, at Open and at the start of every Commit and Rebuild. DuckDB
+// temporary tables are transactional, so a failed Commit leaves them as
+// they were.
 var tempSQL = []string{
 	`CREATE OR REPLACE TEMP TABLE staging AS SELECT * FROM events LIMIT 0`,
-	`CREATE OR REPLACE TEMP TABLE new_events AS SELECT * FROM events LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE known_ids (source VARCHAR, id VARCHAR)`,
 	`CREATE OR REPLACE TEMP TABLE touched_tasks (team VARCHAR, task VARCHAR)`,
 	`CREATE OR REPLACE TEMP TABLE touched_requests (team VARCHAR, request VARCHAR)`,
 	`CREATE OR REPLACE TEMP TABLE touched_cells (team VARCHAR, day DATE)`,
 	`CREATE OR REPLACE TEMP TABLE cells (team VARCHAR, day DATE)`,
+	`CREATE OR REPLACE TEMP TABLE task_ev AS
+		SELECT team, task, type, event_time, day, source, id, kind, due_at, due_date, estimate_hours FROM events LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE request_ev AS
+		SELECT team, request, type, event_time, day, source, id, kind FROM events LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE old_tasks AS SELECT team, task, completed_day FROM tasks LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE old_requests AS SELECT team, request, opened_day, responded_day FROM requests LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE old_team_day AS SELECT team, day FROM team_day LIMIT 0`,
 	`CREATE OR REPLACE TEMP TABLE next_tasks AS SELECT * FROM tasks LIMIT 0`,
 	`CREATE OR REPLACE TEMP TABLE next_requests AS SELECT * FROM requests LIMIT 0`,
 	`CREATE OR REPLACE TEMP TABLE next_team_day AS SELECT * FROM team_day LIMIT 0`,

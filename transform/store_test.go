@@ -104,6 +104,10 @@ func TestOpenErrors(t *testing.T) {
 	if err := os.WriteFile(garbage, []byte(strings.Repeat("not a database ", 1000)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
 	held := filepath.Join(dir, "held.duckdb")
 	s, err := Open(context.Background(), Config{Path: held}, nil)
 	if err != nil {
@@ -124,6 +128,7 @@ func TestOpenErrors(t *testing.T) {
 		{"bad memory limit", Config{Path: filepath.Join(dir, "m.duckdb"), MemoryLimit: "1 parsec"}, ErrBadMemoryLimit, nil},
 		{"held by this process", Config{Path: held}, ErrLocked, []string{held, "another shoal process may be running; stop it or use another --data-dir"}},
 		{"held via another spelling", Config{Path: filepath.Join(dir, ".", "held.duckdb")}, ErrLocked, nil},
+		{"held via a symlinked directory", Config{Path: filepath.Join(link, "held.duckdb")}, ErrLocked, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := Open(context.Background(), tc.cfg, nil)
@@ -397,8 +402,8 @@ func takeSnapshot(t *testing.T, s *Store) snapshot {
 
 // allCommitSteps lists every step name Commit can fail in.
 func allCommitSteps() []string {
-	names := []string{stepClearBatch.name, stepStage.name, stepPseudonyms.name, stepDedupBatch.name, stepDedup.name, stepInsert.name}
-	for _, group := range [][]step{clearScope, incrementalScope, recompute} {
+	names := []string{stepResetScratch.name, stepStage.name, stepPseudonyms.name, stepDedupBatch.name, stepKnown.name, stepDedup.name, stepInsert.name}
+	for _, group := range [][]step{incrementalScope, recompute} {
 		for _, st := range group {
 			names = append(names, st.name)
 		}
