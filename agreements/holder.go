@@ -1,0 +1,102 @@
+package agreements
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+)
+
+// maxUnlisted bounds how many unlisted team ids a Holder remembers (and
+// logs one by one), so that events with made-up team ids cannot grow memory
+// or flood the log.
+const maxUnlisted = 10000
+
+// Holder keeps the Org in force and swaps it on reload. It is safe for
+// concurrent use: Get never blocks on a reload in progress.
+type Holder struct {
+	path   string
+	logger *slog.Logger
+
+	org    atomic.Pointer[Org]
+	reload sync.Mutex // one Reload at a time
+
+	unlisted  sync.Map // team id → struct{}: logged once
+	nUnlisted atomic.Int64
+}
+
+// NewHolder loads the teams file at path ("" = no file: Default) and
+// returns a Holder with it in force. A nil logger discards logs.
+func NewHolder(path string, logger *slog.Logger) (*Holder, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Holder{path: path, logger: logger.With("component", "agreements")}
+	if path == "" {
+		o := Default()
+		h.org.Store(o)
+		h.logger.Info("no teams file: built-in defaults apply to every team", "min_group_size", o.MinGroupSize())
+		return h, nil
+	}
+	o, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	h.org.Store(o)
+	h.logLoaded("teams file loaded", o)
+	return h, nil
+}
+
+func (h *Holder) logLoaded(msg string, o *Org) {
+	h.logger.Info(msg, "file", o.Source(), "units", len(o.units), "teams", len(o.teams), "min_group_size", o.MinGroupSize())
+}
+
+// Get returns the Org in force; never nil.
+func (h *Holder) Get() *Org { return h.org.Load() }
+
+// Reload re-reads the file. On success the new Org is in force for every
+// later Get; on error the old Org stays in force, and the error (every
+// problem, one per line) is logged and returned. Without a file it does
+// nothing.
+func (h *Holder) Reload() error {
+	h.reload.Lock()
+	defer h.reload.Unlock()
+	if h.path == "" {
+		h.logger.Info("reload: no teams file, built-in defaults stay in force")
+		return nil
+	}
+	o, err := Load(h.path)
+	if err != nil {
+		err = fmt.Errorf("teams file not reloaded, the previous version stays in force:\n%w", err)
+		h.logger.Error("reload refused", "file", h.path, "err", err)
+		return err
+	}
+	h.org.Store(o)
+	h.logLoaded("teams file reloaded", o)
+	return nil
+}
+
+// Unlisted records a team seen in events that the file does not list. It
+// logs each such team once per Holder (Info), so people-ops can add it; a
+// team the file lists is ignored. Cheap enough to call for every event.
+func (h *Holder) Unlisted(team string) {
+	if team == "" {
+		return
+	}
+	if _, done := h.unlisted.Load(team); done {
+		return
+	}
+	if _, listed := h.Get().index[team]; listed {
+		return
+	}
+	if h.nUnlisted.Load() >= maxUnlisted {
+		return
+	}
+	if _, loaded := h.unlisted.LoadOrStore(team, struct{}{}); loaded {
+		return
+	}
+	h.logger.Info("team not in the teams file: org defaults apply; add it to the file to set its agreements", "team", team, "unit", UnassignedUnit, "file", h.path)
+	if h.nUnlisted.Add(1) == maxUnlisted {
+		h.logger.Warn("too many teams missing from the teams file; no longer logging them one by one", "limit", maxUnlisted, "file", h.path)
+	}
+}
