@@ -44,6 +44,8 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"bad yaml duration", append(base, "--pseudonym-key-file", keyPath, "--config", "testdata/bad_duration.bad.yaml"), nil, 2, []string{"bad_duration.bad.yaml", "fast"}},
 		{"same topics in yaml", append(base, "--pseudonym-key-file", keyPath, "--config", "testdata/same_topics.bad.yaml"), nil, 1, []string{"dlq topic must differ"}},
 		{"missing config file", append(base, "--pseudonym-key-file", keyPath, "--config", "testdata/nope.yaml"), nil, 2, []string{"config file", "no such file"}},
+		{"bad teams file", append(base, "--pseudonym-key-file", keyPath, "--teams", "testdata/bad_teams.bad.yaml"), nil, 1, []string{"bad_teams.bad.yaml:1: min_group_size", "bad_teams.bad.yaml:6:", "Mars/Olympus"}},
+		{"missing teams file", append(base, "--pseudonym-key-file", keyPath, "--teams", "testdata/nope.yaml"), nil, 1, []string{"nope.yaml"}},
 		{"zero batch size", append(base, "--pseudonym-key-file", keyPath, "--batch-size", "0"), nil, 1, []string{"batch-size must be between 1 and 1000000, got 0"}},
 		{"broker without port", append(base, "--pseudonym-key-file", keyPath, "--brokers", "kafka"), nil, 1, []string{`broker "kafka" has no port`}},
 		{"bad env value", append(base, "--pseudonym-key-file", keyPath), map[string]string{"SHOAL_BATCH_SIZE": "lots"}, 2, []string{"SHOAL_BATCH_SIZE", "lots"}},

@@ -26,6 +26,10 @@ type Config struct {
 	EmbeddedAddr string `yaml:"embedded_addr"`
 	// HTTPAddr serves /metrics, /healthz and /readyz. Default: 127.0.0.1:9464
 	HTTPAddr string `yaml:"http_addr"`
+	// Teams is the team agreements file (docs/agreements.md): units, time
+	// zones, response SLAs, working days, min_group_size. Default: none
+	// (every team gets the built-in defaults, UTC).
+	Teams string `yaml:"teams"`
 	// PseudonymKeyFile holds the secret HMAC key (≥ 32 bytes) for person
 	// pseudonyms. Required by run; demo generates one in its data dir.
 	PseudonymKeyFile string `yaml:"pseudonym_key_file"`
@@ -58,6 +62,7 @@ func (c *Config) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the DuckDB file and the embedded broker's log")
 	fs.StringVar(&c.EmbeddedAddr, "embedded-addr", c.EmbeddedAddr, "listen address of the embedded Kafka-protocol broker (used when --brokers is empty)")
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address serving /metrics, /healthz and /readyz")
+	fs.StringVar(&c.Teams, "teams", c.Teams, "team agreements file (YAML: units, time zones, response SLAs, working days, min_group_size); reload with SIGHUP or POST /-/reload")
 	fs.StringVar(&c.PseudonymKeyFile, "pseudonym-key-file", c.PseudonymKeyFile, "file with the secret key (>= 32 bytes) that pseudonymizes person ids; create one with: head -c 32 /dev/urandom > shoal.key")
 	fs.IntVar(&c.DuckDBThreads, "duckdb-threads", c.DuckDBThreads, "DuckDB worker threads (0 = all cores)")
 	fs.StringVar(&c.DuckDBMemoryLimit, "duckdb-memory-limit", c.DuckDBMemoryLimit, "DuckDB memory limit, e.g. 2GB (empty = DuckDB default)")

@@ -51,7 +51,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	opts = opts.WithDefaults()
 	org, msgs := synth.Generate(opts)
-	p, err := startPipeline(ctx, cfg, key, org.Location, logger)
+	if cfg.Teams == "" {
+		if cfg.Teams, err = writeDemoTeams(cfg.DataDir, org); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "team agreements: %s (edit it and send SIGHUP or POST /-/reload)\n", cfg.Teams)
+	p, err := startPipeline(ctx, cfg, key, logger)
 	if err != nil {
 		return err
 	}
@@ -144,7 +150,7 @@ func printDemoSummary(ctx context.Context, w io.Writer, p *pipeline, org *synth.
 	if err != nil {
 		return fmt.Errorf("summarise teams: %w", err)
 	}
-	policy := privacy.Policy{K: privacy.DefaultMinGroupSize}
+	policy := p.teams.Get().Policy()
 	cells, err := orgCells(ctx, p, org, people, from, to)
 	if err != nil {
 		return err
@@ -197,4 +203,28 @@ func orgCells(ctx context.Context, p *pipeline, org *synth.Org, teamPeople map[s
 		return nil, err
 	}
 	return append(cells, privacy.Cell{ID: "org", Level: privacy.LevelOrg, People: n}), nil
+}
+
+// writeDemoTeams writes the demo organisation's team agreements file (its
+// units, teams and time zones) into dir and returns its path.
+func writeDemoTeams(dir string, org *synth.Org) (string, error) {
+	var b strings.Builder
+	b.WriteString("# Team agreements of the synthetic demo organisation, written by `shoal demo`.\n")
+	b.WriteString("# See docs/agreements.md and docs/teams.example.yaml.\nmin_group_size: 5\n")
+	b.WriteString("defaults:\n  response_sla: 24h\n  working_days: Mon-Fri\n  focus_block_min: 90m\n  overwork_hours_per_day: 10h\nunits:\n")
+	tz := map[string]string{}
+	for _, t := range org.Teams {
+		tz[t.ID] = t.TimeZone
+	}
+	for _, u := range org.Units {
+		fmt.Fprintf(&b, "  - id: %s\n    teams:\n", u.ID)
+		for _, t := range u.Teams {
+			fmt.Fprintf(&b, "      - id: %s\n        timezone: %s\n", t, tz[t])
+		}
+	}
+	path := filepath.Join(dir, "teams.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o640); err != nil {
+		return "", fmt.Errorf("write demo teams file: %w", err)
+	}
+	return path, nil
 }

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -15,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/shoal-analytics/shoal/agreements"
 	"github.com/shoal-analytics/shoal/ingest"
 	"github.com/shoal-analytics/shoal/privacy"
 	"github.com/shoal-analytics/shoal/transform"
@@ -31,16 +34,21 @@ type pipeline struct {
 	reg      *prometheus.Registry
 	ln       net.Listener
 	srv      *http.Server
+	teams    *agreements.Holder
 }
 
 // startPipeline builds every component; nothing consumes until run.
-func startPipeline(ctx context.Context, cfg Config, key []byte, loc ingestLocator, logger *slog.Logger) (_ *pipeline, err error) {
+func startPipeline(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *pipeline, err error) {
 	p := &pipeline{cfg: cfg, log: logger, reg: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
 			p.close()
 		}
 	}()
+	p.teams, err = agreements.NewHolder(cfg.Teams, logger)
+	if err != nil {
+		return nil, fmt.Errorf("teams file:\n%w", err)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
@@ -64,7 +72,7 @@ func startPipeline(ctx context.Context, cfg Config, key []byte, loc ingestLocato
 	}
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := ingest.NewMetrics(p.reg)
-	dec := ingest.NewDecoder(pseudo, loc, cfg.MaxEventBytes)
+	dec := ingest.NewDecoder(pseudo, p.location, cfg.MaxEventBytes)
 	p.consumer, err = ingest.NewConsumer(p.cfg.Config, dec, storeSink{p.store}, memory.NewGoAllocator(), metrics, logger)
 	if err != nil {
 		return nil, err
@@ -77,7 +85,22 @@ func startPipeline(ctx context.Context, cfg Config, key []byte, loc ingestLocato
 	return p, nil
 }
 
-type ingestLocator = func(team string) *time.Location
+// location is the team's time zone under the agreements in force; a team
+// the file does not list is reported once and gets the org default. A
+// reload changes the zone for events read after it; days already stored
+// keep the zone they were read with.
+func (p *pipeline) location(team string) *time.Location {
+	org := p.teams.Get()
+	a := org.Team(team)
+	if !a.Listed && p.cfg.Teams != "" {
+		p.teams.Unlisted(team)
+	}
+	return a.Location
+}
+
+
+// reload re-reads the teams file; a bad edit leaves the old one in force.
+func (p *pipeline) reload() error { return p.teams.Reload() }
 
 func (p *pipeline) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -89,6 +112,13 @@ func (p *pipeline) routes() http.Handler {
 			return
 		}
 		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
+		if err := p.reload(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintln(w, "teams file reloaded")
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Shoal: /metrics (Prometheus), /healthz, /readyz")
@@ -114,6 +144,19 @@ func (p *pipeline) run(ctx context.Context) error {
 	defer cancel()
 	consumerErr := make(chan error, 1)
 	go func() { consumerErr <- p.consumer.Run(cctx) }()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-cctx.Done():
+				return
+			case <-hup:
+				_ = p.reload() // logged by the holder; the old file stays in force on error
+			}
+		}
+	}()
 
 	var err error
 	select {

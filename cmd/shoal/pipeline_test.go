@@ -23,7 +23,12 @@ func testPipeline(t *testing.T, addr, dataDir string, org *synth.Org, logs *sync
 	_, key := testKey(t, t.TempDir())
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
-	p, err := startPipeline(ctx, cfg, key, org.Location, logger)
+	teams, err := writeDemoTeams(dataDir, org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Teams = teams
+	p, err := startPipeline(ctx, cfg, key, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	p, err := startPipeline(ctx, cfg, key, nil, logger)
+	p, err := startPipeline(ctx, cfg, key, logger)
 	if err != nil {
 		return err
 	}
