@@ -98,7 +98,6 @@ func (p *pipeline) location(team string) *time.Location {
 	return a.Location
 }
 
-
 // reload re-reads the teams file; a bad edit leaves the old one in force.
 func (p *pipeline) reload() error { return p.teams.Reload() }
 
