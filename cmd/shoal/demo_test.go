@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/synth"
-	"github.com/shoal-analytics/shoal/transform"
 )
 
 // TestDemoOnce runs the README's first command the way a user does (with
@@ -87,14 +86,6 @@ func TestEmbeddedBrokerSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatalf("restart: %v\n%s", err, out)
 	}
-	store, err := transform.Open(context.Background(), transform.Config{Path: filepath.Join(dataDir, "shoal.duckdb")}, discardLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	got, err := store.TeamDays(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	compareTeamDays(t, got, synth.Expect(msgs, func(string) *time.Location { return time.UTC }))
+	store := openStoreMatchingOracle(t, dataDir, msgs)
+	store.Close()
 }

@@ -237,3 +237,21 @@ func httpGet(t *testing.T, url string) string {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// openStoreMatchingOracle opens the DuckDB file a stopped `shoal run` left
+// in dataDir (no --teams: every team in UTC) and checks its rollups against
+// the oracle. The caller closes the store.
+func openStoreMatchingOracle(t *testing.T, dataDir string, msgs []synth.Message) *transform.Store {
+	t.Helper()
+	store, err := transform.Open(context.Background(), transform.Config{Path: filepath.Join(dataDir, "shoal.duckdb")}, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.TeamDays(context.Background())
+	if err != nil {
+		store.Close()
+		t.Fatal(err)
+	}
+	compareTeamDays(t, got, synth.Expect(msgs, func(string) *time.Location { return time.UTC }))
+	return store
+}
