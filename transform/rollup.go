@@ -10,14 +10,16 @@ import (
 // touched_requests and touched_cells temp tables list what to recompute.
 //
 // For tasks, requests and team_day, which have primary keys, the pattern
-// with scope S is: compute next_X for the keys in S from events, delete the
-// rows of X in S that next_X no longer has, update the rows that stay in
-// place, and insert the new ones. Deleting and re-inserting a primary key in
-// one transaction trips DuckDB 1.1's over-eager constraint check ("Duplicate
-// key ... violates primary key constraint"), and INSERT OR REPLACE costs
-// ~45µs per conflicting row (7.8 s for 170k tasks), so neither is used.
-// team_day_people has no key (its ART index made every commit ~10% dearer
-// for no reader benefit), so its rows in S are deleted and re-inserted.
+// with scope S is: copy the keys of X in S to old_X (one scan of X), compute
+// next_X for S from events, delete the rows of old_X that next_X lacks
+// (guarded: events are never deleted, so rows practically never vanish),
+// update the rows that stay in place, and insert those not in old_X.
+// Deleting and re-inserting a primary key in one transaction trips DuckDB
+// 1.1's over-eager constraint check ("Duplicate key ... violates primary key
+// constraint"), and INSERT OR REPLACE costs ~45µs per conflicting row (7.8 s
+// for 170k tasks), so neither is used. team_day_people has no key (its ART
+// index made every commit ~10% dearer for no reader benefit), so its rows in
+// S are deleted and re-inserted.
 //
 // Semantics (the spec an independent Go oracle is written from):
 //

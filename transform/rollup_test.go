@@ -550,3 +550,36 @@ func TestDistinctPeople(t *testing.T) {
 		})
 	}
 }
+
+// TestVanishedStateIsDeleted plants derived rows that no event supports and
+// touches them with a batch: state rows and cells that recompute to nothing
+// must be deleted (in normal operation they never arise, since events are
+// never deleted, which is why the delete steps are guarded).
+func TestVanishedStateIsDeleted(t *testing.T) {
+	mem := checkedMem(t)
+	s, _ := openStore(t)
+	for _, q := range []string{
+		`INSERT INTO tasks (team, task, reopens, blocked_count, completed_at, completed_day)
+			VALUES ('t1', 'ghost', 0, 0, TIMESTAMP '2025-03-10 09:00:00', DATE '2025-03-10')`,
+		`INSERT INTO requests (team, request, opened_at, opened_day) VALUES ('t1', 'rghost', TIMESTAMP '2025-03-11 09:00:00', DATE '2025-03-11')`,
+		`INSERT INTO team_day (team, day, tasks_completed) VALUES ('t1', DATE '2025-03-10', 1)`,
+		`INSERT INTO team_day (team, day, requests_opened) VALUES ('t1', DATE '2025-03-11', 1)`,
+		`INSERT INTO team_day_people VALUES ('t1', DATE '2025-03-10', 'p_000000000000000000000009')`,
+	} {
+		if _, err := s.db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	var g ids
+	res := commit(t, s, mem, g.ev(event.TimeLogged, 0, 9, task("ghost"), request("rghost"), logged("focus", 1)))
+	if res.CellsTouched != 3 {
+		t.Errorf("CellsTouched = %d, want 3 (the event's cell and both planted cells)", res.CellsTouched)
+	}
+	sn := takeSnapshot(t, s)
+	if sn.Tasks != 0 || sn.Requests != 0 || sn.People != 0 {
+		t.Errorf("planted rows left: %d tasks, %d requests, %d team_day_people", sn.Tasks, sn.Requests, sn.People)
+	}
+	if len(sn.TeamDays) != 1 || sn.TeamDays[0].Day != day0 || sn.TeamDays[0].FocusS != 3600 {
+		t.Errorf("team_day = %+v, want only the event's cell", sn.TeamDays)
+	}
+}
