@@ -19,6 +19,7 @@ import (
 
 	"github.com/shoal-analytics/shoal/agreements"
 	"github.com/shoal-analytics/shoal/ingest"
+	"github.com/shoal-analytics/shoal/metrics"
 	"github.com/shoal-analytics/shoal/privacy"
 	"github.com/shoal-analytics/shoal/transform"
 )
@@ -35,6 +36,7 @@ type pipeline struct {
 	ln       net.Listener
 	srv      *http.Server
 	teams    *agreements.Holder
+	exporter *metrics.Exporter
 }
 
 // startPipeline builds every component; nothing consumes until run.
@@ -71,12 +73,15 @@ func startPipeline(ctx context.Context, cfg Config, key []byte, logger *slog.Log
 		return nil, err
 	}
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := ingest.NewMetrics(p.reg)
 	dec := ingest.NewDecoder(pseudo, p.location, cfg.MaxEventBytes)
-	p.consumer, err = ingest.NewConsumer(p.cfg.Config, dec, storeSink{p.store}, memory.NewGoAllocator(), metrics, logger)
+	p.consumer, err = ingest.NewConsumer(p.cfg.Config, dec, storeSink{p.store}, memory.NewGoAllocator(), ingest.NewMetrics(p.reg), logger)
 	if err != nil {
 		return nil, err
 	}
+	p.exporter = metrics.NewExporter(outcomeSource{p.store, p.teams}, func() (privacy.Policy, *time.Location) {
+		org := p.teams.Get()
+		return org.Policy(), org.Location("") // a team the file does not list has the org's zone
+	}, p.reg, logger)
 	p.ln, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on --http-addr %s: %w (pick a free port, e.g. --http-addr 127.0.0.1:0)", cfg.HTTPAddr, err)
@@ -99,7 +104,40 @@ func (p *pipeline) location(team string) *time.Location {
 }
 
 // reload re-reads the teams file; a bad edit leaves the old one in force.
-func (p *pipeline) reload() error { return p.teams.Reload() }
+// The exported outcomes are recomputed under the new agreements.
+func (p *pipeline) reload() error {
+	if err := p.teams.Reload(); err != nil {
+		return err
+	}
+	p.refreshNow(context.Background())
+	return nil
+}
+
+// refreshInterval is how often the exported outcome snapshot is recomputed.
+const refreshInterval = 5 * time.Second
+
+// refreshOutcomes recomputes the exporter's snapshot off the scrape path
+// until ctx ends.
+func (p *pipeline) refreshOutcomes(ctx context.Context) {
+	t := time.NewTicker(refreshInterval)
+	defer t.Stop()
+	for {
+		p.refreshNow(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (p *pipeline) refreshNow(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := p.exporter.Refresh(rctx); err != nil && ctx.Err() == nil {
+		p.log.Warn("outcome metrics not refreshed; the previous snapshot stays served", "component", "metrics", "err", err)
+	}
+}
 
 func (p *pipeline) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -143,6 +181,8 @@ func (p *pipeline) run(ctx context.Context) error {
 	defer cancel()
 	consumerErr := make(chan error, 1)
 	go func() { consumerErr <- p.consumer.Run(cctx) }()
+	refreshed := make(chan struct{})
+	go func() { p.refreshOutcomes(cctx); close(refreshed) }()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -167,6 +207,8 @@ func (p *pipeline) run(ctx context.Context) error {
 	case <-ctx.Done():
 		err = <-consumerErr
 	}
+	cancel()
+	<-refreshed // no query may be in flight when DuckDB closes
 	p.close()
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -132,6 +133,32 @@ func TestPipelineMatchesOracle(t *testing.T) {
 			t.Errorf("/metrics lacks %s", name)
 		}
 	}
+	// Outcome metrics: exported per team, unit and org after the policy;
+	// nothing for a team under k; labels are only team, unit and window.
+	p.refreshNow(ctx)
+	metrics = httpGet(t, p.httpURL()+"/metrics")
+	if !strings.Contains(metrics, `shoal_tasks_completed{team="",unit="",window="previous_week"}`) {
+		t.Errorf("/metrics lacks the org throughput for the previous week:\n%s", grepLines(metrics, "shoal_tasks_completed"))
+	}
+	shownTeam := false
+	for _, tm := range org.Teams {
+		has := strings.Contains(metrics, `team="`+tm.ID+`"`)
+		if tm.Size < 5 && has {
+			t.Errorf("team %s has %d people (< k) but has series:\n%s", tm.ID, tm.Size, grepLines(metrics, tm.ID))
+		}
+		shownTeam = shownTeam || has
+	}
+	if !shownTeam {
+		t.Error("no team-level outcome series at all")
+	}
+	if !strings.Contains(metrics, `shoal_suppressed_cells{level="team",metric="tasks_completed",reason="below_k",window="previous_week"}`) {
+		t.Error("/metrics lacks shoal_suppressed_cells")
+	}
+	for _, line := range strings.Split(metrics, "\n") {
+		if pseudonymRe.MatchString(line) || strings.Contains(line, "@") {
+			t.Errorf("metric line looks like it carries a pseudonym or raw id: %s", line)
+		}
+	}
 	if got := httpGet(t, p.httpURL()+"/readyz"); !strings.Contains(got, "ready") {
 		t.Errorf("/readyz = %q", got)
 	}
@@ -177,3 +204,15 @@ func TestPipelineMatchesOracle(t *testing.T) {
 		t.Fatal("no files in the data dir")
 	}
 }
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+var pseudonymRe = regexp.MustCompile(`p_[0-9a-f]{24}`)

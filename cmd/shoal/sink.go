@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"time"
 
+	"github.com/shoal-analytics/shoal/agreements"
 	"github.com/shoal-analytics/shoal/ingest"
+	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/privacy"
 	"github.com/shoal-analytics/shoal/transform"
 )
 
@@ -23,4 +27,26 @@ func (s storeSink) Commit(ctx context.Context, b *ingest.Batch) (ingest.CommitRe
 
 func (s storeSink) Offsets(ctx context.Context, topic string) (map[int32]int64, error) {
 	return s.store.Offsets(ctx, topic)
+}
+
+// outcomeSource feeds the exporter from transform's weekly outcome cells
+// under the team agreements in force.
+type outcomeSource struct {
+	store *transform.Store
+	teams *agreements.Holder
+}
+
+var _ metrics.Source = outcomeSource{}
+
+func (o outcomeSource) Outcomes(ctx context.Context, fromWeek, toWeek int32) ([]metrics.Cell, error) {
+	rows, err := o.store.Outcomes(ctx, o.teams.Get(), fromWeek, toWeek, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	cells := make([]metrics.Cell, len(rows))
+	for i, r := range rows {
+		cells[i] = metrics.Cell{Week: r.Week, Level: privacy.Level(r.Level), Team: r.Team, Unit: r.Unit,
+			Metric: r.Metric, Value: r.Value, Defined: r.Defined, People: r.People}
+	}
+	return cells, nil
 }
