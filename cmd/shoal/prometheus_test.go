@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoal-analytics/shoal/metrics"
 )
 
 // TestPrometheusScrapesOutcomes runs the real Prometheus server (Debian's
@@ -83,9 +85,32 @@ func TestPrometheusScrapesOutcomes(t *testing.T) {
 		t.Fatalf("Prometheus never returned the org throughput; its log:\n%s", b)
 	}
 	// The value Prometheus holds equals what Shoal exported.
-	want := fmt.Sprintf(`shoal_tasks_completed{team="",unit="",window="previous_week"} %s`, org0[0].Value[1])
-	if !strings.Contains(exposition, want) {
+	orgLine := fmt.Sprintf(`shoal_tasks_completed{team="",unit="",window="previous_week"} %s`, org0[0].Value[1])
+	if !strings.Contains(exposition, orgLine) {
 		t.Errorf("Prometheus has %v for the org throughput; Shoal exported:\n%s", org0[0].Value, grepLines(exposition, "shoal_tasks_completed{"))
+	}
+	// Known teams' values in Prometheus equal the rollups in DuckDB.
+	prev := metrics.WeekOf(time.Now(), time.UTC) - 7
+	rows, err := p.store.Outcomes(context.Background(), p.teams.Get(), prev, prev, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{}
+	for _, r := range rows {
+		if r.Level == "team" && r.Metric == "tasks_completed" {
+			want[r.Team] = r.Value
+		}
+	}
+	teamSeries := query(`shoal_tasks_completed{team!="",window="previous_week"}`)
+	if len(teamSeries) == 0 {
+		t.Fatal("no team throughput series in Prometheus")
+	}
+	for _, s := range teamSeries {
+		var got float64
+		fmt.Sscan(s.Value[1].(string), &got)
+		if w, ok := want[s.Metric["team"]]; !ok || w != got {
+			t.Errorf("team %s: Prometheus has %v, DuckDB rollup has %v (present %v)", s.Metric["team"], got, w, ok)
+		}
 	}
 	all := query(`{__name__=~"shoal_.+",team!=""}`)
 	if len(all) == 0 {
