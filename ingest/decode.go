@@ -701,6 +701,25 @@ func (p *parser) object(depth, level int, path string) bool {
 	}
 }
 
+// simpleEscape decodes the one-character JSON escapes (\b \f \n \r \t \" \\ \/).
+func simpleEscape(c byte) (byte, bool) {
+	switch c {
+	case 'b':
+		return '\b', true
+	case 'f':
+		return '\f', true
+	case 'n':
+		return '\n', true
+	case 'r':
+		return '\r', true
+	case 't':
+		return '\t', true
+	case '"', '\\', '/':
+		return c, true
+	}
+	return 0, false
+}
+
 // unescape appends the decoded form of a JSON string body that str has
 // validated. ok is false if the body held a \u escape of a lone UTF-16
 // surrogate (decoded as U+FFFD).
@@ -720,17 +739,12 @@ func unescape(dst, s []byte) (out []byte, ok bool) {
 		if i+1 >= len(s) {
 			return dst, false
 		}
+		if c, ok := simpleEscape(s[i+1]); ok {
+			dst = append(dst, c)
+			i += 2
+			continue
+		}
 		switch s[i+1] {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
 		case 'u':
 			if i+6 > len(s) {
 				return dst, false
@@ -753,7 +767,7 @@ func unescape(dst, s []byte) (out []byte, ok bool) {
 			}
 			dst = utf8.AppendRune(dst, r)
 			continue
-		default: // '"', '\\', '/'
+		default: // str validated the escapes, so nothing else occurs
 			dst = append(dst, s[i+1])
 		}
 		i += 2

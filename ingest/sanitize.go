@@ -408,19 +408,12 @@ func unescapeLenient(s []byte) []byte {
 			i++
 			continue
 		}
+		if c, ok := simpleEscape(s[i+1]); ok {
+			out = append(out, c)
+			i += 2
+			continue
+		}
 		switch s[i+1] {
-		case '"', '\\', '/':
-			out = append(out, s[i+1])
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
 		case 'u':
 			if i+6 <= len(s) {
 				if r := hex4(s[i+2 : i+6]); r >= 0 {
