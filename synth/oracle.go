@@ -136,26 +136,8 @@ func Expect(msgs []Message, loc func(team string) *time.Location) []TeamDay {
 			people[daySet{k, p}] = true
 			r.Contributors++
 		}
-		task := func() *taskState {
-			ti := teamItem{d.Team, d.Task}
-			s := tasks[ti]
-			if s == nil {
-				s = &taskState{}
-				tasks[ti] = s
-				taskOrder = append(taskOrder, ti)
-			}
-			return s
-		}
-		request := func() *requestState {
-			ri := teamItem{d.Team, d.Request}
-			s := requests[ri]
-			if s == nil {
-				s = &requestState{}
-				requests[ri] = s
-				requestOrder = append(requestOrder, ri)
-			}
-			return s
-		}
+		task := func() *taskState { return getOrAdd(tasks, &taskOrder, teamItem{d.Team, d.Task}) }
+		request := func() *requestState { return getOrAdd(requests, &requestOrder, teamItem{d.Team, d.Request}) }
 		switch w.Type {
 		case event.TaskCreated:
 			if !createdOn[daySet{k, d.Task}] {
@@ -335,4 +317,16 @@ func readEvent(m Message) (p parsedEvent) {
 		p.start, p.end = field("data.start", p.w.Data.Start), field("data.end", p.w.Data.End)
 	}
 	return p
+}
+
+// getOrAdd returns m[k], creating it (and recording k in order, so the
+// oracle's output does not depend on map iteration) when missing.
+func getOrAdd[K comparable, V any](m map[K]*V, order *[]K, k K) *V {
+	v := m[k]
+	if v == nil {
+		v = new(V)
+		m[k] = v
+		*order = append(*order, k)
+	}
+	return v
 }
