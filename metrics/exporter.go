@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
@@ -137,35 +136,19 @@ func (e *Exporter) Refresh(ctx context.Context) error {
 	return nil
 }
 
-type treeKey struct {
-	week   int32
-	metric string
-}
-
 // build applies the suppression policy to each (week, metric) tree and
 // turns the visible, defined cells into constant metrics.
 func (e *Exporter) build(policy privacy.Policy, cells []Cell, windows map[int32]string) ([]prometheus.Metric, error) {
-	trees := map[treeKey][]Cell{}
+	in := make([]Cell, 0, len(cells))
 	for _, c := range cells {
-		if _, ok := windows[c.Week]; !ok {
-			continue
+		if _, ok := windows[c.Week]; ok {
+			in = append(in, c)
 		}
-		if _, ok := e.descs[c.Metric]; !ok {
-			continue
-		}
-		k := treeKey{c.Week, c.Metric}
-		trees[k] = append(trees[k], c)
 	}
-	keys := make([]treeKey, 0, len(trees))
-	for k := range trees {
-		keys = append(keys, k)
+	published, err := Apply(policy, in)
+	if err != nil {
+		return nil, err
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].metric != keys[j].metric {
-			return keys[i].metric < keys[j].metric
-		}
-		return keys[i].week < keys[j].week
-	})
 	type countKey struct {
 		metric, window string
 		level          privacy.Level
@@ -173,24 +156,16 @@ func (e *Exporter) build(policy privacy.Policy, cells []Cell, windows map[int32]
 	}
 	counts := map[countKey]int{}
 	var out []prometheus.Metric
-	for _, k := range keys {
-		tree := trees[k]
-		decisions, err := policy.Decide(PolicyCells(tree))
-		if err != nil {
-			return nil, fmt.Errorf("suppression policy for %s: %w", k.metric, err)
+	for _, c := range published {
+		window := windows[c.Week]
+		if !c.Visible {
+			counts[countKey{c.Metric, window, c.Level, c.Reason}]++
+			continue
 		}
-		window := windows[k.week]
-		for _, c := range tree {
-			d := decisions[CellID(c)]
-			if !d.Visible {
-				counts[countKey{c.Metric, window, c.Level, d.Reason}]++
-				continue
-			}
-			if !c.Defined {
-				continue
-			}
-			out = append(out, prometheus.MustNewConstMetric(e.descs[c.Metric], prometheus.GaugeValue, c.Value, c.Team, c.Unit, window))
+		if !c.Defined {
+			continue
 		}
+		out = append(out, prometheus.MustNewConstMetric(e.descs[c.Metric], prometheus.GaugeValue, c.Value, c.Team, c.Unit, window))
 	}
 	// Always export the suppression counters for every metric, level and
 	// window, so a zero is visible as a zero.

@@ -364,6 +364,20 @@ func TestRejections(t *testing.T) {
 	if err := s.db.QueryRow(`SELECT events FROM rejections WHERE day = DATE '2025-03-04' AND reason = 'invalid'`).Scan(&perDay); err != nil || perDay != 5 {
 		t.Fatalf("invalid on 2025-03-04 = %d (%v), want 5", perDay, err)
 	}
+	q, err := s.Quality(ctx, day0, day0+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantQ := []QualityDay{
+		{Day: day0, Rejected: map[string]int64{"invalid": 5, "surveillance": 1}},
+		{Day: day0 + 1, Rejected: map[string]int64{"invalid": 5}},
+	}
+	if !reflect.DeepEqual(q, wantQ) {
+		t.Fatalf("Quality() = %+v, want %+v", q, wantQ)
+	}
+	if q, _ := s.Quality(ctx, day0+1, day0+1); len(q) != 1 || q[0].Day != day0+1 {
+		t.Fatalf("Quality(day0+1) = %+v, want only day0+1", q)
+	}
 }
 
 // snapshot is everything a failed commit must leave unchanged.
