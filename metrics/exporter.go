@@ -31,7 +31,9 @@ type Cell struct {
 
 // Source provides precomputed outcome cells. It must not scan raw events.
 type Source interface {
-	Outcomes(ctx context.Context, fromWeek, toWeek int32) ([]Cell, error)
+	// now bounds values that depend on the present (working time elapsed
+	// on requests still open in a week that has not ended).
+	Outcomes(ctx context.Context, fromWeek, toWeek int32, now time.Time) ([]Cell, error)
 }
 
 // Windows are the exported windows, as values of the window label.
@@ -63,13 +65,17 @@ var _ prometheus.Collector = (*Exporter)(nil)
 
 // NewExporter returns an exporter reading src. policy returns the
 // suppression policy and the org's time zone in force (both may change on
-// reload). Register it with a Registerer and call Refresh after data changes.
-func NewExporter(src Source, policy func() (privacy.Policy, *time.Location), reg prometheus.Registerer, logger *slog.Logger) *Exporter {
+// reload); now is the clock that decides the current week (nil: time.Now).
+// Register it with a Registerer and call Refresh after data changes.
+func NewExporter(src Source, policy func() (privacy.Policy, *time.Location), now func() time.Time, reg prometheus.Registerer, logger *slog.Logger) *Exporter {
+	if now == nil {
+		now = time.Now
+	}
 	e := &Exporter{
 		src:    src,
 		policy: policy,
 		log:    logger.With("component", "metrics"),
-		now:    time.Now,
+		now:    now,
 		descs:  make(map[string]*prometheus.Desc, len(Catalog)),
 		suppressed: prometheus.NewDesc("shoal_suppressed_cells",
 			"Outcome cells withheld by the privacy policy in the exported windows, by metric, level and reason (below_k or complementary).",
@@ -118,9 +124,10 @@ func WeekOf(t time.Time, loc *time.Location) int32 {
 // Refresh recomputes the snapshot. On error the previous snapshot stays.
 func (e *Exporter) Refresh(ctx context.Context) error {
 	policy, loc := e.policy()
-	cur := WeekOf(e.now(), loc)
+	now := e.now()
+	cur := WeekOf(now, loc)
 	prev := cur - 7
-	cells, err := e.src.Outcomes(ctx, prev, cur)
+	cells, err := e.src.Outcomes(ctx, prev, cur, now)
 	if err != nil {
 		e.errors.Inc()
 		return fmt.Errorf("refresh outcome metrics: %w", err)
@@ -131,7 +138,7 @@ func (e *Exporter) Refresh(ctx context.Context) error {
 		return err
 	}
 	e.mu.Lock()
-	e.snapshot, e.at = snap, e.now()
+	e.snapshot, e.at = snap, now
 	e.mu.Unlock()
 	return nil
 }

@@ -15,7 +15,7 @@ import (
 
 type staticSource []Cell
 
-func (s staticSource) Outcomes(_ context.Context, from, to int32) ([]Cell, error) {
+func (s staticSource) Outcomes(_ context.Context, from, to int32, _ time.Time) ([]Cell, error) {
 	var out []Cell
 	for _, c := range s {
 		if c.Week >= from && c.Week <= to {
@@ -43,8 +43,7 @@ func TestExporterAppliesSuppression(t *testing.T) {
 		{Week: cur, Level: privacy.LevelTeam, Team: "payments", Unit: "platform", Metric: "on_time_ratio", People: 12}, // undefined
 	}
 	reg := prometheus.NewPedanticRegistry()
-	e := NewExporter(src, func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC }, reg, slog.New(slog.DiscardHandler))
-	e.now = func() time.Time { return now }
+	e := NewExporter(src, func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC }, func() time.Time { return now }, reg, slog.New(slog.DiscardHandler))
 	if err := e.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/shoal-analytics/shoal/ingest"
 )
@@ -43,6 +44,9 @@ type Config struct {
 	LogFormat string `yaml:"log_format"`
 
 	configFile string
+	// now is the pipeline's clock (nil: time.Now); tests pin it to the
+	// synthetic organisation's end so "previous week" has data.
+	now func() time.Time
 }
 
 func defaultConfig(dataDir string) Config {

@@ -120,9 +120,13 @@ func testKey(t *testing.T, dir string) (string, []byte) {
 
 // smallOrg is a quick organisation for tests: every fault and edge the
 // generator makes, at a size that ingests in seconds.
+// orgNow is the end of smallOrg's events: the in-process pipelines' clock,
+// so "current week" and "previous week" hold data whatever today is.
+var orgNow = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+
 func smallOrg() (*synth.Org, []synth.Message) {
 	return synth.Generate(synth.Options{Seed: 42, Teams: 8, Units: 3, People: 60, Weeks: 3,
-		End: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), BadRate: 0.03, DuplicateRate: 0.01, LateRate: 0.05})
+		End: orgNow, BadRate: 0.03, DuplicateRate: 0.01, LateRate: 0.05})
 }
 
 // syncBuffer is a goroutine-safe log sink.

@@ -37,11 +37,16 @@ type pipeline struct {
 	srv      *http.Server
 	teams    *agreements.Holder
 	exporter *metrics.Exporter
+	// now is the clock that decides the current ISO week of every output.
+	now func() time.Time
 }
 
 // startPipeline builds every component; nothing consumes until run.
 func startPipeline(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *pipeline, err error) {
-	p := &pipeline{cfg: cfg, log: logger, reg: prometheus.NewRegistry()}
+	p := &pipeline{cfg: cfg, log: logger, reg: prometheus.NewRegistry(), now: cfg.now}
+	if p.now == nil {
+		p.now = time.Now
+	}
 	defer func() {
 		if err != nil {
 			p.close()
@@ -81,7 +86,7 @@ func startPipeline(ctx context.Context, cfg Config, key []byte, logger *slog.Log
 	p.exporter = metrics.NewExporter(outcomeSource{p.store, p.teams}, func() (privacy.Policy, *time.Location) {
 		org := p.teams.Get()
 		return org.Policy(), org.Location("") // a team the file does not list has the org's zone
-	}, p.reg, logger)
+	}, p.now, p.reg, logger)
 	p.ln, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on --http-addr %s: %w (pick a free port, e.g. --http-addr 127.0.0.1:0)", cfg.HTTPAddr, err)

@@ -29,6 +29,7 @@ func testPipeline(t *testing.T, addr, dataDir string, org *synth.Org, logs *sync
 		t.Fatal(err)
 	}
 	cfg.Teams = teams
+	cfg.now = func() time.Time { return orgNow }
 	p, err := startPipeline(ctx, cfg, key, logger)
 	if err != nil {
 		t.Fatal(err)

@@ -90,8 +90,8 @@ func TestPrometheusScrapesOutcomes(t *testing.T) {
 		t.Errorf("Prometheus has %v for the org throughput; Shoal exported:\n%s", org0[0].Value, grepLines(exposition, "shoal_tasks_completed{"))
 	}
 	// Known teams' values in Prometheus equal the rollups in DuckDB.
-	prev := metrics.WeekOf(time.Now(), time.UTC) - 7
-	rows, err := p.store.Outcomes(context.Background(), p.teams.Get(), prev, prev, time.Now())
+	prev := metrics.WeekOf(orgNow, time.UTC) - 7
+	rows, err := p.store.Outcomes(context.Background(), p.teams.Get(), prev, prev, orgNow)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,8 +38,8 @@ type outcomeSource struct {
 
 var _ metrics.Source = outcomeSource{}
 
-func (o outcomeSource) Outcomes(ctx context.Context, fromWeek, toWeek int32) ([]metrics.Cell, error) {
-	rows, err := o.store.Outcomes(ctx, o.teams.Get(), fromWeek, toWeek, time.Now())
+func (o outcomeSource) Outcomes(ctx context.Context, fromWeek, toWeek int32, now time.Time) ([]metrics.Cell, error) {
+	rows, err := o.store.Outcomes(ctx, o.teams.Get(), fromWeek, toWeek, now)
 	if err != nil {
 		return nil, err
 	}
