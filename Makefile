@@ -4,7 +4,7 @@ PKGS      ?= ./...
 FUZZTIME  ?= 15s
 GOFLAGS_TEST ?= -timeout 30m
 
-.PHONY: help test test-short lint vet fmt-check fuzz bench demo build clean
+.PHONY: help test test-short lint vet fmt-check fuzz bench bench-pipeline demo build clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-12s %s\n", $$1, $$2}'
@@ -29,6 +29,10 @@ fuzz: ## fuzz the decoder for longer (FUZZTIME=10m make fuzz)
 
 bench: ## Go benchmarks of the hot paths, with allocations
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+PRESET ?= small
+bench-pipeline: ## shoal bench: Shoal vs the kafka-go ceiling, a naive pipeline and DuckDB read_json; writes BENCHMARKS.md (PRESET=small|large)
+	$(GO) run ./cmd/shoal bench --preset $(PRESET) --out BENCHMARKS.md
 
 demo: ## run the demo organisation through the whole pipeline
 	$(GO) run ./cmd/shoal demo

@@ -386,8 +386,10 @@ func (b *batcher) process(ctx context.Context, gen *kafka.Generation, msgs []kaf
 	for p, off := range offsets {
 		kafkaOffsets[int(p)] = off
 	}
-	if err := gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: kafkaOffsets}); err != nil {
-		c.log.Debug("committing group offsets failed (informational only)", "err", err)
+	if gen != nil {
+		if err := gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: kafkaOffsets}); err != nil {
+			c.log.Debug("committing group offsets failed (informational only)", "err", err)
+		}
 	}
 
 	c.consumed.Add(int64(n))
@@ -411,6 +413,26 @@ func (b *batcher) process(ctx context.Context, gen *kafka.Generation, msgs []kaf
 	_ = accepted
 	return nil
 }
+
+// Process runs msgs, already read from the event topic and in offset order
+// per partition, through the batch path without a consumer group: decode,
+// validate, firewall, pseudonymize, Arrow, dead letters, Sink commit, in
+// batches of at most BatchSize. It is the stage `shoal bench` measures
+// without Kafka, and it counts in Stats and the metrics like Run. Call
+// Close when done if Run is not used.
+func (c *Consumer) Process(ctx context.Context, msgs []kafka.Message) error {
+	b := newBatcher(c)
+	defer b.release()
+	for lo := 0; lo < len(msgs); lo += c.cfg.BatchSize {
+		if err := b.process(ctx, nil, msgs[lo:min(lo+c.cfg.BatchSize, len(msgs))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the dead-letter writer; Run does this itself.
+func (c *Consumer) Close() error { return c.dlq.Close() }
 
 // deadLetter builds the DLQ message for a refused event: the sanitized body
 // (person fields pseudonymized, monitoring values removed) and the reason.

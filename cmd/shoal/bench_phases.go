@@ -1,0 +1,424 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/shoal-analytics/shoal/ingest"
+	"github.com/shoal-analytics/shoal/privacy"
+	"github.com/shoal-analytics/shoal/transform"
+)
+
+// runBenchPhase runs one measurement in this (child) process and prints
+// its benchResult as JSON on stdout.
+func runBenchPhase(ctx context.Context, f benchFlags, stdout io.Writer) error {
+	level, err := parseLevel(f.logLevel)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if f.brokers == "" || f.workDir == "" {
+		return errors.New("--phase is internal to `shoal bench`: it needs --brokers and --work-dir")
+	}
+	brokers := []string{f.brokers}
+	var r benchResult
+	switch f.phase {
+	case "ceiling":
+		r, err = benchCeiling(ctx, brokers, logger)
+	case "shoal":
+		r, err = benchShoal(ctx, brokers, f.workDir, logger)
+	case "naive":
+		r, err = benchNaive(ctx, brokers, f.workDir, f.naiveEvents)
+	case "readjson":
+		r, err = benchReadJSON(ctx, f.workDir)
+	case "stage":
+		r, err = benchStage(ctx, brokers, f.workDir, logger)
+	case "absorb":
+		r, err = benchAbsorb(ctx, brokers, f.workDir, f.absorb, logger)
+	default:
+		return fmt.Errorf("unknown phase %q", f.phase)
+	}
+	if err != nil {
+		return err
+	}
+	r.Phase = f.phase
+	return json.NewEncoder(stdout).Encode(r)
+}
+
+// benchCeiling reads every event of the topic with a kafka-go consumer
+// group, the way ingest does (one reader per assigned partition), and
+// commits offsets every 20k messages per partition and at the end, doing
+// nothing else with the messages.
+func benchCeiling(ctx context.Context, brokers []string, logger *slog.Logger) (benchResult, error) {
+	end, err := ingest.EndOffsets(ctx, brokers, benchTopic)
+	if err != nil {
+		return benchResult{}, err
+	}
+	began := time.Now()
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID: "bench-ceiling", Brokers: brokers, Topics: []string{benchTopic}, StartOffset: kafka.FirstOffset,
+		HeartbeatInterval: time.Second, SessionTimeout: 10 * time.Second, RebalanceTimeout: 10 * time.Second, JoinGroupBackoff: time.Second,
+	})
+	if err != nil {
+		return benchResult{}, err
+	}
+	defer group.Close()
+	gen, err := group.Next(ctx)
+	if err != nil {
+		return benchResult{}, fmt.Errorf("join group: %w", err)
+	}
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, len(end))
+	for _, a := range gen.Assignments[benchTopic] {
+		stop := end[int32(a.ID)]
+		if stop == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: benchTopic, Partition: a.ID,
+				MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond, QueueCapacity: 1000})
+			defer r.Close()
+			if err := r.SetOffset(a.Offset); err != nil {
+				errs <- err
+				return
+			}
+			for n := 0; ; n++ {
+				m, err := r.FetchMessage(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				total.Add(1)
+				last := m.Offset+1 >= stop
+				if n%20_000 == 19_999 || last {
+					if err := gen.CommitOffsets(map[string]map[int]int64{benchTopic: {a.ID: m.Offset + 1}}); err != nil {
+						errs <- fmt.Errorf("commit offsets: %w", err)
+						return
+					}
+				}
+				if last {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return benchResult{}, err
+	}
+	logger.Debug("ceiling done", "messages", total.Load())
+	return benchResult{Events: total.Load(), Seconds: time.Since(began).Seconds()}, nil
+}
+
+// benchKey is a fresh pseudonym key per phase.
+func benchKey() []byte {
+	key := make([]byte, 32)
+	rand.Read(key)
+	return key
+}
+
+// benchShoal runs the real pipeline (startPipeline, as `shoal run` does)
+// until everything published is committed, then measures one outcome
+// refresh and the /metrics scrape latency. It leaves its store in
+// WORK/shoal for the absorb phase.
+func benchShoal(ctx context.Context, brokers []string, work string, logger *slog.Logger) (benchResult, error) {
+	cfg := defaultConfig(filepath.Join(work, "shoal"))
+	cfg.Brokers, cfg.Topic, cfg.DLQTopic, cfg.Group = brokers, benchTopic, benchDLQ, "bench-shoal"
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.now = func() time.Time { return benchEnd }
+	end, err := ingest.EndOffsets(ctx, brokers, benchTopic)
+	if err != nil {
+		return benchResult{}, err
+	}
+	began := time.Now()
+	p, err := startPipeline(ctx, cfg, benchKey(), logger)
+	if err != nil {
+		return benchResult{}, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.run(rctx) }()
+	t := time.NewTicker(20 * time.Millisecond)
+	for !p.consumer.CaughtUp(end) {
+		select {
+		case <-ctx.Done():
+			return benchResult{}, ctx.Err()
+		case err := <-done:
+			return benchResult{}, fmt.Errorf("pipeline stopped before catching up: %v", err)
+		case <-t.C:
+		}
+	}
+	t.Stop()
+	st := p.consumer.Stats()
+	r := benchResult{Events: st.Consumed, Seconds: time.Since(began).Seconds(), Extra: map[string]float64{}}
+
+	began = time.Now()
+	if err := p.exporter.Refresh(ctx); err != nil {
+		return benchResult{}, err
+	}
+	r.Extra["refresh_seconds"] = time.Since(began).Seconds()
+	const scrapes = 21
+	var lat []float64
+	for range scrapes {
+		began := time.Now()
+		resp, err := http.Get(p.httpURL() + "/metrics")
+		if err != nil {
+			return benchResult{}, err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return benchResult{}, err
+		}
+		lat = append(lat, time.Since(began).Seconds())
+	}
+	slices.Sort(lat)
+	r.Extra["scrape_seconds"], r.Extra["scrapes"] = lat[len(lat)/2], scrapes
+	cancel()
+	if err := <-done; err != nil {
+		return benchResult{}, err
+	}
+	return r, nil
+}
+
+// naiveEvent is the struct the naive pipeline decodes into.
+type naiveEvent struct {
+	ID     string    `json:"id"`
+	Source string    `json:"source"`
+	Type   string    `json:"type"`
+	Time   time.Time `json:"time"`
+	Data   struct {
+		Team     string     `json:"team"`
+		Task     string     `json:"task"`
+		Request  string     `json:"request"`
+		Person   string     `json:"person"`
+		Category string     `json:"category"`
+		Start    *time.Time `json:"start"`
+		End      *time.Time `json:"end"`
+	} `json:"data"`
+}
+
+// benchNaive is what most teams would write first: a kafka-go group
+// reader, encoding/json, one INSERT per event, the rollup at the end. Person
+// values are pseudonymized before the INSERT (no raw id at rest, even here).
+func benchNaive(ctx context.Context, brokers []string, work string, limit int) (benchResult, error) {
+	store, err := transform.OpenNaive(ctx, filepath.Join(work, "naive.duckdb"))
+	if err != nil {
+		return benchResult{}, err
+	}
+	defer store.Close()
+	pseudo, err := privacy.NewPseudonymizer(benchKey())
+	if err != nil {
+		return benchResult{}, err
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: benchTopic, GroupID: "bench-naive",
+		StartOffset: kafka.FirstOffset, CommitInterval: time.Second, MaxBytes: 16 << 20})
+	defer r.Close()
+	began := time.Now()
+	var n, skipped int64
+	for n < int64(limit) {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			return benchResult{}, err
+		}
+		n++
+		var e naiveEvent
+		if json.Unmarshal(m.Value, &e) != nil || e.ID == "" || e.Data.Team == "" || e.Time.IsZero() {
+			skipped++
+			continue
+		}
+		ne := transform.NaiveEvent{Source: e.Source, ID: e.ID, Type: e.Type, Time: e.Time, Team: e.Data.Team,
+			Task: e.Data.Task, Request: e.Data.Request, Category: e.Data.Category}
+		if e.Data.Person != "" {
+			ne.Person, ne.HasPerson = pseudo.Pseudonym(e.Data.Person), true
+		}
+		if e.Data.Start != nil && e.Data.End != nil {
+			ne.Start, ne.End, ne.HasTimeEntry = *e.Data.Start, *e.Data.End, true
+		}
+		if err := store.Insert(ctx, ne); err != nil {
+			return benchResult{}, fmt.Errorf("insert event %d: %w", n, err)
+		}
+	}
+	cells, err := store.Rollup(ctx)
+	if err != nil {
+		return benchResult{}, err
+	}
+	return benchResult{Events: n, Seconds: time.Since(began).Seconds(), Extra: map[string]float64{"cells": float64(cells), "skipped": float64(skipped)}}, nil
+}
+
+// benchReadJSON is DuckDB's own loader over the NDJSON file of the same
+// events, then the same rollup as the naive pipeline.
+func benchReadJSON(ctx context.Context, work string) (benchResult, error) {
+	path := filepath.Join(work, "events.ndjson")
+	lines, err := countLines(path)
+	if err != nil {
+		return benchResult{}, err
+	}
+	salt := fmt.Sprintf("%x", benchKey())
+	res, err := transform.LoadNDJSON(ctx, filepath.Join(work, "readjson.duckdb"), path, salt, 0)
+	if err != nil {
+		return benchResult{}, err
+	}
+	return benchResult{Events: lines, Seconds: (res.Load + res.Rollups).Seconds(),
+		Extra: map[string]float64{"rows": float64(res.Rows), "cells": float64(res.Cells), "load_seconds": res.Load.Seconds()}}, nil
+}
+
+func countLines(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var n int64
+	buf := make([]byte, 1<<20)
+	for {
+		k, err := f.Read(buf)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+// readBenchMessages reads the NDJSON file as Kafka messages of the event
+// topic: keyed by team, spread over partitions by key hash, offsets in
+// order per partition, as the broker would deliver them.
+func readBenchMessages(path string, partitions int) ([]kafka.Message, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	next := make([]int64, partitions)
+	var msgs []kafka.Message
+	now := time.Now()
+	for sc.Scan() {
+		v := bytes.Clone(sc.Bytes())
+		key := teamKey(v)
+		h := fnv.New32a()
+		h.Write(key)
+		p := int(h.Sum32() % uint32(partitions))
+		msgs = append(msgs, kafka.Message{Topic: benchTopic, Partition: p, Offset: next[p], Key: key, Value: v, Time: now})
+		next[p]++
+	}
+	return msgs, sc.Err()
+}
+
+// newBenchConsumer builds the ingest consumer and store the stage and
+// absorb phases feed from memory.
+func newBenchConsumer(ctx context.Context, brokers []string, dataDir string, logger *slog.Logger) (*ingest.Consumer, *transform.Store, error) {
+	cfg := defaultConfig(dataDir)
+	cfg.Brokers, cfg.Topic, cfg.DLQTopic = brokers, benchTopic, benchDLQ
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return nil, nil, err
+	}
+	store, err := transform.Open(ctx, transform.Config{Path: cfg.duckDBPath()}, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	pseudo, err := privacy.NewPseudonymizer(benchKey())
+	if err != nil {
+		return nil, nil, err
+	}
+	dec := ingest.NewDecoder(pseudo, func(string) *time.Location { return time.UTC }, cfg.MaxEventBytes)
+	c, err := ingest.NewConsumer(cfg.Config, dec, storeSink{store}, memory.NewGoAllocator(), ingest.NewMetrics(prometheus.NewRegistry()), logger)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return c, store, nil
+}
+
+// benchStage feeds the NDJSON file's events from memory through Shoal's
+// batch path into a fresh store: the pipeline without Kafka.
+func benchStage(ctx context.Context, brokers []string, work string, logger *slog.Logger) (benchResult, error) {
+	msgs, err := readBenchMessages(filepath.Join(work, "events.ndjson"), ingest.DefaultConfig().Partitions)
+	if err != nil {
+		return benchResult{}, err
+	}
+	c, store, err := newBenchConsumer(ctx, brokers, filepath.Join(work, "stage"), logger)
+	if err != nil {
+		return benchResult{}, err
+	}
+	defer store.Close()
+	defer c.Close()
+	began := time.Now()
+	if err := c.Process(ctx, msgs); err != nil {
+		return benchResult{}, err
+	}
+	return benchResult{Events: int64(len(msgs)), Seconds: time.Since(began).Seconds()}, nil
+}
+
+// benchAbsorb opens the shoal phase's store, absorbs n new events (copies
+// of the newest events with new ids, so they land in recent cells) through
+// the batch path, then recomputes every derived table from the raw events.
+// Events is the number of events stored before the absorb.
+func benchAbsorb(ctx context.Context, brokers []string, work string, n int, logger *slog.Logger) (benchResult, error) {
+	msgs, err := readBenchMessages(filepath.Join(work, "events.ndjson"), ingest.DefaultConfig().Partitions)
+	if err != nil {
+		return benchResult{}, err
+	}
+	c, store, err := newBenchConsumer(ctx, brokers, filepath.Join(work, "shoal"), logger)
+	if err != nil {
+		return benchResult{}, err
+	}
+	defer store.Close()
+	defer c.Close()
+	stored, err := store.EventCount(ctx)
+	if err != nil {
+		return benchResult{}, err
+	}
+	offsets, err := store.Offsets(ctx, benchTopic)
+	if err != nil {
+		return benchResult{}, err
+	}
+	fresh := make([]kafka.Message, 0, n)
+	for _, m := range msgs[max(0, len(msgs)-n):] {
+		v := bytes.Replace(m.Value, []byte(`"id":"`), []byte(`"id":"absorb-`), 1)
+		m.Value = v
+		m.Offset = offsets[int32(m.Partition)]
+		offsets[int32(m.Partition)]++
+		fresh = append(fresh, m)
+	}
+	began := time.Now()
+	if err := c.Process(ctx, fresh); err != nil {
+		return benchResult{}, err
+	}
+	incremental := time.Since(began).Seconds()
+	began = time.Now()
+	if err := store.Rebuild(ctx); err != nil {
+		return benchResult{}, err
+	}
+	full := time.Since(began).Seconds()
+	return benchResult{Events: stored, Seconds: incremental + full, Extra: map[string]float64{
+		"absorbed": float64(c.Stats().Consumed), "incremental_seconds": incremental, "full_seconds": full}}, nil
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestBenchHarness runs `shoal bench` on the tiny preset as a user would:
+// every phase runs in its own process against the same published events,
+// and the table and BENCHMARKS.md carry every row, ratio and the method.
+// The numbers themselves are not asserted (speed is measured, not tested);
+// the counts are.
+func TestBenchHarness(t *testing.T) {
+	needBinary(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "BENCHMARKS.md")
+	cmd := exec.Command(shoalBin, "bench", "--preset", "tiny", "--naive-events", "300", "--absorb", "100", "--out", out, "--work-dir", filepath.Join(dir, "work"))
+	cmd.Dir = dir
+	stdout, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("shoal bench: %v\n%s\n%s", err, stdout, stderr)
+	}
+	md, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rowRe := func(name string) *regexp.Regexp {
+		return regexp.MustCompile(`(?m)^\| ` + regexp.QuoteMeta(name) + `[^|]* \| (\d+|-) \|`)
+	}
+	events := -1
+	for _, row := range []string{"1. ceiling", "2. Shoal end to end", "3. naive", "4a. DuckDB read_json", "4b. Shoal's stage without Kafka",
+		"5a. incremental", "5b. full", "6a. outcome refresh", "6b. /metrics scrape"} {
+		m := rowRe(row).FindStringSubmatch(string(md))
+		if m == nil {
+			t.Errorf("BENCHMARKS.md has no row %q:\n%s", row, md)
+			continue
+		}
+		if !strings.Contains(string(stdout), row) {
+			t.Errorf("the printed table has no row %q", row)
+		}
+		n, _ := strconv.Atoi(m[1])
+		switch row {
+		case "1. ceiling", "2. Shoal end to end", "4a. DuckDB read_json", "4b. Shoal's stage without Kafka":
+			// Every phase that reads all events read the same number.
+			if events == -1 {
+				events = n
+			} else if n != events {
+				t.Errorf("row %q: %d events, the first full phase read %d", row, n, events)
+			}
+		case "3. naive":
+			if n != 300 {
+				t.Errorf("naive row: %d events, want --naive-events 300", n)
+			}
+		case "5a. incremental":
+			if n != 100 {
+				t.Errorf("absorb row: %d events, want --absorb 100", n)
+			}
+		}
+	}
+	if events <= 0 {
+		t.Errorf("no events measured")
+	}
+	for _, want := range []string{"Shoal / ceiling", "Shoal / naive", "stage / read_json", "full / incremental", "peak RSS", "- command: `shoal bench --preset tiny",
+		"- machine: ", "- commit: ", "Notes on method"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("BENCHMARKS.md lacks %q", want)
+		}
+	}
+}
+
+// TestBenchFlags: bad sizes and phases are refused with what to do.
+func TestBenchFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--preset", "huge"}, `--preset "huge": use small, large or tiny`},
+		{[]string{"--phases", "ceiling,warp"}, `unknown phase "warp"`},
+		{[]string{"--phases", "absorb"}, "needs shoal too"},
+		{[]string{"--naive-events", "0"}, "must be at least 1"},
+	} {
+		var stdout, stderr strings.Builder
+		if code := runMain(t.Context(), append([]string{"bench"}, tc.args...), &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("bench %v: exit %d, stderr %q; want an error containing %q", tc.args, code, stderr.String(), tc.want)
+		}
+	}
+}
