@@ -65,6 +65,9 @@ type benchResult struct {
 	Extra   map[string]float64 `json:"extra,omitempty"`
 	Note    string             `json:"note,omitempty"`
 	RSSKiB  int64              `json:"-"` // peak RSS of the child, from wait4
+	// CPU is the child's user+system CPU seconds (all threads, DuckDB's
+	// included): steadier than wall time on a shared machine.
+	CPU float64 `json:"-"`
 }
 
 func (r benchResult) rate() float64 {
@@ -84,6 +87,7 @@ type benchFlags struct {
 	workDir     string
 	keep        bool
 	logLevel    string
+	batchSize   int
 
 	// child mode
 	phase   string
@@ -103,6 +107,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.out, "out", "BENCHMARKS.md", `Markdown file for the results ("" or - to skip)`)
 	fs.StringVar(&f.workDir, "work-dir", "", "directory for the broker log, NDJSON and DuckDB files (default: a new temporary directory, removed afterwards)")
 	fs.BoolVar(&f.keep, "keep", false, "keep --work-dir afterwards")
+	fs.IntVar(&f.batchSize, "batch-size", ingest.DefaultConfig().BatchSize, "the measured pipelines' --batch-size (most events per Arrow batch and DuckDB transaction)")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level of the measured pipelines: debug, info, warn or error")
 	fs.StringVar(&f.phase, "phase", "", "internal: run one phase as a child process")
 	fs.StringVar(&f.brokers, "brokers", "", "internal: broker address of the parent's embedded broker")
@@ -175,8 +180,8 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 	if err != nil {
 		return err
 	}
-	if f.naiveEvents < 1 || f.absorb < 1 {
-		return errors.New("--naive-events and --absorb must be at least 1")
+	if f.naiveEvents < 1 || f.absorb < 1 || f.batchSize < 1 {
+		return errors.New("--naive-events, --absorb and --batch-size must be at least 1")
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -194,6 +199,10 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 		return fmt.Errorf("create --work-dir: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	load := "unknown"
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
 	broker, err := startEmbeddedBroker("127.0.0.1:0", work, ingest.DefaultConfig().Partitions, []string{benchTopic, benchDLQ}, logger)
 	if err != nil {
 		return err
@@ -213,7 +222,7 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 	for _, ph := range phases {
 		fmt.Fprintf(stderr, "bench: phase %s ...\n", ph)
 		childArgs := []string{"bench", "--phase", ph, "--brokers", broker.addr, "--work-dir", work,
-			"--naive-events", fmt.Sprint(f.naiveEvents), "--absorb", fmt.Sprint(f.absorb), "--log-level", f.logLevel}
+			"--naive-events", fmt.Sprint(f.naiveEvents), "--absorb", fmt.Sprint(f.absorb), "--log-level", f.logLevel, "--batch-size", fmt.Sprint(f.batchSize)}
 		r, err := runBenchChild(ctx, self, childArgs, stderr)
 		if err != nil {
 			return fmt.Errorf("phase %s: %w", ph, err)
@@ -222,7 +231,7 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 		fmt.Fprintf(stderr, "bench: phase %s: %d events in %.2fs (%.0f events/s), peak RSS %d MiB\n", ph, r.Events, r.Seconds, r.rate(), r.RSSKiB/1024)
 	}
 	rep := benchReport{opts: opts, events: n, bytes: bytesOut, publish: pub, results: results, phases: phases,
-		command: "shoal bench " + strings.Join(args, " "), naiveCap: f.naiveEvents, absorb: f.absorb}
+		command: "shoal bench " + strings.Join(args, " "), naiveCap: f.naiveEvents, absorb: f.absorb, batchSize: f.batchSize, load: load}
 	rep.writeTable(stdout)
 	if f.out != "" && f.out != "-" {
 		if err := os.WriteFile(f.out, []byte(rep.markdown()), 0o644); err != nil {
@@ -295,6 +304,7 @@ func runBenchChild(ctx context.Context, self string, args []string, stderr io.Wr
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.RSSKiB = ru.Maxrss // KiB on Linux
 	}
+	r.CPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	return r, nil
 }
 
@@ -307,9 +317,11 @@ type benchReport struct {
 	phases           []string
 	command          string
 	naiveCap, absorb int
+	batchSize        int
+	load             string
 }
 
-type benchRow struct{ name, events, time, rate, rss string }
+type benchRow struct{ name, events, time, rate, cpu, rss string }
 
 func (b benchReport) rows() []benchRow {
 	var rows []benchRow
@@ -321,7 +333,7 @@ func (b benchReport) rows() []benchRow {
 		if r.RSSKiB > 0 {
 			rss = fmt.Sprintf("%d MiB", r.RSSKiB/1024)
 		}
-		rows = append(rows, benchRow{name, fmt.Sprint(r.Events), fmtSeconds(r.Seconds), fmt.Sprintf("%.0f", r.rate()), rss})
+		rows = append(rows, benchRow{name, fmt.Sprint(r.Events), fmtSeconds(r.Seconds), fmt.Sprintf("%.0f", r.rate()), fmtSeconds(r.CPU), rss})
 	}
 	r, ok := b.results["ceiling"]
 	add("1. ceiling: kafka-go group read + commits", r, ok)
@@ -335,13 +347,13 @@ func (b benchReport) rows() []benchRow {
 	add("4b. Shoal's stage without Kafka, same bytes", r, ok)
 	if r, ok := b.results["absorb"]; ok {
 		rows = append(rows,
-			benchRow{fmt.Sprintf("5a. incremental: absorb %d new events", int(r.Extra["absorbed"])), fmt.Sprint(int(r.Extra["absorbed"])), fmtSeconds(r.Extra["incremental_seconds"]), fmt.Sprintf("%.0f", r.Extra["absorbed"]/r.Extra["incremental_seconds"]), "-"},
-			benchRow{fmt.Sprintf("5b. full: recompute all rollups from %d events", r.Events), fmt.Sprint(r.Events), fmtSeconds(r.Extra["full_seconds"]), fmt.Sprintf("%.0f", float64(r.Events)/r.Extra["full_seconds"]), fmt.Sprintf("%d MiB", r.RSSKiB/1024)})
+			benchRow{fmt.Sprintf("5a. incremental: absorb %d new events", int(r.Extra["absorbed"])), fmt.Sprint(int(r.Extra["absorbed"])), fmtSeconds(r.Extra["incremental_seconds"]), fmt.Sprintf("%.0f", r.Extra["absorbed"]/r.Extra["incremental_seconds"]), "-", "-"},
+			benchRow{fmt.Sprintf("5b. full: recompute all rollups from %d events", r.Events), fmt.Sprint(r.Events), fmtSeconds(r.Extra["full_seconds"]), fmt.Sprintf("%.0f", float64(r.Events)/r.Extra["full_seconds"]), fmtSeconds(r.CPU) + " (5a+5b)", fmt.Sprintf("%d MiB", r.RSSKiB/1024)})
 	}
 	if hasShoal {
 		rows = append(rows,
-			benchRow{"6a. outcome refresh (all catalog metrics, 2 weeks)", "-", fmtSeconds(shoal.Extra["refresh_seconds"]), "-", "-"},
-			benchRow{fmt.Sprintf("6b. /metrics scrape, %d teams (median of %d)", b.opts.Teams, int(shoal.Extra["scrapes"])), "-", fmtSeconds(shoal.Extra["scrape_seconds"]), "-", "-"})
+			benchRow{"6a. outcome refresh (all catalog metrics, 2 weeks)", "-", fmtSeconds(shoal.Extra["refresh_seconds"]), "-", "-", "-"},
+			benchRow{fmt.Sprintf("6b. /metrics scrape, %d teams (median of %d)", b.opts.Teams, int(shoal.Extra["scrapes"])), "-", fmtSeconds(shoal.Extra["scrape_seconds"]), "-", "-", "-"})
 	}
 	return rows
 }
@@ -395,9 +407,9 @@ func fmtSeconds(s float64) string {
 
 func (b benchReport) writeTable(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "\nmeasurement\tevents\ttime\tevents/s\tpeak RSS\n")
+	fmt.Fprintf(tw, "\nmeasurement\tevents\ttime\tevents/s\tCPU\tpeak RSS\n")
 	for _, r := range b.rows() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.name, r.events, r.time, r.rate, r.rss)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.name, r.events, r.time, r.rate, r.cpu, r.rss)
 	}
 	fmt.Fprintf(tw, "\nratio\tvalue\ttarget\t\t\n")
 	for _, r := range b.ratios() {
@@ -411,18 +423,18 @@ func (b benchReport) markdown() string {
 	s.WriteString("# Shoal benchmarks\n\nGenerated by `shoal bench`; every number below comes from one run on one machine, with the\nbaselines measured in the same run on the same data.\n\n")
 	fmt.Fprintf(&s, "- command: `%s`\n", strings.TrimSpace(b.command))
 	fmt.Fprintf(&s, "- commit: %s\n", benchCommit())
-	fmt.Fprintf(&s, "- machine: %s\n", benchMachine())
+	fmt.Fprintf(&s, "- machine: %s; load average before the run: %s\n", benchMachine(), b.load)
 	fmt.Fprintf(&s, "- data: %d teams in %d units, %d people, %d weeks: %d events, %.0f MB (%.0f bytes per event), %.1f%% bad, published in %s\n\n",
 		b.opts.Teams, b.opts.Units, b.opts.People, b.opts.Weeks, b.events, float64(b.bytes)/1e6, float64(b.bytes)/float64(max(b.events, 1)), 100*b.opts.BadRate/(1+b.opts.BadRate), fmtSeconds(b.publish.Seconds))
-	s.WriteString("| measurement | events | time | events/s | peak RSS |\n|---|---:|---:|---:|---:|\n")
+	s.WriteString("| measurement | events | time | events/s | CPU | peak RSS |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range b.rows() {
-		fmt.Fprintf(&s, "| %s | %s | %s | %s | %s |\n", r.name, r.events, r.time, r.rate, r.rss)
+		fmt.Fprintf(&s, "| %s | %s | %s | %s | %s | %s |\n", r.name, r.events, r.time, r.rate, r.cpu, r.rss)
 	}
 	s.WriteString("\n| ratio | value | target | |\n|---|---:|---|---|\n")
 	for _, r := range b.ratios() {
 		fmt.Fprintf(&s, "| %s | %.2f | %s | %s |\n", r.name, r.value, r.target, map[bool]string{true: "met", false: "**missed**"}[r.ok])
 	}
-	fmt.Fprintf(&s, "\nNotes on method: every phase runs in its own child process (peak RSS from wait4). The naive pipeline inserts the first %d events and its rate is extrapolated; it commits its group offsets once a second. The read_json baseline and the naive pipeline roll up per UTC day and keep no task or request state; Shoal also pseudonymizes with HMAC-SHA256, refuses bad events to the dead-letter topic, keeps task and request state and rolls up per team-local day. The absorb phase adds %d events (copies of the newest ones with new ids) to the shoal phase's store, then Rebuild recomputes every derived table from the raw events.\n", b.naiveCap, b.absorb)
+	fmt.Fprintf(&s, "\nNotes on method: every phase runs in its own child process (peak RSS from wait4; CPU is the child's user+system seconds over all its threads, steadier than wall time when the machine is shared). The Shoal phases use --batch-size %d. The naive pipeline inserts the first %d events and its rate is extrapolated; it commits its group offsets once a second. The read_json baseline and the naive pipeline roll up per UTC day and keep no task or request state; Shoal also pseudonymizes with HMAC-SHA256, refuses bad events to the dead-letter topic, keeps task and request state and rolls up per team-local day. The absorb phase adds %d events (copies of the newest ones with new ids) to the shoal phase's store, then Rebuild recomputes every derived table from the raw events.\n", b.batchSize, b.naiveCap, b.absorb)
 	return s.String()
 }
 

@@ -45,15 +45,15 @@ func runBenchPhase(ctx context.Context, f benchFlags, stdout io.Writer) error {
 	case "ceiling":
 		r, err = benchCeiling(ctx, brokers, logger)
 	case "shoal":
-		r, err = benchShoal(ctx, brokers, f.workDir, logger)
+		r, err = benchShoal(ctx, brokers, f.workDir, f.batchSize, logger)
 	case "naive":
 		r, err = benchNaive(ctx, brokers, f.workDir, f.naiveEvents)
 	case "readjson":
 		r, err = benchReadJSON(ctx, f.workDir)
 	case "stage":
-		r, err = benchStage(ctx, brokers, f.workDir, logger)
+		r, err = benchStage(ctx, brokers, f.workDir, f.batchSize, logger)
 	case "absorb":
-		r, err = benchAbsorb(ctx, brokers, f.workDir, f.absorb, logger)
+		r, err = benchAbsorb(ctx, brokers, f.workDir, f.absorb, f.batchSize, logger)
 	default:
 		return fmt.Errorf("unknown phase %q", f.phase)
 	}
@@ -144,11 +144,12 @@ func benchKey() []byte {
 // until everything published is committed, then measures one outcome
 // refresh and the /metrics scrape latency. It leaves its store in
 // WORK/shoal for the absorb phase.
-func benchShoal(ctx context.Context, brokers []string, work string, logger *slog.Logger) (benchResult, error) {
+func benchShoal(ctx context.Context, brokers []string, work string, batchSize int, logger *slog.Logger) (benchResult, error) {
 	cfg := defaultConfig(filepath.Join(work, "shoal"))
 	cfg.Brokers, cfg.Topic, cfg.DLQTopic, cfg.Group = brokers, benchTopic, benchDLQ, "bench-shoal"
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.now = func() time.Time { return benchEnd }
+	cfg.BatchSize = batchSize
 	end, err := ingest.EndOffsets(ctx, brokers, benchTopic)
 	if err != nil {
 		return benchResult{}, err
@@ -335,9 +336,10 @@ func readBenchMessages(path string, partitions int) ([]kafka.Message, error) {
 
 // newBenchConsumer builds the ingest consumer and store the stage and
 // absorb phases feed from memory.
-func newBenchConsumer(ctx context.Context, brokers []string, dataDir string, logger *slog.Logger) (*ingest.Consumer, *transform.Store, error) {
+func newBenchConsumer(ctx context.Context, brokers []string, dataDir string, batchSize int, logger *slog.Logger) (*ingest.Consumer, *transform.Store, error) {
 	cfg := defaultConfig(dataDir)
 	cfg.Brokers, cfg.Topic, cfg.DLQTopic = brokers, benchTopic, benchDLQ
+	cfg.BatchSize = batchSize
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return nil, nil, err
 	}
@@ -360,12 +362,12 @@ func newBenchConsumer(ctx context.Context, brokers []string, dataDir string, log
 
 // benchStage feeds the NDJSON file's events from memory through Shoal's
 // batch path into a fresh store: the pipeline without Kafka.
-func benchStage(ctx context.Context, brokers []string, work string, logger *slog.Logger) (benchResult, error) {
+func benchStage(ctx context.Context, brokers []string, work string, batchSize int, logger *slog.Logger) (benchResult, error) {
 	msgs, err := readBenchMessages(filepath.Join(work, "events.ndjson"), ingest.DefaultConfig().Partitions)
 	if err != nil {
 		return benchResult{}, err
 	}
-	c, store, err := newBenchConsumer(ctx, brokers, filepath.Join(work, "stage"), logger)
+	c, store, err := newBenchConsumer(ctx, brokers, filepath.Join(work, "stage"), batchSize, logger)
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -382,12 +384,12 @@ func benchStage(ctx context.Context, brokers []string, work string, logger *slog
 // of the newest events with new ids, so they land in recent cells) through
 // the batch path, then recomputes every derived table from the raw events.
 // Events is the number of events stored before the absorb.
-func benchAbsorb(ctx context.Context, brokers []string, work string, n int, logger *slog.Logger) (benchResult, error) {
+func benchAbsorb(ctx context.Context, brokers []string, work string, n, batchSize int, logger *slog.Logger) (benchResult, error) {
 	msgs, err := readBenchMessages(filepath.Join(work, "events.ndjson"), ingest.DefaultConfig().Partitions)
 	if err != nil {
 		return benchResult{}, err
 	}
-	c, store, err := newBenchConsumer(ctx, brokers, filepath.Join(work, "shoal"), logger)
+	c, store, err := newBenchConsumer(ctx, brokers, filepath.Join(work, "shoal"), batchSize, logger)
 	if err != nil {
 		return benchResult{}, err
 	}
