@@ -23,7 +23,12 @@ type Config struct {
 	// (existing topics are left as they are). Default: 6
 	Partitions int `yaml:"partitions"`
 	// BatchSize is the most events in one Arrow batch / DuckDB transaction.
-	// Default: 20000
+	// Larger batches cost memory and save CPU while catching up: DuckDB
+	// parallelises a statement per row group of 122,880 rows and each commit
+	// runs ~25 statements. `shoal bench --teams 60` (300k events) measured
+	// 19 CPU-s and 400 MiB peak RSS at 20k, 10 CPU-s and 670 MiB at 125k.
+	// Live traffic commits smaller batches anyway (BatchLatency).
+	// Default: 100000
 	BatchSize int `yaml:"batch_size"`
 	// BatchLatency is the longest a message waits before its batch is
 	// committed. Default: 500ms
@@ -47,7 +52,7 @@ func DefaultConfig() Config {
 		DLQTopic:      "shoal.dlq",
 		Group:         "shoal",
 		Partitions:    6,
-		BatchSize:     20000,
+		BatchSize:     100000,
 		BatchLatency:  500 * time.Millisecond,
 		MaxEventBytes: 64 << 10,
 	}

@@ -201,7 +201,7 @@ func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation) err
 	}
 	c.mu.Unlock()
 
-	msgs := make(chan kafka.Message, 4*c.cfg.BatchSize)
+	msgs := make(chan kafka.Message, 2*c.cfg.BatchSize) // the readers stay a batch ahead of the commit
 	var readers sync.WaitGroup
 	parts := make([]int, 0, len(assigned))
 	for _, a := range assigned {
