@@ -75,6 +75,10 @@ func NewBuilder(mem memory.Allocator) *Builder {
 	}
 }
 
+// Reserve makes room for n more events, so that appending them does not
+// grow the column buffers step by step.
+func (b *Builder) Reserve(n int) { b.b.Reserve(n) }
+
 // Len is the number of events appended since the last NewRecord.
 func (b *Builder) Len() int { return b.n }
 

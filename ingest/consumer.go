@@ -334,6 +334,7 @@ func (b *batcher) process(ctx context.Context, gen *kafka.Generation, msgs []kaf
 	var dead []kafka.Message
 	rejected := make(map[Rejected]int64)
 	var accepted int64
+	b.builder.Reserve(n)
 	for i := range msgs {
 		m := &msgs[i]
 		p := int32(m.Partition)
