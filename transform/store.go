@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,6 +130,7 @@ type Store struct {
 	closed bool
 
 	lastCommit atomic.Int64 // unix nanoseconds of the last successful commit
+	steps      stepTimes    // wall time per step of the current commit, for the debug log
 
 	// failpoint, when set by a test, is called before each write step and
 	// fails the step with its error.
@@ -277,7 +280,10 @@ func (s *Store) inTx(ctx context.Context, f func() error) error {
 		}
 		return err
 	}
-	if _, err := s.conn.ExecContext(context.Background(), "COMMIT"); err != nil {
+	began := time.Now()
+	_, err = s.conn.ExecContext(context.Background(), "COMMIT")
+	s.steps.add(stepCommit, time.Since(began))
+	if err != nil {
 		// DuckDB aborts a transaction whose COMMIT fails; make sure of it.
 		_, _ = s.conn.ExecContext(context.Background(), "ROLLBACK")
 		return fmt.Errorf("commit: %w", err)
@@ -304,7 +310,9 @@ func (s *Store) exec(ctx context.Context, st step, args ...any) (int64, error) {
 			return 0, nil
 		}
 	}
+	began := time.Now()
 	res, err := s.conn.ExecContext(ctx, st.sql, args...)
+	s.steps.add(st.name, time.Since(began))
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", st.name, err)
 	}
@@ -397,6 +405,7 @@ func (s *Store) Commit(ctx context.Context, b Batch) (Result, error) {
 		return Result{}, ErrClosed
 	}
 	start := time.Now()
+	s.steps.reset()
 	var res Result
 	err := s.inTx(ctx, func() error {
 		var err error
@@ -407,8 +416,10 @@ func (s *Store) Commit(ctx context.Context, b Batch) (Result, error) {
 		return Result{}, fmt.Errorf("commit batch: %w", err)
 	}
 	s.lastCommit.Store(time.Now().UnixNano())
-	s.logger.Debug("batch committed", "inserted", res.Inserted, "duplicates", res.Duplicates,
-		"cells", res.CellsTouched, "partitions", len(b.Offsets), "duration", time.Since(start))
+	if s.logger.Enabled(ctx, slog.LevelDebug) {
+		s.logger.Debug("batch committed", "inserted", res.Inserted, "duplicates", res.Duplicates,
+			"cells", res.CellsTouched, "partitions", len(b.Offsets), "duration", time.Since(start), "slowest_steps", s.steps.slowest(6))
+	}
 	return res, nil
 }
 
@@ -682,4 +693,37 @@ func (s *Store) closeAll() error {
 	delete(openPaths, s.abs)
 	openMu.Unlock()
 	return errors.Join(errs...)
+}
+
+// stepTimes adds up the wall time of each step of one commit. Only the
+// writer (under Store.mu) touches it.
+type stepTimes struct {
+	names []string
+	total map[string]time.Duration
+}
+
+func (t *stepTimes) reset() {
+	t.names = t.names[:0]
+	clear(t.total)
+}
+
+func (t *stepTimes) add(name string, d time.Duration) {
+	if t.total == nil {
+		t.total = map[string]time.Duration{}
+	}
+	if _, ok := t.total[name]; !ok {
+		t.names = append(t.names, name)
+	}
+	t.total[name] += d
+}
+
+// slowest lists the n slowest steps as "name=duration", slowest first.
+func (t *stepTimes) slowest(n int) string {
+	names := slices.Clone(t.names)
+	slices.SortStableFunc(names, func(a, b string) int { return cmp.Compare(t.total[b], t.total[a]) })
+	parts := make([]string, 0, n)
+	for _, name := range names[:min(n, len(names))] {
+		parts = append(parts, fmt.Sprintf("%s=%s", name, t.total[name].Round(time.Millisecond)))
+	}
+	return strings.Join(parts, " ")
 }
