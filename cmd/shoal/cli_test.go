@@ -108,7 +108,11 @@ func TestConfigPrecedence(t *testing.T) {
 
 // TestHelp: every command explains itself; the text is kept in golden files.
 func TestHelp(t *testing.T) {
-	for _, name := range []string{"", "demo", "run", "generate", "publish"} {
+	names := []string{""}
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	for _, name := range names {
 		t.Run("help "+name, func(t *testing.T) {
 			args := []string{"help"}
 			if name != "" {
