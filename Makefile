@@ -7,7 +7,7 @@ GOFLAGS_TEST ?= -timeout 30m
 .PHONY: help test test-short lint vet fmt-check fuzz bench demo build clean generate check-generated
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n", $$1, $$2}'
 
 test: lint ## the full test suite (what CI runs): lint, every test, a short fuzz of the decoder
 	$(GO) test $(GOFLAGS_TEST) $(PKGS)

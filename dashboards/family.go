@@ -26,7 +26,7 @@ func family(s section, catalog []metrics.Metric, ms []metrics.Metric) *dashboard
 // previous_week series steps once a week, so its history is the weekly
 // history.
 func weekByWeek(m metrics.Metric) *timeseries.PanelBuilder {
-	p := newTimeseries(m.Title+": organisation and units, completed weeks").
+	p := newTimeseries(m.Title + ": organisation and units, completed weeks").
 		Description(describe(m, "Each step is one completed ISO week.")).
 		Datasource(datasource()).
 		WithTarget(query("A", sel(m.Name, orgCells, window(metrics.PreviousWeek)), "organisation")).
@@ -46,7 +46,7 @@ func weekByWeek(m metrics.Metric) *timeseries.PanelBuilder {
 // teamsThisWeek is a bar per team of the selected units, this week.
 func teamsThisWeek(m metrics.Metric) *bargauge.PanelBuilder {
 	p := bargauge.NewPanelBuilder().
-		Title(m.Title+": teams this week").
+		Title(m.Title + ": teams this week").
 		Description(describe(m, "Teams under k are not shown: they are counted in their unit only.")).
 		Datasource(datasource()).
 		WithTarget(instant("A", sel(m.Name, teamCells, `unit=~"$unit"`, window(metrics.CurrentWeek)), "{{team}}")).

@@ -219,4 +219,3 @@ func outcomeNames(ms []metrics.Metric) string {
 func labelValues(selector, label string) string {
 	return "label_values(" + selector + ", " + label + ")"
 }
-

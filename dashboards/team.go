@@ -49,8 +49,8 @@ func teamDetail(catalog []metrics.Metric, byFamily map[metrics.Family][]metrics.
 		WithPanel(text.NewPanelBuilder().
 			Title("About this team view").
 			Mode(text.TextModeMarkdown).
-			Content("Values of **$team** (unit **$unit**): *this week* is still running, *last week* is complete; the lines step once a week. "+
-				"A team with fewer than k people is not listed: it is counted in its unit only (see the overview). "+
+			Content("Values of **$team** (unit **$unit**): *this week* is still running, *last week* is complete; the lines step once a week. " +
+				"A team with fewer than k people is not listed: it is counted in its unit only (see the overview). " +
 				"Compare the team with its own history and its own agreements, not with other teams.").
 			Span(16).Height(4)).
 		WithPanel(agreementsStat())
