@@ -55,14 +55,24 @@ func overview(catalog []metrics.Metric, byFamily map[metrics.Family][]metrics.Me
 		if len(ms) == 0 {
 			continue
 		}
-		d = d.WithRow(dashboard.NewRowBuilder(s.title))
+		d = d.WithRow(dashboard.NewRowBuilder(s.title + ": the organisation, this week and last"))
+		w := statWidth(len(ms))
 		for _, m := range ms {
-			d = d.WithPanel(orgWeekOverWeek(m))
+			d = d.WithPanel(orgWeekOverWeek(m).Span(w))
 		}
-		d = d.WithPanel(sideBySide(s.title+": units this week", "Every unit's value this week, one column per metric.", unitCells, "unit", ms)).
+		d = d.WithRow(dashboard.NewRowBuilder(s.title+": units and teams side by side")).
+			WithPanel(sideBySide(s.title+": units this week", "Every unit's value this week, one column per metric.", unitCells, "unit", ms)).
 			WithPanel(sideBySide(s.title+": teams this week", "Every team with enough people to be shown, one column per metric; teams under k are counted in their unit only.", teamCells, "team", ms))
 	}
 	return d
+}
+
+// statWidth is the width of n stats that fill their lines evenly (at most
+// four a line): 9 stats are three lines of three, 4 one line of four.
+func statWidth(n int) uint32 {
+	lines := (n + 3) / 4
+	perLine := (n + lines - 1) / lines
+	return uint32(24 / perLine)
 }
 
 // orgWeekOverWeek is a stat with the org's value this week and last week.
