@@ -60,7 +60,7 @@ func overview(catalog []metrics.Metric, byFamily map[metrics.Family][]metrics.Me
 		for _, m := range ms {
 			d = d.WithPanel(orgWeekOverWeek(m).Span(w))
 		}
-		d = d.WithRow(dashboard.NewRowBuilder(s.title+": units and teams side by side")).
+		d = d.WithRow(dashboard.NewRowBuilder(s.title + ": units and teams side by side")).
 			WithPanel(sideBySide(s.title+": units this week", "Every unit's value this week, one column per metric.", unitCells, "unit", ms)).
 			WithPanel(sideBySide(s.title+": teams this week", "Every team with enough people to be shown, one column per metric; teams under k are counted in their unit only.", teamCells, "team", ms))
 	}
