@@ -11,9 +11,9 @@ import (
 
 // family is the dashboard of one metric family: per metric, the org and
 // units week by week next to the teams this week.
-func family(s section, catalog []metrics.Metric, ms []metrics.Metric) *dashboard.DashboardBuilder {
+func family(s section, ms []metrics.Metric) *dashboard.DashboardBuilder {
 	d := newDashboard(s.uid, "Shoal / "+s.title, s.intro).
-		WithVariable(unitVariable(catalog, `{__name__=~"`+outcomeNames(ms)+`",team="",unit!=""}`, true))
+		WithVariable(unitVariable(`{__name__=~"`+outcomeNames(ms)+`",team="",unit!=""}`, true))
 	for _, m := range ms {
 		d = d.WithRow(dashboard.NewRowBuilder(m.Title)).
 			WithPanel(weekByWeek(m)).

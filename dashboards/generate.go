@@ -77,7 +77,7 @@ func Generate(catalog []metrics.Metric) ([]File, error) {
 		builders = append(builders, struct {
 			name string
 			b    *dashboard.DashboardBuilder
-		}{s.uid + ".json", family(s, catalog, byFamily[s.family])})
+		}{s.uid + ".json", family(s, byFamily[s.family])})
 	}
 	builders = append(builders, struct {
 		name string

@@ -3,8 +3,6 @@ package dashboards
 import (
 	"strings"
 
-	"github.com/grafana/grafana-foundation-sdk/go/cog"
-	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
@@ -97,24 +95,9 @@ const (
 	lastWeek = "last week"
 )
 
-// fixedSteps is a single-colour threshold set for panels with no good or
-// bad value.
-func fixedSteps(color string) *dashboard.ThresholdsConfigBuilder {
-	return dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).Steps([]dashboard.Threshold{{Color: color}})
-}
-
 // unitOverride sets a field's unit by the query that produced it.
 func unitOverride(unit string) []dashboard.DynamicConfigValue {
 	return []dashboard.DynamicConfigValue{{Id: "unit", Value: unit}}
-}
-
-// targets is a helper for panels with several queries.
-func targets(qs ...*prometheus.DataqueryBuilder) []cog.Builder[variants.Dataquery] {
-	out := make([]cog.Builder[variants.Dataquery], len(qs))
-	for i, q := range qs {
-		out[i] = q
-	}
-	return out
 }
 
 // newTimeseries is a time series panel with a visible legend and a

@@ -10,13 +10,11 @@ import (
 	"github.com/shoal-analytics/shoal/metrics"
 )
 
-// The template variables of the Team detail dashboard.
-const (
-	teamVar = `team="$team",unit="$unit"`
-)
+// teamVar selects the team the Team detail dashboard's variables name.
+const teamVar = `team="$team",unit="$unit"`
 
 // unitVariable lists the units that have a team with any visible cell.
-func unitVariable(catalog []metrics.Metric, selector string, all bool) *dashboard.QueryVariableBuilder {
+func unitVariable(selector string, all bool) *dashboard.QueryVariableBuilder {
 	q := labelValues(selector, "unit")
 	v := dashboard.NewQueryVariableBuilder("unit").
 		Label("Unit").
@@ -37,7 +35,7 @@ func teamDetail(catalog []metrics.Metric, byFamily map[metrics.Family][]metrics.
 	teamQ := labelValues(`{__name__=~"`+outcomeNames(catalog)+`",team!="",unit="$unit"}`, "team")
 	d := newDashboard("shoal-team", "Shoal / Team detail",
 		"One team's outcomes this week and last, week by week, next to what the team agreed in the teams file (response SLA, focus block, overwork threshold).").
-		WithVariable(unitVariable(catalog, `{__name__=~"`+outcomeNames(catalog)+`",team!=""}`, false)).
+		WithVariable(unitVariable(`{__name__=~"`+outcomeNames(catalog)+`",team!=""}`, false)).
 		WithVariable(dashboard.NewQueryVariableBuilder("team").
 			Label("Team").
 			Description("Teams of the unit with enough people to be shown.").
@@ -79,7 +77,7 @@ func agreementsStat() *stat.PanelBuilder {
 		WithTarget(instant("K", metrics.MinGroupSizeName, "k (min group size)")).
 		Unit("s").
 		OverrideByQuery("K", unitOverride("short")).
-		Thresholds(fixedSteps("text")).
+		Thresholds(steps("text")).
 		ColorMode(common.BigValueColorModeNone).
 		GraphMode(common.BigValueGraphModeNone).
 		TextMode(common.BigValueTextModeValueAndName).
