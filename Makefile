@@ -4,10 +4,10 @@ PKGS      ?= ./...
 FUZZTIME  ?= 15s
 GOFLAGS_TEST ?= -timeout 30m
 
-.PHONY: help test test-short lint vet fmt-check fuzz bench bench-pipeline demo build clean
+.PHONY: help test test-short lint vet fmt-check fuzz bench bench-pipeline demo build clean generate check-generated
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n", $$1, $$2}'
 
 test: lint ## the full test suite (what CI runs): lint, every test, a short fuzz of the decoder
 	$(GO) test $(GOFLAGS_TEST) $(PKGS)
@@ -36,6 +36,13 @@ bench-pipeline: ## shoal bench: Shoal vs the kafka-go ceiling, a naive pipeline 
 
 demo: ## run the demo organisation through the whole pipeline
 	$(GO) run ./cmd/shoal demo
+
+generate: ## regenerate the committed Grafana dashboards (deploy/grafana/dashboards) from the metric catalog
+	$(GO) run ./cmd/shoal dashboards --out deploy/grafana/dashboards
+
+check-generated: generate ## fail if the committed generated files differ from a fresh generate
+	git diff --exit-code -- deploy/grafana/dashboards
+	@untracked=$$(git ls-files --others --exclude-standard deploy/grafana/dashboards); if [ -n "$$untracked" ]; then echo "untracked generated files (commit them):"; echo "$$untracked"; exit 1; fi
 
 build: ## build bin/shoal
 	$(GO) build -o bin/shoal ./cmd/shoal

@@ -58,6 +58,7 @@ type Exporter struct {
 
 	mu       sync.RWMutex
 	snapshot []prometheus.Metric
+	visible  map[string]bool // teams with a visible cell in the snapshot
 	at       time.Time
 }
 
@@ -132,20 +133,29 @@ func (e *Exporter) Refresh(ctx context.Context) error {
 		e.errors.Inc()
 		return fmt.Errorf("refresh outcome metrics: %w", err)
 	}
-	snap, err := e.build(policy, cells, map[int32]string{cur: CurrentWeek, prev: PreviousWeek})
+	snap, visible, err := e.build(policy, cells, map[int32]string{cur: CurrentWeek, prev: PreviousWeek})
 	if err != nil {
 		e.errors.Inc()
 		return err
 	}
 	e.mu.Lock()
-	e.snapshot, e.at = snap, now
+	e.snapshot, e.visible, e.at = snap, visible, now
 	e.mu.Unlock()
 	return nil
 }
 
+// VisibleTeams returns the teams with at least one visible outcome cell in
+// the served snapshot: the teams dashboards may show. A team under k is
+// never among them.
+func (e *Exporter) VisibleTeams() map[string]bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.visible
+}
+
 // build applies the suppression policy to each (week, metric) tree and
 // turns the visible, defined cells into constant metrics.
-func (e *Exporter) build(policy privacy.Policy, cells []Cell, windows map[int32]string) ([]prometheus.Metric, error) {
+func (e *Exporter) build(policy privacy.Policy, cells []Cell, windows map[int32]string) ([]prometheus.Metric, map[string]bool, error) {
 	in := make([]Cell, 0, len(cells))
 	for _, c := range cells {
 		if _, ok := windows[c.Week]; ok {
@@ -154,8 +164,9 @@ func (e *Exporter) build(policy privacy.Policy, cells []Cell, windows map[int32]
 	}
 	published, err := Apply(policy, in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	visible := map[string]bool{}
 	type countKey struct {
 		metric, window string
 		level          privacy.Level
@@ -168,6 +179,9 @@ func (e *Exporter) build(policy privacy.Policy, cells []Cell, windows map[int32]
 		if !c.Visible {
 			counts[countKey{c.Metric, window, c.Level, c.Reason}]++
 			continue
+		}
+		if c.Level == privacy.LevelTeam {
+			visible[c.Team] = true
 		}
 		if !c.Defined {
 			continue
@@ -186,7 +200,7 @@ func (e *Exporter) build(policy privacy.Policy, cells []Cell, windows map[int32]
 			}
 		}
 	}
-	return out, nil
+	return out, visible, nil
 }
 
 // CellID is the policy tree id of a cell.

@@ -87,6 +87,7 @@ func startPipeline(ctx context.Context, cfg Config, key []byte, logger *slog.Log
 		org := p.teams.Get()
 		return org.Policy(), org.Location("") // a team the file does not list has the org's zone
 	}, p.now, p.reg, logger)
+	metrics.NewAgreementsCollector(func() metrics.Agreements { return exportedAgreements(p.teams.Get()) }, p.exporter.VisibleTeams, p.reg)
 	p.ln, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on --http-addr %s: %w (pick a free port, e.g. --http-addr 127.0.0.1:0)", cfg.HTTPAddr, err)

@@ -13,8 +13,15 @@ import (
 	"github.com/shoal-analytics/shoal/synth"
 )
 
-// testPipeline starts an in-process pipeline against the broker at addr.
+// testPipeline starts an in-process pipeline against the broker at addr,
+// its clock pinned to orgNow.
 func testPipeline(t *testing.T, addr, dataDir string, org *synth.Org, logs *syncBuffer) (*pipeline, func()) {
+	t.Helper()
+	return testPipelineAt(t, addr, dataDir, org, logs, orgNow)
+}
+
+// testPipelineAt is testPipeline with its clock pinned to now.
+func testPipelineAt(t *testing.T, addr, dataDir string, org *synth.Org, logs *syncBuffer, now time.Time) (*pipeline, func()) {
 	t.Helper()
 	cfg := defaultConfig(dataDir)
 	cfg.Brokers = []string{addr}
@@ -29,7 +36,7 @@ func testPipeline(t *testing.T, addr, dataDir string, org *synth.Org, logs *sync
 		t.Fatal(err)
 	}
 	cfg.Teams = teams
-	cfg.now = func() time.Time { return orgNow }
+	cfg.now = func() time.Time { return now }
 	p, err := startPipeline(ctx, cfg, key, logger)
 	if err != nil {
 		t.Fatal(err)

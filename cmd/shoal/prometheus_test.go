@@ -22,10 +22,7 @@ import (
 // under k, and that no label value looks like a pseudonym or raw id. It
 // also runs `promtool check metrics` on the real /metrics output.
 func TestPrometheusScrapesOutcomes(t *testing.T) {
-	promBin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Skip("prometheus not installed (apt-get install prometheus; .ci/run does this)")
-	}
+	needPrometheus(t)
 	org, msgs := smallOrg()
 	addr := startKafka(t, "shoal.events", "shoal.dlq")
 	publish(t, addr, "shoal.events", msgs)
@@ -42,37 +39,10 @@ func TestPrometheusScrapesOutcomes(t *testing.T) {
 		}
 	}
 
-	dir := t.TempDir()
-	target := strings.TrimPrefix(p.httpURL(), "http://")
-	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: shoal\n    static_configs:\n      - targets: [%q]\n", target)
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	promAddr := freeAddr(t)
-	prom := exec.Command(promBin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.listen-address="+promAddr, "--log.level=warn")
-	logf, _ := os.Create(filepath.Join(dir, "prometheus.log"))
-	defer logf.Close()
-	prom.Stdout, prom.Stderr = logf, logf
-	if err := prom.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { prom.Process.Kill(); prom.Wait() })
-
+	prom := startPrometheus(t, p)
 	query := func(q string) []promSample {
-		resp, err := http.Get("http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape(q))
-		if err != nil {
-			return nil
-		}
-		defer resp.Body.Close()
-		var r struct {
-			Status string
-			Data   struct{ Result []promSample }
-		}
-		if json.NewDecoder(resp.Body).Decode(&r) != nil || r.Status != "success" {
-			return nil
-		}
-		return r.Data.Result
+		r, _ := prom.query(q)
+		return r
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	var org0 []promSample
@@ -81,8 +51,7 @@ func TestPrometheusScrapesOutcomes(t *testing.T) {
 		org0 = query(`shoal_tasks_completed{team="",unit="",window="previous_week"}`)
 	}
 	if len(org0) == 0 {
-		b, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
-		t.Fatalf("Prometheus never returned the org throughput; its log:\n%s", b)
+		t.Fatalf("Prometheus never returned the org throughput; its log:\n%s", prom.log())
 	}
 	// The value Prometheus holds equals what Shoal exported.
 	orgLine := fmt.Sprintf(`shoal_tasks_completed{team="",unit="",window="previous_week"} %s`, org0[0].Value[1])
@@ -142,4 +111,76 @@ func TestPrometheusScrapesOutcomes(t *testing.T) {
 type promSample struct {
 	Metric map[string]string
 	Value  [2]any
+}
+
+// needPrometheus skips the test when the Prometheus server is not installed.
+func needPrometheus(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skip("prometheus not installed (apt-get install prometheus; .ci/run does this)")
+	}
+	return bin
+}
+
+// promServer is a real Prometheus server started by a test.
+type promServer struct {
+	addr, dir string
+}
+
+// startPrometheus runs the real Prometheus server scraping p's /metrics
+// every second (job "shoal"), with its TSDB in a temp dir; it is killed
+// when the test ends.
+func startPrometheus(t *testing.T, p *pipeline) *promServer {
+	t.Helper()
+	promBin := needPrometheus(t)
+	dir := t.TempDir()
+	target := strings.TrimPrefix(p.httpURL(), "http://")
+	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: shoal\n    static_configs:\n      - targets: [%q]\n", target)
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	promAddr := freeAddr(t)
+	prom := exec.Command(promBin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.listen-address="+promAddr, "--log.level=warn")
+	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logf.Close() })
+	prom.Stdout, prom.Stderr = logf, logf
+	if err := prom.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { prom.Process.Kill(); prom.Wait() })
+	return &promServer{addr: promAddr, dir: dir}
+}
+
+// query runs an instant query through the HTTP API; the error carries
+// Prometheus's own message (e.g. a parse error).
+func (s *promServer) query(q string) ([]promSample, error) {
+	resp, err := http.Get("http://" + s.addr + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status    string
+		ErrorType string
+		Error     string
+		Data      struct{ Result []promSample }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return nil, fmt.Errorf("decode query response (%s): %w", resp.Status, err)
+	}
+	if r.Status != "success" {
+		return nil, fmt.Errorf("%s: %s", r.ErrorType, r.Error)
+	}
+	return r.Data.Result, nil
+}
+
+// log returns what Prometheus logged so far.
+func (s *promServer) log() string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "prometheus.log"))
+	return string(b)
 }

@@ -1,0 +1,129 @@
+package dashboards
+
+import (
+	"fmt"
+
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/common"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/stat"
+	"github.com/grafana/grafana-foundation-sdk/go/table"
+	"github.com/grafana/grafana-foundation-sdk/go/text"
+
+	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/privacy"
+)
+
+// howToRead is the overview's "how to read this / what Shoal never
+// collects" panel.
+func howToRead() string {
+	return fmt.Sprintf(`### How to read this
+
+Every number here describes a **team, a unit or the whole organisation** over one ISO week
+(Monday to Sunday, in the team's time zone): *this week* is still running, *last week* is
+complete. None is ever computed or shown for a person.
+
+- **Fewer than k people, no number.** A team with fewer than k contributors (k = %d by default,
+  never below %d; the *Pipeline & privacy* dashboard shows the k in force) has no series: it is
+  counted in its unit only. A sibling that would let it be worked out from the unit total is
+  hidden too. An empty cell means *withheld*, not *zero*.
+- **Outcomes, not activity.** Throughput, lead and cycle time, delivery against due dates, focus
+  share and the response times teams agreed on. Compare a team with its own history and its own
+  agreements (the *Team detail* dashboard draws them), not with other teams.
+- **Hover a panel's title** for the exact definition of its metric.
+
+### What Shoal never collects
+
+No keystrokes, mouse movement, screenshots, window titles, URLs, app usage, idle or "away"
+time, or location. Events that carry any of these are refused to a dead-letter topic with a
+reason; unknown fields are refused too. Person identifiers are replaced on arrival by keyed
+pseudonyms and never appear in a metric, a log line or this dashboard.`, privacy.DefaultMinGroupSize, privacy.FloorMinGroupSize)
+}
+
+// overview is the Organisation overview: the org's week over week, and
+// units and teams side by side, one section per metric family.
+func overview(catalog []metrics.Metric, byFamily map[metrics.Family][]metrics.Metric) *dashboard.DashboardBuilder {
+	d := newDashboard("shoal-overview", "Shoal / Organisation overview",
+		"The organisation this week against last week, and its units and teams side by side, for every outcome metric.").
+		WithPanel(text.NewPanelBuilder().
+			Title("How to read this / what Shoal never collects").
+			Mode(text.TextModeMarkdown).
+			Content(howToRead()).
+			Span(24).Height(9))
+	for _, s := range sections {
+		ms := byFamily[s.family]
+		if len(ms) == 0 {
+			continue
+		}
+		d = d.WithRow(dashboard.NewRowBuilder(s.title + ": the organisation, this week and last"))
+		w := statWidth(len(ms))
+		for _, m := range ms {
+			d = d.WithPanel(orgWeekOverWeek(m).Span(w))
+		}
+		d = d.WithRow(dashboard.NewRowBuilder(s.title + ": units and teams side by side")).
+			WithPanel(sideBySide(s.title+": units this week", "Every unit's value this week, one column per metric.", unitCells, "unit", ms)).
+			WithPanel(sideBySide(s.title+": teams this week", "Every team with enough people to be shown, one column per metric; teams under k are counted in their unit only.", teamCells, "team", ms))
+	}
+	return d
+}
+
+// statWidth is the width of n stats that fill their lines evenly (at most
+// four a line): 9 stats are three lines of three, 4 one line of four.
+func statWidth(n int) uint32 {
+	lines := (n + 3) / 4
+	perLine := (n + lines - 1) / lines
+	return uint32(24 / perLine)
+}
+
+// orgWeekOverWeek is a stat with the org's value this week and last week.
+func orgWeekOverWeek(m metrics.Metric) *stat.PanelBuilder {
+	p := stat.NewPanelBuilder().
+		Title(m.Title).
+		Description(describe(m, "Organisation-wide; this week is still running.")).
+		Datasource(datasource()).
+		WithTarget(instant("A", sel(m.Name, orgCells, window(metrics.CurrentWeek)), thisWeek)).
+		WithTarget(instant("B", sel(m.Name, orgCells, window(metrics.PreviousWeek)), lastWeek)).
+		Unit(m.Unit.GrafanaUnit()).
+		Thresholds(thresholds(m)).
+		ColorMode(common.BigValueColorModeValue).
+		GraphMode(common.BigValueGraphModeNone).
+		TextMode(common.BigValueTextModeValueAndName).
+		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"})).
+		NoValue("withheld or no data").
+		Span(6).Height(4)
+	if m.Unit == metrics.Ratio {
+		p = p.Min(0).Max(1)
+	}
+	return p
+}
+
+// sideBySide is a table of one row per unit (or team) and one column per
+// metric of the family, this week.
+func sideBySide(title, description, level, by string, ms []metrics.Metric) *table.PanelBuilder {
+	p := table.NewPanelBuilder().
+		Title(title).
+		Description(description + " Empty means withheld by the privacy policy or no data.").
+		Datasource(datasource()).
+		Footer(common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{"sum"})).
+		Span(12).Height(8)
+	rename := map[string]any{}
+	for _, m := range ms {
+		p = p.WithTarget(tableQuery(m.ID, sel(m.Name, level, window(metrics.CurrentWeek))))
+		col := "Value #" + m.ID
+		rename[col] = m.Title
+		p = p.OverrideByName(m.Title, append(unitOverride(m.Unit.GrafanaUnit()),
+			dashboard.DynamicConfigValue{Id: "description", Value: m.Help}))
+	}
+	exclude := map[string]any{"Time": true, "window": true, "__name__": true, "job": true, "instance": true}
+	if by == "unit" {
+		exclude["team"] = true
+	}
+	return p.
+		WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: map[string]any{}}).
+		WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
+			"excludeByName": exclude,
+			"renameByName":  rename,
+			"indexByName":   map[string]any{by: 0},
+		}}).
+		SortBy([]cog.Builder[common.TableSortByFieldState]{common.NewTableSortByFieldStateBuilder().DisplayName(by)})
+}

@@ -1,0 +1,103 @@
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/shoal-analytics/shoal/privacy"
+)
+
+// TestAgreementsCollector: listed, visible teams are exported with team and
+// unit labels only; a team without a visible cell is not; a new file in
+// force (a reload) shows at the next scrape.
+func TestAgreementsCollector(t *testing.T) {
+	var cur atomic.Pointer[Agreements]
+	cur.Store(&Agreements{MinGroupSize: 5, Teams: []TeamAgreement{
+		{Team: "payments", Unit: "platform", ResponseSLA: 4 * time.Hour, FocusBlockMin: 90 * time.Minute, OverworkPerDay: 10 * time.Hour},
+		{Team: "tiny", Unit: "platform", ResponseSLA: time.Hour, FocusBlockMin: time.Hour, OverworkPerDay: 9 * time.Hour},
+	}})
+	reg := prometheus.NewPedanticRegistry()
+	NewAgreementsCollector(func() Agreements { return *cur.Load() },
+		func() map[string]bool { return map[string]bool{"payments": true} }, reg)
+	want := `
+# HELP shoal_min_group_size The minimum group size k in force: no exported cell describes fewer people.
+# TYPE shoal_min_group_size gauge
+shoal_min_group_size 5
+# HELP shoal_team_response_sla_seconds The team's agreed response_sla: working time within which a request should get a first response.
+# TYPE shoal_team_response_sla_seconds gauge
+shoal_team_response_sla_seconds{team="payments",unit="platform"} 14400
+# HELP shoal_team_focus_block_seconds The team's agreed focus_block_min: the shortest focus entry that counts as a deep-work block.
+# TYPE shoal_team_focus_block_seconds gauge
+shoal_team_focus_block_seconds{team="payments",unit="platform"} 5400
+# HELP shoal_team_overwork_threshold_seconds The team's agreed overwork_hours_per_day, in seconds per day: more logged time in a day counts towards the overwork signal.
+# TYPE shoal_team_overwork_threshold_seconds gauge
+shoal_team_overwork_threshold_seconds{team="payments",unit="platform"} 36000
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+	// A reload: k raised, payments' SLA tightened.
+	cur.Store(&Agreements{MinGroupSize: 7, Teams: []TeamAgreement{
+		{Team: "payments", Unit: "platform", ResponseSLA: 2 * time.Hour, FocusBlockMin: 90 * time.Minute, OverworkPerDay: 10 * time.Hour},
+	}})
+	want2 := `
+# HELP shoal_min_group_size The minimum group size k in force: no exported cell describes fewer people.
+# TYPE shoal_min_group_size gauge
+shoal_min_group_size 7
+# HELP shoal_team_response_sla_seconds The team's agreed response_sla: working time within which a request should get a first response.
+# TYPE shoal_team_response_sla_seconds gauge
+shoal_team_response_sla_seconds{team="payments",unit="platform"} 7200
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want2), MinGroupSizeName, TeamResponseSLAName); err != nil {
+		t.Error(err)
+	}
+	problems, err := testutil.CollectAndLint(NewAgreementsCollector(func() Agreements { return *cur.Load() }, nil, prometheus.NewRegistry()))
+	if err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", err, problems)
+	}
+}
+
+// TestExporterVisibleTeams: the exporter's visible teams are those with a
+// visible cell; a team under k and its complementary sibling are not.
+func TestExporterVisibleTeams(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	cur := WeekOf(now, time.UTC)
+	cell := func(level privacy.Level, team, unit string, people int) Cell {
+		return Cell{Week: cur, Level: level, Team: team, Unit: unit, Metric: "tasks_completed", Value: 1, Defined: true, People: people}
+	}
+	src := staticSource{
+		cell(privacy.LevelOrg, "", "", 40),
+		cell(privacy.LevelUnit, "", "platform", 25),
+		cell(privacy.LevelUnit, "", "people", 15),
+		cell(privacy.LevelTeam, "payments", "platform", 12),
+		cell(privacy.LevelTeam, "identity", "platform", 9),      // complementary to observability
+		cell(privacy.LevelTeam, "observability", "platform", 4), // below k
+		cell(privacy.LevelTeam, "recruiting", "people", 13),     // complementary to learning
+		cell(privacy.LevelTeam, "learning", "people", 2),        // below k
+	}
+	e := NewExporter(src, func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC }, func() time.Time { return now }, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if got := e.VisibleTeams(); len(got) != 0 {
+		t.Errorf("before the first refresh: %v", got)
+	}
+	if err := e.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := e.VisibleTeams()
+	for _, team := range []string{"payments"} {
+		if !got[team] {
+			t.Errorf("team %s with a visible cell is not among the visible teams %v", team, got)
+		}
+	}
+	for _, team := range []string{"identity", "observability", "learning", "recruiting"} {
+		if got[team] {
+			t.Errorf("team %s has no visible cell but is among the visible teams %v", team, got)
+		}
+	}
+}
