@@ -98,11 +98,11 @@ func demoCells(mutate func(c *metrics.Cell)) []metrics.Cell {
 					defined, v = false, 0 // nothing completed with a reopen to measure
 				}
 				c := metrics.Cell{Week: week, Level: privacy.LevelTeam, Unit: t.Unit, Team: t.ID, Metric: m.ID, Value: v, Defined: defined, People: people}
+				unitSum[t.Unit][m.ID] += v // unit values come from the true team values
 				if mutate != nil && wi == TrendWeeks-1 {
 					mutate(&c)
 				}
 				out = append(out, c)
-				unitSum[t.Unit][m.ID] += v
 			}
 		}
 		orgSum := map[string]float64{}

@@ -91,9 +91,12 @@ func compare(m metrics.Metric, prev, cur float64) change {
 	var moved bool
 	if m.Unit == metrics.Ratio {
 		pts := math.Round(d * 100)
-		if pts == 0 {
+		switch math.Abs(pts) {
+		case 0:
 			c.text = "±0 pts"
-		} else {
+		case 1:
+			c.text = signed(fmt.Sprintf("%+.0f pt", pts))
+		default:
 			c.text = signed(fmt.Sprintf("%+.0f pts", pts))
 		}
 		moved = math.Abs(pts) >= 1
