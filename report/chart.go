@@ -126,7 +126,7 @@ func scale(m metrics.Metric, ss []series) (float64, string) {
 			}
 		}
 		switch {
-		case top >= 48*3600:
+		case top >= 24*3600:
 			return 1.0 / 86400, " d"
 		case top >= 2*3600:
 			return 1.0 / 3600, " h"
@@ -180,7 +180,7 @@ func chartSVG(m metrics.Metric, weekLabels []string, ss []series) (string, error
 		var out []plot.Tick
 		for _, t := range (plot.DefaultTicks{}).Ticks(lo, hi) {
 			if t.Label != "" {
-				t.Label = signed(strings.TrimSuffix(t.Label, ".0")) + suffix
+				t.Label = signed(trimZeros(t.Label)) + suffix
 			}
 			out = append(out, t)
 		}
@@ -267,6 +267,14 @@ func inlineSVG(doc, label string) string {
 		}
 	}
 	return strings.TrimSpace(doc)
+}
+
+// trimZeros writes a tick label without trailing zeros: 2.50 → 2.5, 0.00 → 0.
+func trimZeros(s string) string {
+	if strings.ContainsAny(s, "eE") || !strings.Contains(s, ".") {
+		return s
+	}
+	return strings.TrimSuffix(strings.TrimRight(s, "0"), ".")
 }
 
 func htmlEscape(s string) string {

@@ -65,7 +65,7 @@ func fmtDuration(s float64, long bool) string {
 	switch a := math.Abs(s); {
 	case a < 3600:
 		return unit("min", "minute", "minutes", noNegZero(math.Round(s/60)), 0)
-	case a < 48*3600:
+	case a < 24*3600:
 		return unit("h", "hour", "hours", s/3600, 1)
 	default:
 		return unit("d", "day", "days", s/86400, 1)
