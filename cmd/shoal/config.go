@@ -68,7 +68,7 @@ func (c *Config) registerFlags(fs *flag.FlagSet) {
 	c.Config.RegisterFlags("", fs)
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the DuckDB file and the embedded broker's log")
 	fs.StringVar(&c.EmbeddedAddr, "embedded-addr", c.EmbeddedAddr, "listen address of the embedded Kafka-protocol broker (used when --brokers is empty)")
-	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address serving /metrics, /healthz and /readyz")
+	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address serving /metrics, /healthz, /readyz and /reports/")
 	fs.StringVar(&c.Teams, "teams", c.Teams, "team agreements file (YAML: units, time zones, response SLAs, working days, min_group_size); reload with SIGHUP or POST /-/reload")
 	fs.StringVar(&c.PseudonymKeyFile, "pseudonym-key-file", c.PseudonymKeyFile, "file with the secret key (>= 32 bytes) that pseudonymizes person ids; create one with: head -c 32 /dev/urandom > shoal.key")
 	fs.IntVar(&c.DuckDBThreads, "duckdb-threads", c.DuckDBThreads, "DuckDB worker threads (0 = all cores)")
