@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"image/png"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +112,30 @@ func TestHTMLInChromium(t *testing.T) {
 		b, _ := os.ReadFile(shot)
 		os.WriteFile(out, b, 0o644)
 	}
+
+	// Printed, it is A4 and a handful of pages.
+	pdf := filepath.Join(dir, "report.pdf")
+	_, log = chromium(t, page, "--no-pdf-header-footer", "--print-to-pdf="+pdf)
+	for _, p := range pageProblems(log) {
+		t.Errorf("Chromium (print): %s", p)
+	}
+	doc, err := os.ReadFile(pdf)
+	if err != nil {
+		t.Fatalf("no PDF: %v\n%s", err, log)
+	}
+	boxes := regexp.MustCompile(`/MediaBox \[0 0 ([0-9.]+) ([0-9.]+)\]`).FindAllSubmatch(doc, -1)
+	if len(boxes) == 0 || len(boxes) > 8 {
+		t.Errorf("printed report has %d pages, want 1 to 8", len(boxes))
+	}
+	for _, b := range boxes {
+		w, _ := strconv.ParseFloat(string(b[1]), 64)
+		h, _ := strconv.ParseFloat(string(b[2]), 64)
+		if math.Abs(w-595.3) > 2 || math.Abs(h-841.9) > 2 { // A4 is 210 × 297 mm = 595.3 × 841.9 pt
+			t.Errorf("printed page is %.1f × %.1f pt, want A4 (595.3 × 841.9)", w, h)
+			break
+		}
+	}
+	t.Logf("printed on %d A4 pages", len(boxes))
 
 	dom, log := chromium(t, page, "--dump-dom")
 	for _, p := range pageProblems(log) {

@@ -63,17 +63,17 @@ func writeMarkdown(buf *bytes.Buffer, v view) error {
 	p("## Data quality\n\n")
 	q := v.Quality
 	if q.Refused > 0 {
-		p("%d events accepted this week; %d refused (%s) and sent to the dead-letter topic:\n\n| Reason | Events |\n| --- | ---: |\n", q.Accepted, q.Refused, q.RefusedShare)
+		p("%s events accepted this week; %s refused (%s) and sent to the dead-letter topic:\n\n| Reason | Events |\n| --- | ---: |\n", q.AcceptedText, q.RefusedText, q.RefusedShare)
 		for _, r := range q.Reasons {
 			meaning := ""
 			if r.Meaning != "" {
 				meaning = ": " + r.Meaning
 			}
-			p("| `%s`%s | %d |\n", r.Reason, meaning, r.Count)
+			p("| `%s`%s | %s |\n", r.Reason, meaning, r.CountText)
 		}
 		p("\n")
 	} else {
-		p("%d events accepted this week; none refused.\n\n", q.Accepted)
+		p("%s events accepted this week; none refused.\n\n", q.AcceptedText)
 	}
 	p("## Privacy\n\nA figure is shown only when at least %d people contributed to it.\n\n", v.K)
 	if len(v.RolledUp) > 0 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,7 +27,7 @@ var (
 // familyWords names what a metric family's figures are about.
 var familyWords = map[metrics.Family]string{
 	metrics.Flow:  "delivery",
-	metrics.Time:  "focus and time",
+	metrics.Time:  "focus",
 	metrics.Async: "responsiveness",
 }
 
@@ -112,6 +113,8 @@ type legendItem struct{ Label, Color string }
 
 type qualityView struct {
 	Accepted, Refused int64
+	AcceptedText      string // with thousands separators
+	RefusedText       string
 	RefusedShare      string
 	Reasons           []reasonView
 }
@@ -119,6 +122,21 @@ type qualityView struct {
 type reasonView struct {
 	Reason, Meaning string
 	Count           int64
+	CountText       string
+}
+
+// thousands writes n with comma thousands separators: 13,377.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
 }
 
 type methodView struct {
@@ -392,11 +410,17 @@ func (b *builder) privacyLists(v *view) {
 			}
 		}
 		name := fmt.Sprintf("%s (%s)", tm.Name, b.unitName(tm.Unit))
+		which := func(f []string) string {
+			if len(f) == len(familyWords) {
+				return "all figures"
+			}
+			return joinAnd(f) + " figures"
+		}
 		if f := fams[privacy.ReasonBelowK]; len(f) > 0 {
-			v.RolledUp = append(v.RolledUp, name+": "+joinAnd(f)+" figures")
+			v.RolledUp = append(v.RolledUp, name+": "+which(f))
 		}
 		if f := fams[privacy.ReasonComplementary]; len(f) > 0 {
-			v.Hidden = append(v.Hidden, name+": "+joinAnd(f)+" figures")
+			v.Hidden = append(v.Hidden, name+": "+which(f))
 		}
 	}
 	present := map[string]bool{}
@@ -582,6 +606,10 @@ func (b *builder) quality() qualityView {
 		}
 		return q.Reasons[i].Reason < q.Reasons[j].Reason
 	})
+	q.AcceptedText, q.RefusedText = thousands(q.Accepted), thousands(q.Refused)
+	for i := range q.Reasons {
+		q.Reasons[i].CountText = thousands(q.Reasons[i].Count)
+	}
 	if all := q.Accepted + q.Refused; all > 0 {
 		q.RefusedShare = fmt.Sprintf("%.1f%%", float64(q.Refused)/float64(all)*100)
 	}
