@@ -54,11 +54,11 @@ var reasonMeaning = map[string]string{
 // view is the report's content, computed once and rendered by every format.
 type view struct {
 	Title, WeekID, WeekLabel, Range, TimeZone, Generated, PrevWeekID string
-	K                                                                 int
-	NoData                                                            bool
-	Overview                                                          []string
-	Improved, Worse, SLAMissed                                        []string
-	SLANote                                                           string
+	K                                                                int
+	NoData                                                           bool
+	Overview                                                         []string
+	Improved, Worse, SLAMissed                                       []string
+	SLANote                                                          string
 
 	KPIs                                       []kpi
 	Headline, Teams, Wellbeing, TeamConditions table

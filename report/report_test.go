@@ -58,4 +58,3 @@ func firstDiff(got, want string) string {
 	}
 	return ""
 }
-
