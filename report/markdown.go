@@ -12,6 +12,9 @@ func writeMarkdown(buf *bytes.Buffer, v view) error {
 	p := func(format string, a ...any) { fmt.Fprintf(buf, format, a...) }
 	p("# %s: %s\n\n", v.Title, v.WeekLabel)
 	p("%s · week boundaries in %s · figures for groups of at least %d people\n\n", v.Range, v.TimeZone, v.K)
+	if v.Partial {
+		p("**This week is not over yet:** figures are as of %s and will change.\n\n", v.Generated)
+	}
 	if v.NoData {
 		p("**No outcome data was recorded for %s.** No team's events fall in this week: either no tool sent any, or they have not reached Shoal yet. This report shows no figures rather than zeros.\n\n", v.WeekID)
 	} else {

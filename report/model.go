@@ -56,6 +56,7 @@ type view struct {
 	Title, WeekID, WeekLabel, Range, TimeZone, Generated, PrevWeekID string
 	K                                                                int
 	NoData                                                           bool
+	Partial                                                          bool // the week was not over when the report was made
 	Overview                                                         []string
 	Improved, Worse, SLAMissed                                       []string
 	SLANote                                                          string
@@ -313,6 +314,7 @@ func (b *builder) build() view {
 	}
 	if !d.Generated.IsZero() {
 		v.Generated = d.Generated.In(loc).Format("Monday 2 January 2006, 15:04 MST")
+		v.Partial = d.Generated.Before(d.Week.End(loc))
 	}
 	v.NoData = len(b.units) == 0 && b.orgCells() == 0
 	v.Quality = b.quality()

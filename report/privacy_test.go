@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shoal-analytics/shoal/metrics"
 	"github.com/shoal-analytics/shoal/privacy"
@@ -147,5 +148,20 @@ func TestUndefinedIsNotZero(t *testing.T) {
 	}
 	if !strings.Contains(identity, "*n/a*") {
 		t.Errorf("Identity's undefined reopen rate is not shown as n/a: %s", identity)
+	}
+}
+
+// TestPartialWeek: a report made before its week ends says the figures
+// will change.
+func TestPartialWeek(t *testing.T) {
+	d := demoData(t, nil)
+	if s := string(renderAll(t, d)[HTML]); strings.Contains(s, "not over yet") {
+		t.Error("the report of a finished week says it is not over")
+	}
+	d.Generated = d.Week.End(time.UTC).Add(-30 * time.Hour)
+	for f, b := range renderAll(t, d) {
+		if f != CSV && !strings.Contains(string(b), "This week is not over yet") {
+			t.Errorf("%s report made before the week ended does not say so", f)
+		}
 	}
 }

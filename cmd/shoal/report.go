@@ -250,6 +250,9 @@ var reportFile = regexp.MustCompile(`^(\d{4}-W\d{2}|last-week)\.(html|md|csv)$`)
 // reportRoutes serves the reports: an index at /reports/ and each report at
 // /reports/{week}.{format}, rendered on demand when no file exists yet.
 func (p *pipeline) reportRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /reports", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/reports/", http.StatusMovedPermanently)
+	})
 	mux.HandleFunc("GET /reports/{$}", p.serveReportIndex)
 	mux.HandleFunc("GET /reports/{file}", p.serveReport)
 }

@@ -96,7 +96,7 @@ func TestReportEndToEnd(t *testing.T) {
 			t.Errorf("written %s report differs from the served one", f)
 		}
 	}
-	index := httpGet(t, p.httpURL()+"/reports/")
+	index := httpGet(t, p.httpURL()+"/reports") // redirected to /reports/
 	for _, want := range []string{`href="2026-W47.html"`, `href="2026-W47.csv"`, "Last complete week, 2026-W47", "Monday at 06:00 UTC"} {
 		if !strings.Contains(index, want) {
 			t.Errorf("/reports/ lacks %q:\n%s", want, index)
