@@ -66,7 +66,7 @@ func writeMarkdown(buf *bytes.Buffer, v view) error {
 	p("## Data quality\n\n")
 	q := v.Quality
 	if q.Refused > 0 {
-		p("%s events accepted this week; %s refused (%s) and sent to the dead-letter topic:\n\n| Reason | Events |\n| --- | ---: |\n", q.AcceptedText, q.RefusedText, q.RefusedShare)
+		p("%s events dated in this week were accepted. %s events were refused during the week and sent to the dead-letter topic, by reason:\n\n| Reason | Events |\n| --- | ---: |\n", q.AcceptedText, q.RefusedText)
 		for _, r := range q.Reasons {
 			meaning := ""
 			if r.Meaning != "" {
@@ -76,7 +76,7 @@ func writeMarkdown(buf *bytes.Buffer, v view) error {
 		}
 		p("\n")
 	} else {
-		p("%s events accepted this week; none refused.\n\n", q.AcceptedText)
+		p("%s events dated in this week were accepted. No event was refused during the week.\n\n", q.AcceptedText)
 	}
 	p("## Privacy\n\nA figure is shown only when at least %d people contributed to it.\n\n", v.K)
 	if len(v.RolledUp) > 0 {

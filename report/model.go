@@ -112,11 +112,13 @@ type trendRow struct {
 
 type legendItem struct{ Label, Color string }
 
+// qualityView is the week's data quality. Accepted counts events by their
+// (team-local) day; refused ones by the day Shoal refused them, as a
+// refused event may have no valid day of its own.
 type qualityView struct {
 	Accepted, Refused int64
 	AcceptedText      string // with thousands separators
 	RefusedText       string
-	RefusedShare      string
 	Reasons           []reasonView
 }
 
@@ -611,9 +613,6 @@ func (b *builder) quality() qualityView {
 	q.AcceptedText, q.RefusedText = thousands(q.Accepted), thousands(q.Refused)
 	for i := range q.Reasons {
 		q.Reasons[i].CountText = thousands(q.Reasons[i].Count)
-	}
-	if all := q.Accepted + q.Refused; all > 0 {
-		q.RefusedShare = fmt.Sprintf("%.1f%%", float64(q.Refused)/float64(all)*100)
 	}
 	return q
 }

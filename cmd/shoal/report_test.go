@@ -56,7 +56,7 @@ func TestReportEndToEnd(t *testing.T) {
 		os.WriteFile(out, outs[report.HTML], 0o644)
 	}
 	html := string(outs[report.HTML])
-	for _, want := range []string{"Week 47, 2026", "Executive summary", `<svg class="chart"`, "Data quality", "Methodology", "events accepted this week"} {
+	for _, want := range []string{"Week 47, 2026", "Executive summary", `<svg class="chart"`, "Data quality", "Methodology", "events dated in this week were accepted"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("HTML report lacks %q", want)
 		}
