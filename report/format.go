@@ -22,7 +22,7 @@ func fmtValue(m metrics.Metric, v float64) string {
 	case metrics.Blocks:
 		return signed(strconv.FormatFloat(v, 'f', 1, 64))
 	default:
-		return signed(strconv.FormatFloat(noNegZero(math.Round(v)), 'f', 0, 64))
+		return signed(thousands(int64(noNegZero(math.Round(v)))))
 	}
 }
 
@@ -47,7 +47,7 @@ func plural(v float64, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
-	return strconv.FormatFloat(n, 'f', 0, 64) + " " + many
+	return thousands(int64(n)) + " " + many
 }
 
 // fmtDuration writes seconds as minutes, hours or days.

@@ -27,11 +27,9 @@ func writeMarkdown(buf *bytes.Buffer, v view) error {
 		p("**What got worse**\n\n")
 		list(buf, v.Worse, "No organisation-wide measure got notably worse on "+v.PrevWeekID+".")
 		p("**Response SLA**\n\n")
+		p("%s\n\n", v.SLANote)
 		if len(v.SLAMissed) > 0 {
-			p("Teams that answered fewer than %s of requests within their agreed response time:\n\n", v.SLATarget)
 			list(buf, v.SLAMissed, "")
-		} else {
-			p("%s\n\n", v.SLANote)
 		}
 		p("| Headline | This week | Change vs %s |\n| --- | ---: | ---: |\n", v.PrevWeekID)
 		for _, k := range v.KPIs {

@@ -531,6 +531,11 @@ func (b *builder) summary(v *view) {
 	v.Improved, v.Worse = top(better), top(worse)
 
 	sla := b.metric("response_within_sla_ratio")
+	type miss struct {
+		sentence string
+		ratio    float64
+	}
+	var misses []miss
 	measured := 0
 	for _, tm := range b.teams {
 		r, st, _ := b.cells.get(teamKey(b.week, tm, sla.ID))
@@ -546,15 +551,31 @@ func (b *builder) summary(v *view) {
 		if n, st, _ := b.cells.get(teamKey(b.week, tm, open.ID)); st == shown && n > 0 {
 			s += fmt.Sprintf("; %s still open past it at the end of the week", fmtLong(open, n))
 		}
-		v.SLAMissed = append(v.SLAMissed, s+".")
+		misses = append(misses, miss{s + ".", r})
+	}
+	sort.SliceStable(misses, func(i, j int) bool { return misses[i].ratio < misses[j].ratio })
+	for i, m := range misses {
+		if i == maxSLAListed {
+			break
+		}
+		v.SLAMissed = append(v.SLAMissed, m.sentence)
 	}
 	switch {
 	case measured == 0:
 		v.SLANote = "No team's response-SLA adherence can be shown this week."
-	case len(v.SLAMissed) == 0:
+	case len(misses) == 0:
 		v.SLANote = fmt.Sprintf("Every team shown answered at least %s of requests within its agreed response time.", v.SLATarget)
+	case len(misses) > maxSLAListed:
+		v.SLANote = fmt.Sprintf("%d of the %d teams shown answered fewer than %s of requests within their agreed response time; the %d furthest below (all are in the team table):",
+			len(misses), measured, v.SLATarget, maxSLAListed)
+	default:
+		v.SLANote = fmt.Sprintf("Teams that answered fewer than %s of requests within their agreed response time:", v.SLATarget)
 	}
 }
+
+// maxSLAListed is how many teams that missed their response SLA the
+// summary names; the team table shows them all.
+const maxSLAListed = 5
 
 func summaryFact(m metrics.Metric, v float64) string {
 	switch m.ID {
