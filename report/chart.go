@@ -126,7 +126,7 @@ func scale(m metrics.Metric, ss []series) (float64, string) {
 			}
 		}
 		switch {
-		case top >= 24*3600:
+		case top >= 48*3600:
 			return 1.0 / 86400, " d"
 		case top >= 2*3600:
 			return 1.0 / 3600, " h"

@@ -119,8 +119,11 @@ func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
 func mdValue(c cellView) string {
 	v := mdCell(c.Value)
-	if !c.Shown {
+	switch {
+	case !c.Shown:
 		v = "*" + v + "*"
+	case c.Alert:
+		v = "**" + v + "**"
 	}
 	if c.Change != "" {
 		v += " (" + c.Change + ")"

@@ -97,6 +97,7 @@ type cellView struct {
 	Title  string // a tooltip explaining a value that is not shown
 	Raw    float64
 	Shown  bool
+	Alert  bool // a team below the response-SLA target
 }
 
 type chartView struct {
@@ -388,6 +389,10 @@ func (b *builder) teamTable(ids []string) table {
 		any := false
 		for _, id := range ids {
 			c := b.cellView(b.metric(id), teamKey(b.week, tm, id), teamKey(b.prev, tm, id))
+			if id == "response_within_sla_ratio" && c.Shown && c.Raw < SLATarget {
+				c.Alert = true
+				c.Title = "below the " + fmt.Sprintf("%.0f%%", SLATarget*100) + " target; " + c.Title
+			}
 			any = any || c.Shown || c.Value == "n/a"
 			r.Cells = append(r.Cells, c)
 		}
@@ -566,8 +571,12 @@ func (b *builder) summary(v *view) {
 	case len(misses) == 0:
 		v.SLANote = fmt.Sprintf("Every team shown answered at least %s of requests within its agreed response time.", v.SLATarget)
 	case len(misses) > maxSLAListed:
-		v.SLANote = fmt.Sprintf("%d of the %d teams shown answered fewer than %s of requests within their agreed response time; the %d furthest below (all are in the team table):",
-			len(misses), measured, v.SLATarget, maxSLAListed)
+		who := fmt.Sprintf("%d of the %d teams shown", len(misses), measured)
+		if len(misses) == measured {
+			who = fmt.Sprintf("All %d teams shown", measured)
+		}
+		v.SLANote = fmt.Sprintf("%s answered fewer than %s of requests within their agreed response time; the %d furthest below (all are in the team table):",
+			who, v.SLATarget, maxSLAListed)
 	default:
 		v.SLANote = fmt.Sprintf("Teams that answered fewer than %s of requests within their agreed response time:", v.SLATarget)
 	}
