@@ -190,7 +190,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	refreshed := make(chan struct{})
 	go func() { p.refreshOutcomes(cctx); close(refreshed) }()
 	reported := make(chan struct{})
-	go func() { p.scheduleReports(cctx); close(reported) }()
+	go func() { p.scheduleReports(cctx, p.now); close(reported) }()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

@@ -204,10 +204,10 @@ func (p *pipeline) saveReport(name string, b []byte) error {
 }
 
 // scheduleReports writes the previous ISO week's report at each scheduled
-// time until ctx ends. Times are decided by the pipeline clock; a missed
-// time (Shoal was down) is not caught up, as GET /reports/{week}.html
-// renders any week on demand.
-func (p *pipeline) scheduleReports(ctx context.Context) {
+// time until ctx ends. Times are decided by clock (the pipeline's, p.now);
+// a missed time (Shoal was down) is not caught up, as GET
+// /reports/{week}.html renders any week on demand.
+func (p *pipeline) scheduleReports(ctx context.Context, clock func() time.Time) {
 	s, err := p.cfg.ReportSchedule.parse()
 	if err != nil { // validated at startup
 		p.log.Error("report schedule", "component", "report", "err", err)
@@ -219,7 +219,7 @@ func (p *pipeline) scheduleReports(ctx context.Context) {
 		if loc == nil {
 			loc = p.orgLocation()
 		}
-		now := p.now()
+		now := clock()
 		at := s.next(now, loc)
 		log.Debug("next weekly report", "at", at.Format(time.RFC3339))
 		t := time.NewTimer(at.Sub(now))

@@ -118,6 +118,30 @@ func TestReportEndToEnd(t *testing.T) {
 		t.Errorf("shoal report (default week) did not write the last complete week's Markdown (%v)", err)
 	}
 
+	// The schedule: a clock 300 ms before Monday 06:00 (the default, in the
+	// org's zone, UTC here) writes the previous week's report when it strikes.
+	os.RemoveAll(filepath.Join(dataDir, "reports"))
+	start := time.Now()
+	clock := func() time.Time { return orgNow.Add(6*time.Hour - 300*time.Millisecond + time.Since(start)) }
+	sctx, stopSchedule := context.WithCancel(ctx)
+	scheduled := make(chan struct{})
+	go func() { p.scheduleReports(sctx, clock); close(scheduled) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, f := range report.Formats {
+		path := filepath.Join(dataDir, "reports", report.FileName(week, f))
+		for {
+			if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, outs[f]) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the scheduled report %s was not written", path)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	stopSchedule()
+	<-scheduled
+
 	assertWithheldNowhere(t, p, week, outs)
 	raw := org.RawPeople()
 	for f, b := range outs {
