@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // the org's zone must resolve on hosts without a zoneinfo database
 
 	"github.com/shoal-analytics/shoal/metrics"
 	"github.com/shoal-analytics/shoal/privacy"
@@ -164,6 +165,9 @@ func newBuilder(d Data) (*builder, error) {
 	if d.K < privacy.FloorMinGroupSize {
 		return nil, fmt.Errorf("report: k = %d is below the floor of %d; pass the policy's k", d.K, privacy.FloorMinGroupSize)
 	}
+	if _, err := time.LoadLocation(d.TimeZone); err != nil {
+		return nil, fmt.Errorf("report: time zone %q: %w (pass the org's IANA zone, e.g. Europe/Berlin; empty means UTC)", d.TimeZone, err)
+	}
 	if d.Catalog == nil {
 		d.Catalog = metrics.Catalog
 	}
@@ -299,10 +303,7 @@ func (b *builder) cellView(m metrics.Metric, k, prevKey cellKey) cellView {
 // build computes the whole view.
 func (b *builder) build() view {
 	d := b.d
-	loc, err := time.LoadLocation(d.TimeZone)
-	if err != nil || d.TimeZone == "" {
-		loc = time.UTC
-	}
+	loc, _ := time.LoadLocation(d.TimeZone) // checked by newBuilder; "" is UTC
 	start := d.Week.Start(loc)
 	end := d.Week.End(loc).Add(-time.Second)
 	v := view{

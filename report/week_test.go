@@ -62,3 +62,33 @@ func TestWeekInZone(t *testing.T) {
 		t.Errorf("start of 2026-W48 in Berlin = %v", s)
 	}
 }
+
+// TestBadData: Render refuses data it cannot report on truthfully.
+func TestBadData(t *testing.T) {
+	for name, tc := range map[string]struct {
+		mutate func(*Data)
+		want   string
+	}{
+		"k below the floor": {func(d *Data) { d.K = 2 }, "k = 2 is below the floor of 3"},
+		"unknown zone":      {func(d *Data) { d.TimeZone = "Mars/Olympus" }, `time zone "Mars/Olympus"`},
+		"unknown format":    {nil, `format "pdf": use html, md or csv`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := demoData(t, nil)
+			f := HTML
+			if tc.mutate != nil {
+				tc.mutate(&d)
+			} else {
+				f = "pdf"
+			}
+			var buf strings.Builder
+			err := Render(&buf, d, f)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Render = %v, want an error saying %q", err, tc.want)
+			}
+			if buf.Len() != 0 {
+				t.Errorf("Render wrote %d bytes before failing", buf.Len())
+			}
+		})
+	}
+}
