@@ -49,6 +49,7 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"zero batch size", append(base, "--pseudonym-key-file", keyPath, "--batch-size", "0"), nil, 1, []string{"batch-size must be between 1 and 1000000, got 0"}},
 		{"broker without port", append(base, "--pseudonym-key-file", keyPath, "--brokers", "kafka"), nil, 1, []string{`broker "kafka" has no port`}},
 		{"bad env value", append(base, "--pseudonym-key-file", keyPath), map[string]string{"SHOAL_BATCH_SIZE": "lots"}, 2, []string{"SHOAL_BATCH_SIZE", "lots"}},
+		{"bad report schedule", append(base, "--pseudonym-key-file", keyPath, "--report-time", "6am", "--report-weekday", "Moonday"), nil, 1, []string{`report-time "6am": use HH:MM`, `report-weekday "Moonday"`}},
 		{"bad log level", append(base, "--pseudonym-key-file", keyPath, "--log-level", "loud"), nil, 1, []string{`log-level "loud"`}},
 		{"unknown flag", append(base, "--nosuch"), nil, 2, []string{"flag provided but not defined: -nosuch", "--help"}},
 		{"stray argument", append(base, "extra"), nil, 2, []string{`unexpected argument "extra"`}},

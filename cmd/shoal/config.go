@@ -18,6 +18,8 @@ import (
 // underscores).
 type Config struct {
 	ingest.Config `yaml:",inline"`
+	// ReportSchedule is when run writes the weekly report (report.go).
+	ReportSchedule `yaml:",inline"`
 
 	// DataDir holds the DuckDB file (shoal.duckdb) and, when the embedded
 	// broker runs, its log (kafka/). Default: data (run), shoal-demo (demo)
@@ -51,12 +53,13 @@ type Config struct {
 
 func defaultConfig(dataDir string) Config {
 	return Config{
-		Config:       ingest.DefaultConfig(),
-		DataDir:      dataDir,
-		EmbeddedAddr: "127.0.0.1:9092",
-		HTTPAddr:     "127.0.0.1:9464",
-		LogLevel:     "info",
-		LogFormat:    "text",
+		Config:         ingest.DefaultConfig(),
+		ReportSchedule: defaultReportSchedule(),
+		DataDir:        dataDir,
+		EmbeddedAddr:   "127.0.0.1:9092",
+		HTTPAddr:       "127.0.0.1:9464",
+		LogLevel:       "info",
+		LogFormat:      "text",
 	}
 }
 
@@ -65,19 +68,23 @@ func (c *Config) registerFlags(fs *flag.FlagSet) {
 	c.Config.RegisterFlags("", fs)
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the DuckDB file and the embedded broker's log")
 	fs.StringVar(&c.EmbeddedAddr, "embedded-addr", c.EmbeddedAddr, "listen address of the embedded Kafka-protocol broker (used when --brokers is empty)")
-	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address serving /metrics, /healthz and /readyz")
+	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address serving /metrics, /healthz, /readyz and /reports/")
 	fs.StringVar(&c.Teams, "teams", c.Teams, "team agreements file (YAML: units, time zones, response SLAs, working days, min_group_size); reload with SIGHUP or POST /-/reload")
 	fs.StringVar(&c.PseudonymKeyFile, "pseudonym-key-file", c.PseudonymKeyFile, "file with the secret key (>= 32 bytes) that pseudonymizes person ids; create one with: head -c 32 /dev/urandom > shoal.key")
 	fs.IntVar(&c.DuckDBThreads, "duckdb-threads", c.DuckDBThreads, "DuckDB worker threads (0 = all cores)")
 	fs.StringVar(&c.DuckDBMemoryLimit, "duckdb-memory-limit", c.DuckDBMemoryLimit, "DuckDB memory limit, e.g. 2GB (empty = DuckDB default)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
+	c.ReportSchedule.registerFlags(fs)
 }
 
 // validate reports every problem at once.
 func (c *Config) validate(requireKey bool) error {
 	var errs []error
 	if err := c.Config.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.ReportSchedule.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.DataDir == "" {

@@ -87,7 +87,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *once {
 		return stopEarly(nil)
 	}
-	fmt.Fprintf(stdout, "\nServing %s/metrics (Kafka-protocol broker on %s). Press Ctrl-C to stop.\n", p.httpURL(), strings.Join(p.cfg.Brokers, ","))
+	fmt.Fprintf(stdout, "\nServing %s/metrics and the weekly reports at %s/reports/ (Kafka-protocol broker on %s). Press Ctrl-C to stop.\n", p.httpURL(), p.httpURL(), strings.Join(p.cfg.Brokers, ","))
 	return <-done
 }
 

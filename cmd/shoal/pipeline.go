@@ -163,8 +163,9 @@ func (p *pipeline) routes() http.Handler {
 		}
 		fmt.Fprintln(w, "teams file reloaded")
 	})
+	p.reportRoutes(mux)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "Shoal: /metrics (Prometheus), /healthz, /readyz")
+		fmt.Fprintln(w, "Shoal: /metrics (Prometheus), /healthz, /readyz, /reports/ (weekly reports)")
 	})
 	return mux
 }
@@ -189,6 +190,8 @@ func (p *pipeline) run(ctx context.Context) error {
 	go func() { consumerErr <- p.consumer.Run(cctx) }()
 	refreshed := make(chan struct{})
 	go func() { p.refreshOutcomes(cctx); close(refreshed) }()
+	reported := make(chan struct{})
+	go func() { p.scheduleReports(cctx, p.now); close(reported) }()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -215,6 +218,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	}
 	cancel()
 	<-refreshed // no query may be in flight when DuckDB closes
+	<-reported
 	p.close()
 	return err
 }

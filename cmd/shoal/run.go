@@ -11,7 +11,8 @@ import (
 
 const runSummary = `Consume events from Kafka (or the embedded broker when --brokers is empty), refuse
 malformed and monitoring data to the dead-letter topic, pseudonymize person fields and
-land everything in DuckDB exactly once. Serves /metrics, /healthz and /readyz.`
+land everything in DuckDB exactly once. Serves /metrics, /healthz, /readyz and the weekly
+HR reports at /reports/, which it also writes to DATA_DIR/reports on a schedule.`
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := defaultConfig("data")

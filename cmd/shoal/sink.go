@@ -43,10 +43,16 @@ func (o outcomeSource) Outcomes(ctx context.Context, fromWeek, toWeek int32, now
 	if err != nil {
 		return nil, err
 	}
+	return outcomeCells(rows), nil
+}
+
+// outcomeCells converts transform's outcome rows to metrics cells, field
+// for field; metrics.Apply then decides what may be published.
+func outcomeCells(rows []transform.Outcome) []metrics.Cell {
 	cells := make([]metrics.Cell, len(rows))
 	for i, r := range rows {
 		cells[i] = metrics.Cell{Week: r.Week, Level: privacy.Level(r.Level), Team: r.Team, Unit: r.Unit,
 			Metric: r.Metric, Value: r.Value, Defined: r.Defined, People: r.People}
 	}
-	return cells, nil
+	return cells
 }

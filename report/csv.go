@@ -1,0 +1,63 @@
+package report
+
+import (
+	"bytes"
+	"encoding/csv"
+
+	"github.com/shoal-analytics/shoal/privacy"
+)
+
+// csvHeader is the CSV report's columns. value, previous and change are in
+// the metric's base unit (measure): seconds, a ratio from 0 to 1, or a
+// count; they are empty when suppressed or when the week has nothing to
+// measure.
+var csvHeader = []string{"week", "level", "unit", "team", "metric", "value", "previous", "change", "suppressed", "measure"}
+
+// writeCSV writes one row per org, unit and team cell of the report week
+// and metric. A week without data has the header only.
+func writeCSV(buf *bytes.Buffer, b *builder) error {
+	w := csv.NewWriter(buf)
+	w.UseCRLF = true // what spreadsheets expect (RFC 4180)
+	if err := w.Write(csvHeader); err != nil {
+		return err
+	}
+	week := b.d.Week.String()
+	for _, m := range b.d.Catalog {
+		type pair struct{ cur, prev cellKey }
+		keys := []pair{{orgKey(b.week, m.ID), orgKey(b.prev, m.ID)}}
+		for _, u := range b.units {
+			keys = append(keys, pair{unitKey(b.week, u.ID, m.ID), unitKey(b.prev, u.ID, m.ID)})
+		}
+		for _, t := range b.teams {
+			keys = append(keys, pair{teamKey(b.week, t, m.ID), teamKey(b.prev, t, m.ID)})
+		}
+		for _, k := range keys {
+			v, st, _ := b.cells.get(k.cur)
+			if st == absent {
+				continue
+			}
+			var value, previous, chg string
+			suppressed := "false"
+			switch st {
+			case withheld:
+				suppressed = "true"
+			case shown:
+				value = csvNumber(m, v)
+				if pv, pst, _ := b.cells.get(k.prev); pst == shown {
+					previous = csvNumber(m, pv)
+					chg = csvNumber(m, v-pv)
+				}
+			}
+			level := string(k.cur.level)
+			unit := k.cur.unit
+			if k.cur.level == privacy.LevelOrg {
+				unit = ""
+			}
+			if err := w.Write([]string{week, level, unit, k.cur.team, m.ID, value, previous, chg, suppressed, string(m.Unit)}); err != nil {
+				return err
+			}
+		}
+	}
+	w.Flush()
+	return w.Error()
+}

@@ -1,0 +1,14 @@
+// Package report renders Shoal's weekly HR report — HTML (one
+// self-contained file with inline CSS and server-side SVG charts),
+// Markdown and CSV — from a Data value: outcome cells that have already
+// passed metrics.Apply, the data-quality counts of the week, the org's
+// units and teams, k and the metric catalog.
+//
+// It is pure rendering: it opens no database, makes no network request and
+// reads no clock (the report's "generated at" time is part of Data). It
+// shows a cell's value only when the cell is Visible and Defined; a cell
+// the suppression policy withheld is named as rolled up or hidden, and its
+// value never reaches any output, sentence, chart or axis. The report
+// describes teams, units and the org, never a person: it has no person
+// field to show.
+package report

@@ -1,0 +1,28 @@
+package report
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestPureRendering proves report pulls in no DuckDB, Kafka, Arrow, ingest
+// or transform package: it renders what it is given and reads no store.
+func TestPureRendering(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go command not on PATH: cannot list report's dependencies")
+	}
+	out, err := exec.Command(gobin, "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, path := range strings.Fields(string(out)) {
+		lower := strings.ToLower(path)
+		for _, bad := range []string{"duckdb", "kafka", "franz", "arrow", "shoal/transform", "shoal/ingest"} {
+			if strings.Contains(lower, bad) {
+				t.Errorf("report depends on %s", path)
+			}
+		}
+	}
+}
