@@ -1,6 +1,7 @@
 package privacy
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -49,8 +50,9 @@ func NewPseudonymizer(key []byte) (*Pseudonymizer, error) {
 }
 
 // LoadKeyFile reads a pseudonym key from path. Surrounding whitespace is
-// kept as key material except a single trailing newline, so a key written
-// with echo works.
+// kept as key material except a single trailing newline when at least
+// MinKeyBytes remain without it, so a key written with echo works and a
+// random 32-byte key that happens to end in '\n' keeps all its bytes.
 func LoadKeyFile(path string) ([]byte, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: no path given; pass --pseudonym-key-file (create one with: head -c 32 /dev/urandom > shoal.key)", ErrKeyFile)
@@ -59,7 +61,12 @@ func LoadKeyFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w (create one with: head -c 32 /dev/urandom > %s)", ErrKeyFile, err, path)
 	}
-	b = []byte(strings.TrimSuffix(string(b), "\n"))
+	// A key written with echo ends in a newline that is not key material;
+	// one from `head -c 32 /dev/urandom` ends in '\n' once in 256 files, and
+	// there the byte is key material: drop it only if enough bytes remain.
+	if trimmed := bytes.TrimSuffix(b, []byte("\n")); len(trimmed) >= MinKeyBytes {
+		b = trimmed
+	}
 	if len(b) < MinKeyBytes {
 		return nil, fmt.Errorf("%w %s: key is %d bytes, need at least %d (create one with: head -c 32 /dev/urandom > %s)", ErrKeyFile, path, len(b), MinKeyBytes, path)
 	}

@@ -2,6 +2,9 @@ package privacy
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -49,5 +52,34 @@ func TestPseudonymKeyed(t *testing.T) {
 	}
 	if _, err := NewPseudonymizer(make([]byte, MinKeyBytes-1)); err == nil {
 		t.Error("short key accepted")
+	}
+}
+
+// TestLoadKeyFileNewline: a key from `head -c 32 /dev/urandom` that ends in
+// '\n' (one file in 256) keeps all 32 bytes; a key written with echo loses
+// its newline; a short key is refused.
+func TestLoadKeyFileNewline(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name    string
+		content string
+		want    string // "" = refused
+	}{
+		{"random ending in newline", strings.Repeat("k", 31) + "\n", strings.Repeat("k", 31) + "\n"},
+		{"echo", strings.Repeat("k", 32) + "\n", strings.Repeat("k", 32)},
+		{"exact", strings.Repeat("k", 32), strings.Repeat("k", 32)},
+		{"short", strings.Repeat("k", 30) + "\n", ""},
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_"))
+		if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := LoadKeyFile(path)
+		switch {
+		case tc.want == "" && err == nil:
+			t.Errorf("%s: accepted a %d-byte key", tc.name, len(got))
+		case tc.want != "" && (err != nil || string(got) != tc.want):
+			t.Errorf("%s: got %q, %v; want %q", tc.name, got, err, tc.want)
+		}
 	}
 }
