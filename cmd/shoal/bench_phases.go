@@ -25,6 +25,7 @@ import (
 
 	"github.com/shoal-analytics/shoal/ingest"
 	"github.com/shoal-analytics/shoal/privacy"
+	"github.com/shoal-analytics/shoal/report"
 	"github.com/shoal-analytics/shoal/transform"
 )
 
@@ -199,6 +200,15 @@ func benchShoal(ctx context.Context, brokers []string, work string, batchSize in
 	}
 	slices.Sort(lat)
 	r.Extra["scrape_seconds"], r.Extra["scrapes"] = lat[len(lat)/2], scrapes
+
+	// The weekly report of the last complete week, as /reports/ renders it
+	// (9 weeks of outcomes through the policy, HTML with its SVG charts).
+	began = time.Now()
+	html, err := p.renderReport(ctx, p.lastCompleteWeek(), report.HTML)
+	if err != nil {
+		return benchResult{}, fmt.Errorf("render the weekly report: %w", err)
+	}
+	r.Extra["report_seconds"], r.Extra["report_bytes"] = time.Since(began).Seconds(), float64(len(html))
 	cancel()
 	if err := <-done; err != nil {
 		return benchResult{}, err

@@ -38,7 +38,7 @@ func TestBenchHarness(t *testing.T) {
 	}
 	events := -1
 	for _, row := range []string{"1. ceiling", "2. Shoal end to end", "3. naive", "4a. DuckDB read_json", "4b. Shoal's stage without Kafka",
-		"5a. incremental", "5b. full", "6a. outcome refresh", "6b. /metrics scrape"} {
+		"5a. incremental", "5b. full", "6a. outcome refresh", "6b. /metrics scrape", "6c. weekly HTML report"} {
 		m := rowRe(row).FindStringSubmatch(string(md))
 		if m == nil {
 			t.Errorf("BENCHMARKS.md has no row %q:\n%s", row, md)
@@ -69,7 +69,7 @@ func TestBenchHarness(t *testing.T) {
 	if events <= 0 {
 		t.Errorf("no events measured")
 	}
-	for _, want := range []string{"Shoal / ceiling", "Shoal / naive", "stage / read_json", "full / incremental", "peak RSS", "- command: `shoal bench --preset tiny",
+	for _, want := range []string{"Shoal / ceiling", "Shoal / naive", "stage / read_json", "full / incremental", "peak RSS", "weekly report,", "- command: `shoal bench --preset tiny",
 		"- machine: ", "- commit: ", "Notes on method"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("BENCHMARKS.md lacks %q", want)
