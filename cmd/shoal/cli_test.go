@@ -108,7 +108,7 @@ func TestConfigPrecedence(t *testing.T) {
 
 // TestHelp: every command explains itself; the text is kept in golden files.
 func TestHelp(t *testing.T) {
-	for _, name := range []string{"", "demo", "run", "generate", "publish"} {
+	for _, name := range []string{"", "demo", "run", "generate", "publish", "sql"} {
 		t.Run("help "+name, func(t *testing.T) {
 			args := []string{"help"}
 			if name != "" {

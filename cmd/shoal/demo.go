@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,6 +29,7 @@ const demoMarker = ".shoal-demo"
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := defaultConfig("shoal-demo")
+	cfg.SQL.Addr, cfg.SQL.AllowAnonymous = "127.0.0.1:5433", true
 	fs := newFlagSet("demo", demoSummary, stdout, stderr)
 	cfg.registerFlags(fs)
 	var opts synth.Options
@@ -88,6 +90,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return stopEarly(nil)
 	}
 	fmt.Fprintf(stdout, "\nServing %s/metrics (Kafka-protocol broker on %s). Press Ctrl-C to stop.\n", p.httpURL(), strings.Join(p.cfg.Brokers, ","))
+	if p.sqlSrv != nil {
+		host, port, _ := net.SplitHostPort(p.sqlSrv.Addr())
+		fmt.Fprintf(stdout, "SQL (privacy-safe tables only): psql \"host=%s port=%s user=analyst dbname=shoal\" or shoal sql --addr %s \"SELECT * FROM shoal.weekly_outcomes LIMIT 5\"\n", host, port, p.sqlSrv.Addr())
+	}
 	return <-done
 }
 

@@ -28,6 +28,7 @@ Commands:
   run        the production pipeline: consume events from Kafka into DuckDB
   generate   write a synthetic organisation's events as NDJSON, or publish them (--brokers)
   publish    send an NDJSON file of events to a Kafka topic, with progress
+  sql        run one SQL statement against a running Shoal's governed SQL endpoint
   help       show this help, or "shoal help <command>" for a command's flags
 
 Every flag of run and demo can also be set as SHOAL_<FLAG> (e.g. SHOAL_DLQ_TOPIC) or as a
@@ -54,6 +55,7 @@ func commands() []command {
 		{"run", "Run the production pipeline.", runRun},
 		{"generate", "Write or publish a synthetic organisation's events.", runGenerate},
 		{"publish", "Publish an NDJSON file of events to Kafka.", runPublish},
+		{"sql", "Query a running Shoal's governed SQL endpoint.", runSQL},
 	}
 }
 

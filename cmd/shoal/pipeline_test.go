@@ -14,7 +14,7 @@ import (
 )
 
 // testPipeline starts an in-process pipeline against the broker at addr.
-func testPipeline(t *testing.T, addr, dataDir string, org *synth.Org, logs *syncBuffer) (*pipeline, func()) {
+func testPipeline(t *testing.T, addr, dataDir string, org *synth.Org, logs *syncBuffer, opts ...func(*Config)) (*pipeline, func()) {
 	t.Helper()
 	cfg := defaultConfig(dataDir)
 	cfg.Brokers = []string{addr}
@@ -30,6 +30,9 @@ func testPipeline(t *testing.T, addr, dataDir string, org *synth.Org, logs *sync
 	}
 	cfg.Teams = teams
 	cfg.now = func() time.Time { return orgNow }
+	for _, o := range opts {
+		o(&cfg)
+	}
 	p, err := startPipeline(ctx, cfg, key, logger)
 	if err != nil {
 		t.Fatal(err)
