@@ -176,6 +176,7 @@ func clientAddr(ctx context.Context) string {
 // from its result.
 func (s *Server) parse(ctx context.Context, q wire.Query) (wire.PreparedStatements, error) {
 	start := time.Now()
+	q.Query = psqlCompat(q.Query)
 	if q.SimpleQuery {
 		qctx, cancel := context.WithTimeout(ctx, s.cfg.StatementTimeout)
 		names, types, rows, err := s.eng.Query(qctx, q.Query, nil, s.cfg.MaxRows)
@@ -198,10 +199,12 @@ func (s *Server) parse(ctx context.Context, q wire.Query) (wire.PreparedStatemen
 	if err != nil {
 		return nil, s.fail(ctx, q.Query, start, err)
 	}
+	// Parameters are untyped (OID 0) unless the client gave a type: the
+	// client sends them as text, and the engine binds them as literals that
+	// take their type from where they are used, like PostgreSQL's unknown.
 	oids := make([]uint32, nparams)
 	for i := range oids {
-		oids[i] = pgtype.TextOID
-		if i < len(q.ParameterOIDs) && q.ParameterOIDs[i] != 0 {
+		if i < len(q.ParameterOIDs) {
 			oids[i] = q.ParameterOIDs[i]
 		}
 	}
@@ -210,11 +213,11 @@ func (s *Server) parse(ctx context.Context, q wire.Query) (wire.PreparedStatemen
 		start := time.Now()
 		args := make([]any, len(params))
 		for i, p := range params {
-			oid := uint32(pgtype.TextOID)
+			var oid uint32
 			if i < len(oids) {
 				oid = oids[i]
 			}
-			v, err := p.Scan(oid)
+			v, err := paramValue(p, oid)
 			if err != nil {
 				return s.fail(ctx, q.Query, start, &engineError{code: "22P02", msg: fmt.Sprintf("parameter $%d: %v", i+1, err)})
 			}
@@ -362,4 +365,18 @@ func encodeRow(cols wire.Columns, r []any) []any {
 		}
 	}
 	return out
+}
+
+// paramValue decodes a bound parameter: text as sent, binary by its type.
+func paramValue(p wire.Parameter, oid uint32) (any, error) {
+	if p.Value() == nil {
+		return nil, nil
+	}
+	if p.Format() == wire.TextFormat {
+		return string(p.Value()), nil
+	}
+	if oid == 0 {
+		return nil, errors.New("a binary parameter needs a declared type")
+	}
+	return p.Scan(oid)
 }

@@ -254,8 +254,15 @@ func (s *Serving) Describe(ctx context.Context, query string) (names, types []st
 	if _, _, err := s.check(ctx, wrapped); err != nil {
 		return nil, nil, 0, err
 	}
-	args := make([]any, params)
-	res, err := s.run(ctx, wrapped, args, 0)
+	if params > 0 {
+		if wrapped, err = bindLiterals(wrapped, make([]any, params)); err != nil {
+			return nil, nil, 0, err
+		}
+		if _, _, err := s.check(ctx, wrapped); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	res, err := s.run(ctx, wrapped, nil, 0)
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -276,11 +283,21 @@ func (s *Serving) Query(ctx context.Context, query string, args []any, maxRows i
 	run := q
 	if maxRows > 0 {
 		run = "SELECT * FROM (\n" + q + "\n) AS shoal_query LIMIT " + strconv.Itoa(maxRows+1)
-		if _, _, err := s.check(ctx, run); err != nil {
+	}
+	if params > 0 {
+		if run, err = bindLiterals(run, args); err != nil {
 			return nil, nil, nil, err
 		}
 	}
-	res, err := s.run(ctx, run, args, maxRows+1)
+	if run != q {
+		// What runs is checked, not only what was sent.
+		if _, n, err := s.check(ctx, run); err != nil {
+			return nil, nil, nil, err
+		} else if n != 0 {
+			return nil, nil, nil, refusal(StateSyntaxError, "parameters left after binding")
+		}
+	}
+	res, err := s.run(ctx, run, nil, maxRows+1)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -383,7 +400,7 @@ func classify(ctx context.Context, err error) error {
 		case duckdb.ErrorTypeParser:
 			return &ServingError{Code: StateSyntaxError, Msg: "syntax error", Err: err}
 		case duckdb.ErrorTypeCatalog:
-			return &ServingError{Code: StateUndefinedObject, Msg: "unknown name (the tables are in schema shoal: SELECT table_name FROM information_schema.tables WHERE table_schema = 'shoal')", Err: err}
+			return &ServingError{Code: StateUndefinedObject, Msg: "unknown table, column or function (the tables are in schema shoal: SELECT table_name FROM information_schema.tables WHERE table_schema = 'shoal')", Err: err}
 		case duckdb.ErrorTypePermission:
 			return &ServingError{Code: StateInsufficientPrivilege, Msg: "not permitted", Err: err}
 		case duckdb.ErrorTypeInterrupt:

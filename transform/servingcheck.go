@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // maxQueryBytes is the longest statement the serving database parses.
@@ -280,4 +281,93 @@ func (w *walker) function(m map[string]any) error {
 		}
 	}
 	return nil
+}
+
+// bindLiterals replaces the parameters $1, $2, ... of q (outside string
+// literals, quoted identifiers and comments) with args as SQL string
+// literals, so they take their type from where they are used, as
+// PostgreSQL's untyped parameters do (DuckDB would bind a VARCHAR and
+// refuse to compare it with a DATE). The result is checked like any
+// statement before it runs.
+func bindLiterals(q string, args []any) (string, error) {
+	var b strings.Builder
+	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
+	skipQuoted := func(i int, quote byte) int { // i at the opening quote; returns the index after the closing one
+		for j := i + 1; j < len(q); j++ {
+			if q[j] == quote {
+				if j+1 < len(q) && q[j+1] == quote {
+					j++
+					continue
+				}
+				return j + 1
+			}
+		}
+		return len(q)
+	}
+	for i := 0; i < len(q); {
+		c := q[i]
+		switch {
+		case c == '\'' || c == '"':
+			j := skipQuoted(i, c)
+			b.WriteString(q[i:j])
+			i = j
+		case c == '-' && i+1 < len(q) && q[i+1] == '-':
+			j := strings.IndexByte(q[i:], '\n')
+			if j < 0 {
+				j = len(q) - i
+			}
+			b.WriteString(q[i : i+j])
+			i += j
+		case c == '/' && i+1 < len(q) && q[i+1] == '*':
+			j := strings.Index(q[i+2:], "*/")
+			end := len(q)
+			if j >= 0 {
+				end = i + 2 + j + 2
+			}
+			b.WriteString(q[i:end])
+			i = end
+		case c == '$' && i+1 < len(q) && isDigit(q[i+1]) && (i == 0 || !isIdentByte(q[i-1])):
+			j := i + 1
+			for j < len(q) && isDigit(q[j]) {
+				j++
+			}
+			n, err := strconv.Atoi(q[i+1 : j])
+			if err != nil || n < 1 || n > len(args) {
+				return "", refusal("08P01", "parameter $%s has no bound value (%d given)", q[i+1:j], len(args))
+			}
+			b.WriteString(literal(args[n-1]))
+			i = j
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return b.String(), nil
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+}
+
+// literal is v as a SQL string literal (NULL for nil).
+func literal(v any) string {
+	var s string
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case string:
+		s = x
+	case []byte:
+		s = string(x)
+	case bool:
+		if x {
+			return "TRUE"
+		}
+		return "FALSE"
+	case time.Time:
+		s = x.UTC().Format("2006-01-02 15:04:05.999999")
+	default:
+		s = fmt.Sprint(x)
+	}
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
