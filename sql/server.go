@@ -78,7 +78,9 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 		return nil, fmt.Errorf("register sql metrics: %w", err)
 	}
 	opts := []wire.OptionFn{
-		wire.Logger(s.log.With("part", "wire")),
+		// The wire library logs statements at debug level: it gets a logger
+		// that drops everything below info, whatever --log-level says.
+		wire.Logger(slog.New(infoOnly{s.log.Handler()}).With("component", "sql", "part", "wire")),
 		wire.Version("15.0"),
 		wire.GlobalParameters(wire.Parameters{"DateStyle": "ISO, MDY", "TimeZone": "UTC", "integer_datetimes": "on", "standard_conforming_strings": "on"}),
 		wire.WithShutdownTimeout(5 * time.Second),
@@ -380,3 +382,13 @@ func paramValue(p wire.Parameter, oid uint32) (any, error) {
 	}
 	return p.Scan(oid)
 }
+
+// infoOnly drops records below info (the wire library's debug records
+// carry statement text).
+type infoOnly struct{ slog.Handler }
+
+func (h infoOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelInfo && h.Handler.Enabled(ctx, l)
+}
+func (h infoOnly) WithAttrs(as []slog.Attr) slog.Handler { return infoOnly{h.Handler.WithAttrs(as)} }
+func (h infoOnly) WithGroup(g string) slog.Handler       { return infoOnly{h.Handler.WithGroup(g)} }

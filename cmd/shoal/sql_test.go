@@ -146,3 +146,158 @@ func TestSQLEndpoint(t *testing.T) {
 		}
 	})
 }
+
+// Error classes of refused statements (SQLSTATE).
+const (
+	notRead   = "0A000" // not a single read statement
+	forbidden = "42501" // a table, table function or function outside the allowlist
+	syntax    = "42601"
+	rowLimit  = "54000"
+	timedOut  = "57014"
+)
+
+// heavyQuery runs for minutes: a four-way cross join of the daily table.
+const heavyQuery = "SELECT count(*) FROM shoal.daily_outcomes a, shoal.daily_outcomes b, shoal.daily_outcomes c, shoal.daily_outcomes d WHERE a.tasks_completed + b.tasks_completed + c.tasks_completed + d.tasks_completed > -1"
+
+// hostileQueries are statements an analyst (or an attacker with analyst
+// credentials) might send, each with the error class it must get.
+func hostileQueries(duckdbPath string) []struct{ name, q, code string } {
+	return []struct{ name, q, code string }{
+		{"insert", "INSERT INTO shoal.weekly_outcomes (level) VALUES ('x')", notRead},
+		{"update", "UPDATE shoal.weekly_outcomes SET tasks_completed = 0", notRead},
+		{"delete", "DELETE FROM shoal.weekly_outcomes", notRead},
+		{"create table", "CREATE TABLE shoal.x (a INT)", notRead},
+		{"create table as", "CREATE TABLE x AS SELECT * FROM shoal.weekly_outcomes", notRead},
+		{"drop", "DROP TABLE shoal.weekly_outcomes", notRead},
+		{"alter", "ALTER TABLE shoal.weekly_outcomes ADD COLUMN x INT", notRead},
+		{"create view", "CREATE VIEW v AS SELECT 1", notRead},
+		{"create macro", "CREATE MACRO m(x) AS x", notRead},
+		{"create secret", "CREATE SECRET s (TYPE s3, KEY_ID 'k', SECRET 's')", notRead},
+		{"attach the pipeline's DuckDB file", "ATTACH '" + duckdbPath + "' AS raw (READ_ONLY)", notRead},
+		{"attach memory", "ATTACH ':memory:' AS m2", notRead},
+		{"detach", "DETACH memory", notRead},
+		{"use", "USE memory.main", notRead},
+		{"copy to file", "COPY shoal.weekly_outcomes TO '/tmp/shoal-leak.csv'", notRead},
+		{"copy query to file", "COPY (SELECT 1) TO '/tmp/shoal-leak.csv'", notRead},
+		{"copy from file", "COPY shoal.weekly_outcomes FROM '/etc/passwd'", notRead},
+		{"export", "EXPORT DATABASE '/tmp/shoal-export'", notRead},
+		{"import", "IMPORT DATABASE '/tmp/shoal-export'", notRead},
+		{"install", "INSTALL httpfs", notRead},
+		{"load", "LOAD httpfs", notRead},
+		{"pragma", "PRAGMA database_list", notRead},
+		{"pragma show_tables", "PRAGMA show_tables", notRead},
+		{"set external access", "SET enable_external_access = true", notRead},
+		{"unlock configuration", "SET lock_configuration = false", notRead},
+		{"reset", "RESET memory_limit", notRead},
+		{"call", "CALL pragma_version()", notRead},
+		{"begin", "BEGIN TRANSACTION", notRead},
+		{"checkpoint", "CHECKPOINT", notRead},
+		{"vacuum", "VACUUM", notRead},
+		{"explain", "EXPLAIN ANALYZE SELECT 1", notRead},
+		{"prepare", "PREPARE p AS SELECT 1", notRead},
+		{"two statements", "SELECT 1; SELECT 2", notRead},
+		{"read then drop", "SELECT 1; DROP TABLE shoal.weekly_outcomes", notRead},
+		{"comment hides a statement", "SELECT 1 /* harmless */; ATTACH '" + duckdbPath + "' AS raw", notRead},
+		{"line comment then statement", "SELECT 1 -- just a comment\n; INSTALL httpfs", notRead},
+		{"statement after a string with a semicolon", "SELECT ';'; COPY (SELECT 1) TO '/tmp/shoal-leak.csv'", notRead},
+		{"read_csv", "SELECT * FROM read_csv('/etc/passwd')", forbidden},
+		{"read_csv_auto", "SELECT * FROM read_csv_auto('/etc/passwd')", forbidden},
+		{"read_parquet", "SELECT * FROM read_parquet('" + duckdbPath + "')", forbidden},
+		{"read_json", "SELECT * FROM read_json_auto('/etc/passwd')", forbidden},
+		{"read_text", "SELECT * FROM read_text('/etc/passwd')", forbidden},
+		{"read_blob", "SELECT * FROM read_blob('" + duckdbPath + "')", forbidden},
+		{"glob", "SELECT * FROM glob('/*')", forbidden},
+		{"file path as table", "SELECT * FROM '/etc/passwd'", forbidden},
+		{"url as table (httpfs)", "SELECT * FROM 'https://example.com/x.parquet'", forbidden},
+		{"sniff_csv", "SELECT * FROM sniff_csv('/etc/passwd')", forbidden},
+		{"parquet_metadata", "SELECT * FROM parquet_metadata('/tmp/x.parquet')", forbidden},
+		{"duckdb_settings", "SELECT * FROM duckdb_settings()", forbidden},
+		{"duckdb_databases", "SELECT * FROM duckdb_databases()", forbidden},
+		{"duckdb_tables", "SELECT * FROM duckdb_tables()", forbidden},
+		{"pragma table function", "SELECT * FROM pragma_database_list()", forbidden},
+		{"query table function", "SELECT * FROM query('SELECT 1')", forbidden},
+		{"range table function", "SELECT * FROM range(10)", forbidden},
+		{"json_execute_serialized_sql", "SELECT * FROM json_execute_serialized_sql(json_serialize_sql('SELECT 1'))", forbidden},
+		{"current_setting", "SELECT current_setting('temp_directory')", forbidden},
+		{"getenv", "SELECT getenv('HOME')", forbidden},
+		{"pg_read_file", "SELECT pg_read_file('/etc/passwd')", forbidden},
+		{"read_text as scalar", "SELECT read_text('/etc/passwd')", forbidden},
+		{"raw events, fully qualified", "SELECT * FROM memory.main.events", forbidden},
+		{"raw events", "SELECT * FROM events", forbidden},
+		{"raw tasks", "SELECT * FROM main.tasks", forbidden},
+		{"events in the published schema", "SELECT * FROM shoal.events", forbidden},
+		{"offsets", `SELECT * FROM "offsets"`, forbidden},
+		{"the transform's scratch database", "SELECT * FROM shoal_transform_scratch.main.shoal_batch", forbidden},
+		{"another catalog", "SELECT * FROM raw.main.events", forbidden},
+		{"system catalog table", "SELECT * FROM system.main.duckdb_settings", forbidden},
+		{"temp catalog", "SELECT * FROM temp.main.x", forbidden},
+		{"pg_settings", "SELECT * FROM pg_catalog.pg_settings", forbidden},
+		{"pg_settings unqualified", "SELECT name, setting FROM pg_settings", forbidden},
+		{"CTE named like a raw table, then the raw table", "WITH events AS (SELECT 1) SELECT * FROM memory.main.events", forbidden},
+		{"table function in a subquery", "SELECT * FROM (SELECT * FROM read_csv('/etc/passwd')) t", forbidden},
+		{"table function in a scalar subquery", "SELECT (SELECT count(*) FROM read_text('/etc/passwd'))", forbidden},
+		{"table function in IN", "SELECT * FROM shoal.weekly_outcomes WHERE team IN (SELECT file FROM glob('/*'))", forbidden},
+		{"table function in a join", "SELECT * FROM shoal.weekly_outcomes a JOIN read_csv('/etc/passwd') b ON true", forbidden},
+		{"table function in a CTE", "WITH f AS (SELECT * FROM read_text('/etc/passwd')) SELECT * FROM f", forbidden},
+		{"describe a raw table", "DESCRIBE memory.main.events", forbidden},
+		{"summarize a raw table", "SUMMARIZE events", forbidden},
+		{"unicode-escaped raw table name", `SELECT * FROM U&"ev\0065nts"`, syntax},
+		{"syntax error", "SELEC 1", syntax},
+		{"huge result", "SELECT a.day, b.day FROM shoal.daily_outcomes a, shoal.daily_outcomes b", rowLimit},
+		{"heavy cross join", heavyQuery, timedOut},
+	}
+}
+
+// TestSQLHostileQueries sends every hostile query through the simple and
+// the extended protocol and checks its error class, then that the server
+// still answers on the same and on a new connection.
+func TestSQLHostileQueries(t *testing.T) {
+	e := startSQLEndpoint(t, func(c *Config) {
+		c.SQL.StatementTimeout = 2 * time.Second
+		c.SQL.MaxRows = 5000
+	})
+	ctx := context.Background()
+	c := e.connect(t)
+	queries := hostileQueries(e.p.cfg.duckDBPath())
+	if len(queries) < 40 {
+		t.Fatalf("only %d hostile queries", len(queries))
+	}
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
+		for _, tc := range queries {
+			if tc.code == timedOut && mode != pgx.QueryExecModeSimpleProtocol {
+				continue // once is enough
+			}
+			t.Run(fmt.Sprint(mode)+"/"+tc.name, func(t *testing.T) {
+				rows, err := c.Query(ctx, tc.q, mode)
+				if err == nil {
+					for rows.Next() {
+					}
+					err = rows.Err()
+					rows.Close()
+				}
+				if err == nil {
+					t.Fatalf("%s: accepted", tc.q)
+				}
+				if got := pgCode(err); got != tc.code {
+					t.Errorf("%s: %v (SQLSTATE %s), want SQLSTATE %s", tc.q, err, got, tc.code)
+				}
+			})
+		}
+	}
+	for _, c := range []*pgx.Conn{c, e.connect(t)} {
+		var n int64
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM shoal.metric_catalog").Scan(&n); err != nil || n != 16 {
+			t.Errorf("after the hostile queries: %d metrics, %v", n, err)
+		}
+	}
+	if _, err := os.Stat("/tmp/shoal-leak.csv"); err == nil {
+		t.Error("a hostile COPY wrote /tmp/shoal-leak.csv")
+	}
+	logs := string(e.logs.Bytes())
+	if !strings.Contains(logs, "outcome=refused") || !strings.Contains(logs, "outcome=timeout") || !strings.Contains(logs, "outcome=row_limit") {
+		t.Error("audit log lacks refused, timeout or row_limit outcomes")
+	}
+	if strings.Contains(logs, "/etc/passwd") || strings.Contains(logs, "shoal-leak") {
+		t.Error("the audit log carries statement text")
+	}
+}
