@@ -226,10 +226,13 @@ func (s *Server) parse(ctx context.Context, q wire.Query) (wire.PreparedStatemen
 			args[i] = v
 		}
 		qctx, cancel := context.WithTimeout(ctx, s.cfg.StatementTimeout)
-		_, _, rows, err := s.eng.Query(qctx, q.Query, args, s.cfg.MaxRows)
+		_, gotTypes, rows, err := s.eng.Query(qctx, q.Query, args, s.cfg.MaxRows)
 		cancel()
 		if err == nil && len(rows) > s.cfg.MaxRows {
 			err = s.rowLimit()
+		}
+		if err == nil {
+			err = sameTypes(cols, gotTypes)
 		}
 		if err != nil {
 			return s.fail(ctx, q.Query, start, err)
@@ -356,9 +359,23 @@ func encodeRow(cols wire.Columns, r []any) []any {
 			default:
 				out[i] = fmt.Sprint(x)
 			}
-		case pgtype.Int4OID:
-			if x, ok := v.(int64); ok {
+		case pgtype.Int4OID, pgtype.Int8OID:
+			// A statement's types come from Describe; bound values can
+			// change them (an integer column computed from a parameter).
+			switch x := v.(type) {
+			case float64:
+				out[i] = int64(x)
+			case string:
+				out[i] = x
+			default:
+				out[i] = v
+			}
+			if x, ok := out[i].(int64); ok && cols[i].Oid == pgtype.Int4OID {
 				out[i] = int32(x)
+			}
+		case pgtype.Float8OID:
+			if x, ok := v.(int64); ok {
+				out[i] = float64(x)
 			} else {
 				out[i] = v
 			}
@@ -392,3 +409,43 @@ func (h infoOnly) Enabled(ctx context.Context, l slog.Level) bool {
 }
 func (h infoOnly) WithAttrs(as []slog.Attr) slog.Handler { return infoOnly{h.Handler.WithAttrs(as)} }
 func (h infoOnly) WithGroup(g string) slog.Handler       { return infoOnly{h.Handler.WithGroup(g)} }
+
+func numericOID(oid uint32) bool {
+	return oid == pgtype.Int4OID || oid == pgtype.Int8OID || oid == pgtype.Float8OID
+}
+
+// sameTypes checks that a prepared statement's result has the column types
+// it was described with: a parameter whose type DuckDB could not infer
+// (as in 'x' || $1) can change them.
+func sameTypes(cols wire.Columns, types []string) error {
+	if len(types) != len(cols) {
+		return &engineError{code: "42804", msg: fmt.Sprintf("the statement returned %d columns but was described with %d", len(types), len(cols))}
+	}
+	for i, t := range types {
+		got, _ := oidOf(t)
+		if want := cols[i].Oid; got != want && !(numericOID(got) && numericOID(want)) {
+			return &engineError{code: "42804", msg: fmt.Sprintf("column %s: its type depends on a parameter of unknown type (%s when prepared, %s with the values bound); cast the column's expression, e.g. CAST('x' || $1 AS VARCHAR)", cols[i].Name, typeName(want), t)}
+		}
+	}
+	return nil
+}
+
+func typeName(oid uint32) string {
+	switch oid {
+	case pgtype.BoolOID:
+		return "BOOLEAN"
+	case pgtype.Int4OID:
+		return "INTEGER"
+	case pgtype.Int8OID:
+		return "BIGINT"
+	case pgtype.Float8OID:
+		return "DOUBLE"
+	case pgtype.DateOID:
+		return "DATE"
+	case pgtype.TimestampOID:
+		return "TIMESTAMP"
+	case pgtype.TimestamptzOID:
+		return "TIMESTAMPTZ"
+	}
+	return "VARCHAR"
+}

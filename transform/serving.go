@@ -254,15 +254,10 @@ func (s *Serving) Describe(ctx context.Context, query string) (names, types []st
 	if _, _, err := s.check(ctx, wrapped); err != nil {
 		return nil, nil, 0, err
 	}
-	if params > 0 {
-		if wrapped, err = bindLiterals(wrapped, make([]any, params)); err != nil {
-			return nil, nil, 0, err
-		}
-		if _, _, err := s.check(ctx, wrapped); err != nil {
-			return nil, nil, 0, err
-		}
-	}
-	res, err := s.run(ctx, wrapped, nil, 0)
+	// DuckDB infers the parameters' types when it prepares the statement;
+	// NULLs bound to them keep those types, so the columns are the ones
+	// the statement has.
+	res, err := s.run(ctx, wrapped, make([]any, params), 0)
 	if err != nil {
 		return nil, nil, 0, err
 	}

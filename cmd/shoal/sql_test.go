@@ -2,17 +2,20 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/lib/pq"
 
 	sqlserver "github.com/shoal-analytics/shoal/sql"
 )
@@ -300,4 +303,124 @@ func TestSQLHostileQueries(t *testing.T) {
 	if strings.Contains(logs, "/etc/passwd") || strings.Contains(logs, "shoal-leak") {
 		t.Error("the audit log carries statement text")
 	}
+}
+
+// TestSQLTypesAndClients: pgx prepared statements with typed scans, lib/pq
+// through database/sql, the audit counter, and a heavy query that times
+// out while another connection keeps getting answers.
+func TestSQLTypesAndClients(t *testing.T) {
+	e := startSQLEndpoint(t, func(c *Config) { c.SQL.StatementTimeout = 3 * time.Second })
+	ctx := context.Background()
+	c := e.connect(t)
+
+	t.Run("typed columns", func(t *testing.T) {
+		if _, err := c.Prepare(ctx, "typed", `SELECT DATE '2026-11-16' AS d, TIMESTAMP '2026-11-16 10:30:00' AS ts, CAST(2.5 AS DOUBLE) AS f,
+			CAST(7 AS BIGINT) AS i8, CAST(3 AS INTEGER) AS i4, CAST('x' || $1 AS VARCHAR) AS s, $2 = 'yes' AS b, CAST(NULL AS DOUBLE) AS n`); err != nil {
+			t.Fatal(err)
+		}
+		var (
+			d, ts time.Time
+			f     float64
+			i8    int64
+			i4    int32
+			s     string
+			b     bool
+			n     *float64
+		)
+		rows, err := c.Query(ctx, "typed", "y", "yes")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]uint32{"d": 1082, "ts": 1114, "f": 701, "i8": 20, "i4": 23, "s": 25, "b": 16, "n": 701}
+		for _, fd := range rows.FieldDescriptions() {
+			if want[fd.Name] != fd.DataTypeOID {
+				t.Errorf("column %s has type OID %d, want %d", fd.Name, fd.DataTypeOID, want[fd.Name])
+			}
+		}
+		if !rows.Next() {
+			t.Fatalf("no row: %v", rows.Err())
+		}
+		if err := rows.Scan(&d, &ts, &f, &i8, &i4, &s, &b, &n); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		if d.Format(time.DateOnly) != "2026-11-16" || ts.Format(time.DateTime) != "2026-11-16 10:30:00" || f != 2.5 || i8 != 7 || i4 != 3 || s != "xy" || !b || n != nil {
+			t.Errorf("values %v %v %v %v %v %q %v %v", d, ts, f, i8, i4, s, b, n)
+		}
+		// The prepared statement runs again with other values.
+		if err := c.QueryRow(ctx, "typed", "z", "no").Scan(&d, &ts, &f, &i8, &i4, &s, &b, &n); err != nil || s != "xz" || b {
+			t.Errorf("second execution: %q %v %v", s, b, err)
+		}
+	})
+
+	t.Run("result type depending on an untyped parameter", func(t *testing.T) {
+		var s string
+		err := c.QueryRow(ctx, "SELECT 'x' || $1 AS s", "y").Scan(&s)
+		if pgCode(err) != "42804" || !strings.Contains(err.Error(), "CAST(") {
+			t.Errorf("got %q, %v; want SQLSTATE 42804 saying to cast", s, err)
+		}
+	})
+
+	t.Run("lib/pq", func(t *testing.T) {
+		db, err := sql.Open("postgres", e.dsn())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		var title string
+		if err := db.QueryRowContext(ctx, "SELECT count(*), max(title) FROM shoal.metric_catalog WHERE family = $1", "flow").Scan(&n, &title); err != nil || n != 9 || title == "" {
+			t.Errorf("lib/pq: %d %q %v", n, title, err)
+		}
+	})
+
+	t.Run("heavy query does not block others", func(t *testing.T) {
+		heavy := e.connect(t)
+		done := make(chan error, 1)
+		go func() {
+			var n int64
+			done <- heavy.QueryRow(ctx, heavyQuery).Scan(&n)
+		}()
+		time.Sleep(200 * time.Millisecond) // let it start; correctness does not depend on this
+		other := e.connect(t)
+		for i := range 5 {
+			var n int64
+			if err := other.QueryRow(ctx, "SELECT count(*) FROM shoal.metric_catalog").Scan(&n); err != nil || n != 16 {
+				t.Fatalf("query %d beside the heavy one: %d, %v", i, n, err)
+			}
+		}
+		select {
+		case err := <-done:
+			t.Logf("the heavy query ended before the other connection's five answers: %v", err)
+		default:
+		}
+		if err := <-done; pgCode(err) != timedOut {
+			t.Errorf("heavy query: %v, want SQLSTATE %s", err, timedOut)
+		}
+		var n int64
+		if err := heavy.QueryRow(ctx, "SELECT count(*) FROM shoal.metric_catalog").Scan(&n); err != nil || n != 16 {
+			t.Errorf("the timed-out connection afterwards: %d, %v", n, err)
+		}
+	})
+
+	t.Run("bad password", func(t *testing.T) {
+		_, err := pgx.Connect(ctx, strings.Replace(e.dsn(), "horse", "donkey", 1))
+		if pgCode(err) != "28P01" {
+			t.Errorf("wrong password: %v, want SQLSTATE 28P01", err)
+		}
+	})
+
+	t.Run("audit counter", func(t *testing.T) {
+		body := httpGet(t, e.p.httpURL()+"/metrics")
+		for _, o := range []string{"ok", "timeout"} {
+			re := regexp.MustCompile(`shoal_sql_queries_total\{outcome="` + o + `"\} ([0-9]+)`)
+			m := re.FindStringSubmatch(body)
+			if m == nil || m[1] == "0" {
+				t.Errorf("shoal_sql_queries_total{outcome=%q}: %v", o, m)
+			}
+		}
+		if !regexp.MustCompile(`msg="sql query" component=sql user=analyst client=127\.0\.0\.1:[0-9]+ fingerprint=[0-9a-f]{16} bytes=[0-9]+ rows=[0-9]+ outcome=ok`).Match(e.logs.Bytes()) {
+			t.Errorf("no audit line with user, client, fingerprint, rows and outcome")
+		}
+	})
 }
