@@ -17,7 +17,11 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/lib/pq"
 
+	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/privacy"
 	sqlserver "github.com/shoal-analytics/shoal/sql"
+	"github.com/shoal-analytics/shoal/transform"
 )
 
 const sqlTestPassword = "correct horse battery staple"
@@ -423,4 +427,425 @@ func TestSQLTypesAndClients(t *testing.T) {
 			t.Errorf("no audit line with user, client, fingerprint, rows and outcome")
 		}
 	})
+}
+
+// sqlRows runs q through the simple protocol and returns every value as
+// text (NULL as nil) with the column names.
+func sqlRows(t *testing.T, c *pgx.Conn, q string) ([]string, [][]*string) {
+	t.Helper()
+	rows, err := c.Query(context.Background(), q, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var names []string
+	for _, f := range rows.FieldDescriptions() {
+		names = append(names, f.Name)
+	}
+	var out [][]*string
+	for rows.Next() {
+		raw := rows.RawValues()
+		row := make([]*string, len(raw))
+		for i, b := range raw {
+			if b != nil {
+				s := string(b)
+				row[i] = &s
+			}
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return names, out
+}
+
+// TestSQLPrivacy: no allowed query shows a pseudonym or a raw person id;
+// every team below k in a week (known from the store itself) is NULL in
+// the weekly and the daily table; and no combination of the published
+// weekly and daily cells (tree sums per window, week = Σ its days) solves
+// a hidden cell, checked with linear algebra on each week's equations.
+func TestSQLPrivacy(t *testing.T) {
+	e := startSQLEndpoint(t)
+	ctx := context.Background()
+	c := e.connect(t)
+	org, _ := smallOrg()
+
+	t.Run("no pseudonyms or raw ids", func(t *testing.T) {
+		pseudonym := regexp.MustCompile(regexp.QuoteMeta(privacy.PseudonymPrefix) + `[0-9a-fA-F]{24}`)
+		raw := org.RawPeople()
+		var seen int
+		for _, q := range []string{
+			"SELECT * FROM shoal.weekly_outcomes", "SELECT * FROM shoal.daily_outcomes", "SELECT * FROM shoal.metric_catalog",
+			"SELECT * FROM shoal.team_agreements", "SELECT * FROM shoal.data_quality",
+			"SELECT * FROM information_schema.tables", "SELECT * FROM information_schema.columns",
+			"SELECT * FROM information_schema.schemata", "SELECT * FROM pg_catalog.pg_class", "SELECT * FROM pg_catalog.pg_attribute",
+			"SELECT * FROM pg_catalog.pg_namespace", "SELECT * FROM pg_catalog.pg_tables", "SELECT * FROM pg_catalog.pg_proc",
+			"DESCRIBE shoal.weekly_outcomes", "SUMMARIZE shoal.daily_outcomes", "SHOW TABLES",
+			"SELECT current_database(), current_schema(), current_user, version()",
+		} {
+			names, rows := sqlRows(t, c, q)
+			for _, r := range rows {
+				for i, v := range r {
+					if v == nil {
+						continue
+					}
+					seen++
+					if pseudonym.MatchString(*v) {
+						t.Errorf("%s: column %s holds a pseudonym", q, names[i])
+					}
+					for _, p := range raw {
+						if strings.Contains(*v, p) {
+							t.Errorf("%s: column %s holds a raw person id", q, names[i])
+						}
+					}
+				}
+			}
+		}
+		if seen < 1000 {
+			t.Errorf("only %d values seen: the tables are not loaded", seen)
+		}
+		if pseudonym.Match(e.logs.Bytes()) {
+			t.Error("the logs hold a pseudonym")
+		}
+	})
+
+	// The truth, straight from the store: the people behind each cell.
+	policy := e.p.teams.Get().Policy()
+	_, weeks := sqlRows(t, c, "SELECT min(week), max(week) FROM shoal.weekly_outcomes")
+	from, _ := time.Parse(time.DateOnly, *weeks[0][0])
+	to, _ := time.Parse(time.DateOnly, *weeks[0][1])
+	fromDay, toDay := event.DayOf(from, time.UTC), event.DayOf(to, time.UTC)
+	weekly, err := e.p.store.Outcomes(ctx, e.p.teams.Get(), fromDay, toDay, orgNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	daily, err := e.p.store.DailyOutcomes(ctx, e.p.teams.Get(), fromDay, toDay+6, orgNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type pos struct {
+		period      string
+		level, unit string
+		team        string
+	}
+	family := map[string]string{}
+	for _, m := range metrics.Catalog {
+		family[m.ID] = string(m.Family)
+	}
+	truePeople := func(rows []transform.Outcome) map[pos]map[string]int {
+		out := map[pos]map[string]int{}
+		for _, o := range rows {
+			k := pos{event.DayTime(o.Week).Format(time.DateOnly), o.Level, o.Unit, o.Team}
+			if out[k] == nil {
+				out[k] = map[string]int{}
+			}
+			out[k][family[o.Metric]] = o.People
+		}
+		return out
+	}
+	weekPeople, dayPeople := truePeople(weekly), truePeople(daily)
+
+	// The published cells and their visibility per family.
+	type pubCell struct {
+		values map[string]*string
+		hidden map[string]bool
+	}
+	published := func(table, period string) map[pos]pubCell {
+		names, rows := sqlRows(t, c, "SELECT * FROM shoal."+table)
+		out := map[pos]pubCell{}
+		for _, r := range rows {
+			get := func(n string) string {
+				for i, name := range names {
+					if name == n && r[i] != nil {
+						return *r[i]
+					}
+				}
+				return ""
+			}
+			pc := pubCell{values: map[string]*string{}, hidden: map[string]bool{}}
+			for i, n := range names {
+				pc.values[n] = r[i]
+			}
+			for _, f := range []string{"flow", "time", "async"} {
+				pc.hidden[f] = get(f+"_suppressed") == "t"
+			}
+			out[pos{get(period), get("level"), get("unit"), get("team")}] = pc
+		}
+		return out
+	}
+	pubWeeks, pubDays := published("weekly_outcomes", "week"), published("daily_outcomes", "day")
+
+	t.Run("teams below k are hidden everywhere", func(t *testing.T) {
+		var below int
+		for k, fams := range weekPeople {
+			if k.level != "team" {
+				continue
+			}
+			for f, n := range fams {
+				if n == 0 || policy.Visible(n) {
+					continue
+				}
+				below++
+				w, ok := pubWeeks[k]
+				if !ok {
+					t.Errorf("%v: no weekly row", k)
+					continue
+				}
+				if !w.hidden[f] {
+					t.Errorf("%v: %s has %d people (k=%d) but is not suppressed", k, f, n, policy.K)
+				}
+				week, _ := time.Parse(time.DateOnly, k.period)
+				for d := range 7 {
+					dk := k
+					dk.period = week.AddDate(0, 0, d).Format(time.DateOnly)
+					dc, ok := pubDays[dk]
+					if !ok {
+						continue
+					}
+					if !dc.hidden[f] {
+						t.Errorf("%v: %s is below k in the week but visible on %s", k, f, dk.period)
+					}
+					for _, m := range metrics.Catalog {
+						if string(m.Family) == f && dc.values[m.ID] != nil {
+							t.Errorf("%v: %s shows %s on %s", k, m.ID, *dc.values[m.ID], dk.period)
+						}
+					}
+				}
+				for _, m := range metrics.Catalog {
+					if string(m.Family) == f && w.values[m.ID] != nil {
+						t.Errorf("%v: %s shows %s", k, m.ID, *w.values[m.ID])
+					}
+				}
+			}
+		}
+		if below == 0 {
+			t.Fatal("smallOrg has no team below k in any week: the test would prove nothing")
+		}
+		t.Logf("%d (week, team, family) cells below k", below)
+	})
+
+	t.Run("no differencing solves a hidden cell", func(t *testing.T) {
+		var hiddenTotal int
+		for _, f := range []string{"flow", "time", "async"} {
+			for wk := range weekPeople {
+				if wk.level != "org" {
+					continue
+				}
+				week, _ := time.Parse(time.DateOnly, wk.period)
+				// Unknowns: hidden cells with people behind them (a hidden
+				// cell with nobody behind it is known to be zero).
+				type cell struct {
+					p     pos
+					daily bool
+				}
+				index := map[cell]int{}
+				var cells []cell
+				unknown := func(c cell) int {
+					var pc pubCell
+					var people map[string]int
+					var ok bool
+					if c.daily {
+						pc, ok = pubDays[c.p]
+						people = dayPeople[c.p]
+					} else {
+						pc, ok = pubWeeks[c.p]
+						people = weekPeople[c.p]
+					}
+					if !ok || !pc.hidden[f] || people[f] == 0 {
+						return -1
+					}
+					if i, ok := index[c]; ok {
+						return i
+					}
+					index[c] = len(cells)
+					cells = append(cells, c)
+					return index[c]
+				}
+				var eqs [][]int // each: unknowns with coefficient +1, except the first which is -1 (parent)
+				tree := func(period string, daily bool, pub map[pos]pubCell) {
+					children := map[pos][]pos{}
+					for k := range pub {
+						if k.period != period {
+							continue
+						}
+						switch k.level {
+						case "team":
+							parent := pos{period, "unit", k.unit, ""}
+							children[parent] = append(children[parent], k)
+						case "unit":
+							parent := pos{period, "org", "", ""}
+							children[parent] = append(children[parent], k)
+						}
+					}
+					for parent, kids := range children {
+						eq := []int{unknown(cell{parent, daily})}
+						for _, k := range kids {
+							eq = append(eq, unknown(cell{k, daily}))
+						}
+						eqs = append(eqs, eq)
+					}
+				}
+				tree(wk.period, false, pubWeeks)
+				for d := range 7 {
+					tree(week.AddDate(0, 0, d).Format(time.DateOnly), true, pubDays)
+				}
+				for k := range pubWeeks {
+					if k.period != wk.period {
+						continue
+					}
+					eq := []int{unknown(cell{k, false})}
+					for d := range 7 {
+						dk := k
+						dk.period = week.AddDate(0, 0, d).Format(time.DateOnly)
+						if _, ok := pubDays[dk]; ok {
+							eq = append(eq, unknown(cell{dk, true}))
+						}
+					}
+					eqs = append(eqs, eq)
+				}
+				hiddenTotal += len(cells)
+				for _, i := range determined(eqs, len(cells)) {
+					t.Errorf("%s, week %s: hidden cell %+v (daily %v) is solvable from the published cells", f, wk.period, cells[i].p, cells[i].daily)
+				}
+			}
+		}
+		if hiddenTotal == 0 {
+			t.Fatal("no hidden cells: the test would prove nothing")
+		}
+		t.Logf("%d hidden cells checked", hiddenTotal)
+	})
+}
+
+// determined returns the unknowns whose value the equations fix: each
+// equation says parent = Σ children over its entries (entry 0 is the
+// parent; -1 marks a known cell), so its row has -1 for the parent and +1
+// for each child among the unknowns. An unknown is determined when its
+// unit vector lies in the row space.
+func determined(eqs [][]int, n int) []int {
+	if n == 0 {
+		return nil
+	}
+	var rows [][]float64
+	for _, eq := range eqs {
+		r := make([]float64, n)
+		nonzero := false
+		for j, u := range eq {
+			if u < 0 {
+				continue
+			}
+			if j == 0 {
+				r[u] -= 1
+			} else {
+				r[u] += 1
+			}
+			nonzero = true
+		}
+		if nonzero {
+			rows = append(rows, r)
+		}
+	}
+	basis := rref(rows, n)
+	var out []int
+	for j := range n {
+		v := make([]float64, n)
+		v[j] = 1
+		if inSpan(basis, v) {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+type pivotRow struct {
+	col int
+	row []float64
+}
+
+// rref reduces rows to a basis in reduced row echelon form.
+func rref(rows [][]float64, n int) []pivotRow {
+	const eps = 1e-9
+	var basis []pivotRow
+	for col := 0; col < n; col++ {
+		best := -1
+		for i, r := range rows {
+			if r != nil && abs(r[col]) > eps && (best < 0 || abs(r[col]) > abs(rows[best][col])) {
+				best = i
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		p := rows[best]
+		rows[best] = nil
+		for k := range p {
+			if k != col {
+				p[k] /= p[col]
+			}
+		}
+		p[col] = 1
+		for i, r := range rows {
+			if r != nil && abs(r[col]) > eps {
+				f := r[col]
+				for k := range r {
+					r[k] -= f * p[k]
+				}
+				rows[i] = r
+			}
+		}
+		for _, b := range basis {
+			if abs(b.row[col]) > eps {
+				f := b.row[col]
+				for k := range b.row {
+					b.row[k] -= f * p[k]
+				}
+			}
+		}
+		basis = append(basis, pivotRow{col, p})
+	}
+	return basis
+}
+
+func inSpan(basis []pivotRow, v []float64) bool {
+	const eps = 1e-9
+	w := append([]float64(nil), v...)
+	for _, b := range basis {
+		if f := w[b.col]; abs(f) > eps {
+			for k := range w {
+				w[k] -= f * b.row[k]
+			}
+		}
+	}
+	for _, x := range w {
+		if abs(x) > eps {
+			return false
+		}
+	}
+	return true
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// TestDetermined: the solver the differencing test relies on finds what a
+// reader could compute.
+func TestDetermined(t *testing.T) {
+	// parent (known) = a + b; a = x + y (x known): b and a are unknowns
+	// with one equation each side: a + b known, a - y = known.
+	// Unknowns: 0=a, 1=b, 2=y.
+	if got := determined([][]int{{-1, 0, 1}, {0, -1, 2}}, 3); len(got) != 0 {
+		t.Errorf("two equations in three unknowns solved %v", got)
+	}
+	// parent known = a + known: a is determined.
+	if got := determined([][]int{{-1, 0, -1}}, 1); len(got) != 1 {
+		t.Errorf("parent minus visible sibling not solved: %v", got)
+	}
+	// a + b known, a - b known (b = c with c... ) : both determined.
+	if got := determined([][]int{{-1, 0, 1}, {0, 1}}, 2); len(got) != 2 {
+		t.Errorf("a+b and a=b: got %v, want both", got)
+	}
 }
