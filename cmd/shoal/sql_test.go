@@ -122,6 +122,44 @@ func TestSQLEndpoint(t *testing.T) {
 		}
 	})
 
+	t.Run("shoal sql", func(t *testing.T) {
+		pw := filepath.Join(t.TempDir(), "pw")
+		if err := os.WriteFile(pw, []byte(sqlTestPassword+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		q := "SELECT id, family, daily FROM shoal.metric_catalog WHERE id IN ('tasks_completed', 'work_in_progress') ORDER BY id"
+		base := []string{"sql", "--addr", e.addr, "--password-file", pw, "--tls", "disable"}
+		code, out, errOut := runCLI(t, append(base, q)...)
+		want := "id               | family | daily\n" +
+			"-----------------+--------+------\n" +
+			"tasks_completed  | flow   | t\n" +
+			"work_in_progress | flow   | f\n" +
+			"(2 rows)\n"
+		if code != 0 || out != want {
+			t.Errorf("table: exit %d, stderr %s\n--- got\n%s--- want\n%s", code, errOut, out, want)
+		}
+		code, out, _ = runCLI(t, append(base, "--format", "csv", q)...)
+		if code != 0 || out != "id,family,daily\ntasks_completed,flow,t\nwork_in_progress,flow,f\n" {
+			t.Errorf("csv: exit %d\n%s", code, out)
+		}
+		code, out, _ = runCLI(t, append(append(base, q), "--format", "json")...)
+		if code != 0 || !strings.Contains(out, `"daily": true`) || !strings.Contains(out, `"id": "tasks_completed"`) {
+			t.Errorf("json (flags after the statement): exit %d\n%s", code, out)
+		}
+		code, _, errOut = runCLI(t, append(base, "DROP TABLE shoal.metric_catalog")...)
+		if code != 1 || !strings.Contains(errOut, "read-only") {
+			t.Errorf("refused statement: exit %d, %s", code, errOut)
+		}
+		code, _, errOut = runCLI(t, "sql", "--addr", e.addr, "--tls", "disable", "--password-file", os.DevNull, "SELECT 1")
+		if code != 1 || !strings.Contains(errOut, "password") {
+			t.Errorf("no password: exit %d, %s", code, errOut)
+		}
+		var hashed strings.Builder
+		if err := hashPassword("bob", strings.NewReader("a long enough password\n"), &hashed); err != nil || !strings.HasPrefix(hashed.String(), "bob:pbkdf2-sha256$600000$") {
+			t.Errorf("--hash-password: %q %v", hashed.String(), err)
+		}
+	})
+
 	t.Run("pgx", func(t *testing.T) {
 		c := e.connect(t)
 		rows, err := c.Query(ctx, "SELECT week, level, unit, team, tasks_completed, suppressed FROM shoal.weekly_outcomes WHERE level = $1 AND week >= $2 AND tasks_completed >= $3 ORDER BY week, unit, team", "team", time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), 0)
