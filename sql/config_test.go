@@ -38,7 +38,9 @@ func TestValidate(t *testing.T) {
 		{"timeout", func(c *Config) { c.StatementTimeout = 0 }, ErrBadLimit, "sql-statement-timeout"},
 		{"max rows", func(c *Config) { c.MaxRows = -1 }, ErrBadLimit, "sql-max-rows"},
 		{"cert without key", func(c *Config) { c.Addr, c.Users, c.TLSCert = "127.0.0.1:5433", good, "x.pem" }, ErrBadTLS, "both"},
-		{"unreadable cert", func(c *Config) { c.Addr, c.Users, c.TLSCert, c.TLSKey = "127.0.0.1:5433", good, "/nonexistent.pem", "/nonexistent.key" }, ErrBadTLS, "PEM"},
+		{"unreadable cert", func(c *Config) {
+			c.Addr, c.Users, c.TLSCert, c.TLSKey = "127.0.0.1:5433", good, "/nonexistent.pem", "/nonexistent.key"
+		}, ErrBadTLS, "PEM"},
 		{"missing users file", func(c *Config) { c.Addr, c.Users = "127.0.0.1:5433", "/nonexistent" }, ErrBadUsers, "no such file"},
 		{"empty users file", func(c *Config) { c.Addr, c.Users = "127.0.0.1:5433", write("empty", "# nobody\n") }, ErrBadUsers, "no users"},
 		{"clear-text password", func(c *Config) { c.Addr, c.Users = "127.0.0.1:5433", write("clear", "analyst:secret\n") }, ErrBadUsers, "line 1"},
