@@ -116,9 +116,24 @@ func TestSQLEndpoint(t *testing.T) {
 		if len(lines) < 3 || !strings.HasPrefix(lines[0], "2026-") || !strings.Contains(lines[0], "|org|") {
 			t.Errorf("psql output:\n%s", out)
 		}
-		for _, cmd := range []string{`\dt shoal.*`, `\dt`, `\d shoal.weekly_outcomes`} {
-			out, err := e.psql(t, cmd)
-			t.Logf("%s: %v\n%s", cmd, err, out)
+		for _, tc := range []struct{ cmd, want string }{
+			{`\dt`, " shoal  | weekly_outcomes | table | shoal"},
+			{`\dt shoal.daily*`, " shoal  | daily_outcomes | table | shoal"},
+			{`\d`, " shoal  | team_agreements | table | shoal"},
+			{`\d shoal.weekly_outcomes`, " tasks_completed           | double  |"},
+			{`\d shoal.weekly_outcomes`, `Table "shoal.weekly_outcomes"`},
+		} {
+			out, err := e.psql(t, tc.cmd)
+			if err != nil || !strings.Contains(out, tc.want) {
+				t.Errorf("psql %s: %v, want a line %q\n%s", tc.cmd, err, tc.want, out)
+			}
+		}
+		if out, err := e.psql(t, `\dt shoal.daily*`); err != nil || strings.Contains(out, "weekly") {
+			t.Errorf("\\dt with a pattern lists other tables:\n%s", out)
+		}
+		out, err = e.psql(t, "COPY shoal.weekly_outcomes TO '/tmp/x'")
+		if err == nil || !strings.Contains(out, "read-only") {
+			t.Errorf("psql COPY: %v\n%s", err, out)
 		}
 	})
 
