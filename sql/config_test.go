@@ -114,3 +114,18 @@ func TestFingerprint(t *testing.T) {
 		t.Error("parameters and dollar quotes are literals")
 	}
 }
+
+// FuzzNormalize: any text normalises without panicking, and its literals
+// never survive.
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"SELECT 'a''b', $1, $$x$$, \"q\"\"q\" -- c\n/* d */ 1.5e3", "'", "$a$", "/*", "\"", "$"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		n := Normalize(q)
+		if strings.Contains(n, "'") && !strings.Contains(q, "\"") {
+			t.Errorf("Normalize(%q) = %q keeps a quote", q, n)
+		}
+		_ = Fingerprint(q)
+	})
+}

@@ -68,9 +68,13 @@ func Normalize(q string) string {
 		case c == '$' && i+1 < len(q) && (q[i+1] == '$' || !isDigit(q[i+1]) && isWord(q[i+1])):
 			// $tag$ ... $tag$ dollar quoting
 			j := strings.IndexByte(q[i+1:], '$')
-			if j < 0 {
-				emit(q[i:])
-				i = len(q)
+			isTag := j >= 0
+			for k := i + 1; isTag && k < i+1+j; k++ {
+				isTag = isWord(q[k])
+			}
+			if !isTag { // not a $tag$: an ordinary character
+				emit("$")
+				i++
 				continue
 			}
 			tag := q[i : i+j+2]

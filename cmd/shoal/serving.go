@@ -60,6 +60,7 @@ func (s *servingPublisher) Refresh(ctx context.Context, force bool) error {
 	if !force && commit.Equal(s.last.commit) && today == s.last.day && org == s.last.org {
 		return nil
 	}
+	began := time.Now()
 	tables, err := s.tables(ctx, org, now, today)
 	if err != nil {
 		return err
@@ -67,6 +68,7 @@ func (s *servingPublisher) Refresh(ctx context.Context, force bool) error {
 	if err := s.serving.Publish(ctx, tables); err != nil {
 		return err
 	}
+	s.log.Info("SQL tables published", "component", "sql", "weekly_rows", len(tables[0].Rows), "daily_rows", len(tables[1].Rows), "took", time.Since(began).Round(time.Millisecond))
 	s.last.commit, s.last.day, s.last.org = commit, today, org
 	return nil
 }

@@ -2,9 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"database/sql"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -900,5 +909,64 @@ func TestDetermined(t *testing.T) {
 	// a + b known, a - b known (b = c with c... ) : both determined.
 	if got := determined([][]int{{-1, 0, 1}, {0, 1}}, 2); len(got) != 2 {
 		t.Errorf("a+b and a=b: got %v, want both", got)
+	}
+}
+
+// selfSigned writes a certificate and key for 127.0.0.1 into dir.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "shoal test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	return certFile, keyFile
+}
+
+// TestSQLTLSAndAnonymous: with a certificate the endpoint speaks TLS
+// (sslmode=require, and verify-full against the certificate); with
+// anonymous access, as in the demo, no password is asked.
+func TestSQLTLSAndAnonymous(t *testing.T) {
+	certFile, keyFile := selfSigned(t, t.TempDir())
+	e := startSQLEndpoint(t, func(c *Config) {
+		c.SQL.Users, c.SQL.AllowAnonymous = "", true
+		c.SQL.TLSCert, c.SQL.TLSKey = certFile, keyFile
+	})
+	ctx := context.Background()
+	for _, mode := range []string{"require", "verify-full&sslrootcert=" + certFile, "disable"} {
+		c, err := pgx.Connect(ctx, "postgres://anyone@"+e.addr+"/shoal?sslmode="+mode)
+		if err != nil {
+			t.Fatalf("sslmode=%s: %v", mode, err)
+		}
+		var n int64
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM shoal.team_agreements").Scan(&n); err != nil || n != 8 {
+			t.Errorf("sslmode=%s: %d teams, %v", mode, n, err)
+		}
+		if tlsOn := c.PgConn().Conn().LocalAddr() != nil && mode != "disable"; tlsOn {
+			if _, ok := c.PgConn().Conn().(*tls.Conn); !ok {
+				t.Errorf("sslmode=%s: connection is not TLS", mode)
+			}
+		}
+		c.Close(ctx)
+	}
+	out, err := e.psql(t, "SELECT count(*) FROM shoal.metric_catalog", "-A", "-t")
+	if err != nil || strings.TrimSpace(out) != "16" {
+		t.Errorf("anonymous psql: %v %s", err, out)
 	}
 }
