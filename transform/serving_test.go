@@ -58,6 +58,9 @@ func TestServingQuery(t *testing.T) {
 		t.Errorf("Describe: %v %v %d %v", n, ty, p, err)
 	}
 	for _, q := range []string{
+		"SUMMARIZE weekly",
+		"SHOW TABLES",
+		"FROM weekly SELECT team WHERE x > 1",
 		"DESCRIBE shoal.weekly",
 		"SELECT table_name FROM information_schema.tables",
 		"WITH c AS (SELECT * FROM weekly) SELECT count(*) FROM c",
@@ -80,6 +83,16 @@ func TestServingRefuses(t *testing.T) {
 		{"SELECT * FROM memory.main.events", StateInsufficientPrivilege},
 		{"SELECT * FROM pg_catalog.pg_settings", StateInsufficientPrivilege},
 		{"SELEC 1", StateSyntaxError},
+		{"SELECT * FROM weekly, LATERAL (SELECT * FROM read_csv('/etc/passwd')) f", StateInsufficientPrivilege},
+		{"SELECT x.read_text() FROM weekly", StateInsufficientPrivilege},
+		{"PIVOT weekly ON ok USING sum(x)", StateFeatureNotSupported},
+		{"DESCRIBE SELECT * FROM memory.main.events", StateInsufficientPrivilege},
+		{"SUMMARIZE SELECT * FROM read_csv('/etc/passwd')", StateInsufficientPrivilege},
+		{"SELECT * FROM unnest([1, 2])", StateInsufficientPrivilege},
+		{"SHOW databases", StateInsufficientPrivilege},
+		{"FROM MEMORY.MAIN.EVENTS", StateInsufficientPrivilege},
+		{`SELECT * FROM "memory"."main"."events"`, StateInsufficientPrivilege},
+		{"SELECT * FROM weekly WHERE team = $name", StateSyntaxError},
 	} {
 		_, _, _, err := s.Query(context.Background(), tc.q, nil, 10)
 		if state(err) != tc.code {
