@@ -30,6 +30,7 @@ import (
 	"github.com/shoal-analytics/shoal/metrics"
 	"github.com/shoal-analytics/shoal/privacy"
 	sqlserver "github.com/shoal-analytics/shoal/sql"
+	"github.com/shoal-analytics/shoal/synth"
 	"github.com/shoal-analytics/shoal/transform"
 )
 
@@ -47,6 +48,12 @@ type sqlEndpoint struct {
 
 func startSQLEndpoint(t *testing.T, opts ...func(*Config)) *sqlEndpoint {
 	t.Helper()
+	org, msgs := smallOrg()
+	return startSQLEndpointOrg(t, org, msgs, opts...)
+}
+
+func startSQLEndpointOrg(t *testing.T, org *synth.Org, msgs []synth.Message, opts ...func(*Config)) *sqlEndpoint {
+	t.Helper()
 	dir := t.TempDir()
 	hash, err := sqlserver.HashPassword(sqlTestPassword)
 	if err != nil {
@@ -56,7 +63,6 @@ func startSQLEndpoint(t *testing.T, opts ...func(*Config)) *sqlEndpoint {
 	if err := os.WriteFile(users, []byte("# test users\nanalyst:"+hash+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	org, msgs := smallOrg()
 	kafka := startKafka(t, "shoal.events", "shoal.dlq")
 	publish(t, kafka, "shoal.events", msgs)
 	logs := &syncBuffer{}
@@ -528,10 +534,27 @@ func sqlRows(t *testing.T, c *pgx.Conn, q string) ([]string, [][]*string) {
 // weekly and daily cells (tree sums per window, week = Σ its days) solves
 // a hidden cell, checked with linear algebra on each week's equations.
 func TestSQLPrivacy(t *testing.T) {
-	e := startSQLEndpoint(t)
+	org, msgs := smallOrg()
+	checkSQLPrivacy(t, startSQLEndpointOrg(t, org, msgs), org)
+}
+
+// TestSQLPrivacyLargerOrg is TestSQLPrivacy on an organisation of the
+// demo's shape: with more teams per unit, hidden day cells can be linked
+// through several equations at once (each with two unknowns) into a
+// solvable system, which smallOrg never shows.
+func TestSQLPrivacyLargerOrg(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	org, msgs := synth.Generate(synth.Options{Seed: 7, Teams: 30, Units: 6, People: 250, Weeks: 8, End: orgNow, BadRate: 0.01})
+	e := startSQLEndpointOrg(t, org, msgs)
+	checkSQLPrivacy(t, e, org)
+	t.Logf("%s", regexp.MustCompile(`.*SQL tables published.*`).FindAll(e.logs.Bytes(), -1)[1])
+}
+
+func checkSQLPrivacy(t *testing.T, e *sqlEndpoint, org *synth.Org) {
 	ctx := context.Background()
 	c := e.connect(t)
-	org, _ := smallOrg()
 
 	t.Run("no pseudonyms or raw ids", func(t *testing.T) {
 		pseudonym := regexp.MustCompile(regexp.QuoteMeta(privacy.PseudonymPrefix) + `[0-9a-fA-F]{24}`)
