@@ -38,8 +38,14 @@ func WeeklyOnly(metric string) bool { return weeklyOnly[metric] }
 // same policy (the week is the parent, fixed as Apply decided it: a
 // visible week with one hidden day hides another day; a hidden week with
 // all days visible hides one), re-deciding the day trees with the newly
-// hidden cells until nothing changes. A day cell hidden for the week tree
-// has ReasonTemporal. When a hidden day is its position's only active day
+// hidden cells until nothing changes. Equations that are each safe can
+// still solve a cell together (a hidden day linked through its day tree
+// and its week's), so the week's whole system — week tree, day trees,
+// week = Σ days — is then solved by elimination, and while some hidden
+// cell is determined, the visible day cell with the fewest people in one
+// of its equations is hidden too (and everything settled again). A day
+// cell hidden for the week tree or the system has ReasonTemporal (or
+// below_k if it has fewer than K people). When a hidden day is its position's only active day
 // in a visible week, its value is the week's (public), so it protects
 // nothing in its day tree: that day's whole tree of the metric is hidden.
 // Snapshot metrics are hidden on every day (ReasonWeeklyOnly).
