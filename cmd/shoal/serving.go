@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -91,7 +92,7 @@ func outcomeColumns(period string) []transform.ServingColumn {
 
 func (s *servingPublisher) tables(ctx context.Context, org *agreements.Org, now time.Time, today int32) ([]transform.ServingTable, error) {
 	policy := org.Policy()
-	quality, err := s.store.Quality(ctx, 0, today+1)
+	quality, err := s.store.Quality(ctx, 0, math.MaxInt32) // refusals are dated by their commit
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +123,7 @@ func (s *servingPublisher) tables(ctx context.Context, org *agreements.Org, now 
 		{Name: "daily_outcomes", Columns: outcomeColumns("day"), Rows: outcomeRows(daily)},
 		catalogTable(),
 		agreementsTable(org),
-		qualityTable(quality),
+		qualityTable(quality, orgDayPeople(dayRows), policy),
 	}, nil
 }
 
@@ -273,13 +274,33 @@ func agreementsTable(org *agreements.Org) transform.ServingTable {
 	return t
 }
 
-func qualityTable(days []transform.QualityDay) transform.ServingTable {
+// orgDayPeople is, per day, the most people behind any metric family of
+// the org's cell (a lower bound on the distinct people active that day).
+func orgDayPeople(rows []transform.Outcome) map[int32]int {
+	out := map[int32]int{}
+	for _, r := range rows {
+		if r.Level == transform.OutcomeOrg {
+			out[r.Week] = max(out[r.Week], r.People)
+		}
+	}
+	return out
+}
+
+// qualityTable publishes the accepted and refused events per day. The
+// accepted count of a day on which fewer than k people were active is
+// NULL: it would describe those few people's activity. (Refused events
+// carry no person and are counted by reason, as on /metrics.)
+func qualityTable(days []transform.QualityDay, people map[int32]int, policy privacy.Policy) transform.ServingTable {
 	t := transform.ServingTable{Name: "data_quality", Columns: []transform.ServingColumn{
 		{Name: "day", Type: "DATE"}, {Name: "reason", Type: "VARCHAR"}, {Name: "events", Type: "BIGINT"},
 	}}
 	for _, d := range days {
 		if d.Accepted > 0 {
-			t.Rows = append(t.Rows, []any{event.DayTime(d.Day), "accepted", d.Accepted})
+			var n any = d.Accepted
+			if !policy.Visible(people[d.Day]) {
+				n = nil
+			}
+			t.Rows = append(t.Rows, []any{event.DayTime(d.Day), "accepted", n})
 		}
 		reasons := make([]string, 0, len(d.Rejected))
 		for r := range d.Rejected {

@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"net"
 	"os"
@@ -992,4 +993,45 @@ func TestSQLTLSAndAnonymous(t *testing.T) {
 	if err != nil || strings.TrimSpace(out) != "16" {
 		t.Errorf("anonymous psql: %v %s", err, out)
 	}
+}
+
+// TestSQLDataQuality: accepted and refused counts per day match the
+// store, except accepted counts of days with fewer than k active people.
+func TestSQLDataQuality(t *testing.T) {
+	e := startSQLEndpoint(t)
+	c := e.connect(t)
+	_, rows := sqlRows(t, c, "SELECT CAST(day AS VARCHAR), reason, events FROM shoal.data_quality")
+	quality, err := e.p.store.Quality(context.Background(), 0, math.MaxInt32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{}
+	for _, q := range quality {
+		day := event.DayTime(q.Day).Format(time.DateOnly)
+		want[day+" accepted"] = q.Accepted
+		for r, n := range q.Rejected {
+			want[day+" "+r] = n
+		}
+	}
+	var refused, hidden int
+	for _, r := range rows {
+		k := *r[0] + " " + *r[1]
+		if r[2] == nil {
+			hidden++
+			if *r[1] != "accepted" {
+				t.Errorf("%s: refused count withheld", k)
+			}
+			continue
+		}
+		if *r[2] != fmt.Sprint(want[k]) {
+			t.Errorf("%s: %s events, store says %d", k, *r[2], want[k])
+		}
+		if *r[1] != "accepted" {
+			refused++
+		}
+	}
+	if refused == 0 || len(rows) < 21 {
+		t.Errorf("%d rows, %d of refused events", len(rows), refused)
+	}
+	t.Logf("%d rows, %d accepted counts withheld", len(rows), hidden)
 }
