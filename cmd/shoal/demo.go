@@ -83,6 +83,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	st := p.consumer.Stats()
 	bar.finish(st.Consumed)
+	p.refreshServingNow(rctx, true) // the SQL tables show everything caught up
 	if err := printDemoSummary(rctx, stdout, p, org, opts, st, time.Since(began)); err != nil {
 		return stopEarly(err)
 	}
