@@ -106,10 +106,11 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 		return nil, fmt.Errorf("sql server: %w", err)
 	}
 	s.wire = w
-	s.ln, err = net.Listen("tcp", cfg.Addr)
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on --sql-addr %s: %w (pick a free port, e.g. --sql-addr 127.0.0.1:0)", cfg.Addr, err)
 	}
+	s.ln = newLimitListener(ln, maxConnections)
 	if cfg.Users != "" && cfg.TLSCert == "" {
 		host, _, _ := net.SplitHostPort(cfg.Addr)
 		if !isLoopback(host) {
