@@ -1,6 +1,14 @@
 // Package transform is the only owner of Shoal's DuckDB file. Nothing else
 // in Shoal opens it, and no other package imports a DuckDB driver.
 //
+// It also owns the serving database (serving.go): a second, in-memory
+// DuckDB instance for the SQL endpoint that holds only the tables
+// published to it (already through the privacy policy), never anything
+// of the file. It runs without external access, with its configuration
+// locked, and runs only statements that pass an allowlist walked over
+// DuckDB's own parse tree (servingcheck.go). It must never be given raw
+// events, tasks, pseudonyms or offsets.
+//
 // It owns:
 //   - the raw events table (exactly event.Schema's columns), deduplicated by
 //     (source, id) so a redelivered or re-sent event changes nothing;

@@ -14,10 +14,13 @@ import (
 )
 
 // Outcome is one value of one catalog metric for one team, unit or the org
-// over one ISO week. It converts field for field to metrics.Cell (transform
-// does not import metrics).
+// over one period: an ISO week (Outcomes) or a day (DailyOutcomes). It
+// converts field for field to metrics.Cell (transform does not import
+// metrics).
 type Outcome struct {
-	Week  int32  // Monday of the ISO week, days since 1970-01-01
+	// Week is the first day of the period, days since 1970-01-01: the
+	// Monday of the ISO week for Outcomes, the day itself for DailyOutcomes.
+	Week  int32
 	Level string // OutcomeTeam, OutcomeUnit or OutcomeOrg
 	Team  string // "" above team level
 	Unit  string // "" at org level
@@ -81,14 +84,14 @@ func weekOf(day int32) int32 {
 	return int32(int64(day) - m)
 }
 
-// weekEnd returns the end of the week that starts on Monday week: the next
-// Monday at 00:00 in loc.
-func weekEnd(week int32, loc *time.Location) time.Time {
-	y, m, d := event.DayTime(week + 7).Date()
+// periodEnd returns the end of the period of length days that starts on
+// day start: the next period's first day at 00:00 in loc.
+func periodEnd(start, length int32, loc *time.Location) time.Time {
+	y, m, d := event.DayTime(start + length).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, loc)
 }
 
-// outcomeKey is one (team, week).
+// outcomeKey is one (team, period); week is the period's first day.
 type outcomeKey struct {
 	team string
 	week int32
@@ -235,8 +238,9 @@ type outcomeRun struct {
 	ctx      context.Context
 	s        *Store
 	org      *agreements.Org
-	weeks    []int32 // Mondays, ascending
-	from, to int32   // first and last day of the weeks
+	weeks    []int32 // first days of the periods, ascending
+	period   int32   // days per period: 7 (ISO weeks) or 1 (days)
+	from, to int32   // first and last day of the periods
 	now      time.Time
 	acc      map[outcomeKey]*outcomeAcc
 	active   map[outcomeKey]bool
@@ -253,6 +257,14 @@ func (r *outcomeRun) get(team string, week int32) *outcomeAcc {
 }
 
 func (r *outcomeRun) inRange(day int32) bool { return day >= r.from && day <= r.to }
+
+// periodOf returns the first day of day's period.
+func (r *outcomeRun) periodOf(day int32) int32 {
+	if r.period == 1 {
+		return day
+	}
+	return weekOf(day)
+}
 
 // Outcomes computes every catalog metric for every team with any event in
 // each ISO week whose Monday is in [fromWeek, toWeek], for every unit
@@ -275,12 +287,36 @@ func (s *Store) Outcomes(ctx context.Context, org *agreements.Org, fromWeek, toW
 	for w := first; w <= toWeek; w += 7 {
 		weeks = append(weeks, w)
 	}
-	if len(weeks) == 0 {
+	return s.outcomes(ctx, org, weeks, 7, now)
+}
+
+// DailyOutcomes is Outcomes with days for periods: every catalog metric
+// for every team with any event on each day in [fromDay, toDay] (the
+// team-local day, as for weeks), its unit and the org. Each Outcome's Week
+// is its day. Snapshot metrics (work_in_progress, requests_open_past_sla)
+// are taken at the end of the day, so a Sunday's value is its ISO week's;
+// deep_work_blocks and meeting_load are per person who logged time that
+// day.
+func (s *Store) DailyOutcomes(ctx context.Context, org *agreements.Org, fromDay, toDay int32, now time.Time) ([]Outcome, error) {
+	if org == nil {
+		org = agreements.Default()
+	}
+	var days []int32
+	for d := fromDay; d <= toDay; d++ {
+		days = append(days, d)
+	}
+	return s.outcomes(ctx, org, days, 1, now)
+}
+
+// outcomes computes the cells of the periods of length days starting on
+// each of starts (ascending).
+func (s *Store) outcomes(ctx context.Context, org *agreements.Org, starts []int32, length int32, now time.Time) ([]Outcome, error) {
+	if len(starts) == 0 {
 		return nil, nil
 	}
 	r := &outcomeRun{
-		ctx: ctx, s: s, org: org, weeks: weeks,
-		from: weeks[0], to: weeks[len(weeks)-1] + 6, now: now,
+		ctx: ctx, s: s, org: org, weeks: starts, period: length,
+		from: starts[0], to: starts[len(starts)-1] + length - 1, now: now,
 		acc: map[outcomeKey]*outcomeAcc{}, active: map[outcomeKey]bool{},
 	}
 	for _, f := range []struct {
@@ -295,7 +331,7 @@ func (s *Store) Outcomes(ctx context.Context, org *agreements.Org, fromWeek, toW
 		{"requests", r.requests},
 	} {
 		if err := f.run(); err != nil {
-			return nil, fmt.Errorf("outcomes of weeks %s to %s: %s: %w",
+			return nil, fmt.Errorf("outcomes of %s to %s: %s: %w",
 				event.DayTime(r.from).Format(time.DateOnly), event.DayTime(r.to).Format(time.DateOnly), f.name, err)
 		}
 	}
@@ -377,7 +413,7 @@ func (r *outcomeRun) people() error {
 	q := `SELECT DISTINCT team, ` + fmt.Sprintf(dayExpr, "day") + `, type, person FROM events
 		WHERE day BETWEEN ` + dateExpr + ` AND ` + dateExpr
 	return r.query(q, []any{r.from, r.to}, []any{&team, &day, &typ, &person}, func() error {
-		k := outcomeKey{team, weekOf(day)}
+		k := outcomeKey{team, r.periodOf(day)}
 		r.active[k] = true
 		a := r.get(team, k.week)
 		if !person.Valid {
@@ -409,7 +445,7 @@ func (r *outcomeRun) completedTasks() error {
 	q := `SELECT team, ` + fmt.Sprintf(dayExpr, "completed_day") + `, reopens, lead_time_s, cycle_time_s, on_time, epoch_us(completed_at)
 		FROM tasks WHERE completed_at IS NOT NULL AND completed_day BETWEEN ` + dateExpr + ` AND ` + dateExpr
 	return r.query(q, []any{r.from, r.to}, []any{&team, &day, &reopens, &lead, &cycle, &onTime, &completedAtN}, func() error {
-		a := r.get(team, weekOf(day))
+		a := r.get(team, r.periodOf(day))
 		a.completed++
 		if reopens > 0 {
 			a.reopened++
@@ -478,7 +514,7 @@ func (r *outcomeRun) blockedTime() error {
 		if blocked && curEnd > since {
 			sum += curEnd - since
 		}
-		r.get(curTeam, weekOf(curDay)).blockedS += float64(sum) / 1e6
+		r.get(curTeam, r.periodOf(curDay)).blockedS += float64(sum) / 1e6
 	}
 	err := r.query(q, []any{r.from, r.to, since0.Int32 - 1}, []any{&team, &task, &day, &startUS, &doneUS, &typ, &atUS}, func() error {
 		if !have || team != curTeam || task != curTask {
@@ -507,15 +543,16 @@ func (r *outcomeRun) blockedTime() error {
 	return nil
 }
 
-// workInProgress counts, per week, the tasks first started on or before
-// its Sunday (team-local) and neither completed nor cancelled by then.
+// workInProgress counts, per period, the tasks first started on or before
+// its last day (a week's Sunday; team-local) and neither completed nor
+// cancelled by then.
 func (r *outcomeRun) workInProgress() error {
 	var (
-		team               string
-		startUS            int64
-		doneDay            sql.NullInt32
-		cancelUS           sql.NullInt64
-		lastWeek, firstDay = r.weeks[len(r.weeks)-1], r.from
+		team              string
+		startUS           int64
+		doneDay           sql.NullInt32
+		cancelUS          sql.NullInt64
+		lastEnd, firstEnd = r.to, r.from + r.period - 1
 	)
 	// A day of slack on each side covers every zone offset.
 	q := `SELECT team, epoch_us(first_started_at), ` + fmt.Sprintf(dayExpr, "completed_day") + `, epoch_us(cancelled_at)
@@ -523,7 +560,7 @@ func (r *outcomeRun) workInProgress() error {
 		WHERE first_started_at IS NOT NULL AND first_started_at < ` + dateExpr + `
 			AND (completed_day IS NULL OR completed_day > ` + dateExpr + `)
 			AND (cancelled_at IS NULL OR cancelled_at >= ` + dateExpr + `)`
-	return r.query(q, []any{lastWeek + 8, firstDay + 6, firstDay + 5}, []any{&team, &startUS, &doneDay, &cancelUS}, func() error {
+	return r.query(q, []any{lastEnd + 2, firstEnd, firstEnd - 1}, []any{&team, &startUS, &doneDay, &cancelUS}, func() error {
 		loc := r.org.Location(team)
 		startDay := event.DayOf(usTime(startUS), loc)
 		cancelDay := int32(math.MaxInt32)
@@ -531,8 +568,8 @@ func (r *outcomeRun) workInProgress() error {
 			cancelDay = event.DayOf(usTime(cancelUS.Int64), loc)
 		}
 		for _, w := range r.weeks {
-			sunday := w + 6
-			if startDay <= sunday && (!doneDay.Valid || doneDay.Int32 > sunday) && cancelDay > sunday {
+			last := w + r.period - 1
+			if startDay <= last && (!doneDay.Valid || doneDay.Int32 > last) && cancelDay > last {
 				r.get(team, w).wip++
 			}
 		}
@@ -556,7 +593,7 @@ func (r *outcomeRun) timeEntries() error {
 	q := `SELECT team, ` + fmt.Sprintf(dayExpr, "day") + `, person, category, epoch_us(started_at), epoch_us(ended_at)
 		FROM events WHERE type = '` + event.TimeLogged + `' AND day BETWEEN ` + dateExpr + ` AND ` + dateExpr
 	err := r.query(q, []any{r.from, r.to}, []any{&team, &day, &person, &cat, &startUS, &endUS}, func() error {
-		a := r.get(team, weekOf(day))
+		a := r.get(team, r.periodOf(day))
 		var secs float64
 		if startUS.Valid && endUS.Valid {
 			secs = float64(endUS.Int64-startUS.Int64) / 1e6
@@ -580,7 +617,7 @@ func (r *outcomeRun) timeEntries() error {
 		return err
 	}
 	for pd, secs := range daySecs {
-		a := r.get(pd.team, weekOf(pd.day))
+		a := r.get(pd.team, r.periodOf(pd.day))
 		a.personDays++
 		if secs > r.org.Team(pd.team).OverworkPerDay.Seconds() || !r.org.IsWorkingDay(pd.team, pd.day) {
 			a.overDays++
@@ -599,7 +636,7 @@ func (r *outcomeRun) requests() error {
 	)
 	type teamInfo struct {
 		sla  float64
-		ends []time.Time // end of each of r.weeks
+		ends []time.Time // end of each of r.weeks' periods
 	}
 	infos := map[string]*teamInfo{}
 	info := func(team string) *teamInfo {
@@ -608,7 +645,7 @@ func (r *outcomeRun) requests() error {
 			a := r.org.Team(team)
 			ti = &teamInfo{sla: a.ResponseSLA.Seconds()}
 			for _, w := range r.weeks {
-				ti.ends = append(ti.ends, weekEnd(w, r.org.Location(team)))
+				ti.ends = append(ti.ends, periodEnd(w, r.period, r.org.Location(team)))
 			}
 			infos[team] = ti
 		}
@@ -622,10 +659,9 @@ func (r *outcomeRun) requests() error {
 		FROM requests
 		WHERE (opened_day IS NULL OR opened_day <= ` + dateExpr + `)
 			AND (responded_day IS NULL OR responded_day >= ` + dateExpr + `)`
-	lastWeek := r.weeks[len(r.weeks)-1]
-	return r.query(q, []any{lastWeek + 7, r.from - 1}, []any{&team, &openedUS, &openedDay, &respondedUS, &respDay, &respTime}, func() error {
+	return r.query(q, []any{r.to + 1, r.from - 1}, []any{&team, &openedUS, &openedDay, &respondedUS, &respDay, &respTime}, func() error {
 		if respDay.Valid && r.inRange(respDay.Int32) && respTime.Valid {
-			a := r.get(team, weekOf(respDay.Int32))
+			a := r.get(team, r.periodOf(respDay.Int32))
 			a.response = append(a.response, respTime.Float64)
 		}
 		if !openedUS.Valid {
@@ -643,7 +679,7 @@ func (r *outcomeRun) requests() error {
 			if r.now.Before(cutoff) {
 				cutoff = r.now
 			}
-			if openedDay.Valid && weekOf(openedDay.Int32) == w {
+			if openedDay.Valid && r.periodOf(openedDay.Int32) == w {
 				a := r.get(team, w)
 				if respondedUS.Valid {
 					a.slaAll++

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/ingest"
+	sqlserver "github.com/shoal-analytics/shoal/sql"
 )
 
 // Config is everything `shoal run` and `shoal demo` read from flags, SHOAL_*
@@ -20,6 +21,8 @@ type Config struct {
 	ingest.Config `yaml:",inline"`
 	// ReportSchedule is when run writes the weekly report (report.go).
 	ReportSchedule `yaml:",inline"`
+	// SQL is the governed SQL endpoint (--sql-* flags; off by default).
+	SQL sqlserver.Config `yaml:",inline"`
 
 	// DataDir holds the DuckDB file (shoal.duckdb) and, when the embedded
 	// broker runs, its log (kafka/). Default: data (run), shoal-demo (demo)
@@ -55,6 +58,7 @@ func defaultConfig(dataDir string) Config {
 	return Config{
 		Config:         ingest.DefaultConfig(),
 		ReportSchedule: defaultReportSchedule(),
+		SQL:            sqlserver.DefaultConfig(),
 		DataDir:        dataDir,
 		EmbeddedAddr:   "127.0.0.1:9092",
 		HTTPAddr:       "127.0.0.1:9464",
@@ -66,6 +70,7 @@ func defaultConfig(dataDir string) Config {
 func (c *Config) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.configFile, "config", "", "optional YAML file with any of these settings (keys: flag names with _ for -); unknown keys are an error")
 	c.Config.RegisterFlags("", fs)
+	c.SQL.RegisterFlags("sql-", fs)
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the DuckDB file and the embedded broker's log")
 	fs.StringVar(&c.EmbeddedAddr, "embedded-addr", c.EmbeddedAddr, "listen address of the embedded Kafka-protocol broker (used when --brokers is empty)")
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address serving /metrics, /healthz, /readyz and /reports/")
@@ -85,6 +90,9 @@ func (c *Config) validate(requireKey bool) error {
 		errs = append(errs, err)
 	}
 	if err := c.ReportSchedule.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.SQL.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.DataDir == "" {

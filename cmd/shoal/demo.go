@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,6 +29,7 @@ const demoMarker = ".shoal-demo"
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := defaultConfig("shoal-demo")
+	cfg.SQL.Addr, cfg.SQL.AllowAnonymous = "127.0.0.1:5433", true
 	fs := newFlagSet("demo", demoSummary, stdout, stderr)
 	cfg.registerFlags(fs)
 	var opts synth.Options
@@ -81,6 +83,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	st := p.consumer.Stats()
 	bar.finish(st.Consumed)
+	p.refreshServingNow(rctx, true) // the SQL tables show everything caught up
 	if err := printDemoSummary(rctx, stdout, p, org, opts, st, time.Since(began)); err != nil {
 		return stopEarly(err)
 	}
@@ -88,6 +91,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return stopEarly(nil)
 	}
 	fmt.Fprintf(stdout, "\nServing %s/metrics and the weekly reports at %s/reports/ (Kafka-protocol broker on %s). Press Ctrl-C to stop.\n", p.httpURL(), p.httpURL(), strings.Join(p.cfg.Brokers, ","))
+	if p.sqlSrv != nil {
+		host, port, _ := net.SplitHostPort(p.sqlSrv.Addr())
+		fmt.Fprintf(stdout, "SQL (privacy-safe tables only): psql \"host=%s port=%s user=analyst dbname=shoal\" or shoal sql --addr %s \"SELECT * FROM shoal.weekly_outcomes LIMIT 5\"\n", host, port, p.sqlSrv.Addr())
+	}
 	return <-done
 }
 

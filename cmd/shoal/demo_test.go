@@ -18,7 +18,7 @@ import (
 func TestDemoOnce(t *testing.T) {
 	needBinary(t)
 	dir := filepath.Join(t.TempDir(), "demo")
-	cmd := exec.Command(shoalBin, "demo", "--once", "--data-dir", dir, "--embedded-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+	cmd := exec.Command(shoalBin, "demo", "--once", "--data-dir", dir, "--embedded-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--sql-addr", "127.0.0.1:0")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)
@@ -34,7 +34,7 @@ func TestDemoOnce(t *testing.T) {
 		t.Errorf("demo did not write its generated key: %v", err)
 	}
 	// A second demo run starts afresh in the same directory.
-	out, err = exec.Command(shoalBin, "demo", "--once", "--data-dir", dir, "--embedded-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--org-weeks", "1").CombinedOutput()
+	out, err = exec.Command(shoalBin, "demo", "--once", "--data-dir", dir, "--embedded-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--sql-addr", "127.0.0.1:0", "--org-weeks", "1").CombinedOutput()
 	if err != nil {
 		t.Fatalf("second demo: %v\n%s", err, out)
 	}

@@ -28,6 +28,7 @@ Commands:
   run        the production pipeline: consume events from Kafka into DuckDB
   generate   write a synthetic organisation's events as NDJSON, or publish them (--brokers)
   publish    send an NDJSON file of events to a Kafka topic, with progress
+  sql        run one SQL statement against a running Shoal's governed SQL endpoint
   report     fetch a week's HR report (HTML, Markdown or CSV) from a running Shoal
   dashboards write the Grafana dashboards generated from the metric catalog (--out DIR)
   bench      measure Shoal against the kafka-go ceiling, a naive pipeline and DuckDB's loader
@@ -57,6 +58,7 @@ func commands() []command {
 		{"run", "Run the production pipeline.", runRun},
 		{"generate", "Write or publish a synthetic organisation's events.", runGenerate},
 		{"publish", "Publish an NDJSON file of events to Kafka.", runPublish},
+		{"sql", "Query a running Shoal's governed SQL endpoint.", runSQL},
 		{"report", "Fetch the weekly HR report from a running Shoal.", runReport},
 		{"dashboards", "Write the generated Grafana dashboards.", runDashboards},
 		{"bench", "Benchmark Shoal against real alternatives on the same data.", runBench},

@@ -21,6 +21,7 @@ import (
 	"github.com/shoal-analytics/shoal/ingest"
 	"github.com/shoal-analytics/shoal/metrics"
 	"github.com/shoal-analytics/shoal/privacy"
+	sqlserver "github.com/shoal-analytics/shoal/sql"
 	"github.com/shoal-analytics/shoal/transform"
 )
 
@@ -37,6 +38,11 @@ type pipeline struct {
 	srv      *http.Server
 	teams    *agreements.Holder
 	exporter *metrics.Exporter
+	// The governed SQL endpoint (nil when --sql-addr is empty): the server,
+	// the serving database it queries and what publishes to it.
+	sqlSrv    *sqlserver.Server
+	serving   *transform.Serving
+	publisher *servingPublisher
 	// now is the clock that decides the current ISO week of every output.
 	now func() time.Time
 }
@@ -88,6 +94,20 @@ func startPipeline(ctx context.Context, cfg Config, key []byte, logger *slog.Log
 		return org.Policy(), org.Location("") // a team the file does not list has the org's zone
 	}, p.now, p.reg, logger)
 	metrics.NewAgreementsCollector(func() metrics.Agreements { return exportedAgreements(p.teams.Get()) }, p.exporter.VisibleTeams, p.reg)
+	if cfg.SQL.Enabled() {
+		p.serving, err = transform.OpenServing(ctx, transform.ServingConfig{}, logger)
+		if err != nil {
+			return nil, err
+		}
+		p.publisher = &servingPublisher{store: p.store, serving: p.serving, teams: p.teams, now: p.now, log: logger}
+		if err := p.publisher.Refresh(ctx, true); err != nil {
+			return nil, fmt.Errorf("publish the SQL tables: %w", err)
+		}
+		p.sqlSrv, err = sqlserver.New(cfg.SQL, p.serving, p.reg, logger)
+		if err != nil {
+			return nil, err
+		}
+	}
 	p.ln, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on --http-addr %s: %w (pick a free port, e.g. --http-addr 127.0.0.1:0)", cfg.HTTPAddr, err)
@@ -116,6 +136,7 @@ func (p *pipeline) reload() error {
 		return err
 	}
 	p.refreshNow(context.Background())
+	p.refreshServingNow(context.Background(), true)
 	return nil
 }
 
@@ -174,7 +195,8 @@ func (p *pipeline) routes() http.Handler {
 func (p *pipeline) httpURL() string { return "http://" + p.ln.Addr().String() }
 
 // run serves until ctx ends, then shuts down in order: stop fetching and
-// flush the last batch → close DuckDB → stop HTTP → stop the embedded broker.
+// flush the last batch → stop the SQL endpoint → close DuckDB → stop HTTP →
+// stop the embedded broker.
 func (p *pipeline) run(ctx context.Context) error {
 	httpErr := make(chan error, 1)
 	go func() {
@@ -192,6 +214,12 @@ func (p *pipeline) run(ctx context.Context) error {
 	go func() { p.refreshOutcomes(cctx); close(refreshed) }()
 	reported := make(chan struct{})
 	go func() { p.scheduleReports(cctx, p.now); close(reported) }()
+	servingRefreshed := make(chan struct{})
+	go func() { p.refreshServing(cctx); close(servingRefreshed) }()
+	sqlErr := make(chan error, 1)
+	if p.sqlSrv != nil {
+		go func() { sqlErr <- p.sqlSrv.Serve() }()
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -213,17 +241,36 @@ func (p *pipeline) run(ctx context.Context) error {
 		err = fmt.Errorf("http server: %w", err)
 		cancel()
 		<-consumerErr
+	case err = <-sqlErr:
+		err = fmt.Errorf("sql server: %w", err)
+		cancel()
+		<-consumerErr
 	case <-ctx.Done():
 		err = <-consumerErr
 	}
 	cancel()
 	<-refreshed // no query may be in flight when DuckDB closes
 	<-reported
+	<-servingRefreshed
 	p.close()
 	return err
 }
 
 func (p *pipeline) close() {
+	if p.sqlSrv != nil { // stop accepting SQL before the databases close
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := p.sqlSrv.Shutdown(sctx); err != nil {
+			p.log.Warn("SQL endpoint shutdown", "err", err)
+		}
+		cancel()
+		p.sqlSrv = nil
+	}
+	if p.serving != nil {
+		if err := p.serving.Close(); err != nil {
+			p.log.Error("closing the SQL serving database", "err", err)
+		}
+		p.serving = nil
+	}
 	if p.store != nil {
 		if err := p.store.Close(); err != nil {
 			p.log.Error("closing DuckDB", "err", err)

@@ -14,14 +14,14 @@ import (
 )
 
 // testPipeline starts an in-process pipeline against the broker at addr,
-// its clock pinned to orgNow.
-func testPipeline(t *testing.T, addr, dataDir string, org *synth.Org, logs *syncBuffer) (*pipeline, func()) {
+// its clock pinned to orgNow; opts adjust its configuration.
+func testPipeline(t *testing.T, addr, dataDir string, org *synth.Org, logs *syncBuffer, opts ...func(*Config)) (*pipeline, func()) {
 	t.Helper()
-	return testPipelineAt(t, addr, dataDir, org, logs, orgNow)
+	return testPipelineAt(t, addr, dataDir, org, logs, orgNow, opts...)
 }
 
 // testPipelineAt is testPipeline with its clock pinned to now.
-func testPipelineAt(t *testing.T, addr, dataDir string, org *synth.Org, logs *syncBuffer, now time.Time) (*pipeline, func()) {
+func testPipelineAt(t *testing.T, addr, dataDir string, org *synth.Org, logs *syncBuffer, now time.Time, opts ...func(*Config)) (*pipeline, func()) {
 	t.Helper()
 	cfg := defaultConfig(dataDir)
 	cfg.Brokers = []string{addr}
@@ -37,6 +37,9 @@ func testPipelineAt(t *testing.T, addr, dataDir string, org *synth.Org, logs *sy
 	}
 	cfg.Teams = teams
 	cfg.now = func() time.Time { return now }
+	for _, o := range opts {
+		o(&cfg)
+	}
 	p, err := startPipeline(ctx, cfg, key, logger)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,341 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shoal-analytics/shoal/agreements"
+	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/privacy"
+	sqlserver "github.com/shoal-analytics/shoal/sql"
+	"github.com/shoal-analytics/shoal/transform"
+)
+
+// The SQL endpoint queries transform's serving database.
+var _ sqlserver.Engine = (*transform.Serving)(nil)
+
+// servingWeeks is how many ISO weeks (up to the current one) the SQL
+// endpoint's outcome tables cover.
+const servingWeeks = 26
+
+// servingRefreshInterval is how often the serving database is republished
+// when data or agreements changed.
+const servingRefreshInterval = 15 * time.Second
+
+// servingPublisher composes the SQL endpoint's tables: transform's weekly
+// and daily outcomes → metrics.Apply / metrics.ApplyDaily (the one
+// suppression policy) → rows of the serving database. Nothing else is
+// published to it.
+type servingPublisher struct {
+	store   *transform.Store
+	serving *transform.Serving
+	teams   *agreements.Holder
+	now     func() time.Time
+	log     *slog.Logger
+
+	mu   sync.Mutex
+	last struct {
+		commit time.Time
+		day    int32
+		org    *agreements.Org
+	}
+}
+
+// Refresh republishes the serving database if data, agreements or the
+// current day changed since the last publication (force: always).
+func (s *servingPublisher) Refresh(ctx context.Context, force bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	org := s.teams.Get()
+	now := s.now()
+	y, m, d := now.In(org.Location("")).Date()
+	today := event.DateOf(y, m, d)
+	commit := s.store.LastCommit()
+	if !force && commit.Equal(s.last.commit) && today == s.last.day && org == s.last.org {
+		return nil
+	}
+	began := time.Now()
+	tables, err := s.tables(ctx, org, now, today)
+	if err != nil {
+		return err
+	}
+	if err := s.serving.Publish(ctx, tables); err != nil {
+		return err
+	}
+	s.log.Info("SQL tables published", "component", "sql", "weekly_rows", len(tables[0].Rows), "daily_rows", len(tables[1].Rows), "took", time.Since(began).Round(time.Millisecond))
+	s.last.commit, s.last.day, s.last.org = commit, today, org
+	return nil
+}
+
+// outcomeColumns are the columns of the weekly and daily tables after the
+// period column.
+func outcomeColumns(period string) []transform.ServingColumn {
+	cols := []transform.ServingColumn{{Name: period, Type: "DATE"}, {Name: "level", Type: "VARCHAR"}, {Name: "unit", Type: "VARCHAR"}, {Name: "team", Type: "VARCHAR"}}
+	for _, m := range metrics.Catalog {
+		cols = append(cols, transform.ServingColumn{Name: m.ID, Type: "DOUBLE"})
+	}
+	return append(cols,
+		transform.ServingColumn{Name: "flow_suppressed", Type: "BOOLEAN"},
+		transform.ServingColumn{Name: "time_suppressed", Type: "BOOLEAN"},
+		transform.ServingColumn{Name: "async_suppressed", Type: "BOOLEAN"},
+		transform.ServingColumn{Name: "suppressed", Type: "BOOLEAN"},
+		transform.ServingColumn{Name: "suppression_reason", Type: "VARCHAR"},
+	)
+}
+
+func (s *servingPublisher) tables(ctx context.Context, org *agreements.Org, now time.Time, today int32) ([]transform.ServingTable, error) {
+	policy := org.Policy()
+	quality, err := s.store.Quality(ctx, 0, math.MaxInt32) // refusals are dated by their commit
+	if err != nil {
+		return nil, err
+	}
+	curWeek := today - (today+3)%7
+	fromWeek := curWeek - 7*(servingWeeks-1)
+	if len(quality) > 0 {
+		first := quality[0].Day - (quality[0].Day+3)%7
+		fromWeek = max(fromWeek, first)
+	}
+	weekRows, err := s.store.Outcomes(ctx, org, fromWeek, curWeek, now)
+	if err != nil {
+		return nil, err
+	}
+	weekly, err := metrics.Apply(policy, toCells(weekRows))
+	if err != nil {
+		return nil, err
+	}
+	dayRows, err := s.store.DailyOutcomes(ctx, org, fromWeek, today, now)
+	if err != nil {
+		return nil, err
+	}
+	daily, err := metrics.ApplyDaily(policy, weekly, toCells(dayRows))
+	if err != nil {
+		return nil, err
+	}
+	return []transform.ServingTable{
+		{Name: "weekly_outcomes", Columns: outcomeColumns("week"), Rows: outcomeRows(weekly)},
+		{Name: "daily_outcomes", Columns: outcomeColumns("day"), Rows: outcomeRows(daily)},
+		catalogTable(),
+		agreementsTable(org),
+		qualityTable(quality, orgDayPeople(dayRows), policy),
+	}, nil
+}
+
+func toCells(rows []transform.Outcome) []metrics.Cell {
+	cells := make([]metrics.Cell, len(rows))
+	for i, r := range rows {
+		cells[i] = metrics.Cell{Week: r.Week, Level: privacy.Level(r.Level), Team: r.Team, Unit: r.Unit,
+			Metric: r.Metric, Value: r.Value, Defined: r.Defined, People: r.People}
+	}
+	return cells
+}
+
+// outcomeRows turns published cells into one row per (period, level,
+// unit, team). A hidden cell is NULL whatever its value, and whether or
+// not it was defined (an undefined hidden cell would say something about
+// the hidden group); a visible cell is NULL only when undefined.
+func outcomeRows(cells []metrics.Published) [][]any {
+	type key struct {
+		period     int32
+		level      privacy.Level
+		unit, team string
+	}
+	col := map[string]int{}
+	for i, m := range metrics.Catalog {
+		col[m.ID] = i
+	}
+	n := len(metrics.Catalog)
+	type acc struct {
+		values  []any
+		hidden  map[metrics.Family]bool
+		reasons map[string]bool
+	}
+	rows := map[key]*acc{}
+	var keys []key
+	for _, c := range cells {
+		k := key{c.Week, c.Level, c.Unit, c.Team}
+		a := rows[k]
+		if a == nil {
+			a = &acc{values: make([]any, n), hidden: map[metrics.Family]bool{}, reasons: map[string]bool{}}
+			rows[k] = a
+			keys = append(keys, k)
+		}
+		m, _ := metrics.ByID(c.Metric)
+		switch {
+		case !c.Visible:
+			a.hidden[m.Family] = true
+			if c.Reason != metrics.ReasonWeeklyOnly {
+				a.reasons[string(m.Family)+":"+string(c.Reason)] = true
+			}
+		case c.Defined:
+			a.values[col[c.Metric]] = c.Value
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.period != b.period {
+			return a.period < b.period
+		}
+		if a.level != b.level {
+			return levelRank(a.level) < levelRank(b.level)
+		}
+		if a.unit != b.unit {
+			return a.unit < b.unit
+		}
+		return a.team < b.team
+	})
+	out := make([][]any, 0, len(keys))
+	for _, k := range keys {
+		a := rows[k]
+		row := []any{event.DayTime(k.period), string(k.level), nullIfEmpty(k.unit), nullIfEmpty(k.team)}
+		row = append(row, a.values...)
+		reasons := make([]string, 0, len(a.reasons))
+		for r := range a.reasons {
+			reasons = append(reasons, r)
+		}
+		sort.Strings(reasons)
+		anyHidden := len(reasons) > 0
+		var reason any
+		if anyHidden {
+			reason = strings.Join(reasons, ",")
+		}
+		row = append(row, hiddenFlag(a.hidden, metrics.Flow, reasons), hiddenFlag(a.hidden, metrics.Time, reasons), hiddenFlag(a.hidden, metrics.Async, reasons), anyHidden, reason)
+		out = append(out, row)
+	}
+	return out
+}
+
+// hiddenFlag says whether the family's cells of a row were withheld by
+// the policy (a weekly-only snapshot metric is not a withholding).
+func hiddenFlag(hidden map[metrics.Family]bool, f metrics.Family, reasons []string) bool {
+	if !hidden[f] {
+		return false
+	}
+	for _, r := range reasons {
+		if strings.HasPrefix(r, string(f)+":") {
+			return true
+		}
+	}
+	return false
+}
+
+func levelRank(l privacy.Level) int {
+	switch l {
+	case privacy.LevelOrg:
+		return 0
+	case privacy.LevelUnit:
+		return 1
+	}
+	return 2
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func catalogTable() transform.ServingTable {
+	t := transform.ServingTable{Name: "metric_catalog", Columns: []transform.ServingColumn{
+		{Name: "id", Type: "VARCHAR"}, {Name: "name", Type: "VARCHAR"}, {Name: "title", Type: "VARCHAR"},
+		{Name: "help", Type: "VARCHAR"}, {Name: "definition", Type: "VARCHAR"}, {Name: "unit", Type: "VARCHAR"},
+		{Name: "direction", Type: "VARCHAR"}, {Name: "family", Type: "VARCHAR"}, {Name: "daily", Type: "BOOLEAN"},
+	}}
+	for _, m := range metrics.Catalog {
+		t.Rows = append(t.Rows, []any{m.ID, m.Name, m.Title, m.Help, m.Definition, string(m.Unit), string(m.Direction), string(m.Family), !metrics.WeeklyOnly(m.ID)})
+	}
+	return t
+}
+
+func agreementsTable(org *agreements.Org) transform.ServingTable {
+	t := transform.ServingTable{Name: "team_agreements", Columns: []transform.ServingColumn{
+		{Name: "team", Type: "VARCHAR"}, {Name: "team_name", Type: "VARCHAR"}, {Name: "unit", Type: "VARCHAR"},
+		{Name: "unit_name", Type: "VARCHAR"}, {Name: "time_zone", Type: "VARCHAR"}, {Name: "response_sla_seconds", Type: "DOUBLE"},
+		{Name: "working_days", Type: "VARCHAR"}, {Name: "focus_block_min_seconds", Type: "DOUBLE"},
+		{Name: "overwork_hours_per_day", Type: "DOUBLE"}, {Name: "min_group_size", Type: "BIGINT"},
+	}}
+	for _, a := range org.Teams() {
+		var days []string
+		for _, wd := range []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday} {
+			if a.WorkingDays[wd] {
+				days = append(days, strings.ToLower(wd.String()[:3]))
+			}
+		}
+		t.Rows = append(t.Rows, []any{a.Team, a.TeamName, a.Unit, a.UnitName, a.TimeZone, a.ResponseSLA.Seconds(),
+			strings.Join(days, ","), a.FocusBlockMin.Seconds(), a.OverworkPerDay.Hours(), int64(org.MinGroupSize())})
+	}
+	return t
+}
+
+// orgDayPeople is, per day, the most people behind any metric family of
+// the org's cell (a lower bound on the distinct people active that day).
+func orgDayPeople(rows []transform.Outcome) map[int32]int {
+	out := map[int32]int{}
+	for _, r := range rows {
+		if r.Level == transform.OutcomeOrg {
+			out[r.Week] = max(out[r.Week], r.People)
+		}
+	}
+	return out
+}
+
+// qualityTable publishes the accepted and refused events per day. The
+// accepted count of a day on which fewer than k people were active is
+// NULL: it would describe those few people's activity. (Refused events
+// carry no person and are counted by reason, as on /metrics.)
+func qualityTable(days []transform.QualityDay, people map[int32]int, policy privacy.Policy) transform.ServingTable {
+	t := transform.ServingTable{Name: "data_quality", Columns: []transform.ServingColumn{
+		{Name: "day", Type: "DATE"}, {Name: "reason", Type: "VARCHAR"}, {Name: "events", Type: "BIGINT"},
+	}}
+	for _, d := range days {
+		if d.Accepted > 0 {
+			var n any = d.Accepted
+			if !policy.Visible(people[d.Day]) {
+				n = nil
+			}
+			t.Rows = append(t.Rows, []any{event.DayTime(d.Day), "accepted", n})
+		}
+		reasons := make([]string, 0, len(d.Rejected))
+		for r := range d.Rejected {
+			reasons = append(reasons, r)
+		}
+		sort.Strings(reasons)
+		for _, r := range reasons {
+			t.Rows = append(t.Rows, []any{event.DayTime(d.Day), r, d.Rejected[r]})
+		}
+	}
+	return t
+}
+
+// refreshServing republishes the serving database off the query path
+// until ctx ends.
+func (p *pipeline) refreshServing(ctx context.Context) {
+	t := time.NewTicker(servingRefreshInterval)
+	defer t.Stop()
+	for {
+		p.refreshServingNow(ctx, false)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (p *pipeline) refreshServingNow(ctx context.Context, force bool) {
+	if p.publisher == nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := p.publisher.Refresh(rctx, force); err != nil && ctx.Err() == nil {
+		p.log.Warn("SQL tables not refreshed; the previous ones stay served", "component", "sql", "err", fmt.Sprint(err))
+	}
+}

@@ -1,0 +1,539 @@
+package metrics
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/shoal-analytics/shoal/privacy"
+)
+
+// Reasons a daily cell is hidden besides the policy's own (below_k,
+// complementary).
+const (
+	// ReasonTemporal: the day is hidden so that its week's value minus the
+	// other visible days of the week is not a hidden day's value (the
+	// policy's complementary rule applied to week = Σ days).
+	ReasonTemporal privacy.Reason = "temporal"
+	// ReasonWeeklyOnly: the metric is an end-of-window snapshot (work in
+	// progress, requests open past SLA): a team's value on the week's last
+	// day IS its weekly value, which would let a day tree be differenced
+	// with weekly values. Such metrics are published per week only.
+	ReasonWeeklyOnly privacy.Reason = "weekly_only"
+)
+
+// weeklyOnly are the snapshot metrics that are not published per day.
+var weeklyOnly = map[string]bool{"work_in_progress": true, "requests_open_past_sla": true}
+
+// WeeklyOnly reports whether metric is published per ISO week only.
+func WeeklyOnly(metric string) bool { return weeklyOnly[metric] }
+
+// ApplyDaily publishes daily cells (Cell.Week holding the day) next to the
+// weekly cells of the same weeks, already published by Apply. Publishing
+// both windows of one metric gives a reader two sets of equations: each
+// day's tree (parent = Σ children) and, per team, unit and the org, week =
+// Σ its days. privacy.Policy.Decide makes every tree equation safe on its
+// own; ApplyDaily also decides each position's week → days tree with the
+// same policy (the week is the parent, fixed as Apply decided it: a
+// visible week with one hidden day hides another day; a hidden week with
+// all days visible hides one), re-deciding the day trees with the newly
+// hidden cells until nothing changes. Equations that are each safe can
+// still solve a cell together (a hidden day linked through its day tree
+// and its week's), so the week's whole system — week tree, day trees,
+// week = Σ days — is then solved by elimination, and while some hidden
+// cell is determined, the visible day cell with the fewest people in one
+// of its equations is hidden too (and everything settled again). A day
+// cell hidden for the week tree or the system has ReasonTemporal (or
+// below_k if it has fewer than K people). When a hidden day is its position's only active day
+// in a visible week, its value is the week's (public), so it protects
+// nothing in its day tree: that day's whole tree of the metric is hidden.
+// Snapshot metrics are hidden on every day (ReasonWeeklyOnly).
+//
+// The weekly cells are the reference: ApplyDaily never hides a weekly cell,
+// so SQL's weekly table and the Prometheus exporter show the same cells.
+func ApplyDaily(policy privacy.Policy, weeks []Published, days []Cell) ([]Published, error) {
+	type wm struct {
+		week   int32
+		metric string
+	}
+	weekly := map[wm]map[string]Published{}
+	for _, p := range weeks {
+		k := wm{p.Week, p.Metric}
+		if weekly[k] == nil {
+			weekly[k] = map[string]Published{}
+		}
+		weekly[k][CellID(p.Cell)] = p
+	}
+	groups := map[wm][]Cell{}
+	for _, c := range days {
+		if _, ok := ByID(c.Metric); !ok {
+			continue
+		}
+		k := wm{weekStart(c.Week), c.Metric}
+		groups[k] = append(groups[k], c)
+	}
+	// The decisions depend only on the cells' positions and people (and
+	// the weekly decisions, which depend on the same): metrics of one
+	// family share them, so each distinct set is decided once.
+	type decision struct {
+		visible bool
+		reason  privacy.Reason
+	}
+	memo := map[string]map[dayCell]decision{}
+	out := make([]Published, 0, len(days))
+	for k, cells := range groups {
+		if weeklyOnly[k.metric] {
+			for _, c := range cells {
+				out = append(out, Published{Cell: c, Reason: ReasonWeeklyOnly})
+			}
+			continue
+		}
+		sig := signature(k.week, cells, weekly[k])
+		if m, ok := memo[sig]; ok {
+			for _, c := range cells {
+				d := m[dayCell{c.Week, CellID(c)}]
+				out = append(out, Published{Cell: c, Visible: d.visible, Reason: d.reason})
+			}
+			continue
+		}
+		pub, err := decideWeekOfDays(policy, weekly[k], cells)
+		if err != nil {
+			return nil, fmt.Errorf("suppression policy for %s in the days of the week starting day %d: %w", k.metric, k.week, err)
+		}
+		m := make(map[dayCell]decision, len(pub))
+		for _, p := range pub {
+			m[dayCell{p.Week, CellID(p.Cell)}] = decision{p.Visible, p.Reason}
+		}
+		memo[sig] = m
+		out = append(out, pub...)
+	}
+	sort.Slice(out, func(i, j int) bool { return lessCell(out[i].Cell, out[j].Cell) })
+	return out, nil
+}
+
+// weekStart is the Monday of day's ISO week (day 0 was a Thursday).
+func weekStart(day int32) int32 {
+	m := (int64(day) + 3) % 7
+	if m < 0 {
+		m += 7
+	}
+	return int32(int64(day) - m)
+}
+
+// dayCell names one day cell of a week: its day and its CellID.
+type dayCell struct {
+	day int32
+	id  string
+}
+
+// decideWeekOfDays decides the day cells of one metric in one week.
+func decideWeekOfDays(policy privacy.Policy, week map[string]Published, cells []Cell) ([]Published, error) {
+	byDay := map[int32][]Cell{}
+	for _, c := range cells {
+		byDay[c.Week] = append(byDay[c.Week], c)
+	}
+	dayList := make([]int32, 0, len(byDay))
+	for d := range byDay {
+		dayList = append(dayList, d)
+	}
+	sort.Slice(dayList, func(i, j int) bool { return dayList[i] < dayList[j] })
+	people := map[dayCell]int{}
+	for d, cs := range byDay {
+		for _, c := range cs {
+			people[dayCell{d, CellID(c)}] = c.People
+		}
+	}
+
+	forced := map[dayCell]privacy.Reason{}
+	decided := map[dayCell]privacy.Decision{}
+	for round := 0; ; round++ {
+		if round > 100000 {
+			return nil, fmt.Errorf("%w: daily suppression did not settle", privacy.ErrMalformedTree)
+		}
+		changed, err := settle(policy, week, byDay, dayList, people, forced, decided)
+		if err != nil {
+			return nil, err
+		}
+		if changed {
+			continue
+		}
+		// Each equation now has zero or at least two unknowns; the system
+		// of all of them may still solve a cell (a hidden day cell linked
+		// through its day tree and its week). Hide a visible neighbour of
+		// a solvable cell and settle again.
+		more := unlink(week, byDay, dayList, people, decided)
+		if len(more) == 0 {
+			break
+		}
+		for _, k := range more {
+			forced[k] = ReasonTemporal
+		}
+	}
+	out := make([]Published, 0, len(cells))
+	for _, d := range dayList {
+		for _, c := range byDay[d] {
+			k := dayCell{d, CellID(c)}
+			dec := decided[k]
+			p := Published{Cell: c, Visible: dec.Visible, Reason: dec.Reason}
+			if r, f := forced[k]; f && !dec.Visible {
+				p.Reason = r
+				if c.People < policy.K && r == ReasonTemporal {
+					p.Reason = privacy.ReasonBelowK
+				}
+			}
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// settle decides every day tree with the forced cells hidden, then each
+// position's week → days tree, forcing the days that tree hides; it
+// reports whether anything new was forced.
+func settle(policy privacy.Policy, week map[string]Published, byDay map[int32][]Cell, dayList []int32,
+	people map[dayCell]int, forced map[dayCell]privacy.Reason, decided map[dayCell]privacy.Decision) (bool, error) {
+	// 1. Each day's tree, with the forced cells hidden. A forced cell
+	// keeps People 1 if it carries anyone's data (so it counts as
+	// protection), 0 if not.
+	for _, d := range dayList {
+		tree := make([]Cell, len(byDay[d]))
+		copy(tree, byDay[d])
+		for i, c := range tree {
+			if _, f := forced[dayCell{d, CellID(c)}]; f {
+				tree[i].People = min(c.People, 1)
+			}
+		}
+		dec, err := policy.Decide(PolicyCells(tree))
+		if err != nil {
+			return false, err
+		}
+		for _, c := range tree {
+			decided[dayCell{d, CellID(c)}] = dec[CellID(c)]
+		}
+	}
+	// 2. Each position's week → days tree.
+	positions := map[string][]int32{}
+	var ids []string
+	for _, d := range dayList {
+		for _, c := range byDay[d] {
+			id := CellID(c)
+			if positions[id] == nil {
+				ids = append(ids, id)
+			}
+			positions[id] = append(positions[id], d)
+		}
+	}
+	sort.Strings(ids)
+	changed := false
+	force := func(k dayCell) {
+		if _, f := forced[k]; !f {
+			forced[k] = ReasonTemporal
+			changed = true
+		}
+	}
+	for _, id := range ids {
+		ds := positions[id]
+		w, ok := week[id]
+		if !ok {
+			// A position active on a day is active in its week; without
+			// a weekly decision, hide its days.
+			for _, d := range ds {
+				force(dayCell{d, id})
+			}
+			continue
+		}
+		wp := w.People
+		if !w.Visible {
+			wp = min(wp, 1)
+		} else if wp < policy.K {
+			wp = policy.K // visible by the weekly tree's decision
+		}
+		tcells := []privacy.Cell{{ID: "week", Level: privacy.LevelOrg, People: wp}}
+		for _, d := range ds {
+			p := people[dayCell{d, id}]
+			if !decided[dayCell{d, id}].Visible {
+				p = min(p, 1)
+			}
+			tcells = append(tcells, privacy.Cell{ID: fmt.Sprint(d), Parent: "week", Level: privacy.LevelUnit, People: p})
+		}
+		tdec, err := policy.Decide(tcells)
+		if err != nil {
+			return false, err
+		}
+		for _, d := range ds {
+			if !tdec[fmt.Sprint(d)].Visible && decided[dayCell{d, id}].Visible {
+				force(dayCell{d, id})
+			}
+		}
+		// The only active day of a visible week repeats the week's
+		// value: if it is hidden, it protects nothing in its day tree.
+		if len(ds) == 1 && w.Visible && !decided[dayCell{ds[0], id}].Visible {
+			for _, c := range byDay[ds[0]] {
+				if k := (dayCell{ds[0], CellID(c)}); decided[k].Visible {
+					force(k)
+				}
+			}
+		}
+	}
+	return changed, nil
+}
+
+// unlink builds the week's equations — the week tree, each day tree
+// (parent = Σ children) and, per position, week = Σ days — over the
+// hidden cells that carry someone's data (the unknowns; a hidden cell
+// with nobody behind it is a known zero), and returns visible day cells
+// to hide next to the first unknown the equations solve: the visible day
+// cell with the fewest people in one of its equations. None means no
+// hidden cell is solvable.
+func unlink(week map[string]Published, byDay map[int32][]Cell, dayList []int32,
+	people map[dayCell]int, decided map[dayCell]privacy.Decision) []dayCell {
+	const weekDay = int32(-1 << 30) // the dayCell.day of a week cell
+	var unknowns []dayCell
+	index := map[dayCell]int{}
+	isUnknown := func(k dayCell) bool {
+		if k.day == weekDay {
+			w, ok := week[k.id]
+			return ok && !w.Visible && w.People > 0
+		}
+		return !decided[k].Visible && people[k] > 0
+	}
+	var eqs [][]dayCell // entry 0 is the parent (coefficient -1), the rest children (+1)
+	addTree := func(day int32, ids []string, parentOf func(string) string) {
+		kids := map[string][]string{}
+		has := map[string]bool{}
+		for _, id := range ids {
+			has[id] = true
+		}
+		for _, id := range ids {
+			if p := parentOf(id); p != "" && has[p] {
+				kids[p] = append(kids[p], id)
+			}
+		}
+		parents := make([]string, 0, len(kids))
+		for p := range kids {
+			parents = append(parents, p)
+		}
+		sort.Strings(parents)
+		for _, p := range parents {
+			eq := []dayCell{{day, p}}
+			for _, k := range kids[p] {
+				eq = append(eq, dayCell{day, k})
+			}
+			eqs = append(eqs, eq)
+		}
+	}
+	parentOf := func(cells map[string]Cell) func(string) string {
+		return func(id string) string {
+			c := cells[id]
+			switch c.Level {
+			case "team":
+				return "unit:" + c.Unit
+			case "unit":
+				return "org"
+			}
+			return ""
+		}
+	}
+	weekCells := map[string]Cell{}
+	var weekIDs []string
+	for id, p := range week {
+		weekCells[id] = p.Cell
+		weekIDs = append(weekIDs, id)
+	}
+	sort.Strings(weekIDs)
+	addTree(weekDay, weekIDs, parentOf(weekCells))
+	daysOf := map[string][]int32{}
+	for _, d := range dayList {
+		cells := map[string]Cell{}
+		var ids []string
+		for _, c := range byDay[d] {
+			cells[CellID(c)] = c
+			ids = append(ids, CellID(c))
+			daysOf[CellID(c)] = append(daysOf[CellID(c)], d)
+		}
+		sort.Strings(ids)
+		addTree(d, ids, parentOf(cells))
+	}
+	for _, id := range weekIDs {
+		eq := []dayCell{{weekDay, id}}
+		for _, d := range daysOf[id] {
+			eq = append(eq, dayCell{d, id})
+		}
+		if len(eq) > 1 {
+			eqs = append(eqs, eq)
+		}
+	}
+	var rows [][]float64
+	var rowEqs [][]dayCell
+	for _, eq := range eqs {
+		for _, k := range eq {
+			if isUnknown(k) {
+				if _, ok := index[k]; !ok {
+					index[k] = len(unknowns)
+					unknowns = append(unknowns, k)
+				}
+			}
+		}
+	}
+	if len(unknowns) == 0 {
+		return nil
+	}
+	for _, eq := range eqs {
+		r := make([]float64, len(unknowns))
+		any := false
+		for j, k := range eq {
+			if i, ok := index[k]; ok {
+				if j == 0 {
+					r[i]--
+				} else {
+					r[i]++
+				}
+				any = true
+			}
+		}
+		if any {
+			rows = append(rows, r)
+			rowEqs = append(rowEqs, eq)
+		}
+	}
+	solved := solvable(rows, len(unknowns))
+	if solved < 0 {
+		return nil
+	}
+	target := unknowns[solved]
+	best := dayCell{}
+	bestPeople := -1
+	for _, eq := range rowEqs {
+		in := false
+		for _, k := range eq {
+			in = in || k == target
+		}
+		if !in {
+			continue
+		}
+		for _, k := range eq {
+			if k.day == weekDay || !decided[k].Visible || people[k] == 0 {
+				continue
+			}
+			if p := people[k]; bestPeople < 0 || p < bestPeople || p == bestPeople && (k.day < best.day || k.day == best.day && k.id < best.id) {
+				best, bestPeople = k, p
+			}
+		}
+	}
+	if bestPeople >= 0 {
+		return []dayCell{best}
+	}
+	// No visible day cell shares an equation with it: the visible cells
+	// that solve it are further away. Hide every visible day cell of its
+	// position and of its day; failing that, of its unit; failing that,
+	// of the week (the week tree alone is safe: the policy decided it).
+	unitOf := func(id string) string {
+		for _, d := range dayList {
+			for _, c := range byDay[d] {
+				if CellID(c) == id {
+					return c.Unit
+				}
+			}
+		}
+		if w, ok := week[id]; ok {
+			return w.Unit
+		}
+		return ""
+	}
+	tu := unitOf(target.id)
+	for _, near := range []func(k dayCell, c Cell) bool{
+		func(k dayCell, _ Cell) bool { return k.id == target.id || k.day == target.day },
+		func(_ dayCell, c Cell) bool { return c.Unit == tu || c.Level == privacy.LevelOrg },
+		func(dayCell, Cell) bool { return true },
+	} {
+		var out []dayCell
+		for _, d := range dayList {
+			for _, c := range byDay[d] {
+				k := dayCell{d, CellID(c)}
+				if decided[k].Visible && people[k] > 0 && near(k, c) {
+					out = append(out, k)
+				}
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return nil
+}
+
+// solvable returns the first unknown whose value the rows (linear
+// equations with a known right-hand side) determine — its unit vector is
+// in their span — or -1.
+func solvable(rows [][]float64, n int) int {
+	const eps = 1e-9
+	type pivot struct {
+		col int
+		row []float64
+	}
+	var basis []pivot
+	for col := 0; col < n; col++ {
+		best := -1
+		for i, r := range rows {
+			if r != nil && math.Abs(r[col]) > eps && (best < 0 || math.Abs(r[col]) > math.Abs(rows[best][col])) {
+				best = i
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		p := rows[best]
+		rows[best] = nil
+		f := p[col]
+		for k := range p {
+			p[k] /= f
+		}
+		for _, r := range rows {
+			if r != nil && math.Abs(r[col]) > eps {
+				g := r[col]
+				for k := range r {
+					r[k] -= g * p[k]
+				}
+			}
+		}
+		for _, b := range basis {
+			if g := b.row[col]; math.Abs(g) > eps {
+				for k := range b.row {
+					b.row[k] -= g * p[k]
+				}
+			}
+		}
+		basis = append(basis, pivot{col, p})
+	}
+	// In reduced row echelon form, unknown j is determined exactly when a
+	// basis row has its pivot at j and no other non-zero entry.
+	for _, b := range basis {
+		alone := true
+		for k, v := range b.row {
+			if k != b.col && math.Abs(v) > eps {
+				alone = false
+				break
+			}
+		}
+		if alone {
+			return b.col
+		}
+	}
+	return -1
+}
+
+// signature identifies what the daily decisions of one metric's week
+// depend on: every day cell's position and people, and every weekly cell's
+// position, people and decision.
+func signature(week int32, cells []Cell, weekly map[string]Published) string {
+	parts := make([]string, 0, len(cells)+len(weekly))
+	for _, c := range cells {
+		parts = append(parts, fmt.Sprintf("d%d|%s|%s|%d", c.Week, CellID(c), c.Unit, c.People))
+	}
+	for id, p := range weekly {
+		parts = append(parts, fmt.Sprintf("w|%s|%s|%d|%v|%s", id, p.Unit, p.People, p.Visible, p.Reason))
+	}
+	sort.Strings(parts)
+	return fmt.Sprint(week) + "\n" + strings.Join(parts, "\n")
+}

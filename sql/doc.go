@@ -1,0 +1,29 @@
+// Package sql serves governed, read-only ad-hoc SQL over the PostgreSQL
+// wire protocol (github.com/jeroenrinzema/psql-wire), so analysts can use
+// psql, DBeaver, Metabase or Grafana's PostgreSQL datasource.
+//
+// It owns the wire server, its authentication (users with PBKDF2 password
+// hashes, or anonymous access for a demo on a loopback address), TLS, the
+// statement timeout and row cap, the mapping of result columns to
+// PostgreSQL types, and the audit log and query counter.
+//
+// It never opens a database itself and never imports DuckDB: it queries an
+// Engine, which cmd/shoal wires to transform's serving database — a
+// separate in-memory DuckDB instance that holds only published,
+// privacy-safe tables. The engine checks every statement against its
+// allowlist; this package adds the limits around it.
+//
+// It must never:
+//   - run a statement that is not a single read statement, or reach
+//     anything but the engine's published tables and discovery views (the
+//     engine refuses; this package reports its refusal to the client);
+//   - log a statement's text or its literal values (a literal can be
+//     anything a user typed, including a person's name): the audit log
+//     carries a fingerprint, a hash of the statement with its literals
+//     replaced, never the statement;
+//   - accept a connection without a password unless anonymous access was
+//     explicitly enabled, or accept anonymous access on a non-loopback
+//     address;
+//   - let one client's statement run past the statement timeout or return
+//     more rows than the row cap.
+package sql

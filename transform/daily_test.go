@@ -1,0 +1,82 @@
+package transform
+
+import (
+	"context"
+	"testing"
+
+	"github.com/shoal-analytics/shoal/event"
+)
+
+// TestDailyOutcomes uses TestOutcomeFlow's week of tasks: per day, the
+// completions land on their day, work in progress is taken at the end of
+// each day, and the Sunday's snapshot equals the week's.
+func TestDailyOutcomes(t *testing.T) {
+	s, _ := openStore(t)
+	mem := checkedMem(t)
+	var g ids
+	org := mustOrg(t, outcomeOrg)
+	commit(t, s, mem,
+		g.ev(event.TaskCreated, 0, 9, task("A"), who(1), dueDate(4)),
+		g.ev(event.TaskStarted, 1, 9, task("A"), who(1)),
+		g.ev(event.TaskCompleted, 4, 23.5, task("A"), who(1)),
+		g.ev(event.TaskCreated, 0, 9, task("B"), who(2)),
+		g.ev(event.TaskStarted, 0, 10, task("B"), who(2)),
+		g.ev(event.TaskCompleted, 2, 10, task("B"), who(2)),
+		g.ev(event.TaskReopened, 3, 10, task("B"), who(2)),
+		g.ev(event.TaskStarted, 1, 9, task("C"), who(1)),
+		g.ev(event.TaskCompleted, 2, 12, task("C"), who(1)),
+		g.ev(event.TaskStarted, 6, 10, task("D"), who(3)),
+		g.ev(event.TaskCreated, 0, 8, task("F"), who(4), dueDate(2)),
+		g.ev(event.TaskStarted, 0, 8, task("F"), who(4)),
+		g.ev(event.TaskCompleted, 1, 8, task("F"), who(4)),
+		g.ev(event.TaskReopened, 2, 8, task("F"), who(4)),
+		g.ev(event.TaskCompleted, 3, 8, task("F"), who(4)),
+	)
+	out, err := s.DailyOutcomes(context.Background(), org, day0, day0+6, at(30, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[outcomeCell]Outcome{}
+	for _, o := range out {
+		name := o.Team
+		if o.Level == OutcomeUnit {
+			name = o.Unit
+		}
+		m[outcomeCell{o.Week, o.Level, name, o.Metric}] = o
+	}
+	c := func(d int32, metric string) outcomeCell { return outcomeCell{day0 + d, OutcomeTeam, "t1", metric} }
+	// Completions: A Fri (day 4), C Wed (day 2), F Thu (day 3; its Tue
+	// completion was reopened). B's Wed completion was reopened.
+	for d, n := range []float64{0, 0, 1, 1, 1, -1, 0} {
+		if n < 0 { // Saturday has no event: no cell
+			if _, ok := m[c(int32(d), "tasks_completed")]; ok {
+				t.Errorf("day %d has a cell without events", d)
+			}
+			continue
+		}
+		want(t, m, c(int32(d), "tasks_completed"), n)
+	}
+	// WIP at the end of each day: Mon B, F; Tue A, B, C, F (F's Tuesday
+	// completion was reopened: its final completion is Thu); Wed A, B, F;
+	// Thu A, B; Fri B; Sun B, D.
+	for d, n := range map[int32]float64{0: 2, 1: 4, 2: 3, 3: 2, 4: 1, 6: 2} {
+		want(t, m, c(d, "work_in_progress"), n)
+	}
+	// Lead time of the one task completed on Friday: A, Mon 09 → Fri 23:30.
+	want(t, m, c(4, "lead_time_p50"), 110.5*hour)
+	wantPeople(t, m, c(6, "tasks_completed"), 1)
+
+	week := outcomes(t, s, org, day0, day0, at(30, 0))
+	for _, metric := range []string{"work_in_progress", "requests_open_past_sla"} {
+		if got, w := m[c(6, metric)].Value, week[outcomeCell{day0, OutcomeTeam, "t1", metric}].Value; got != w {
+			t.Errorf("%s: Sunday %v, week %v: a week's snapshot is its last day's", metric, got, w)
+		}
+	}
+	var sum float64
+	for d := int32(0); d < 7; d++ {
+		sum += m[c(d, "tasks_completed")].Value
+	}
+	if w := week[outcomeCell{day0, OutcomeTeam, "t1", "tasks_completed"}].Value; sum != w {
+		t.Errorf("tasks_completed: days sum to %v, week %v", sum, w)
+	}
+}

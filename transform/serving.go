@@ -1,0 +1,458 @@
+package transform
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/big"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/marcboeker/go-duckdb"
+)
+
+// ServingSchema is the one schema of the serving database.
+const ServingSchema = "shoal"
+
+// ServingColumn is one column of a published table: its name and DuckDB
+// type (DATE, DOUBLE, BIGINT, INTEGER, VARCHAR, BOOLEAN, TIMESTAMP).
+type ServingColumn struct {
+	Name string
+	Type string
+}
+
+// ServingTable is one published table and all of its rows. Every value
+// must already have passed the privacy policy: the serving database
+// publishes what it is given.
+type ServingTable struct {
+	Name    string
+	Columns []ServingColumn
+	Rows    [][]any
+}
+
+// ServingConfig configures the serving database.
+type ServingConfig struct {
+	// Threads caps the serving database's worker threads. Default: 2.
+	Threads int
+	// MemoryLimit caps its memory, e.g. "256MB". Default: 256MB.
+	MemoryLimit string
+}
+
+// Serving is the serving database: a second, in-memory DuckDB instance,
+// separate from the Store's file, that holds ONLY the tables published to
+// it (privacy-safe outcome tables, the metric catalog, team agreements,
+// data quality) in schema shoal. Raw events, tasks, pseudonyms and offsets
+// never exist in it, so no query against it can name them. It is
+// configured without external access (no files, no network, no extension
+// loading) and its configuration is locked before any query runs.
+//
+// Query and Describe run only statements that pass an allowlist on
+// DuckDB's own parse tree (json_serialize_sql): one SELECT (including
+// WITH, VALUES and DESCRIBE of an allowed table), reading only the
+// published tables and the information_schema / pg_catalog views, calling
+// no table function and none of the refused scalar functions.
+type Serving struct {
+	db  *sql.DB
+	log *slog.Logger
+
+	pubMu sync.Mutex // one Publish at a time
+	mu    sync.RWMutex
+	// tables are the published table names (lower case).
+	tables map[string]bool
+}
+
+// ServingError is a refused or failed query. SQLState is the PostgreSQL
+// error code a wire server reports for it.
+type ServingError struct {
+	Code string // SQLSTATE
+	Msg  string
+	Err  error // the DuckDB error, if any
+}
+
+func (e *ServingError) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+func (e *ServingError) Unwrap() error { return e.Err }
+
+// SQLState is the PostgreSQL error code of the error.
+func (e *ServingError) SQLState() string { return e.Code }
+
+// SQLSTATE codes of ServingErrors.
+const (
+	StateInsufficientPrivilege = "42501" // a refused table, function or statement
+	StateSyntaxError           = "42601"
+	StateUndefinedObject       = "42P01" // an unknown table
+	StateFeatureNotSupported   = "0A000" // not a read statement
+	StateQueryCanceled         = "57014"
+	StateInternal              = "XX000"
+	StateDataException         = "22000"
+)
+
+// OpenServing opens an empty serving database.
+func OpenServing(ctx context.Context, cfg ServingConfig, logger *slog.Logger) (*Serving, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Threads <= 0 {
+		cfg.Threads = 2
+	}
+	if cfg.MemoryLimit == "" {
+		cfg.MemoryLimit = "256MB"
+	}
+	if !memoryLimitRE.MatchString(strings.TrimSpace(cfg.MemoryLimit)) {
+		return nil, fmt.Errorf("%w: %q is not a size; use a number with a unit, e.g. 256MB", ErrBadMemoryLimit, cfg.MemoryLimit)
+	}
+	params := url.Values{}
+	params.Set("threads", strconv.Itoa(cfg.Threads))
+	params.Set("memory_limit", strings.TrimSpace(cfg.MemoryLimit))
+	// Every connection resolves unqualified names in the published schema
+	// (search_path is a session setting: lock_configuration leaves it).
+	connector, err := duckdb.NewConnector("?"+params.Encode(), func(ex driver.ExecerContext) error {
+		if _, err := ex.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+ServingSchema, nil); err != nil {
+			return err
+		}
+		_, err := ex.ExecContext(ctx, "SET search_path = '"+ServingSchema+"'", nil)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open serving database: %w", err)
+	}
+	s := &Serving{db: sql.OpenDB(connector), log: logger.With("component", "serving"), tables: map[string]bool{}}
+	for _, q := range []string{
+		"CREATE SCHEMA IF NOT EXISTS " + ServingSchema,
+		"SET enable_external_access = false",
+		"SET allow_community_extensions = false",
+		"SET autoinstall_known_extensions = false",
+		"SET autoload_known_extensions = false",
+		"SET lock_configuration = true",
+	} {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("configure serving database (%s): %w", q, err)
+		}
+	}
+	return s, nil
+}
+
+// Close closes the serving database.
+func (s *Serving) Close() error { return s.db.Close() }
+
+var identRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+var typeRE = regexp.MustCompile(`^(DATE|DOUBLE|BIGINT|INTEGER|VARCHAR|BOOLEAN|TIMESTAMP)$`)
+
+// Publish replaces the contents of the serving database with tables, in
+// one transaction: a query sees either the previous contents or these,
+// never a mix. Tables not given are dropped.
+func (s *Serving) Publish(ctx context.Context, tables []ServingTable) error {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	for _, t := range tables {
+		if !identRE.MatchString(t.Name) {
+			return fmt.Errorf("publish: table name %q: use lower-case letters, digits and _", t.Name)
+		}
+		for _, c := range t.Columns {
+			if !identRE.MatchString(c.Name) || !typeRE.MatchString(c.Type) {
+				return fmt.Errorf("publish: table %s: column %q of type %q: use a lower-case name and one of DATE, DOUBLE, BIGINT, INTEGER, VARCHAR, BOOLEAN, TIMESTAMP", t.Name, c.Name, c.Type)
+			}
+		}
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	s.mu.RLock()
+	old := make([]string, 0, len(s.tables))
+	for t := range s.tables {
+		old = append(old, t)
+	}
+	s.mu.RUnlock()
+	keep := map[string]bool{}
+	for _, t := range tables {
+		keep[t.Name] = true
+	}
+	for _, t := range old {
+		if !keep[t] {
+			if _, err := tx.ExecContext(ctx, "DROP TABLE IF EXISTS "+ServingSchema+"."+t); err != nil {
+				return fmt.Errorf("publish: drop %s: %w", t, err)
+			}
+		}
+	}
+	for _, t := range tables {
+		cols := make([]string, len(t.Columns))
+		for i, c := range t.Columns {
+			cols[i] = c.Name + " " + c.Type
+		}
+		name := ServingSchema + "." + t.Name
+		if _, err := tx.ExecContext(ctx, "CREATE OR REPLACE TABLE "+name+" ("+strings.Join(cols, ", ")+")"); err != nil {
+			return fmt.Errorf("publish: create %s: %w", t.Name, err)
+		}
+		// Rows go in as SQL literals, 512 to a statement: DuckDB binds
+		// thousands of parameters slowly, and one statement per row costs
+		// about a millisecond each.
+		const batch = 512
+		for i := 0; i < len(t.Rows); i += batch {
+			rows := t.Rows[i:min(i+batch, len(t.Rows))]
+			var b strings.Builder
+			b.WriteString("INSERT INTO " + name + " VALUES ")
+			for j, r := range rows {
+				if len(r) != len(t.Columns) {
+					return fmt.Errorf("publish: table %s: a row of %d values for %d columns", t.Name, len(r), len(t.Columns))
+				}
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteByte('(')
+				for k, v := range r {
+					if k > 0 {
+						b.WriteString(", ")
+					}
+					lit, err := sqlLiteral(v, t.Columns[k].Type)
+					if err != nil {
+						return fmt.Errorf("publish: table %s column %s: %w", t.Name, t.Columns[k].Name, err)
+					}
+					b.WriteString(lit)
+				}
+				b.WriteByte(')')
+			}
+			if _, err := tx.ExecContext(ctx, b.String()); err != nil {
+				return fmt.Errorf("publish: insert into %s: %w", t.Name, err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("publish: commit: %w", err)
+	}
+	s.mu.Lock()
+	s.tables = keep
+	s.mu.Unlock()
+	return nil
+}
+
+// servingResult is what run returns: column names, their DuckDB type names
+// (DATE, TIMESTAMP, DOUBLE, BIGINT, INTEGER, VARCHAR, BOOLEAN, ...) and the
+// rows, with values as Go types: nil, bool, int64, float64, string,
+// time.Time. Values of other types are converted to text.
+type servingResult struct {
+	Names []string
+	Types []string
+	Rows  [][]any
+}
+
+// Describe checks query against the allowlist and returns its result
+// columns and its number of parameters ($1, $2, ...) without running it.
+func (s *Serving) Describe(ctx context.Context, query string) (names, types []string, params int, err error) {
+	q, params, err := s.check(ctx, query)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	wrapped := "SELECT * FROM (\n" + q + "\n) AS shoal_query LIMIT 0"
+	if _, _, err := s.check(ctx, wrapped); err != nil {
+		return nil, nil, 0, err
+	}
+	// DuckDB infers the parameters' types when it prepares the statement;
+	// NULLs bound to them keep those types, so the columns are the ones
+	// the statement has.
+	res, err := s.run(ctx, wrapped, make([]any, params), 0)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return res.Names, res.Types, params, nil
+}
+
+// Query checks query against the allowlist and runs it with args, returning
+// at most maxRows+1 rows (so the caller can tell a result over its cap);
+// maxRows <= 0 means no cap. Cancelling ctx interrupts DuckDB.
+func (s *Serving) Query(ctx context.Context, query string, args []any, maxRows int) (names, types []string, rows [][]any, err error) {
+	q, params, err := s.check(ctx, query)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(args) != params {
+		return nil, nil, nil, &ServingError{Code: "08P01", Msg: fmt.Sprintf("the statement has %d parameters but %d values were bound", params, len(args))}
+	}
+	run := q
+	if maxRows > 0 {
+		run = "SELECT * FROM (\n" + q + "\n) AS shoal_query LIMIT " + strconv.Itoa(maxRows+1)
+	}
+	if params > 0 {
+		if run, err = bindLiterals(run, args); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if run != q {
+		// What runs is checked, not only what was sent.
+		if _, n, err := s.check(ctx, run); err != nil {
+			return nil, nil, nil, err
+		} else if n != 0 {
+			return nil, nil, nil, refusal(StateSyntaxError, "parameters left after binding")
+		}
+	}
+	res, err := s.run(ctx, run, nil, maxRows+1)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return res.Names, res.Types, res.Rows, nil
+}
+
+func (s *Serving) run(ctx context.Context, q string, args []any, limit int) (*servingResult, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, classify(ctx, err)
+	}
+	defer rows.Close()
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, classify(ctx, err)
+	}
+	res := &servingResult{}
+	for _, ct := range cts {
+		res.Names = append(res.Names, ct.Name())
+		res.Types = append(res.Types, ct.DatabaseTypeName())
+	}
+	dest := make([]any, len(cts))
+	ptrs := make([]any, len(cts))
+	for i := range dest {
+		ptrs[i] = &dest[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, classify(ctx, err)
+		}
+		row := make([]any, len(dest))
+		for i, v := range dest {
+			row[i] = plain(v)
+		}
+		res.Rows = append(res.Rows, row)
+		if limit > 0 && len(res.Rows) >= limit {
+			break
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(ctx, err)
+	}
+	return res, nil
+}
+
+// plain converts a scanned DuckDB value to nil, bool, int64, float64,
+// string or time.Time.
+func plain(v any) any {
+	switch x := v.(type) {
+	case nil, bool, int64, float64, string, time.Time:
+		return x
+	case int8:
+		return int64(x)
+	case int16:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case uint8:
+		return int64(x)
+	case uint16:
+		return int64(x)
+	case uint32:
+		return int64(x)
+	case uint64:
+		return strconv.FormatUint(x, 10)
+	case float32:
+		return float64(x)
+	case *big.Int:
+		return x.String()
+	case duckdb.Decimal:
+		f, _ := new(big.Float).Quo(new(big.Float).SetInt(x.Value), new(big.Float).SetFloat64(pow10(x.Scale))).Float64()
+		return f
+	case []byte:
+		return fmt.Sprintf("%x", x)
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	}
+}
+
+func pow10(n uint8) float64 {
+	f := 1.0
+	for range n {
+		f *= 10
+	}
+	return f
+}
+
+// classify turns a DuckDB error into a ServingError.
+func classify(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return &ServingError{Code: StateQueryCanceled, Msg: "query cancelled: it ran past the statement timeout or the client cancelled it", Err: ctx.Err()}
+	}
+	var de *duckdb.Error
+	if errors.As(err, &de) {
+		switch de.Type {
+		case duckdb.ErrorTypeParser:
+			return &ServingError{Code: StateSyntaxError, Msg: "syntax error", Err: err}
+		case duckdb.ErrorTypeCatalog:
+			return &ServingError{Code: StateUndefinedObject, Msg: "unknown table, column or function (the tables are in schema shoal: SELECT table_name FROM information_schema.tables WHERE table_schema = 'shoal')", Err: err}
+		case duckdb.ErrorTypePermission:
+			return &ServingError{Code: StateInsufficientPrivilege, Msg: "not permitted", Err: err}
+		case duckdb.ErrorTypeInterrupt:
+			return &ServingError{Code: StateQueryCanceled, Msg: "query cancelled", Err: err}
+		case duckdb.ErrorTypeOutOfMemory:
+			return &ServingError{Code: "53200", Msg: "query needs more memory than the SQL endpoint allows; aggregate or filter more", Err: err}
+		case duckdb.ErrorTypeBinder, duckdb.ErrorTypeConversion, duckdb.ErrorTypeInvalidInput, duckdb.ErrorTypeOutOfRange, duckdb.ErrorTypeMismatchType:
+			return &ServingError{Code: StateDataException, Msg: "query error", Err: err}
+		}
+	}
+	return &ServingError{Code: StateInternal, Msg: "query failed", Err: err}
+}
+
+// sqlLiteral is v as a literal of a column of DuckDB type typ.
+func sqlLiteral(v any, typ string) (string, error) {
+	switch x := v.(type) {
+	case nil:
+		return "NULL", nil
+	case bool:
+		if x {
+			return "TRUE", nil
+		}
+		return "FALSE", nil
+	case int:
+		return strconv.Itoa(x), nil
+	case int32:
+		return strconv.FormatInt(int64(x), 10), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return "CAST('" + strconv.FormatFloat(x, 'g', -1, 64) + "' AS DOUBLE)", nil
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
+	case string:
+		if strings.ContainsRune(x, 0) {
+			return "", errors.New("a string with a NUL byte")
+		}
+		return "'" + strings.ReplaceAll(x, "'", "''") + "'", nil
+	case time.Time:
+		if typ == "DATE" {
+			return "DATE '" + x.Format(time.DateOnly) + "'", nil
+		}
+		return "TIMESTAMP '" + x.UTC().Format("2006-01-02 15:04:05.999999") + "'", nil
+	}
+	return "", fmt.Errorf("value of type %T: publish nil, bool, integers, float64, string or time.Time", v)
+}
