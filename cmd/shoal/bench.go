@@ -37,6 +37,8 @@ each measurement in its own child process (so each has its own peak RSS):
   readjson  DuckDB's own loader: read_json of the same events as NDJSON, then the same rollup
   stage     Shoal without Kafka: the same bytes from memory through decode → validate →
             firewall → pseudonymize → Arrow → DuckDB → rollups
+  sql       Shoal on the shoal phase's store with the SQL endpoint on: publishing the
+            privacy-safe tables, then a typical analyst query over the weekly view (pgx)
   absorb    with the shoal phase's store: absorb --absorb new events incrementally, then
             recompute every rollup from the raw events (Rebuild)
 
@@ -53,7 +55,7 @@ var benchPresets = map[string]synth.Options{
 }
 
 // benchPhases is every phase, in run order (absorb needs shoal's store).
-var benchPhases = []string{"ceiling", "shoal", "naive", "readjson", "stage", "absorb"}
+var benchPhases = []string{"ceiling", "shoal", "sql", "naive", "readjson", "stage", "absorb"}
 
 // benchEnd is the fixed end of the generated events: same preset, same bytes.
 var benchEnd = time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
@@ -152,8 +154,10 @@ func (f *benchFlags) selected() ([]string, error) {
 		}
 		out = append(out, p)
 	}
-	if containsString(out, "absorb") && !containsString(out, "shoal") {
-		return nil, errors.New("--phases: absorb adds events to the shoal phase's store, so it needs shoal too")
+	for _, p := range []string{"sql", "absorb"} {
+		if containsString(out, p) && !containsString(out, "shoal") {
+			return nil, fmt.Errorf("--phases: %s works on the shoal phase's store, so it needs shoal too", p)
+		}
 	}
 	return out, nil
 }
@@ -356,6 +360,11 @@ func (b benchReport) rows() []benchRow {
 			benchRow{"6a. outcome refresh (all catalog metrics, 2 weeks)", "-", fmtSeconds(shoal.Extra["refresh_seconds"]), "-", "-", "-"},
 			benchRow{fmt.Sprintf("6b. /metrics scrape, %d teams (median of %d)", b.opts.Teams, int(shoal.Extra["scrapes"])), "-", fmtSeconds(shoal.Extra["scrape_seconds"]), "-", "-", "-"},
 			benchRow{fmt.Sprintf("6c. weekly HTML report, %d teams (%.0f kB)", b.opts.Teams, shoal.Extra["report_bytes"]/1e3), "-", fmtSeconds(shoal.Extra["report_seconds"]), "-", "-", "-"})
+	}
+	if r, ok := b.results["sql"]; ok {
+		rows = append(rows,
+			benchRow{"6d. start with SQL on: publish the serving tables (26 weeks, days)", fmt.Sprint(r.Events), fmtSeconds(r.Extra["start_publish_seconds"]), "-", fmtSeconds(r.CPU) + " (6d+6e)", fmt.Sprintf("%d MiB", r.RSSKiB/1024)},
+			benchRow{fmt.Sprintf("6e. analyst query over weekly_outcomes, %d rows (median of %d)", int(r.Extra["rows"]), int(r.Extra["runs"])), "-", fmtSeconds(r.Extra["query_seconds"]), "-", "-", "-"})
 	}
 	return rows
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
@@ -53,6 +54,8 @@ func runBenchPhase(ctx context.Context, f benchFlags, stdout io.Writer) error {
 		r, err = benchReadJSON(ctx, f.workDir)
 	case "stage":
 		r, err = benchStage(ctx, brokers, f.workDir, f.batchSize, logger)
+	case "sql":
+		r, err = benchSQL(ctx, brokers, f.workDir, logger)
 	case "absorb":
 		r, err = benchAbsorb(ctx, brokers, f.workDir, f.absorb, f.batchSize, logger)
 	default:
@@ -433,4 +436,68 @@ func benchAbsorb(ctx context.Context, brokers []string, work string, n, batchSiz
 	full := time.Since(began).Seconds()
 	return benchResult{Events: stored, Seconds: incremental + full, Extra: map[string]float64{
 		"absorbed": float64(c.Stats().Consumed), "incremental_seconds": incremental, "full_seconds": full}}, nil
+}
+
+// benchAnalystQuery is a typical analyst question over the weekly view:
+// per unit and week, the teams' median cycle time and total throughput
+// over the visible team rows.
+const benchAnalystQuery = `SELECT unit, week, count(*) AS teams, sum(tasks_completed) AS done,
+	median(cycle_time_p50) / 3600 AS cycle_h, avg(response_within_sla_ratio) AS sla
+FROM shoal.weekly_outcomes
+WHERE level = 'team' AND NOT flow_suppressed
+GROUP BY unit, week ORDER BY week DESC, unit`
+
+// benchSQL starts Shoal on the shoal phase's store with the SQL endpoint
+// on (nothing left to consume), times publishing the serving tables, then
+// runs benchAnalystQuery through the endpoint with pgx.
+func benchSQL(ctx context.Context, brokers []string, work string, logger *slog.Logger) (benchResult, error) {
+	cfg := defaultConfig(filepath.Join(work, "shoal"))
+	cfg.Brokers, cfg.Topic, cfg.DLQTopic, cfg.Group = brokers, benchTopic, benchDLQ, "bench-shoal"
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.SQL.Addr, cfg.SQL.AllowAnonymous = "127.0.0.1:0", true
+	cfg.now = func() time.Time { return benchEnd }
+	began := time.Now()
+	p, err := startPipeline(ctx, cfg, benchKey(), logger) // publishes the serving tables before it returns
+	if err != nil {
+		return benchResult{}, err
+	}
+	started := time.Since(began).Seconds()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.run(rctx) }()
+	conn, err := pgx.Connect(ctx, "postgres://analyst@"+p.sqlSrv.Addr()+"/shoal?sslmode=disable")
+	if err != nil {
+		return benchResult{}, fmt.Errorf("connect to the SQL endpoint: %w", err)
+	}
+	defer conn.Close(ctx)
+	const runs = 11
+	var lat []float64
+	var rows int
+	for range runs {
+		began := time.Now()
+		rs, err := conn.Query(ctx, benchAnalystQuery)
+		if err != nil {
+			return benchResult{}, err
+		}
+		rows = 0
+		for rs.Next() {
+			rows++
+		}
+		if err := rs.Err(); err != nil {
+			return benchResult{}, fmt.Errorf("analyst query: %w", err)
+		}
+		lat = append(lat, time.Since(began).Seconds())
+	}
+	slices.Sort(lat)
+	n, err := p.store.EventCount(ctx)
+	if err != nil {
+		return benchResult{}, err
+	}
+	cancel()
+	if err := <-done; err != nil {
+		return benchResult{}, err
+	}
+	return benchResult{Events: n, Seconds: lat[len(lat)/2], Extra: map[string]float64{
+		"start_publish_seconds": started, "query_seconds": lat[len(lat)/2], "rows": float64(rows), "runs": runs}}, nil
 }
