@@ -146,12 +146,21 @@ const refreshInterval = 5 * time.Second
 // refreshOutcomes recomputes the exporter's snapshot off the scrape path
 // until ctx ends.
 func (p *pipeline) refreshOutcomes(ctx context.Context) {
-	t := time.NewTicker(refreshInterval)
-	defer t.Stop()
+	refreshLoop(ctx, refreshInterval, p.refreshNow)
+}
+
+// refreshLoop calls refresh now and again until ctx ends, waiting interval
+// between calls, or four times as long as the last call took if that is
+// longer: recomputing off the query path never takes more than a fifth of
+// the time, however large the organisation.
+func refreshLoop(ctx context.Context, interval time.Duration, refresh func(context.Context)) {
 	for {
-		p.refreshNow(ctx)
+		began := time.Now()
+		refresh(ctx)
+		t := time.NewTimer(max(interval, 4*time.Since(began)))
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		}

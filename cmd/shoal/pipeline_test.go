@@ -227,3 +227,32 @@ func grepLines(s, sub string) string {
 }
 
 var pseudonymRe = regexp.MustCompile(`p_[0-9a-f]{24}`)
+
+// TestRefreshLoopBacksOff: a recomputation that takes d is not started
+// again before 4·d has passed after it, whatever the interval, so
+// off-path refreshes of a large organisation cannot occupy a core.
+func TestRefreshLoopBacksOff(t *testing.T) {
+	const took = 20 * time.Millisecond
+	var starts []time.Time
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		refreshLoop(ctx, time.Millisecond, func(context.Context) {
+			starts = append(starts, time.Now())
+			if len(starts) == 3 {
+				cancel()
+			}
+			time.Sleep(took)
+		})
+		close(done)
+	}()
+	<-done
+	if len(starts) != 3 {
+		t.Fatalf("%d refreshes, want 3", len(starts))
+	}
+	for i := 1; i < len(starts); i++ {
+		if gap := starts[i].Sub(starts[i-1]); gap < 5*took {
+			t.Errorf("refresh %d started %v after the previous one, which took %v: want at least %v", i, gap, took, 5*took)
+		}
+	}
+}

@@ -26,7 +26,8 @@ var _ sqlserver.Engine = (*transform.Serving)(nil)
 const servingWeeks = 26
 
 // servingRefreshInterval is how often the serving database is republished
-// when data or agreements changed.
+// when data or agreements changed (at least four times the last
+// publication's duration apart, see refreshLoop).
 const servingRefreshInterval = 15 * time.Second
 
 // servingPublisher composes the SQL endpoint's tables: transform's weekly
@@ -317,16 +318,7 @@ func qualityTable(days []transform.QualityDay, people map[int32]int, policy priv
 // refreshServing republishes the serving database off the query path
 // until ctx ends.
 func (p *pipeline) refreshServing(ctx context.Context) {
-	t := time.NewTicker(servingRefreshInterval)
-	defer t.Stop()
-	for {
-		p.refreshServingNow(ctx, false)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	refreshLoop(ctx, servingRefreshInterval, func(ctx context.Context) { p.refreshServingNow(ctx, false) })
 }
 
 func (p *pipeline) refreshServingNow(ctx context.Context, force bool) {
