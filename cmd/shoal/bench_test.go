@@ -95,3 +95,25 @@ func TestBenchFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchMarkdownKeepsAnalysis: rewriting BENCHMARKS.md replaces only the
+// generated part and keeps what a person wrote around it.
+func TestBenchMarkdownKeepsAnalysis(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
+	if err := writeBenchMarkdown(path, "first run\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	edited := "# Title\n\nIntro.\n\n" + string(b) + "\n## Where the time goes\n\nAnalysis.\n"
+	if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeBenchMarkdown(path, "second run\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(path)
+	want := "# Title\n\nIntro.\n\n" + benchMarkBegin + "second run\n" + benchMarkEnd + "\n## Where the time goes\n\nAnalysis.\n"
+	if string(b) != want {
+		t.Errorf("rewritten file:\n%s\nwant:\n%s", b, want)
+	}
+}
