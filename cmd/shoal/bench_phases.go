@@ -321,19 +321,20 @@ func countLines(path string) (int64, error) {
 	}
 }
 
-// readBenchMessages reads the NDJSON file as Kafka messages of the event
-// topic: keyed by team, spread over partitions by key hash, offsets in
-// order per partition, as the broker would deliver them.
-func readBenchMessages(path string, partitions int) ([]kafka.Message, error) {
+// readBenchMessages streams the NDJSON file as Kafka messages of the event
+// topic, keyed by team, spread over partitions by key hash, offsets in
+// order per partition, as the broker would deliver them: fn gets them in
+// chunks of at most chunk messages (it may keep them).
+func readBenchMessages(path string, partitions, chunk int, fn func([]kafka.Message) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	next := make([]int64, partitions)
-	var msgs []kafka.Message
+	msgs := make([]kafka.Message, 0, chunk)
 	now := time.Now()
 	for sc.Scan() {
 		v := bytes.Clone(sc.Bytes())
@@ -343,8 +344,20 @@ func readBenchMessages(path string, partitions int) ([]kafka.Message, error) {
 		p := int(h.Sum32() % uint32(partitions))
 		msgs = append(msgs, kafka.Message{Topic: benchTopic, Partition: p, Offset: next[p], Key: key, Value: v, Time: now})
 		next[p]++
+		if len(msgs) == chunk {
+			if err := fn(msgs); err != nil {
+				return err
+			}
+			msgs = make([]kafka.Message, 0, chunk)
+		}
 	}
-	return msgs, sc.Err()
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if len(msgs) > 0 {
+		return fn(msgs)
+	}
+	return nil
 }
 
 // newBenchConsumer builds the ingest consumer and store the stage and
@@ -374,23 +387,29 @@ func newBenchConsumer(ctx context.Context, brokers []string, dataDir string, bat
 }
 
 // benchStage feeds the NDJSON file's events from memory through Shoal's
-// batch path into a fresh store: the pipeline without Kafka.
+// batch path into a fresh store: the pipeline without Kafka. The file is
+// read a few batches at a time (untimed), so memory stays bounded at any
+// size; only Process is timed.
 func benchStage(ctx context.Context, brokers []string, work string, batchSize int, logger *slog.Logger) (benchResult, error) {
-	msgs, err := readBenchMessages(filepath.Join(work, "events.ndjson"), ingest.DefaultConfig().Partitions)
-	if err != nil {
-		return benchResult{}, err
-	}
 	c, store, err := newBenchConsumer(ctx, brokers, filepath.Join(work, "stage"), batchSize, logger)
 	if err != nil {
 		return benchResult{}, err
 	}
 	defer store.Close()
 	defer c.Close()
-	began := time.Now()
-	if err := c.Process(ctx, msgs); err != nil {
+	var took time.Duration
+	var n int64
+	err = readBenchMessages(filepath.Join(work, "events.ndjson"), ingest.DefaultConfig().Partitions, 4*batchSize, func(msgs []kafka.Message) error {
+		began := time.Now()
+		err := c.Process(ctx, msgs)
+		took += time.Since(began)
+		n += int64(len(msgs))
+		return err
+	})
+	if err != nil {
 		return benchResult{}, err
 	}
-	return benchResult{Events: int64(len(msgs)), Seconds: time.Since(began).Seconds()}, nil
+	return benchResult{Events: n, Seconds: took.Seconds()}, nil
 }
 
 // benchAbsorb opens the shoal phase's store, absorbs n new events (copies
@@ -398,7 +417,12 @@ func benchStage(ctx context.Context, brokers []string, work string, batchSize in
 // the batch path, then recomputes every derived table from the raw events.
 // Events is the number of events stored before the absorb.
 func benchAbsorb(ctx context.Context, brokers []string, work string, n, batchSize int, logger *slog.Logger) (benchResult, error) {
-	msgs, err := readBenchMessages(filepath.Join(work, "events.ndjson"), ingest.DefaultConfig().Partitions)
+	// The newest n events, streamed so that memory stays bounded.
+	var msgs []kafka.Message
+	err := readBenchMessages(filepath.Join(work, "events.ndjson"), ingest.DefaultConfig().Partitions, n, func(chunk []kafka.Message) error {
+		msgs = append(msgs[max(0, len(msgs)+len(chunk)-n):], chunk...)
+		return nil
+	})
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -417,7 +441,7 @@ func benchAbsorb(ctx context.Context, brokers []string, work string, n, batchSiz
 		return benchResult{}, err
 	}
 	fresh := make([]kafka.Message, 0, n)
-	for _, m := range msgs[max(0, len(msgs)-n):] {
+	for _, m := range msgs {
 		v := bytes.Replace(m.Value, []byte(`"id":"`), []byte(`"id":"absorb-`), 1)
 		m.Value = v
 		m.Offset = offsets[int32(m.Partition)]
