@@ -25,8 +25,9 @@ type Config struct {
 	// BatchSize is the most events in one Arrow batch / DuckDB transaction.
 	// Larger batches cost memory and save CPU while catching up: DuckDB
 	// parallelises a statement per row group of 122,880 rows and each commit
-	// runs ~25 statements. `shoal bench --teams 60` (300k events) measured
-	// 19 CPU-s and 400 MiB peak RSS at 20k, 10 CPU-s and 670 MiB at 125k.
+	// runs ~25 statements. `shoal bench --preset small` (1 M events)
+	// measured 25.7k events/s, 61 CPU-s and 451 MiB peak RSS at 20000 and
+	// 44.5k events/s, 36 CPU-s and 864 MiB at 100000 (BENCHMARKS.md).
 	// Live traffic commits smaller batches anyway (BatchLatency).
 	// Default: 100000
 	BatchSize int `yaml:"batch_size"`
