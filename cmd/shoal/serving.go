@@ -107,7 +107,7 @@ func (s *servingPublisher) tables(ctx context.Context, org *agreements.Org, now 
 	if err != nil {
 		return nil, err
 	}
-	weekly, err := metrics.Apply(policy, toCells(weekRows))
+	weekly, err := metrics.Apply(policy, outcomeCells(weekRows))
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func (s *servingPublisher) tables(ctx context.Context, org *agreements.Org, now 
 	if err != nil {
 		return nil, err
 	}
-	daily, err := metrics.ApplyDaily(policy, weekly, toCells(dayRows))
+	daily, err := metrics.ApplyDaily(policy, weekly, outcomeCells(dayRows))
 	if err != nil {
 		return nil, err
 	}
@@ -126,15 +126,6 @@ func (s *servingPublisher) tables(ctx context.Context, org *agreements.Org, now 
 		agreementsTable(org),
 		qualityTable(quality, orgDayPeople(dayRows), policy),
 	}, nil
-}
-
-func toCells(rows []transform.Outcome) []metrics.Cell {
-	cells := make([]metrics.Cell, len(rows))
-	for i, r := range rows {
-		cells[i] = metrics.Cell{Week: r.Week, Level: privacy.Level(r.Level), Team: r.Team, Unit: r.Unit,
-			Metric: r.Metric, Value: r.Value, Defined: r.Defined, People: r.People}
-	}
-	return cells
 }
 
 // outcomeRows turns published cells into one row per (period, level,
