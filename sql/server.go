@@ -80,7 +80,7 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 	opts := []wire.OptionFn{
 		// The wire library logs statements at debug level: it gets a logger
 		// that drops everything below info, whatever --log-level says.
-		wire.Logger(slog.New(infoOnly{s.log.Handler()}).With("component", "sql", "part", "wire")),
+		wire.Logger(slog.New(infoOnly{s.log.Handler()}).With("part", "wire")), // s.log already says component=sql
 		wire.Version("15.0"),
 		wire.GlobalParameters(wire.Parameters{"DateStyle": "ISO, MDY", "TimeZone": "UTC", "integer_datetimes": "on", "standard_conforming_strings": "on"}),
 		wire.WithShutdownTimeout(5 * time.Second),
