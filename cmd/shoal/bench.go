@@ -373,6 +373,20 @@ type benchRatio struct {
 	name, target string
 	value        float64
 	ok           bool
+	// small is set when the run is smaller than the size the target is
+	// stated for: a "met" then says nothing about that size.
+	small bool
+}
+
+func (r benchRatio) verdict(missed string) string {
+	switch {
+	case !r.ok:
+		return missed
+	case r.small:
+		return "met at this size only (the target is for a larger one)"
+	default:
+		return "met"
+	}
 }
 
 func (b benchReport) ratios() []benchRatio {
@@ -385,7 +399,7 @@ func (b benchReport) ratios() []benchRatio {
 		x, ok1 := rate(a)
 		y, ok2 := rate(c)
 		if ok1 && ok2 {
-			out = append(out, benchRatio{name, target, x / y, x/y >= min})
+			out = append(out, benchRatio{name: name, target: target, value: x / y, ok: x/y >= min})
 		}
 	}
 	ratio("Shoal / ceiling", "≥ 0.8", "shoal", "ceiling", 0.8)
@@ -393,16 +407,16 @@ func (b benchReport) ratios() []benchRatio {
 	ratio("stage / read_json", "≥ 1.0", "stage", "readjson", 1.0)
 	if r, ok := b.results["absorb"]; ok && r.Extra["incremental_seconds"] > 0 {
 		v := r.Extra["full_seconds"] / r.Extra["incremental_seconds"]
-		out = append(out, benchRatio{fmt.Sprintf("full / incremental (%d events stored)", r.Events), "≥ 100 at 20 M events", v, v >= 100})
+		out = append(out, benchRatio{fmt.Sprintf("full / incremental (%d events stored)", r.Events), "≥ 100 at 20 M events", v, v >= 100, r.Events < 20_000_000})
 	}
 	if r, ok := b.results["shoal"]; ok {
 		mib := float64(r.RSSKiB) / 1024
-		out = append(out, benchRatio{"Shoal end-to-end peak RSS (MiB)", "≤ 1024 at 20 M events", mib, mib <= 1024})
+		out = append(out, benchRatio{fmt.Sprintf("Shoal end-to-end peak RSS, %d events (MiB)", r.Events), "≤ 1024 at 20 M events", mib, mib <= 1024, r.Events < 20_000_000})
 		if s := r.Extra["scrape_seconds"]; s > 0 {
-			out = append(out, benchRatio{fmt.Sprintf("/metrics scrape, %d teams (ms)", b.opts.Teams), "≤ 50 at 2,000 teams", s * 1000, s <= 0.05})
+			out = append(out, benchRatio{fmt.Sprintf("/metrics scrape, %d teams (ms)", b.opts.Teams), "≤ 50 at 2,000 teams", s * 1000, s <= 0.05, b.opts.Teams < 2000})
 		}
 		if s := r.Extra["report_seconds"]; s > 0 {
-			out = append(out, benchRatio{fmt.Sprintf("weekly report, %d teams (s)", b.opts.Teams), "≤ 5 at 2,000 teams", s, s <= 5})
+			out = append(out, benchRatio{fmt.Sprintf("weekly report, %d teams (s)", b.opts.Teams), "≤ 5 at 2,000 teams", s, s <= 5, b.opts.Teams < 2000})
 		}
 	}
 	return out
@@ -427,7 +441,7 @@ func (b benchReport) writeTable(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "\nratio\tvalue\ttarget\t\t\n")
 	for _, r := range b.ratios() {
-		fmt.Fprintf(tw, "%s\t%.2f\t%s\t%s\t\n", r.name, r.value, r.target, map[bool]string{true: "met", false: "MISSED"}[r.ok])
+		fmt.Fprintf(tw, "%s\t%.2f\t%s\t%s\t\n", r.name, r.value, r.target, r.verdict("MISSED"))
 	}
 	tw.Flush()
 }
@@ -446,7 +460,7 @@ func (b benchReport) markdown() string {
 	}
 	s.WriteString("\n| ratio | value | target | |\n|---|---:|---|---|\n")
 	for _, r := range b.ratios() {
-		fmt.Fprintf(&s, "| %s | %.2f | %s | %s |\n", r.name, r.value, r.target, map[bool]string{true: "met", false: "**missed**"}[r.ok])
+		fmt.Fprintf(&s, "| %s | %.2f | %s | %s |\n", r.name, r.value, r.target, r.verdict("**missed**"))
 	}
 	fmt.Fprintf(&s, "\nNotes on method: every phase runs in its own child process (peak RSS from wait4; CPU is the child's user+system seconds over all its threads, steadier than wall time when the machine is shared). The Shoal phases use --batch-size %d. The naive pipeline inserts the first %d events and its rate is extrapolated; it commits its group offsets once a second. The read_json baseline and the naive pipeline roll up per UTC day and keep no task or request state; Shoal also pseudonymizes with HMAC-SHA256, refuses bad events to the dead-letter topic, keeps task and request state and rolls up per team-local day. The absorb phase adds %d events (copies of the newest ones with new ids) to the shoal phase's store, then Rebuild recomputes every derived table from the raw events.\n", b.batchSize, b.naiveCap, b.absorb)
 	return s.String()
