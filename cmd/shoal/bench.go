@@ -91,6 +91,7 @@ type benchFlags struct {
 	keep        bool
 	logLevel    string
 	batchSize   int
+	profileDir  string
 
 	// child mode
 	phase   string
@@ -112,6 +113,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&f.keep, "keep", false, "keep --work-dir afterwards")
 	fs.IntVar(&f.batchSize, "batch-size", ingest.DefaultConfig().BatchSize, "the measured pipelines' --batch-size (most events per Arrow batch and DuckDB transaction)")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level of the measured pipelines: debug, info, warn or error")
+	fs.StringVar(&f.profileDir, "cpuprofile-dir", "", "write a pprof CPU profile of each phase to DIR/PHASE.pprof (go tool pprof -top bin/shoal DIR/shoal.pprof)")
 	fs.StringVar(&f.phase, "phase", "", "internal: run one phase as a child process")
 	fs.StringVar(&f.brokers, "brokers", "", "internal: broker address of the parent's embedded broker")
 	if err := parseFlags(fs, args, nil, nil, stdout); err != nil {
@@ -228,6 +230,12 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 		fmt.Fprintf(stderr, "bench: phase %s ...\n", ph)
 		childArgs := []string{"bench", "--phase", ph, "--brokers", broker.addr, "--work-dir", work,
 			"--naive-events", fmt.Sprint(f.naiveEvents), "--absorb", fmt.Sprint(f.absorb), "--log-level", f.logLevel, "--batch-size", fmt.Sprint(f.batchSize)}
+		if f.profileDir != "" {
+			if err := os.MkdirAll(f.profileDir, 0o750); err != nil {
+				return fmt.Errorf("create --cpuprofile-dir: %w", err)
+			}
+			childArgs = append(childArgs, "--cpuprofile-dir", f.profileDir)
+		}
 		r, err := runBenchChild(ctx, self, childArgs, stderr)
 		if err != nil {
 			return fmt.Errorf("phase %s: %w", ph, err)

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,17 @@ func runBenchPhase(ctx context.Context, f benchFlags, stdout io.Writer) error {
 		return errors.New("--phase is internal to `shoal bench`: it needs --brokers and --work-dir")
 	}
 	brokers := []string{f.brokers}
+	if f.profileDir != "" {
+		prof, err := os.Create(filepath.Join(f.profileDir, f.phase+".pprof"))
+		if err != nil {
+			return fmt.Errorf("create CPU profile: %w", err)
+		}
+		defer prof.Close()
+		if err := pprof.StartCPUProfile(prof); err != nil {
+			return fmt.Errorf("start CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var r benchResult
 	switch f.phase {
 	case "ceiling":
