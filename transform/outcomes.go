@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/shoal-analytics/shoal/agreements"
@@ -406,26 +407,33 @@ func usTime(us int64) time.Time { return time.UnixMicro(us).UTC() }
 // from the events of the weeks.
 func (r *outcomeRun) people() error {
 	var (
-		team, typ string
-		person    sql.NullString
-		day       int32
+		team   string
+		period int32
+		fam    int
+		person sql.NullString
 	)
-	q := `SELECT DISTINCT team, ` + fmt.Sprintf(dayExpr, "day") + `, type, person FROM events
-		WHERE day BETWEEN ` + dateExpr + ` AND ` + dateExpr
-	return r.query(q, []any{r.from, r.to}, []any{&team, &day, &typ, &person}, func() error {
-		k := outcomeKey{team, r.periodOf(day)}
+	// One row per (team, period, family, person), the period computed in
+	// SQL like periodOf (1970-01-01 was a Thursday: its week's Monday is day
+	// -3), so a person who acted on many days and events crosses into Go once
+	// per period and family. Family -1 marks events of no family; a team's
+	// period is active if it has any event at all.
+	periodSQL := fmt.Sprintf(dayExpr, "day")
+	if r.period != 1 {
+		periodSQL = "(" + periodSQL + " - ((" + periodSQL + " + 3) % 7 + 7) % 7)"
+	}
+	q := `SELECT DISTINCT team, ` + periodSQL + `,
+			CASE WHEN type = '` + event.TimeLogged + `' THEN ` + fmt.Sprint(famTime) + `
+				WHEN type LIKE 'work.task.%' THEN ` + fmt.Sprint(famFlow) + `
+				WHEN type LIKE 'work.request.%' THEN ` + fmt.Sprint(famAsync) + `
+				ELSE -1 END,
+			person
+		FROM events WHERE day BETWEEN ` + dateExpr + ` AND ` + dateExpr
+	return r.query(q, []any{r.from, r.to}, []any{&team, &period, &fam, &person}, func() error {
+		k := outcomeKey{team, period}
 		r.active[k] = true
-		a := r.get(team, k.week)
-		if !person.Valid {
-			return nil
-		}
-		switch {
-		case typ == event.TimeLogged:
-			a.people[famTime][person.String] = struct{}{}
-		case len(typ) > 10 && typ[:10] == "work.task.":
-			a.people[famFlow][person.String] = struct{}{}
-		case len(typ) > 13 && typ[:13] == "work.request.":
-			a.people[famAsync][person.String] = struct{}{}
+		a := r.get(team, period)
+		if person.Valid && fam >= 0 {
+			a.people[fam][person.String] = struct{}{}
 		}
 		return nil
 	})
@@ -579,51 +587,52 @@ func (r *outcomeRun) workInProgress() error {
 
 // timeEntries adds the work.time.logged entries of the weeks.
 func (r *outcomeRun) timeEntries() error {
-	type personDay struct {
-		team, person string
-		day          int32
+	// DuckDB sums the entries of each (team, day, person), so a few rows per
+	// person-day cross into Go instead of every entry: seconds logged, of
+	// which focus and meeting, and the focus entries at least as long as the
+	// team's focus_block_min (an entry missing start or end counts 0 s and
+	// is never a block). The thresholds of the listed teams are inlined; any
+	// other team has the org default.
+	var th strings.Builder
+	th.WriteString("(VALUES (NULL::VARCHAR, NULL::BIGINT)")
+	for _, a := range r.org.Teams() {
+		fmt.Fprintf(&th, ", ('%s', %d)", strings.ReplaceAll(a.Team, "'", "''"), a.FocusBlockMin.Microseconds())
 	}
-	daySecs := map[personDay]float64{}
+	th.WriteString(") AS th(team, min_us)")
+	defaultMin := r.org.Team("").FocusBlockMin.Microseconds()
 	var (
-		team           string
-		day            int32
-		person, cat    sql.NullString
-		startUS, endUS sql.NullInt64
+		team                   string
+		day                    int32
+		person                 sql.NullString
+		allS, focusS, meetingS float64
+		deep                   int
 	)
-	q := `SELECT team, ` + fmt.Sprintf(dayExpr, "day") + `, person, category, epoch_us(started_at), epoch_us(ended_at)
-		FROM events WHERE type = '` + event.TimeLogged + `' AND day BETWEEN ` + dateExpr + ` AND ` + dateExpr
-	err := r.query(q, []any{r.from, r.to}, []any{&team, &day, &person, &cat, &startUS, &endUS}, func() error {
+	q := `WITH e AS (
+			SELECT team, day, person, category, started_at IS NOT NULL AND ended_at IS NOT NULL AS timed,
+				coalesce(epoch_us(ended_at) - epoch_us(started_at), 0) AS us
+			FROM events WHERE type = '` + event.TimeLogged + `' AND day BETWEEN ` + dateExpr + ` AND ` + dateExpr + `
+		)
+		SELECT e.team, ` + fmt.Sprintf(dayExpr, "e.day") + `, e.person,
+			coalesce(sum(e.us / 1e6), 0),
+			coalesce(sum(e.us / 1e6) FILTER (WHERE e.category = 'focus'), 0),
+			coalesce(sum(e.us / 1e6) FILTER (WHERE e.category = 'meeting'), 0),
+			count(*) FILTER (WHERE e.category = 'focus' AND e.timed AND e.us >= coalesce(th.min_us, ` + fmt.Sprint(defaultMin) + `))
+		FROM e LEFT JOIN ` + th.String() + ` ON th.team = e.team
+		GROUP BY e.team, e.day, e.person`
+	return r.query(q, []any{r.from, r.to}, []any{&team, &day, &person, &allS, &focusS, &meetingS, &deep}, func() error {
 		a := r.get(team, r.periodOf(day))
-		var secs float64
-		if startUS.Valid && endUS.Valid {
-			secs = float64(endUS.Int64-startUS.Int64) / 1e6
-		}
-		a.allS += secs
-		switch cat.String {
-		case "focus":
-			a.focusS += secs
-			if secs >= r.org.Team(team).FocusBlockMin.Seconds() && startUS.Valid && endUS.Valid {
-				a.deepBlocks++
-			}
-		case "meeting":
-			a.meetingS += secs
-		}
+		a.allS += allS
+		a.focusS += focusS
+		a.meetingS += meetingS
+		a.deepBlocks += deep
 		if person.Valid {
-			daySecs[personDay{team, person.String, day}] += secs
+			a.personDays++
+			if allS > r.org.Team(team).OverworkPerDay.Seconds() || !r.org.IsWorkingDay(team, day) {
+				a.overDays++
+			}
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	for pd, secs := range daySecs {
-		a := r.get(pd.team, r.periodOf(pd.day))
-		a.personDays++
-		if secs > r.org.Team(pd.team).OverworkPerDay.Seconds() || !r.org.IsWorkingDay(pd.team, pd.day) {
-			a.overDays++
-		}
-	}
-	return nil
 }
 
 // requests adds the SLA adherence, response times and open requests.
