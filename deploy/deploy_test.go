@@ -608,7 +608,10 @@ func exportedNames(t *testing.T) map[string]bool {
 	t.Helper()
 	rec := &recorder{}
 	ingest.NewMetrics(rec)
-	metrics.NewExporter(nil, func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC }, nil, rec, slog.New(slog.DiscardHandler))
+	// The exporter registers only its failure counter; its outcome families
+	// are served next to the registry's by metrics.Handler.
+	e := metrics.NewExporter(nil, func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC }, nil, rec, slog.New(slog.DiscardHandler))
+	rec.collectors = append(rec.collectors, e)
 	metrics.NewAgreementsCollector(func() metrics.Agreements { return metrics.Agreements{} }, nil, rec)
 	names := map[string]bool{"up": true}
 	nameRe := regexp.MustCompile(`fqName: "([^"]+)"`)

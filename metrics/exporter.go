@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"log/slog"
@@ -8,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/shoal-analytics/shoal/privacy"
 )
@@ -56,18 +60,29 @@ type Exporter struct {
 	refreshed  *prometheus.Desc
 	errors     prometheus.Counter
 
+	// own holds only the exporter's collector: it is gathered and encoded
+	// once per Refresh, never per scrape (2,000 teams are ~70k series).
+	own *prometheus.Registry
+
 	mu       sync.RWMutex
 	snapshot []prometheus.Metric
 	visible  map[string]bool // teams with a visible cell in the snapshot
 	at       time.Time
+	families []*dto.MetricFamily // own, gathered at the last Refresh
+	text, gz []byte              // families in the text exposition format, and gzipped
 }
 
-var _ prometheus.Collector = (*Exporter)(nil)
+var (
+	_ prometheus.Collector = (*Exporter)(nil)
+	_ prometheus.Gatherer  = (*Exporter)(nil)
+)
 
 // NewExporter returns an exporter reading src. policy returns the
 // suppression policy and the org's time zone in force (both may change on
 // reload); now is the clock that decides the current week (nil: time.Now).
-// Register it with a Registerer and call Refresh after data changes.
+// Its failure counter is registered on reg; the outcome families are not:
+// serve them with Exposition (or gather them with Gather) next to reg's,
+// and call Refresh after data changes.
 func NewExporter(src Source, policy func() (privacy.Policy, *time.Location), now func() time.Time, reg prometheus.Registerer, logger *slog.Logger) *Exporter {
 	if now == nil {
 		now = time.Now
@@ -89,7 +104,9 @@ func NewExporter(src Source, policy func() (privacy.Policy, *time.Location), now
 	for _, m := range Catalog {
 		e.descs[m.ID] = prometheus.NewDesc(m.Name, m.Help, []string{"team", "unit", "window"}, nil)
 	}
-	reg.MustRegister(e, e.errors)
+	e.own = prometheus.NewRegistry()
+	e.own.MustRegister(e)
+	reg.MustRegister(e.errors)
 	return e
 }
 
@@ -141,7 +158,51 @@ func (e *Exporter) Refresh(ctx context.Context) error {
 	e.mu.Lock()
 	e.snapshot, e.visible, e.at = snap, visible, now
 	e.mu.Unlock()
+	return e.encode()
+}
+
+// encode gathers the new snapshot once and keeps it as metric families and
+// as encoded exposition text, plain and gzipped, for every scrape until the
+// next Refresh.
+func (e *Exporter) encode() error {
+	families, err := e.own.Gather()
+	if err != nil {
+		e.errors.Inc()
+		return fmt.Errorf("gather outcome metrics: %w", err)
+	}
+	var text, gz bytes.Buffer
+	for _, mf := range families {
+		if _, err := expfmt.MetricFamilyToText(&text, mf); err != nil {
+			e.errors.Inc()
+			return fmt.Errorf("encode outcome metrics: %w", err)
+		}
+	}
+	zw := gzip.NewWriter(&gz)
+	zw.Write(text.Bytes())
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("compress outcome metrics: %w", err)
+	}
+	e.mu.Lock()
+	e.families, e.text, e.gz = families, text.Bytes(), gz.Bytes()
+	e.mu.Unlock()
 	return nil
+}
+
+// Gather implements prometheus.Gatherer: the outcome families of the last
+// Refresh (nil before the first). Callers must not modify them.
+func (e *Exporter) Gather() ([]*dto.MetricFamily, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.families, nil
+}
+
+// Exposition returns the outcome families of the last Refresh in the
+// Prometheus text format (version 0.0.4), plain and as one gzip member,
+// so that a scrape only appends them. Callers must not modify them.
+func (e *Exporter) Exposition() (text, gz []byte) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.text, e.gz
 }
 
 // VisibleTeams returns the teams with at least one visible outcome cell in

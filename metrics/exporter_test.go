@@ -55,14 +55,14 @@ shoal_tasks_completed{team="",unit="people",window="current_week"} 40
 shoal_tasks_completed{team="",unit="platform",window="current_week"} 60
 shoal_tasks_completed{team="payments",unit="platform",window="current_week"} 30
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "shoal_tasks_completed"); err != nil {
+	if err := testutil.GatherAndCompare(prometheus.Gatherers{reg, e}, strings.NewReader(want), "shoal_tasks_completed"); err != nil {
 		t.Error(err)
 	}
-	got, err := testutil.GatherAndCount(reg, "shoal_on_time_ratio")
+	got, err := testutil.GatherAndCount(prometheus.Gatherers{reg, e}, "shoal_on_time_ratio")
 	if err != nil || got != 0 {
 		t.Errorf("undefined cells exported: %d series, err %v", got, err)
 	}
-	m, err := reg.Gather()
+	m, err := prometheus.Gatherers{reg, e}.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/shoal-analytics/shoal/agreements"
 	"github.com/shoal-analytics/shoal/ingest"
@@ -177,7 +176,7 @@ func (p *pipeline) refreshNow(ctx context.Context) {
 
 func (p *pipeline) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{Registry: p.reg}))
+	mux.Handle("GET /metrics", metrics.Handler(p.reg, p.exporter))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !p.consumer.Ready() {
