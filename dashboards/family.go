@@ -26,21 +26,11 @@ func family(s section, ms []metrics.Metric) *dashboard.DashboardBuilder {
 // previous_week series steps once a week, so its history is the weekly
 // history.
 func weekByWeek(m metrics.Metric) *timeseries.PanelBuilder {
-	p := newTimeseries(m.Title + ": organisation and units, completed weeks").
+	return metricTrend(m.Title+": organisation and units, completed weeks", m).
 		Description(describe(m, "Each step is one completed ISO week.")).
-		Datasource(datasource()).
 		WithTarget(query("A", sel(m.Name, orgCells, window(metrics.PreviousWeek)), "organisation")).
 		WithTarget(query("B", sel(m.Name, unitCells, `unit=~"$unit"`, window(metrics.PreviousWeek)), "{{unit}}")).
-		Unit(m.Unit.GrafanaUnit()).
-		Thresholds(thresholds(m)).
-		LineInterpolation(common.LineInterpolationStepAfter).
-		SpanNulls(common.BoolOrFloat64{Bool: ptrBool(true)}).
-		Min(0).
 		Span(12).Height(8)
-	if m.Unit == metrics.Ratio {
-		p = p.Max(1)
-	}
-	return p
 }
 
 // teamsThisWeek is a bar per team of the selected units, this week.

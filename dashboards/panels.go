@@ -109,3 +109,19 @@ func newTimeseries(title string) *timeseries.PanelBuilder {
 		Legend(common.NewVizLegendOptionsBuilder().ShowLegend(true).DisplayMode(common.LegendDisplayModeList).Placement(common.LegendPlacementBottom)).
 		Tooltip(common.NewVizTooltipOptionsBuilder().Mode(common.TooltipDisplayModeMulti).Sort(common.SortOrderDescending))
 }
+
+// metricTrend is a time series of one catalog metric week by week: its
+// unit and thresholds, steps (a window's value holds until the next), and
+// an axis from 0 (to 1 for ratios).
+func metricTrend(title string, m metrics.Metric) *timeseries.PanelBuilder {
+	p := newTimeseries(title).
+		Unit(m.Unit.GrafanaUnit()).
+		Thresholds(thresholds(m)).
+		LineInterpolation(common.LineInterpolationStepAfter).
+		SpanNulls(common.BoolOrFloat64{Bool: ptrBool(true)}).
+		Min(0)
+	if m.Unit == metrics.Ratio {
+		p = p.Max(1)
+	}
+	return p
+}

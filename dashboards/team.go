@@ -93,21 +93,12 @@ func teamMetric(m metrics.Metric) *timeseries.PanelBuilder {
 	if hasLine {
 		extra = "The dashed red line is the team's " + line.legend + "."
 	}
-	p := newTimeseries(m.Title).
+	p := metricTrend(m.Title, m).
 		Description(describe(m, extra)).
-		Datasource(datasource()).
 		WithTarget(query("A", sel(m.Name, teamVar, window(metrics.CurrentWeek)), thisWeek)).
 		WithTarget(query("B", sel(m.Name, teamVar, window(metrics.PreviousWeek)), lastWeek)).
-		Unit(m.Unit.GrafanaUnit()).
-		Thresholds(thresholds(m)).
 		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeOff)).
-		LineInterpolation(common.LineInterpolationStepAfter).
-		SpanNulls(common.BoolOrFloat64{Bool: ptrBool(true)}).
-		Min(0).
 		Span(8).Height(7)
-	if m.Unit == metrics.Ratio {
-		p = p.Max(1)
-	}
 	if hasLine {
 		p = p.WithTarget(query("AGREED", sel(line.gauge, teamVar), line.legend)).
 			OverrideByQuery("AGREED", []dashboard.DynamicConfigValue{

@@ -131,26 +131,24 @@ func mdValue(c cellView) string {
 	return v
 }
 
-func mdLevels(buf *bytes.Buffer, t table) {
-	fmt.Fprintf(buf, "| Measure | %s |\n| --- |%s\n", strings.Join(mdCells(t.Head), " | "), strings.Repeat(" ---: |", len(t.Head)))
-	for _, r := range t.Rows {
-		var cells []string
-		for _, c := range r.Cells {
-			cells = append(cells, mdValue(c))
-		}
-		fmt.Fprintf(buf, "| %s | %s |\n", mdCell(r.Label), strings.Join(cells, " | "))
-	}
-	buf.WriteString("\n")
-}
+func mdLevels(buf *bytes.Buffer, t table) { mdTable(buf, t, "Measure") }
 
-func mdTeams(buf *bytes.Buffer, t table) {
-	fmt.Fprintf(buf, "| Team | Unit | %s |\n| --- | --- |%s\n", strings.Join(mdCells(t.Head), " | "), strings.Repeat(" ---: |", len(t.Head)))
+func mdTeams(buf *bytes.Buffer, t table) { mdTable(buf, t, "Team", "Unit") }
+
+// mdTable writes t with its row label (and, with a second label column,
+// the row's Sub) before the value columns.
+func mdTable(buf *bytes.Buffer, t table, labels ...string) {
+	fmt.Fprintf(buf, "| %s | %s |\n|%s%s\n", strings.Join(labels, " | "), strings.Join(mdCells(t.Head), " | "),
+		strings.Repeat(" --- |", len(labels)), strings.Repeat(" ---: |", len(t.Head)))
 	for _, r := range t.Rows {
-		var cells []string
-		for _, c := range r.Cells {
-			cells = append(cells, mdValue(c))
+		row := []string{mdCell(r.Label)}
+		if len(labels) > 1 {
+			row = append(row, mdCell(r.Sub))
 		}
-		fmt.Fprintf(buf, "| %s | %s | %s |\n", mdCell(r.Label), mdCell(r.Sub), strings.Join(cells, " | "))
+		for _, c := range r.Cells {
+			row = append(row, mdValue(c))
+		}
+		fmt.Fprintf(buf, "| %s |\n", strings.Join(row, " | "))
 	}
 	buf.WriteString("\n")
 }

@@ -3,8 +3,6 @@ package transform
 import (
 	"context"
 	"testing"
-
-	"github.com/shoal-analytics/shoal/event"
 )
 
 // TestDailyOutcomes uses TestOutcomeFlow's week of tasks: per day, the
@@ -15,23 +13,7 @@ func TestDailyOutcomes(t *testing.T) {
 	mem := checkedMem(t)
 	var g ids
 	org := mustOrg(t, outcomeOrg)
-	commit(t, s, mem,
-		g.ev(event.TaskCreated, 0, 9, task("A"), who(1), dueDate(4)),
-		g.ev(event.TaskStarted, 1, 9, task("A"), who(1)),
-		g.ev(event.TaskCompleted, 4, 23.5, task("A"), who(1)),
-		g.ev(event.TaskCreated, 0, 9, task("B"), who(2)),
-		g.ev(event.TaskStarted, 0, 10, task("B"), who(2)),
-		g.ev(event.TaskCompleted, 2, 10, task("B"), who(2)),
-		g.ev(event.TaskReopened, 3, 10, task("B"), who(2)),
-		g.ev(event.TaskStarted, 1, 9, task("C"), who(1)),
-		g.ev(event.TaskCompleted, 2, 12, task("C"), who(1)),
-		g.ev(event.TaskStarted, 6, 10, task("D"), who(3)),
-		g.ev(event.TaskCreated, 0, 8, task("F"), who(4), dueDate(2)),
-		g.ev(event.TaskStarted, 0, 8, task("F"), who(4)),
-		g.ev(event.TaskCompleted, 1, 8, task("F"), who(4)),
-		g.ev(event.TaskReopened, 2, 8, task("F"), who(4)),
-		g.ev(event.TaskCompleted, 3, 8, task("F"), who(4)),
-	)
+	commit(t, s, mem, flowWeek(&g)...)
 	out, err := s.DailyOutcomes(context.Background(), org, day0, day0+6, at(30, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -56,10 +38,10 @@ func TestDailyOutcomes(t *testing.T) {
 		}
 		want(t, m, c(int32(d), "tasks_completed"), n)
 	}
-	// WIP at the end of each day: Mon B, F; Tue A, B, C, F (F's Tuesday
-	// completion was reopened: its final completion is Thu); Wed A, B, F;
-	// Thu A, B; Fri B; Sun B, D.
-	for d, n := range map[int32]float64{0: 2, 1: 4, 2: 3, 3: 2, 4: 1, 6: 2} {
+	// WIP at the end of each day: Mon B, E, F; Tue A, B, C, E, F (F's
+	// Tuesday completion was reopened: its final completion is Thu); Wed A,
+	// B, E, F; Thu A, B (E cancelled Thu 10:00); Fri B; Sun B, D.
+	for d, n := range map[int32]float64{0: 3, 1: 5, 2: 4, 3: 2, 4: 1, 6: 2} {
 		want(t, m, c(d, "work_in_progress"), n)
 	}
 	// Lead time of the one task completed on Friday: A, Mon 09 → Fri 23:30.

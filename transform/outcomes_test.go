@@ -143,12 +143,10 @@ func TestOutcomeMetricIDs(t *testing.T) {
 	}
 }
 
-func TestOutcomeFlow(t *testing.T) {
-	s, _ := openStore(t)
-	mem := checkedMem(t)
-	var g ids
-	org := mustOrg(t, outcomeOrg)
-	commit(t, s, mem,
+// flowWeek is one team's week of task events (t1, Monday day0 to Sunday),
+// hand-computed in TestOutcomeFlow and per day in TestDailyOutcomes.
+func flowWeek(g *ids) []event.Event {
+	return []event.Event{
 		// A: created Mon 09, started Tue 09, completed Fri 23:30, due Fri.
 		g.ev(event.TaskCreated, 0, 9, task("A"), who(1), dueDate(4)),
 		g.ev(event.TaskStarted, 1, 9, task("A"), who(1)),
@@ -175,7 +173,15 @@ func TestOutcomeFlow(t *testing.T) {
 		g.ev(event.TaskCompleted, 1, 8, task("F"), who(4)),
 		g.ev(event.TaskReopened, 2, 8, task("F"), who(4)),
 		g.ev(event.TaskCompleted, 3, 8, task("F"), who(4)),
-	)
+	}
+}
+
+func TestOutcomeFlow(t *testing.T) {
+	s, _ := openStore(t)
+	mem := checkedMem(t)
+	var g ids
+	org := mustOrg(t, outcomeOrg)
+	commit(t, s, mem, flowWeek(&g)...)
 	m := outcomes(t, s, org, day0, day0, at(30, 0))
 	c := func(metric string) outcomeCell { return outcomeCell{day0, OutcomeTeam, "t1", metric} }
 	for _, tc := range []struct {
