@@ -17,8 +17,9 @@
 //     effect: Commit is one DuckDB transaction or nothing);
 //   - the derived state: one row per task and per async request, and the
 //     team_day rollup cells and the distinct contributors per team and day,
-//     recomputed incrementally for exactly the cells a batch touches, and in
-//     full by Rebuild, with the same SQL.
+//     merged incrementally with each batch (reading the batch and the
+//     derived rows it touches, never the stored events), and computed in
+//     full by Rebuild, with the same SQL over all events (rollup.go).
 //
 // It must never store a raw person identifier. Only keyed pseudonyms arrive
 // here (ingest pseudonymizes before an event exists); Commit refuses a whole
@@ -41,8 +42,6 @@
 //     (and one leaked reader) per batch (arrowview.go);
 //   - duckdb_arrow_scan creates a persistent view holding raw pointers, so
 //     it is created in an attached in-memory database, not the file (store.go);
-//   - deleting and re-inserting a primary key in one transaction fails the
-//     constraint check, so keyed derived rows are updated in place (rollup.go);
 //   - deleted rows of a temporary table keep counting in its cardinality
 //     estimate, so the scratch tables are recreated per commit (store.go).
 package transform

@@ -3,23 +3,46 @@ package transform
 import (
 	"fmt"
 	"strings"
+
+	"github.com/shoal-analytics/shoal/event"
 )
 
-// The derived state, recomputed by the same SQL for one batch (Commit) and
-// for everything (Rebuild). Only the scope differs: the touched_tasks,
-// touched_requests and touched_cells temp tables list what to recompute.
+// The derived state, kept up to date by merging each batch into it (Commit)
+// and computed from scratch by the same SQL reading every stored event
+// (Rebuild): derive(src) reads the new events from src, which is the
+// batch's staging table for Commit and the events table for Rebuild (whose
+// derived tables start empty). No step of a Commit scans the events table:
+// the cost of a batch depends on the batch and on the size of the derived
+// tables, not on how many events are stored.
 //
-// For tasks, requests and team_day, which have primary keys, the pattern
-// with scope S is: copy the keys of X in S to old_X (one scan of X), compute
-// next_X for S from events, delete the rows of old_X that next_X lacks
-// (guarded: events are never deleted, so rows practically never vanish),
-// update the rows that stay in place, and insert those not in old_X.
-// Deleting and re-inserting a primary key in one transaction trips DuckDB
-// 1.1's over-eager constraint check ("Duplicate key ... violates primary key
-// constraint"), and INSERT OR REPLACE costs ~45µs per conflicting row (7.8 s
-// for 170k tasks), so neither is used. team_day_people has no key (its ART
-// index made every commit ~10% dearer for no reader benefit), so its rows in
-// S are deleted and re-inserted.
+// How each table is merged:
+//   - tasks and requests: every aggregate a state row holds is a monoid
+//     (min, max, count, and the earliest or latest event with its
+//     (source, id) tie-break), so the stored row of a touched task is turned
+//     back into weighted stand-in events (collect task events) and
+//     aggregated together with the batch's events. The rows keep the raw
+//     aggregates the merge needs (last_completed_at before a reopen cancels
+//     it, the created and opened events' (source, id)).
+//   - team_day, the counters of events per cell (events, reopens, blocks,
+//     time by category) are old value + the batch's; the distinct counters
+//     (tasks_created, tasks_started, contributors) add the batch's
+//     (team, day, task, type) and (team, day, person) not yet in
+//     team_day_tasks and team_day_people; the counters of tasks and
+//     requests (completions, lead and cycle time, due dates, requests
+//     opened and responded) are recomputed from the tasks and requests
+//     tables for the cells of a touched task's or request's old or new day.
+//
+// For tasks, requests and team_day, each keyed by its first columns: copy
+// the rows in scope to old_X (one scan of X), compute next_X, update the
+// rows that exist in place and insert the others, so a key is never
+// stored twice. None of the derived tables has a primary key: the ART
+// indexes cost ~15 % of a commit's CPU (BenchmarkCommit: 1,507 vs 1,282
+// CPU-ms per 50k-event batch over 1 M stored) and no reader looks a key up;
+// replacing rows by delete + insert instead of updating them measured
+// dearer (1,454 CPU-ms). team_day_people and team_day_tasks are only
+// appended to. Rows of the derived tables never vanish, since events are
+// never deleted; a derived row no event supports (only a bug or a hand
+// edit makes one) survives Commit and is removed by Rebuild.
 //
 // Semantics (the spec an independent Go oracle is written from):
 //
@@ -72,206 +95,266 @@ type step struct {
 // microsecond precision.
 const secondsExpr = `CAST(epoch_us(%[1]s) - epoch_us(%[2]s) AS DOUBLE) / 1000000`
 
-// incrementalScope fills the scope tables from the batch's new events (what
-// is left in staging after deduplication).
-var incrementalScope = []step{
-	{name: "scope tasks", sql: `INSERT INTO touched_tasks SELECT DISTINCT team, task FROM staging WHERE task IS NOT NULL`},
-	{name: "scope requests", sql: `INSERT INTO touched_requests SELECT DISTINCT team, request FROM staging WHERE request IS NOT NULL`},
-	{name: "scope cells", sql: `INSERT INTO touched_cells SELECT DISTINCT team, day FROM staging`},
-}
-
-// rebuildScope empties the derived tables (dropping and recreating them:
-// DuckDB's DELETE of all rows then INSERT of the same keys would trip the
-// over-eager constraint check, and dropping is also the fastest) and fills
-// the scope tables with every key in events.
-var rebuildScope = []step{
-	{name: "recreate derived tables", sql: `DROP TABLE tasks; DROP TABLE requests; DROP TABLE team_day; DROP TABLE team_day_people;
-		` + strings.Join([]string{tasksDDL, requestsDDL, teamDayDDL, teamDayPeopleDDL}, ";\n")},
-	{name: "scope tasks", sql: `INSERT INTO touched_tasks SELECT DISTINCT team, task FROM events WHERE task IS NOT NULL`},
-	{name: "scope requests", sql: `INSERT INTO touched_requests SELECT DISTINCT team, request FROM events WHERE request IS NOT NULL`},
-	{name: "scope cells", sql: `INSERT INTO touched_cells SELECT DISTINCT team, day FROM events`},
-}
+// The derived state's steps for a batch and for a rebuild.
+var (
+	batchSteps   = derive("staging")
+	rebuildSteps = append([]step{{name: "recreate derived tables", sql: "DROP TABLE tasks; DROP TABLE requests; DROP TABLE team_day; " +
+		"DROP TABLE team_day_people; DROP TABLE team_day_tasks;\n" +
+		strings.Join([]string{tasksDDL, requestsDDL, teamDayDDL, teamDayPeopleDDL, teamDayTasksDDL}, ";\n")}},
+		derive("events")...)
+)
 
 // The name of the step whose rows-affected count is Result.CellsTouched.
 const stepCells = "cells"
 
-// recompute recomputes the derived state for the scope. Order matters: the
-// cells of old completion/open/response days are collected before tasks and
-// requests change, those of the new days after.
-var recompute = []step{
-	existingStep("tasks", "old_tasks", "touched_tasks", taskKeys, "completed_day"),
-	existingStep("requests", "old_requests", "touched_requests", requestKeys, "opened_day", "responded_day"),
-	{name: "old state cells", sql: `INSERT INTO touched_cells
-		SELECT team, completed_day FROM old_tasks WHERE completed_day IS NOT NULL
-		UNION ALL SELECT team, opened_day FROM old_requests WHERE opened_day IS NOT NULL
-		UNION ALL SELECT team, responded_day FROM old_requests WHERE responded_day IS NOT NULL`},
+// derive merges the events of table src into the derived state. Order
+// matters: the cells of old completion/open/response days are collected
+// before tasks and requests change, those of the new days after, and
+// team_day is computed after tasks and requests.
+func derive(src string) []step {
+	r := strings.NewReplacer("{src}", src)
+	steps := []step{
+		{name: "scope tasks", sql: `INSERT INTO touched_tasks SELECT DISTINCT team, task FROM {src}
+			WHERE task IS NOT NULL AND type LIKE 'work.task.%'`},
+		{name: "scope requests", sql: `INSERT INTO touched_requests SELECT DISTINCT team, request FROM {src}
+			WHERE request IS NOT NULL AND type LIKE 'work.request.%'`},
+		{name: "scope cells", sql: `INSERT INTO touched_cells SELECT DISTINCT team, day, true FROM {src}`},
 
-	{name: "collect task events", sql: `INSERT INTO task_ev
-		SELECT e.team, e.task, e.type, e.event_time, e.day, e.source, e.id,
-			e.kind, e.due_at, e.due_date, e.estimate_hours
-		FROM events e
-		SEMI JOIN touched_tasks k ON e.team = k.team AND e.task = k.task
-		WHERE e.type LIKE 'work.task.%'`},
-	{name: "compute tasks", sql: `INSERT INTO next_tasks
-		WITH ev AS (SELECT * FROM task_ev),
-		created AS (
-			SELECT team, task, event_time, day, kind, due_at, due_date, estimate_hours
-			FROM ev WHERE type = 'work.task.created'
-			QUALIFY row_number() OVER (PARTITION BY team, task ORDER BY event_time ASC, source DESC, id DESC) = 1
-		),
-		completed AS (
-			SELECT team, task, event_time, day
-			FROM ev WHERE type = 'work.task.completed'
-			QUALIFY row_number() OVER (PARTITION BY team, task ORDER BY event_time DESC, source DESC, id DESC) = 1
-		),
-		agg AS (
-			SELECT team, task,
-				min(event_time) FILTER (WHERE type = 'work.task.started')   AS first_started_at,
-				max(event_time) FILTER (WHERE type = 'work.task.reopened')  AS last_reopened_at,
-				count(*)        FILTER (WHERE type = 'work.task.reopened')  AS reopens,
-				max(event_time) FILTER (WHERE type = 'work.task.cancelled') AS cancelled_at,
-				count(*)        FILTER (WHERE type = 'work.task.blocked')   AS blocked_count
-			FROM ev GROUP BY team, task
-		),
-		st AS (
-			SELECT a.team, a.task,
-				c.event_time AS created_at, c.day AS created_day, c.kind, c.due_at, c.due_date, c.estimate_hours,
-				a.first_started_at, a.last_reopened_at, a.reopens,
-				CASE WHEN a.last_reopened_at IS NULL OR a.last_reopened_at < d.event_time THEN d.event_time END AS completed_at,
-				CASE WHEN a.last_reopened_at IS NULL OR a.last_reopened_at < d.event_time THEN d.day END AS completed_day,
-				CASE WHEN a.last_reopened_at IS NULL OR a.last_reopened_at < a.cancelled_at THEN a.cancelled_at END AS cancelled_at,
-				a.blocked_count
-			FROM agg a
-			LEFT JOIN created c ON c.team = a.team AND c.task = a.task
-			LEFT JOIN completed d ON d.team = a.team AND d.task = a.task
-		)
-		SELECT team, task, created_at, created_day, kind, due_at, due_date, estimate_hours,
-			first_started_at, last_reopened_at, reopens, completed_at, completed_day, cancelled_at, blocked_count,
-			CASE WHEN completed_at >= created_at THEN ` + seconds("completed_at", "created_at") + ` END AS lead_time_s,
-			CASE WHEN completed_at >= first_started_at THEN ` + seconds("completed_at", "first_started_at") + ` END AS cycle_time_s,
-			CASE
-				WHEN completed_at IS NULL THEN NULL
-				WHEN due_at IS NOT NULL THEN completed_at <= due_at
-				WHEN due_date IS NOT NULL THEN completed_day <= due_date
-			END AS on_time
-		FROM st`},
-	deleteVanishedStep("tasks", "old_tasks", "next_tasks", taskKeys),
-	updateStep("tasks", "next_tasks", taskKeys, taskColumns),
-	insertNewStep("tasks", "next_tasks", "old_tasks", taskKeys),
+		existingStep("tasks", "old_tasks", "touched_tasks", taskKeys),
+		existingStep("requests", "old_requests", "touched_requests", requestKeys),
+		{name: "old state cells", sql: `INSERT INTO touched_cells
+			SELECT team, completed_day, false FROM old_tasks WHERE completed_day IS NOT NULL
+			UNION ALL SELECT team, opened_day, false FROM old_requests WHERE opened_day IS NOT NULL
+			UNION ALL SELECT team, responded_day, false FROM old_requests WHERE responded_day IS NOT NULL`},
 
-	{name: "collect request events", sql: `INSERT INTO request_ev
-		SELECT e.team, e.request, e.type, e.event_time, e.day, e.source, e.id, e.kind
-		FROM events e
-		SEMI JOIN touched_requests k ON e.team = k.team AND e.request = k.request
-		WHERE e.type LIKE 'work.request.%'`},
-	{name: "compute requests", sql: `INSERT INTO next_requests
-		WITH ev AS (SELECT * FROM request_ev),
-		opened AS (
-			SELECT team, request, event_time, day, kind
-			FROM ev WHERE type = 'work.request.opened'
-			QUALIFY row_number() OVER (PARTITION BY team, request ORDER BY event_time ASC, source DESC, id DESC) = 1
-		),
-		responded AS (
-			SELECT team, request, event_time, day
-			FROM ev WHERE type = 'work.request.responded'
-			QUALIFY row_number() OVER (PARTITION BY team, request ORDER BY event_time ASC, source DESC, id DESC) = 1
-		),
-		k AS (SELECT DISTINCT team, request FROM ev)
-		SELECT k.team, k.request, o.event_time, o.day, o.kind, r.event_time, r.day,
-			CASE WHEN r.event_time >= o.event_time THEN ` + seconds("r.event_time", "o.event_time") + ` END
-		FROM k
-		LEFT JOIN opened o ON o.team = k.team AND o.request = k.request
-		LEFT JOIN responded r ON r.team = k.team AND r.request = k.request`},
-	deleteVanishedStep("requests", "old_requests", "next_requests", requestKeys),
-	updateStep("requests", "next_requests", requestKeys, requestColumns),
-	insertNewStep("requests", "next_requests", "old_requests", requestKeys),
+		// A stored task stands in as the events its aggregates keep: its
+		// earliest created event (with that event's tie-break), first start,
+		// latest reopen (weighted by the number of reopens), latest
+		// completion and cancellation, its blocks (weighted), and a
+		// presence row of weight 0.
+		{name: "collect task events", sql: `INSERT INTO task_ev
+			SELECT team, task, type, event_time, day, source, id, kind, due_at, due_date, estimate_hours, 1
+				FROM {src} WHERE task IS NOT NULL AND type LIKE 'work.task.%'
+			UNION ALL SELECT team, task, 'work.task.created', created_at, created_day, created_source, created_id,
+				kind, due_at, due_date, estimate_hours, 1 FROM old_tasks WHERE created_at IS NOT NULL
+			UNION ALL SELECT team, task, 'work.task.started', first_started_at, NULL, '', '', NULL, NULL, NULL, NULL, 1
+				FROM old_tasks WHERE first_started_at IS NOT NULL
+			UNION ALL SELECT team, task, 'work.task.reopened', last_reopened_at, NULL, '', '', NULL, NULL, NULL, NULL, reopens
+				FROM old_tasks WHERE reopens > 0
+			UNION ALL SELECT team, task, 'work.task.completed', last_completed_at, last_completed_day, '', '', NULL, NULL, NULL, NULL, 1
+				FROM old_tasks WHERE last_completed_at IS NOT NULL
+			UNION ALL SELECT team, task, 'work.task.cancelled', last_cancelled_at, NULL, '', '', NULL, NULL, NULL, NULL, 1
+				FROM old_tasks WHERE last_cancelled_at IS NOT NULL
+			UNION ALL SELECT team, task, 'work.task.blocked', NULL, NULL, '', '', NULL, NULL, NULL, NULL, blocked_count
+				FROM old_tasks WHERE blocked_count > 0
+			UNION ALL SELECT team, task, 'state', NULL, NULL, '', '', NULL, NULL, NULL, NULL, 0 FROM old_tasks`},
+		{name: "compute tasks", sql: `INSERT INTO next_tasks
+			WITH ev AS (SELECT * FROM task_ev),
+			created AS (
+				SELECT team, task, event_time, day, source, id, kind, due_at, due_date, estimate_hours
+				FROM ev WHERE type = 'work.task.created'
+				QUALIFY row_number() OVER (PARTITION BY team, task ORDER BY event_time ASC, source DESC, id DESC) = 1
+			),
+			completed AS (
+				SELECT team, task, event_time, day
+				FROM ev WHERE type = 'work.task.completed'
+				QUALIFY row_number() OVER (PARTITION BY team, task ORDER BY event_time DESC, source DESC, id DESC) = 1
+			),
+			agg AS (
+				SELECT team, task,
+					min(event_time) FILTER (WHERE type = 'work.task.started')   AS first_started_at,
+					max(event_time) FILTER (WHERE type = 'work.task.reopened')  AS last_reopened_at,
+					CAST(coalesce(sum(w) FILTER (WHERE type = 'work.task.reopened'), 0) AS BIGINT) AS reopens,
+					max(event_time) FILTER (WHERE type = 'work.task.cancelled') AS last_cancelled_at,
+					CAST(coalesce(sum(w) FILTER (WHERE type = 'work.task.blocked'), 0) AS BIGINT) AS blocked_count
+				FROM ev GROUP BY team, task
+			),
+			st AS (
+				SELECT a.team, a.task,
+					c.event_time AS created_at, c.day AS created_day, c.kind, c.due_at, c.due_date, c.estimate_hours,
+					a.first_started_at, a.last_reopened_at, a.reopens,
+					CASE WHEN a.last_reopened_at IS NULL OR a.last_reopened_at < d.event_time THEN d.event_time END AS completed_at,
+					CASE WHEN a.last_reopened_at IS NULL OR a.last_reopened_at < d.event_time THEN d.day END AS completed_day,
+					CASE WHEN a.last_reopened_at IS NULL OR a.last_reopened_at < a.last_cancelled_at THEN a.last_cancelled_at END AS cancelled_at,
+					a.blocked_count,
+					c.source AS created_source, c.id AS created_id,
+					d.event_time AS last_completed_at, d.day AS last_completed_day, a.last_cancelled_at
+				FROM agg a
+				LEFT JOIN created c ON c.team = a.team AND c.task = a.task
+				LEFT JOIN completed d ON d.team = a.team AND d.task = a.task
+			)
+			SELECT team, task, created_at, created_day, kind, due_at, due_date, estimate_hours,
+				first_started_at, last_reopened_at, reopens, completed_at, completed_day, cancelled_at, blocked_count,
+				CASE WHEN completed_at >= created_at THEN ` + seconds("completed_at", "created_at") + ` END AS lead_time_s,
+				CASE WHEN completed_at >= first_started_at THEN ` + seconds("completed_at", "first_started_at") + ` END AS cycle_time_s,
+				CASE
+					WHEN completed_at IS NULL THEN NULL
+					WHEN due_at IS NOT NULL THEN completed_at <= due_at
+					WHEN due_date IS NOT NULL THEN completed_day <= due_date
+				END AS on_time,
+				created_source, created_id, last_completed_at, last_completed_day, last_cancelled_at
+			FROM st`},
+		updateStep("tasks", "next_tasks", taskKeys, taskColumns),
+		insertNewStep("tasks", "next_tasks", "old_tasks", taskKeys),
 
-	{name: "new state cells", sql: `INSERT INTO touched_cells
-		SELECT team, completed_day FROM next_tasks WHERE completed_day IS NOT NULL
-		UNION ALL SELECT team, opened_day FROM next_requests WHERE opened_day IS NOT NULL
-		UNION ALL SELECT team, responded_day FROM next_requests WHERE responded_day IS NOT NULL`},
-	{name: stepCells, sql: `INSERT INTO cells SELECT DISTINCT team, day FROM touched_cells`},
+		// A stored request stands in as its earliest opened and responded
+		// events (the opened one with its tie-break) and a presence row.
+		{name: "collect request events", sql: `INSERT INTO request_ev
+			SELECT team, request, type, event_time, day, source, id, kind
+				FROM {src} WHERE request IS NOT NULL AND type LIKE 'work.request.%'
+			UNION ALL SELECT team, request, 'work.request.opened', opened_at, opened_day, opened_source, opened_id, kind
+				FROM old_requests WHERE opened_at IS NOT NULL
+			UNION ALL SELECT team, request, 'work.request.responded', responded_at, responded_day, '', '', NULL
+				FROM old_requests WHERE responded_at IS NOT NULL
+			UNION ALL SELECT team, request, 'state', NULL, NULL, '', '', NULL FROM old_requests`},
+		{name: "compute requests", sql: `INSERT INTO next_requests
+			WITH ev AS (SELECT * FROM request_ev),
+			opened AS (
+				SELECT team, request, event_time, day, kind, source, id
+				FROM ev WHERE type = 'work.request.opened'
+				QUALIFY row_number() OVER (PARTITION BY team, request ORDER BY event_time ASC, source DESC, id DESC) = 1
+			),
+			responded AS (
+				SELECT team, request, event_time, day
+				FROM ev WHERE type = 'work.request.responded'
+				QUALIFY row_number() OVER (PARTITION BY team, request ORDER BY event_time ASC, source DESC, id DESC) = 1
+			),
+			k AS (SELECT DISTINCT team, request FROM ev)
+			SELECT k.team, k.request, o.event_time, o.day, o.kind, r.event_time, r.day,
+				CASE WHEN r.event_time >= o.event_time THEN ` + seconds("r.event_time", "o.event_time") + ` END,
+				o.source, o.id
+			FROM k
+			LEFT JOIN opened o ON o.team = k.team AND o.request = k.request
+			LEFT JOIN responded r ON r.team = k.team AND r.request = k.request`},
+		updateStep("requests", "next_requests", requestKeys, requestColumns),
+		insertNewStep("requests", "next_requests", "old_requests", requestKeys),
 
-	existingStep("team_day", "old_team_day", "cells", teamDayKeys),
-	{name: "compute team_day", sql: `INSERT INTO next_team_day
-		WITH ev AS (
-			SELECT e.team, e.day, e.type, e.task, e.person, e.category,
-				` + seconds("e.ended_at", "e.started_at") + ` AS dur
-			FROM events e
-			SEMI JOIN cells c ON e.team = c.team AND e.day = c.day
-		),
-		ea AS (
-			SELECT team, day,
-				count(*) AS events,
-				count(DISTINCT task) FILTER (WHERE type = 'work.task.created') AS tasks_created,
-				count(DISTINCT task) FILTER (WHERE type = 'work.task.started') AS tasks_started,
-				count(*) FILTER (WHERE type = 'work.task.reopened') AS tasks_reopened,
-				count(*) FILTER (WHERE type = 'work.task.blocked') AS tasks_blocked,
-				sum(dur) FILTER (WHERE type = 'work.time.logged' AND category = 'focus') AS focus_s,
-				sum(dur) FILTER (WHERE type = 'work.time.logged' AND category = 'meeting') AS meeting_s,
-				sum(dur) FILTER (WHERE type = 'work.time.logged' AND category = 'collaboration') AS collaboration_s,
-				sum(dur) FILTER (WHERE type = 'work.time.logged' AND category = 'support') AS support_s,
-				sum(dur) FILTER (WHERE type = 'work.time.logged' AND category = 'admin') AS admin_s,
-				sum(dur) FILTER (WHERE type = 'work.time.logged' AND category = 'learning') AS learning_s,
-				sum(dur) FILTER (WHERE type = 'work.time.logged' AND category = 'other') AS other_s,
-				count(DISTINCT person) AS contributors
-			FROM ev GROUP BY team, day
-		),
-		ta AS (
-			SELECT t.team, t.completed_day AS day,
-				count(*) AS tasks_completed,
-				sum(t.lead_time_s) AS lead_time_s_sum, count(t.lead_time_s) AS lead_time_n,
-				sum(t.cycle_time_s) AS cycle_time_s_sum, count(t.cycle_time_s) AS cycle_time_n,
-				count(t.on_time) AS completed_with_due,
-				count(*) FILTER (WHERE t.on_time) AS completed_on_time
-			FROM tasks t
-			SEMI JOIN cells c ON t.team = c.team AND t.completed_day = c.day
-			WHERE t.completed_at IS NOT NULL
-			GROUP BY t.team, t.completed_day
-		),
-		ro AS (
-			SELECT r.team, r.opened_day AS day, count(*) AS requests_opened
-			FROM requests r
-			SEMI JOIN cells c ON r.team = c.team AND r.opened_day = c.day
-			GROUP BY r.team, r.opened_day
-		),
-		rr AS (
-			SELECT r.team, r.responded_day AS day, count(*) AS requests_responded,
-				sum(r.response_time_s) AS response_time_s_sum, count(r.response_time_s) AS response_time_n
-			FROM requests r
-			SEMI JOIN cells c ON r.team = c.team AND r.responded_day = c.day
-			GROUP BY r.team, r.responded_day
-		)
-		SELECT c.team, c.day,
-			coalesce(ea.events, 0), coalesce(ea.tasks_created, 0), coalesce(ea.tasks_started, 0),
-			coalesce(ta.tasks_completed, 0),
-			coalesce(ta.lead_time_s_sum, 0), coalesce(ta.lead_time_n, 0),
-			coalesce(ta.cycle_time_s_sum, 0), coalesce(ta.cycle_time_n, 0),
-			coalesce(ta.completed_with_due, 0), coalesce(ta.completed_on_time, 0),
-			coalesce(ea.tasks_reopened, 0), coalesce(ea.tasks_blocked, 0),
-			coalesce(ea.focus_s, 0), coalesce(ea.meeting_s, 0), coalesce(ea.collaboration_s, 0),
-			coalesce(ea.support_s, 0), coalesce(ea.admin_s, 0), coalesce(ea.learning_s, 0), coalesce(ea.other_s, 0),
-			coalesce(ro.requests_opened, 0), coalesce(rr.requests_responded, 0),
-			coalesce(rr.response_time_s_sum, 0), coalesce(rr.response_time_n, 0),
-			coalesce(ea.contributors, 0)
-		FROM cells c
-		LEFT JOIN ea ON ea.team = c.team AND ea.day = c.day
-		LEFT JOIN ta ON ta.team = c.team AND ta.day = c.day
-		LEFT JOIN ro ON ro.team = c.team AND ro.day = c.day
-		LEFT JOIN rr ON rr.team = c.team AND rr.day = c.day
-		WHERE ea.team IS NOT NULL OR ta.team IS NOT NULL OR ro.team IS NOT NULL OR rr.team IS NOT NULL`},
-	deleteVanishedStep("team_day", "old_team_day", "next_team_day", teamDayKeys),
-	updateStep("team_day", "next_team_day", teamDayKeys, teamDayColumns),
-	insertNewStep("team_day", "next_team_day", "old_team_day", teamDayKeys),
+		{name: "new state cells", sql: `INSERT INTO touched_cells
+			SELECT team, completed_day, false FROM next_tasks WHERE completed_day IS NOT NULL
+			UNION ALL SELECT team, opened_day, false FROM next_requests WHERE opened_day IS NOT NULL
+			UNION ALL SELECT team, responded_day, false FROM next_requests WHERE responded_day IS NOT NULL`},
+		{name: stepCells, sql: `INSERT INTO cells SELECT team, day, bool_or(ev), bool_or(NOT ev) FROM touched_cells GROUP BY team, day`},
+		existingStep("team_day", "old_team_day", "cells", teamDayKeys),
 
-	{name: "compute team_day_people", sql: `INSERT INTO next_people
-		SELECT DISTINCT e.team, e.day, e.person
-		FROM events e
-		SEMI JOIN cells c ON e.team = c.team AND e.day = c.day
-		WHERE e.person IS NOT NULL`},
-	{name: "delete team_day_people of cells", sql: `DELETE FROM team_day_people
-		WHERE EXISTS (SELECT 1 FROM cells c WHERE c.team = team_day_people.team AND c.day = team_day_people.day)`},
-	{name: "insert team_day_people", sql: `INSERT INTO team_day_people SELECT * FROM next_people`},
+		// The distinct counters: what the batch adds that is not stored yet.
+		{name: "batch people", sql: `INSERT INTO new_people SELECT DISTINCT team, day, person FROM {src} WHERE person IS NOT NULL`},
+		{name: "stored people", sql: `INSERT INTO seen_people SELECT p.* FROM team_day_people p
+			SEMI JOIN new_people n ON p.team = n.team AND p.day = n.day AND p.person = n.person`},
+		{name: "drop stored people", guard: `SELECT count(*) FROM seen_people`, sql: `DELETE FROM new_people WHERE EXISTS (SELECT 1 FROM seen_people s
+			WHERE s.team = new_people.team AND s.day = new_people.day AND s.person = new_people.person)`},
+		{name: "insert team_day_people", sql: `INSERT INTO team_day_people SELECT * FROM new_people`},
+		{name: "batch day tasks", sql: `INSERT INTO new_day_tasks SELECT DISTINCT team, day, task, type FROM {src}
+			WHERE task IS NOT NULL AND type IN ('work.task.created', 'work.task.started')`},
+		{name: "stored day tasks", sql: `INSERT INTO seen_day_tasks SELECT t.* FROM team_day_tasks t
+			SEMI JOIN new_day_tasks n ON t.team = n.team AND t.day = n.day AND t.task = n.task AND t.type = n.type`},
+		{name: "drop stored day tasks", guard: `SELECT count(*) FROM seen_day_tasks`, sql: `DELETE FROM new_day_tasks WHERE EXISTS (SELECT 1 FROM seen_day_tasks s
+			WHERE s.team = new_day_tasks.team AND s.day = new_day_tasks.day AND s.task = new_day_tasks.task AND s.type = new_day_tasks.type)`},
+		{name: "insert team_day_tasks", sql: `INSERT INTO team_day_tasks SELECT * FROM new_day_tasks`},
+
+		// The batch's own counters per cell, in team_day's shape.
+		{name: "batch team_day", sql: `INSERT INTO delta_team_day (team, day, events, tasks_reopened, tasks_blocked,
+				focus_s, meeting_s, collaboration_s, support_s, admin_s, learning_s, other_s)
+			WITH ev AS (SELECT team, day, type, category, ` + seconds("ended_at", "started_at") + ` AS dur FROM {src})
+			SELECT team, day, count(*),
+				count(*) FILTER (WHERE type = 'work.task.reopened'),
+				count(*) FILTER (WHERE type = 'work.task.blocked'),
+				` + categorySums() + `
+			FROM ev GROUP BY team, day`},
+		{name: "compute team_day", sql: `INSERT INTO next_team_day
+			WITH st AS (SELECT team, day FROM cells WHERE st),
+			nt AS (
+				SELECT team, day,
+					count(*) FILTER (WHERE type = 'work.task.created') AS created,
+					count(*) FILTER (WHERE type = 'work.task.started') AS started
+				FROM new_day_tasks GROUP BY team, day
+			),
+			np AS (SELECT team, day, count(*) AS people FROM new_people GROUP BY team, day),
+			ta AS (
+				SELECT t.team, t.completed_day AS day,
+					count(*) AS tasks_completed,
+					sum(t.lead_time_s) AS lead_time_s_sum, count(t.lead_time_s) AS lead_time_n,
+					sum(t.cycle_time_s) AS cycle_time_s_sum, count(t.cycle_time_s) AS cycle_time_n,
+					count(t.on_time) AS completed_with_due,
+					count(*) FILTER (WHERE t.on_time) AS completed_on_time
+				FROM tasks t
+				SEMI JOIN st c ON t.team = c.team AND t.completed_day = c.day
+				WHERE t.completed_at IS NOT NULL
+				GROUP BY t.team, t.completed_day
+			),
+			ro AS (
+				SELECT r.team, r.opened_day AS day, count(*) AS requests_opened
+				FROM requests r
+				SEMI JOIN st c ON r.team = c.team AND r.opened_day = c.day
+				GROUP BY r.team, r.opened_day
+			),
+			rr AS (
+				SELECT r.team, r.responded_day AS day, count(*) AS requests_responded,
+					sum(r.response_time_s) AS response_time_s_sum, count(r.response_time_s) AS response_time_n
+				FROM requests r
+				SEMI JOIN st c ON r.team = c.team AND r.responded_day = c.day
+				GROUP BY r.team, r.responded_day
+			),
+			x AS (
+				SELECT c.team, c.day,
+					coalesce(o.events, 0) + coalesce(d.events, 0) AS events,
+					coalesce(o.tasks_created, 0) + coalesce(nt.created, 0) AS tasks_created,
+					coalesce(o.tasks_started, 0) + coalesce(nt.started, 0) AS tasks_started,
+					` + stateCounters("ta", "tasks_completed", "lead_time_s_sum", "lead_time_n", "cycle_time_s_sum",
+			"cycle_time_n", "completed_with_due", "completed_on_time") + `,
+					coalesce(o.tasks_reopened, 0) + coalesce(d.tasks_reopened, 0) AS tasks_reopened,
+					coalesce(o.tasks_blocked, 0) + coalesce(d.tasks_blocked, 0) AS tasks_blocked,
+					` + addedCategories() + `,
+					` + stateCounters("ro", "requests_opened") + `,
+					` + stateCounters("rr", "requests_responded", "response_time_s_sum", "response_time_n") + `,
+					coalesce(o.contributors, 0) + coalesce(np.people, 0) AS contributors
+				FROM cells c
+				LEFT JOIN old_team_day o ON o.team = c.team AND o.day = c.day
+				LEFT JOIN delta_team_day d ON d.team = c.team AND d.day = c.day
+				LEFT JOIN nt ON nt.team = c.team AND nt.day = c.day
+				LEFT JOIN np ON np.team = c.team AND np.day = c.day
+				LEFT JOIN ta ON ta.team = c.team AND ta.day = c.day
+				LEFT JOIN ro ON ro.team = c.team AND ro.day = c.day
+				LEFT JOIN rr ON rr.team = c.team AND rr.day = c.day
+			)
+			SELECT * FROM x WHERE events > 0 OR tasks_completed > 0 OR requests_opened > 0 OR requests_responded > 0`},
+		deleteVanishedStep("team_day", "old_team_day", "next_team_day", teamDayKeys),
+		updateStep("team_day", "next_team_day", teamDayKeys, teamDayColumns),
+		insertNewStep("team_day", "next_team_day", "old_team_day", teamDayKeys),
+	}
+	for i := range steps {
+		steps[i].sql = r.Replace(steps[i].sql)
+	}
+	return steps
+}
+
+// categorySums sums the batch's time entries per category, in team_day's
+// column order.
+func categorySums() string {
+	parts := make([]string, len(event.Categories))
+	for i, c := range event.Categories {
+		parts[i] = fmt.Sprintf("coalesce(sum(dur) FILTER (WHERE type = 'work.time.logged' AND category = '%s'), 0)", c)
+	}
+	return strings.Join(parts, ",\n\t\t\t\t")
+}
+
+// addedCategories adds the batch's time per category to the stored one.
+func addedCategories() string {
+	parts := make([]string, len(event.Categories))
+	for i, c := range event.Categories {
+		parts[i] = fmt.Sprintf("coalesce(o.%[1]s_s, 0) + coalesce(d.%[1]s_s, 0) AS %[1]s_s", c)
+	}
+	return strings.Join(parts, ",\n\t\t\t\t\t")
+}
+
+// stateCounters takes the counters of tasks or requests from the
+// recomputation (rel) in the cells of a changed task's or request's day
+// (c.st), and keeps the stored ones elsewhere.
+func stateCounters(rel string, cols ...string) string {
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		parts[i] = fmt.Sprintf("CASE WHEN c.st THEN coalesce(%[1]s.%[2]s, 0) ELSE coalesce(o.%[2]s, 0) END AS %[2]s", rel, c)
+	}
+	return strings.Join(parts, ",\n\t\t\t\t\t")
 }
 
 func seconds(a, b string) string { return fmt.Sprintf(secondsExpr, a, b) }
@@ -281,8 +364,10 @@ func seconds(a, b string) string { return fmt.Sprintf(secondsExpr, a, b) }
 var (
 	taskColumns = []string{"created_at", "created_day", "kind", "due_at", "due_date", "estimate_hours",
 		"first_started_at", "last_reopened_at", "reopens", "completed_at", "completed_day", "cancelled_at",
-		"blocked_count", "lead_time_s", "cycle_time_s", "on_time"}
-	requestColumns = []string{"opened_at", "opened_day", "kind", "responded_at", "responded_day", "response_time_s"}
+		"blocked_count", "lead_time_s", "cycle_time_s", "on_time",
+		"created_source", "created_id", "last_completed_at", "last_completed_day", "last_cancelled_at"}
+	requestColumns = []string{"opened_at", "opened_day", "kind", "responded_at", "responded_day", "response_time_s",
+		"opened_source", "opened_id"}
 	teamDayColumns = []string{"events", "tasks_created", "tasks_started", "tasks_completed",
 		"lead_time_s_sum", "lead_time_n", "cycle_time_s_sum", "cycle_time_n", "completed_with_due",
 		"completed_on_time", "tasks_reopened", "tasks_blocked", "focus_s", "meeting_s", "collaboration_s",
@@ -290,7 +375,7 @@ var (
 		"response_time_s_sum", "response_time_n", "contributors"}
 )
 
-// The primary keys of the keyed derived tables.
+// The key columns of the keyed derived tables.
 var (
 	taskKeys    = []string{"team", "task"}
 	requestKeys = []string{"team", "request"}
@@ -305,16 +390,12 @@ func keyMatch(a, b string, keys []string) string {
 	return strings.Join(conds, " AND ")
 }
 
-// existingStep copies into old the keys (and extra columns) of the rows of
-// table in scope: one scan of table, after which deciding what is new or
-// vanished needs only the small scratch tables.
-func existingStep(table, old, scope string, keys []string, extra ...string) step {
-	cols := append(append([]string(nil), keys...), extra...)
-	for i, c := range cols {
-		cols[i] = "t." + c
-	}
-	return step{name: "existing " + table, sql: fmt.Sprintf("INSERT INTO %s SELECT %s FROM %s t SEMI JOIN %s k ON %s",
-		old, strings.Join(cols, ", "), table, scope, keyMatch("t", "k", keys))}
+// existingStep copies into old the rows of table in scope: one scan of
+// table, after which merging and deciding what is new need only the small
+// scratch tables.
+func existingStep(table, old, scope string, keys []string) step {
+	return step{name: "existing " + table, sql: fmt.Sprintf("INSERT INTO %s SELECT t.* FROM %s t SEMI JOIN %s k ON %s",
+		old, table, scope, keyMatch("t", "k", keys))}
 }
 
 // deleteVanishedStep deletes the rows of table in scope (old) that next no

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -551,35 +552,54 @@ func TestDistinctPeople(t *testing.T) {
 	}
 }
 
-// TestVanishedStateIsDeleted plants derived rows that no event supports and
-// touches them with a batch: state rows and cells that recompute to nothing
-// must be deleted (in normal operation they never arise, since events are
-// never deleted, which is why the delete steps are guarded).
-func TestVanishedStateIsDeleted(t *testing.T) {
+// TestOpenUpgradesDerivedTables opens a file whose derived tables are from
+// an older layout (no shoal_meta version, no event_keys or team_day_tasks,
+// tasks without the merge columns, a damaged team_day): Open rebuilds them
+// from the events, and deduplication and incremental commits work on after.
+func TestOpenUpgradesDerivedTables(t *testing.T) {
 	mem := checkedMem(t)
-	s, _ := openStore(t)
+	path := filepath.Join(t.TempDir(), "shoal.duckdb")
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(7, 42))
+	evs := randomEvents(r, 600)
+	s, err := Open(ctx, Config{Path: path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(t, s, mem, evs[:400]...)
+	want := dumpState(t, s)
 	for _, q := range []string{
-		`INSERT INTO tasks (team, task, reopens, blocked_count, completed_at, completed_day)
-			VALUES ('t1', 'ghost', 0, 0, TIMESTAMP '2025-03-10 09:00:00', DATE '2025-03-10')`,
-		`INSERT INTO requests (team, request, opened_at, opened_day) VALUES ('t1', 'rghost', TIMESTAMP '2025-03-11 09:00:00', DATE '2025-03-11')`,
-		`INSERT INTO team_day (team, day, tasks_completed) VALUES ('t1', DATE '2025-03-10', 1)`,
-		`INSERT INTO team_day (team, day, requests_opened) VALUES ('t1', DATE '2025-03-11', 1)`,
-		`INSERT INTO team_day_people VALUES ('t1', DATE '2025-03-10', 'p_000000000000000000000009')`,
+		`DROP TABLE shoal_meta`, `DROP TABLE event_keys`, `DROP TABLE team_day_tasks`,
+		`ALTER TABLE tasks DROP COLUMN created_source`, `ALTER TABLE requests DROP COLUMN opened_id`,
+		`UPDATE team_day SET events = 999`,
 	} {
 		if _, err := s.db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	var g ids
-	res := commit(t, s, mem, g.ev(event.TimeLogged, 0, 9, task("ghost"), request("rghost"), logged("focus", 1)))
-	if res.CellsTouched != 3 {
-		t.Errorf("CellsTouched = %d, want 3 (the event's cell and both planted cells)", res.CellsTouched)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
-	sn := takeSnapshot(t, s)
-	if sn.Tasks != 0 || sn.Requests != 0 || sn.People != 0 {
-		t.Errorf("planted rows left: %d tasks, %d requests, %d team_day_people", sn.Tasks, sn.Requests, sn.People)
+	s, err = Open(ctx, Config{Path: path}, nil)
+	if err != nil {
+		t.Fatalf("Open of an old-layout file: %v", err)
 	}
-	if len(sn.TeamDays) != 1 || sn.TeamDays[0].Day != day0 || sn.TeamDays[0].FocusS != 3600 {
-		t.Errorf("team_day = %+v, want only the event's cell", sn.TeamDays)
+	defer s.Close()
+	if got := dumpState(t, s); !reflect.DeepEqual(got, want) {
+		t.Errorf("derived state after the upgrade differs from before")
+	}
+	if d := diffTeamDays(teamDays(t, s), reference(evs[:400])); d != "" {
+		t.Errorf("team_day after the upgrade vs Go reference:\n%s", d)
+	}
+	if res := commit(t, s, mem, evs[:400]...); res.Inserted != 0 || res.Duplicates != 400 {
+		t.Errorf("recommitting stored events after the upgrade: %+v, want 0 inserted, 400 duplicates", res)
+	}
+	commit(t, s, mem, evs[400:]...)
+	if d := diffTeamDays(teamDays(t, s), reference(evs)); d != "" {
+		t.Errorf("team_day after a commit on the upgraded file vs Go reference:\n%s", d)
+	}
+	var version int64
+	if err := s.db.QueryRow(`SELECT value FROM shoal_meta WHERE name = 'derived_version'`).Scan(&version); err != nil || version != derivedVersion {
+		t.Errorf("derived_version = %d (%v), want %d", version, err, derivedVersion)
 	}
 }

@@ -36,11 +36,33 @@ var schemaSQL = []string{
 		events BIGINT  NOT NULL,
 		PRIMARY KEY (day, reason)
 	)`,
+	metaDDL,
+	eventKeysDDL,
 	tasksDDL,
 	requestsDDL,
 	teamDayDDL,
 	teamDayPeopleDDL,
+	teamDayTasksDDL,
 }
+
+// metaDDL holds named integers about the file; derived_version is the
+// version of the derived tables' layout and semantics (derivedVersion).
+const metaDDL = `CREATE TABLE IF NOT EXISTS shoal_meta (
+	name  VARCHAR NOT NULL PRIMARY KEY,
+	value BIGINT  NOT NULL
+)`
+
+// eventKeysDDL: one row per stored event, the 128-bit hash of its (source,
+// id) (keyExpr), so deduplicating a batch probes 16 bytes per stored event
+// instead of two strings. Same rows as events, written in the same
+// transaction.
+const eventKeysDDL = `CREATE TABLE IF NOT EXISTS event_keys (
+	h HUGEINT NOT NULL
+)`
+
+// keyExpr is the dedup key of an event: MD5 of its source and id, the source length-prefixed
+// so that no two different (source, id) pairs spell the same string.
+const keyExpr = `md5_number(CAST(strlen(source) AS VARCHAR) || ':' || source || id)`
 
 const tasksDDL = `CREATE TABLE IF NOT EXISTS tasks (
 	team             VARCHAR NOT NULL,
@@ -61,7 +83,11 @@ const tasksDDL = `CREATE TABLE IF NOT EXISTS tasks (
 	lead_time_s      DOUBLE,
 	cycle_time_s     DOUBLE,
 	on_time          BOOLEAN,
-	PRIMARY KEY (team, task)
+	created_source     VARCHAR,
+	created_id         VARCHAR,
+	last_completed_at  TIMESTAMP,
+	last_completed_day DATE,
+	last_cancelled_at  TIMESTAMP
 )`
 
 const requestsDDL = `CREATE TABLE IF NOT EXISTS requests (
@@ -73,7 +99,8 @@ const requestsDDL = `CREATE TABLE IF NOT EXISTS requests (
 	responded_at    TIMESTAMP,
 	responded_day   DATE,
 	response_time_s DOUBLE,
-	PRIMARY KEY (team, request)
+	opened_source   VARCHAR,
+	opened_id       VARCHAR
 )`
 
 const teamDayDDL = `CREATE TABLE IF NOT EXISTS team_day (
@@ -102,8 +129,7 @@ const teamDayDDL = `CREATE TABLE IF NOT EXISTS team_day (
 	requests_responded  BIGINT  NOT NULL DEFAULT 0,
 	response_time_s_sum DOUBLE  NOT NULL DEFAULT 0,
 	response_time_n     BIGINT  NOT NULL DEFAULT 0,
-	contributors        BIGINT  NOT NULL DEFAULT 0,
-	PRIMARY KEY (team, day)
+	contributors        BIGINT  NOT NULL DEFAULT 0
 )`
 
 // teamDayPeopleDDL: distinct by construction (see rollup.go), no key.
@@ -113,26 +139,45 @@ const teamDayPeopleDDL = `CREATE TABLE IF NOT EXISTS team_day_people (
 	person VARCHAR NOT NULL
 )`
 
+// teamDayTasksDDL: the distinct (team, day, task, type) of created and
+// started task events, so a batch's tasks_created and tasks_started add
+// only tasks not already counted that day. Distinct by construction.
+const teamDayTasksDDL = `CREATE TABLE IF NOT EXISTS team_day_tasks (
+	team VARCHAR NOT NULL,
+	day  DATE    NOT NULL,
+	task VARCHAR NOT NULL,
+	type VARCHAR NOT NULL
+)`
+
 // tempSQL (re)creates the per-connection scratch tables of the writer
 // connection, at Open and at the start of every Commit and Rebuild. DuckDB
 // temporary tables are transactional, so a failed Commit leaves them as
 // they were.
 var tempSQL = []string{
-	`CREATE OR REPLACE TEMP TABLE staging AS SELECT * FROM events LIMIT 0`,
-	`CREATE OR REPLACE TEMP TABLE known_ids (source VARCHAR, id VARCHAR)`,
+	// staging is events plus h, the dedup key (keyExpr).
+	`CREATE OR REPLACE TEMP TABLE staging AS SELECT *, CAST(NULL AS HUGEINT) AS h FROM events LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE known_keys (h HUGEINT)`,
 	`CREATE OR REPLACE TEMP TABLE touched_tasks (team VARCHAR, task VARCHAR)`,
 	`CREATE OR REPLACE TEMP TABLE touched_requests (team VARCHAR, request VARCHAR)`,
-	`CREATE OR REPLACE TEMP TABLE touched_cells (team VARCHAR, day DATE)`,
-	`CREATE OR REPLACE TEMP TABLE cells (team VARCHAR, day DATE)`,
-	`CREATE OR REPLACE TEMP TABLE task_ev AS
-		SELECT team, task, type, event_time, day, source, id, kind, due_at, due_date, estimate_hours FROM events LIMIT 0`,
-	`CREATE OR REPLACE TEMP TABLE request_ev AS
-		SELECT team, request, type, event_time, day, source, id, kind FROM events LIMIT 0`,
-	`CREATE OR REPLACE TEMP TABLE old_tasks AS SELECT team, task, completed_day FROM tasks LIMIT 0`,
-	`CREATE OR REPLACE TEMP TABLE old_requests AS SELECT team, request, opened_day, responded_day FROM requests LIMIT 0`,
-	`CREATE OR REPLACE TEMP TABLE old_team_day AS SELECT team, day FROM team_day LIMIT 0`,
+	// ev: a cell of the batch's events; otherwise a cell of a task's or
+	// request's old or new completion, open or response day.
+	`CREATE OR REPLACE TEMP TABLE touched_cells (team VARCHAR, day DATE, ev BOOLEAN)`,
+	`CREATE OR REPLACE TEMP TABLE cells (team VARCHAR, day DATE, ev BOOLEAN, st BOOLEAN)`,
+	// w is how many events a row stands for: 1 for an event, more for a
+	// stored state's count (reopens, blocked_count), 0 for its presence.
+	`CREATE OR REPLACE TEMP TABLE task_ev (team VARCHAR, task VARCHAR, type VARCHAR, event_time TIMESTAMP, day DATE,
+		source VARCHAR, id VARCHAR, kind VARCHAR, due_at TIMESTAMP, due_date DATE, estimate_hours DOUBLE, w BIGINT)`,
+	`CREATE OR REPLACE TEMP TABLE request_ev (team VARCHAR, request VARCHAR, type VARCHAR, event_time TIMESTAMP, day DATE,
+		source VARCHAR, id VARCHAR, kind VARCHAR)`,
+	`CREATE OR REPLACE TEMP TABLE old_tasks AS SELECT * FROM tasks LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE old_requests AS SELECT * FROM requests LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE old_team_day AS SELECT * FROM team_day LIMIT 0`,
 	`CREATE OR REPLACE TEMP TABLE next_tasks AS SELECT * FROM tasks LIMIT 0`,
 	`CREATE OR REPLACE TEMP TABLE next_requests AS SELECT * FROM requests LIMIT 0`,
 	`CREATE OR REPLACE TEMP TABLE next_team_day AS SELECT * FROM team_day LIMIT 0`,
-	`CREATE OR REPLACE TEMP TABLE next_people AS SELECT * FROM team_day_people LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE delta_team_day AS SELECT * FROM team_day LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE new_people AS SELECT * FROM team_day_people LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE seen_people AS SELECT * FROM team_day_people LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE new_day_tasks AS SELECT * FROM team_day_tasks LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE seen_day_tasks AS SELECT * FROM team_day_tasks LIMIT 0`,
 }

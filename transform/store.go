@@ -205,7 +205,12 @@ func (s *Store) open(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("connect to duckdb file %s: %w", cfg.Path, err)
 	}
+	var stale bool
 	if err := s.inTx(ctx, func() error {
+		var err error
+		if stale, err = s.derivedStale(ctx); err != nil {
+			return err
+		}
 		for _, q := range schemaSQL {
 			if _, err := s.conn.ExecContext(ctx, q); err != nil {
 				return err
@@ -223,7 +228,43 @@ func (s *Store) open(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("create scratch tables: %w", err)
 		}
 	}
-	return s.registerView(ctx)
+	if err := s.registerView(ctx); err != nil {
+		return err
+	}
+	if stale {
+		return s.upgrade(ctx)
+	}
+	return nil
+}
+
+// upgrade rebuilds the derived tables derivedStale dropped and records
+// derivedVersion, in one transaction (if it fails, the next Open starts
+// over).
+func (s *Store) upgrade(ctx context.Context) error {
+	var events int64
+	if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&events); err != nil {
+		return fmt.Errorf("count events: %w", err)
+	}
+	start := time.Now()
+	if events > 0 {
+		s.logger.Info("the derived tables are from another version of Shoal; rebuilding them from the stored events (once)",
+			"events", events, "version", derivedVersion)
+	}
+	err := s.inTx(ctx, func() error {
+		if _, err := s.rebuildTx(ctx); err != nil {
+			return err
+		}
+		_, err := s.conn.ExecContext(ctx, `INSERT INTO shoal_meta VALUES ('derived_version', ?)
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, derivedVersion)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("rebuild derived tables of %s for this version of Shoal: %w", s.path, err)
+	}
+	if events > 0 {
+		s.logger.Info("derived tables rebuilt", "events", events, "duration", time.Since(start))
+	}
+	return nil
 }
 
 // registerView registers the batch view in scratchDB: duckdb_arrow_scan
@@ -363,7 +404,7 @@ var (
 	// optimizer builds its hash tables on the wrong side of the joins, which
 	// also disables join filter pushdown into the events scan.
 	stepResetScratch = step{name: "reset scratch tables", sql: strings.Join(tempSQL, ";\n")}
-	stepStage        = step{name: "stage batch", sql: `INSERT INTO staging SELECT * FROM ` + viewRef}
+	stepStage        = step{name: "stage batch", sql: `INSERT INTO staging SELECT *, ` + keyExpr + ` FROM ` + viewRef}
 	stepPseudonyms   = step{name: "check pseudonyms", sql: `SELECT count(*) FROM staging
 		WHERE person IS NOT NULL AND NOT regexp_full_match(person, '` + pseudonymPattern + `')`}
 	// After the dedup steps staging holds exactly the batch's new events.
@@ -371,20 +412,19 @@ var (
 	// that occur more than once.
 	stepDedupBatch = step{name: "dedup within batch", sql: `DELETE FROM staging WHERE rowid IN (
 		SELECT rowid FROM (
-			SELECT s.rowid, row_number() OVER (PARTITION BY s.source, s.id ORDER BY s.kafka_partition, s.kafka_offset) AS n
+			SELECT s.rowid, row_number() OVER (PARTITION BY s.h ORDER BY s.kafka_partition, s.kafka_offset) AS n
 			FROM staging s
-			SEMI JOIN (SELECT source, id FROM staging GROUP BY source, id HAVING count(*) > 1) d
-				ON s.source = d.source AND s.id = d.id
+			SEMI JOIN (SELECT h FROM staging GROUP BY h HAVING count(*) > 1) d ON s.h = d.h
 		) WHERE n > 1)`}
-	// Finding the batch's ids that are already stored scans events' (source,
-	// id) once, probing a hash table of the batch.
-	stepKnown = step{name: "find stored ids", sql: `INSERT INTO known_ids
-		SELECT e.source, e.id FROM events e
-		SEMI JOIN staging s ON e.source = s.source AND e.id = s.id`}
-	stepDedup = step{name: "drop stored ids", sql: `DELETE FROM staging
-		WHERE EXISTS (SELECT 1 FROM known_ids k WHERE k.source = staging.source AND k.id = staging.id)`}
-	stepInsert  = step{name: "insert events", sql: `INSERT INTO events SELECT * FROM staging`}
-	stepOffsets = step{name: "store offsets", sql: `INSERT INTO offsets VALUES (?, ?, ?)
+	// Finding the batch's keys that are already stored scans event_keys
+	// once (16 bytes per stored event), probing a hash table of the batch.
+	stepKnown = step{name: "find stored ids", sql: `INSERT INTO known_keys
+		SELECT k.h FROM event_keys k SEMI JOIN staging s ON k.h = s.h`}
+	stepDedup = step{name: "drop stored ids", guard: `SELECT count(*) FROM known_keys`,
+		sql: `DELETE FROM staging WHERE h IN (SELECT h FROM known_keys)`}
+	stepInsert     = step{name: "insert events", sql: `INSERT INTO events SELECT * EXCLUDE (h) FROM staging`}
+	stepInsertKeys = step{name: "insert event keys", sql: `INSERT INTO event_keys SELECT h FROM staging`}
+	stepOffsets    = step{name: "store offsets", sql: `INSERT INTO offsets VALUES (?, ?, ?)
 		ON CONFLICT (topic, part) DO UPDATE SET next_offset = greatest(offsets.next_offset, excluded.next_offset)`}
 	stepRejections = step{name: "count rejections", sql: `INSERT INTO rejections VALUES (DATE '1970-01-01' + CAST(? AS INTEGER), ?, ?)
 		ON CONFLICT (day, reason) DO UPDATE SET events = rejections.events + excluded.events`}
@@ -450,13 +490,13 @@ func (s *Store) commitTx(ctx context.Context, b Batch) (Result, error) {
 		if res.Inserted, err = s.exec(ctx, stepInsert); err != nil {
 			return res, err
 		}
+		if _, err := s.exec(ctx, stepInsertKeys); err != nil {
+			return res, err
+		}
 		res.Duplicates = rows - res.Inserted
 	}
 	if res.Inserted > 0 {
-		if _, err := s.run(ctx, incrementalScope); err != nil {
-			return res, err
-		}
-		cells, err := s.run(ctx, recompute)
+		cells, err := s.run(ctx, batchSteps)
 		if err != nil {
 			return res, err
 		}
@@ -512,14 +552,8 @@ func (s *Store) Rebuild(ctx context.Context) error {
 	start := time.Now()
 	var cells int64
 	err := s.inTx(ctx, func() error {
-		if _, err := s.exec(ctx, stepResetScratch); err != nil {
-			return err
-		}
-		if _, err := s.run(ctx, rebuildScope); err != nil {
-			return err
-		}
 		var err error
-		cells, err = s.run(ctx, recompute)
+		cells, err = s.rebuildTx(ctx)
 		return err
 	})
 	if err != nil {
@@ -527,6 +561,55 @@ func (s *Store) Rebuild(ctx context.Context) error {
 	}
 	s.logger.Info("rollups rebuilt", "cells", cells, "duration", time.Since(start))
 	return nil
+}
+
+// rebuildTx recomputes event_keys and the derived state from events, in
+// the caller's transaction.
+func (s *Store) rebuildTx(ctx context.Context) (cells int64, err error) {
+	if _, err := s.exec(ctx, stepResetScratch); err != nil {
+		return 0, err
+	}
+	if _, err := s.exec(ctx, stepRebuildKeys); err != nil {
+		return 0, err
+	}
+	return s.run(ctx, rebuildSteps)
+}
+
+var stepRebuildKeys = step{name: "recreate event keys",
+	sql: "DROP TABLE event_keys; " + eventKeysDDL + "; INSERT INTO event_keys SELECT " + keyExpr + " FROM events"}
+
+// derivedVersion is the version of the derived tables' layout and
+// semantics. A file whose shoal_meta says otherwise (or nothing: files of
+// Shoal before the table existed) has its derived tables dropped,
+// recreated and rebuilt from its events by Open. Raise it whenever the
+// derived tables or the meaning of their columns change.
+const derivedVersion = 2
+
+// derivedStale reports whether the file's derived tables are missing or
+// from another derivedVersion, and if so drops them so that schemaSQL
+// recreates them in the current layout.
+func (s *Store) derivedStale(ctx context.Context) (bool, error) {
+	var hasMeta bool
+	if err := s.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_tables()
+		WHERE table_name = 'shoal_meta' AND schema_name = 'main' AND database_name = current_database()`).Scan(&hasMeta); err != nil {
+		return false, fmt.Errorf("look for shoal_meta: %w", err)
+	}
+	var version int64 // 0: a new file, or one from before shoal_meta
+	if hasMeta {
+		err := s.conn.QueryRowContext(ctx, `SELECT value FROM shoal_meta WHERE name = 'derived_version'`).Scan(&version)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return false, fmt.Errorf("read derived_version: %w", err)
+		}
+	}
+	if version == derivedVersion {
+		return false, nil
+	}
+	for _, t := range []string{"tasks", "requests", "team_day", "team_day_people", "team_day_tasks", "event_keys"} {
+		if _, err := s.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
+			return true, fmt.Errorf("drop stale derived table %s: %w", t, err)
+		}
+	}
+	return true, nil
 }
 
 // Offsets returns the stored next offset per partition of topic.

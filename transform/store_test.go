@@ -416,11 +416,9 @@ func takeSnapshot(t *testing.T, s *Store) snapshot {
 
 // allCommitSteps lists every step name Commit can fail in.
 func allCommitSteps() []string {
-	names := []string{stepResetScratch.name, stepStage.name, stepPseudonyms.name, stepDedupBatch.name, stepKnown.name, stepDedup.name, stepInsert.name}
-	for _, group := range [][]step{incrementalScope, recompute} {
-		for _, st := range group {
-			names = append(names, st.name)
-		}
+	names := []string{stepResetScratch.name, stepStage.name, stepPseudonyms.name, stepDedupBatch.name, stepKnown.name, stepDedup.name, stepInsert.name, stepInsertKeys.name}
+	for _, st := range batchSteps {
+		names = append(names, st.name)
 	}
 	return append(names, stepOffsets.name, stepRejections.name, stepCommit)
 }
