@@ -262,9 +262,14 @@ func (c *Consumer) readPartition(ctx context.Context, partition int, start int64
 }
 
 // batchLoop gathers messages into batches bounded by size and latency.
-func (c *Consumer) batchLoop(ctx context.Context, gen *kafka.Generation, msgs <-chan kafka.Message) error {
+// Batches are prepared (decoded, built, dead letters written) while the
+// previous one commits, and committed one at a time in offset order.
+func (c *Consumer) batchLoop(ctx context.Context, gen *kafka.Generation, msgs <-chan kafka.Message) (err error) {
 	b := newBatcher(c)
 	defer b.release()
+	// A flush that has started finishes even while shutting down: what was
+	// read is committed, not thrown away.
+	defer func() { err = errors.Join(err, b.wait()) }()
 	timer := time.NewTimer(c.cfg.BatchLatency)
 	defer timer.Stop()
 	var pending []kafka.Message
@@ -272,11 +277,7 @@ func (c *Consumer) batchLoop(ctx context.Context, gen *kafka.Generation, msgs <-
 		if len(pending) == 0 {
 			return nil
 		}
-		// A flush that has started finishes even while shutting down: what was
-		// read is committed, not thrown away.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		defer cancel()
-		err := b.process(fctx, gen, pending)
+		err := b.process(ctx, gen, pending)
 		pending = pending[:0]
 		return err
 	}
@@ -303,89 +304,150 @@ func (c *Consumer) batchLoop(ctx context.Context, gen *kafka.Generation, msgs <-
 	}
 }
 
-// batcher turns one run of messages into a committed batch. It keeps its
-// buffers between batches.
+// batcher turns runs of messages into committed batches: it prepares one
+// batch while the previous one commits (decoding and building Arrow use
+// the CPU DuckDB's single-threaded COMMIT leaves idle), and commits them
+// one at a time, in order. It keeps its buffers between batches.
 type batcher struct {
-	c       *Consumer
-	builder *event.Builder
-	evs     []event.Event
-	rejs    []*Rejection
+	c        *Consumer
+	builder  *event.Builder
+	evs      []event.Event
+	rejs     []*Rejection
+	inflight chan error // the running commit's result, nil if none
 }
 
 func newBatcher(c *Consumer) *batcher {
 	return &batcher{c: c, builder: event.NewBuilder(c.mem)}
 }
 
+// release frees the builder; call it after wait.
 func (b *batcher) release() { b.builder.Release() }
 
+// prepared is a batch ready to commit: its dead letters are written.
+type prepared struct {
+	began    time.Time
+	n        int
+	batch    *Batch
+	hwm      map[int32]int64
+	rejected map[Rejected]int64
+	dead     int
+}
+
+// flushTimeout bounds one batch's dead-letter write and commit, which run
+// to the end even when the consumer is shutting down.
+const flushTimeout = 2 * time.Minute
+
+// process prepares msgs as a batch, waits for the previous batch's commit
+// and starts this one's. It returns the previous commit's error, or this
+// preparation's; wait returns the last commit's.
 func (b *batcher) process(ctx context.Context, gen *kafka.Generation, msgs []kafka.Message) error {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+	p, err := b.prepare(fctx, msgs)
+	cancel()
+	if err != nil {
+		return errors.Join(err, b.wait())
+	}
+	if err := b.wait(); err != nil {
+		p.batch.Record.Release()
+		return err
+	}
+	done := make(chan error, 1)
+	b.inflight = done
+	go func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+		err := b.commit(cctx, gen, p)
+		cancel()
+		p.batch.Record.Release() // before wait returns: the caller may check or free memory then
+		done <- err
+	}()
+	return nil
+}
+
+// wait waits for the running commit, if any, and returns its error.
+func (b *batcher) wait() error {
+	if b.inflight == nil {
+		return nil
+	}
+	err := <-b.inflight
+	b.inflight = nil
+	return err
+}
+
+// prepare decodes msgs, builds the batch's record and writes its dead
+// letters.
+func (b *batcher) prepare(ctx context.Context, msgs []kafka.Message) (*prepared, error) {
 	c := b.c
-	began := time.Now()
+	p := &prepared{began: time.Now(), n: len(msgs), hwm: map[int32]int64{}, rejected: map[Rejected]int64{}}
 	n := len(msgs)
 	if cap(b.evs) < n {
 		b.evs = make([]event.Event, n)
 		b.rejs = make([]*Rejection, n)
 	}
 	evs, rejs := b.evs[:n], b.rejs[:n]
+	defer clear(evs)
+	defer clear(rejs)
 	decodeParallel(c.dec, msgs, evs, rejs)
 
 	offsets := make(map[int32]int64)
-	hwm := make(map[int32]int64)
 	var dead []kafka.Message
-	rejected := make(map[Rejected]int64)
-	var accepted int64
 	b.builder.Reserve(n)
 	for i := range msgs {
 		m := &msgs[i]
-		p := int32(m.Partition)
-		offsets[p] = max(offsets[p], m.Offset+1)
-		hwm[p] = max(hwm[p], m.HighWaterMark)
+		part := int32(m.Partition)
+		offsets[part] = max(offsets[part], m.Offset+1)
+		p.hwm[part] = max(p.hwm[part], m.HighWaterMark)
 		if r := rejs[i]; r != nil {
 			dead = append(dead, c.deadLetter(m, r))
 			day := m.Time
 			if day.IsZero() {
 				day = time.Now()
 			}
-			rejected[Rejected{Day: event.DayOf(day, time.UTC), Reason: string(r.Reason)}]++
+			p.rejected[Rejected{Day: event.DayOf(day, time.UTC), Reason: string(r.Reason)}]++
 			continue
 		}
-		evs[i].Partition, evs[i].Offset = p, m.Offset
+		evs[i].Partition, evs[i].Offset = part, m.Offset
 		b.builder.Append(&evs[i])
-		accepted++
 	}
 	rec := b.builder.NewRecord()
-	defer rec.Release()
 
 	// Dead letters first: once the batch's offsets are committed the refused
 	// messages would never be read again, so they must already be in the DLQ.
 	if len(dead) > 0 {
 		if err := retry(ctx, c, "dlq_write", func() error { return c.dlq.WriteMessages(ctx, dead...) }); err != nil {
-			return fmt.Errorf("write %d messages to dead-letter topic %s: %w", len(dead), c.cfg.DLQTopic, SummarizeWriteError(err))
+			rec.Release()
+			return nil, fmt.Errorf("write %d messages to dead-letter topic %s: %w", len(dead), c.cfg.DLQTopic, SummarizeWriteError(err))
 		}
 	}
-	batch := &Batch{Record: rec, Topic: c.cfg.Topic, Offsets: offsets}
-	for k, v := range rejected {
+	p.dead = len(dead)
+	p.batch = &Batch{Record: rec, Topic: c.cfg.Topic, Offsets: offsets}
+	for k, v := range p.rejected {
 		k.Count = v
-		batch.Rejected = append(batch.Rejected, k)
+		p.batch.Rejected = append(p.batch.Rejected, k)
 	}
-	var res CommitResult
-	if err := retry(ctx, c, "commit", func() (err error) { res, err = c.sink.Commit(ctx, batch); return err }); err != nil {
-		return fmt.Errorf("commit batch of %d messages: %w", n, err)
-	}
+	return p, nil
+}
 
-	c.mu.Lock()
-	for p, off := range offsets {
-		c.committed[p] = max(c.committed[p], off)
-		c.metrics.setLag(p, hwm[p]-off)
+// commit commits a prepared batch through the Sink and counts it.
+func (b *batcher) commit(ctx context.Context, gen *kafka.Generation, p *prepared) error {
+	c := b.c
+	var res CommitResult
+	if err := retry(ctx, c, "commit", func() (err error) { res, err = c.sink.Commit(ctx, p.batch); return err }); err != nil {
+		return fmt.Errorf("commit batch of %d messages: %w", p.n, err)
 	}
-	for k, v := range rejected {
+	offsets := p.batch.Offsets
+	c.mu.Lock()
+	for part, off := range offsets {
+		c.committed[part] = max(c.committed[part], off)
+		c.metrics.setLag(part, p.hwm[part]-off)
+	}
+	for k, v := range p.rejected {
 		c.rejectedBy[k.Reason] += v
 	}
 	c.mu.Unlock()
 	// The group offset is informational (lag in Kafka tooling); DuckDB's is the truth.
 	kafkaOffsets := make(map[int]int64, len(offsets))
-	for p, off := range offsets {
-		kafkaOffsets[int(p)] = off
+	for part, off := range offsets {
+		kafkaOffsets[int(part)] = off
 	}
 	if gen != nil {
 		if err := gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: kafkaOffsets}); err != nil {
@@ -393,37 +455,35 @@ func (b *batcher) process(ctx context.Context, gen *kafka.Generation, msgs []kaf
 		}
 	}
 
-	c.consumed.Add(int64(n))
+	c.consumed.Add(int64(p.n))
 	c.accepted.Add(res.Inserted)
 	c.duplicates.Add(res.Duplicates)
-	c.rejected.Add(int64(len(dead)))
+	c.rejected.Add(int64(p.dead))
 	c.batches.Add(1)
 	m := c.metrics
-	m.consumed.Add(float64(n))
+	m.consumed.Add(float64(p.n))
 	m.accepted.Add(float64(res.Inserted))
 	m.duplicates.Add(float64(res.Duplicates))
-	for k, v := range rejected {
+	for k, v := range p.rejected {
 		m.rejected.WithLabelValues(k.Reason).Add(float64(v))
 	}
 	m.batches.Inc()
-	m.batchEvents.Observe(float64(n))
-	m.batchDuration.Observe(time.Since(began).Seconds())
+	m.batchEvents.Observe(float64(p.n))
+	m.batchDuration.Observe(time.Since(p.began).Seconds())
 	m.lastCommit.SetToCurrentTime()
-	clear(evs)
-	clear(rejs)
-	_ = accepted
 	return nil
 }
 
 // Process runs msgs, already read from the event topic and in offset order
 // per partition, through the batch path without a consumer group: decode,
 // validate, firewall, pseudonymize, Arrow, dead letters, Sink commit, in
-// batches of at most BatchSize. It is the stage `shoal bench` measures
-// without Kafka, and it counts in Stats and the metrics like Run. Call
-// Close when done if Run is not used.
-func (c *Consumer) Process(ctx context.Context, msgs []kafka.Message) error {
+// batches of at most BatchSize (one prepared while the previous commits).
+// It is the stage `shoal bench` measures without Kafka, and it counts in
+// Stats and the metrics like Run. Call Close when done if Run is not used.
+func (c *Consumer) Process(ctx context.Context, msgs []kafka.Message) (err error) {
 	b := newBatcher(c)
 	defer b.release()
+	defer func() { err = errors.Join(err, b.wait()) }()
 	for lo := 0; lo < len(msgs); lo += c.cfg.BatchSize {
 		if err := b.process(ctx, nil, msgs[lo:min(lo+c.cfg.BatchSize, len(msgs))]); err != nil {
 			return err

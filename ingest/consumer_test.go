@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/prometheus/client_golang/prometheus"
@@ -226,4 +227,131 @@ func TestTenThousandBadEvents(t *testing.T) {
 	if len(sink.rejected) != len(bad) {
 		t.Errorf("want %d distinct reasons, got %v", len(bad), sink.rejected)
 	}
+}
+
+// gatedSink blocks its first commit until the Arrow memory in use is half
+// as much again as that batch's record, that is until the next batch is
+// built:
+// it fails the test if the consumer does not prepare a batch while the
+// previous one commits. It records the offsets of each commit in order.
+type gatedSink struct {
+	*recordingSink
+	t       *testing.T
+	mem     *memory.CheckedAllocator
+	order   [][2]int64 // per commit: lowest and highest offset+1 of partition 0
+	overlap bool
+}
+
+func (s *gatedSink) Commit(ctx context.Context, b *Batch) (CommitResult, error) {
+	if len(s.order) == 0 {
+		// The next batch's record is about as big as this one's.
+		next := recordBytes(b.Record) * 3 / 2
+		deadline := time.Now().Add(10 * time.Second)
+		for s.mem.CurrentAlloc() < next && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		s.overlap = s.mem.CurrentAlloc() >= next
+	}
+	offs := b.Record.Column(b.Record.Schema().FieldIndices("kafka_offset")[0]).(*array.Int64)
+	s.order = append(s.order, [2]int64{offs.Value(0), b.Offsets[0]})
+	return s.recordingSink.Commit(ctx, b)
+}
+
+// TestProcessPipelinesBatches: Process prepares the next batch while one
+// commits, commits them in offset order, leaks no Arrow memory, and stops
+// at a failed commit without committing what comes after it.
+func TestProcessPipelinesBatches(t *testing.T) {
+	key := make([]byte, 32)
+	p, err := privacy.NewPseudonymizer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := make([]kafka.Message, 1000)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Topic: "events", Partition: 0, Offset: int64(i), Value: validEvent(i), Time: time.Now()}
+	}
+	newConsumer := func(sink Sink, mem memory.Allocator) *Consumer {
+		cfg := DefaultConfig()
+		cfg.Brokers = StringList{"127.0.0.1:1"} // never dialled: no event is refused
+		cfg.Topic, cfg.DLQTopic, cfg.Group = "events", "dlq", "test"
+		cfg.BatchSize = 100
+		c, err := NewConsumer(cfg, NewDecoder(p, nil, 0), sink, mem, NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	sink := &gatedSink{recordingSink: newRecordingSink(), t: t, mem: mem}
+	if err := newConsumer(sink, mem).Process(context.Background(), msgs); err != nil {
+		t.Fatal(err)
+	}
+	mem.AssertSize(t, 0)
+	if !sink.overlap {
+		t.Error("the second batch was not prepared while the first one committed")
+	}
+	if len(sink.order) != 10 {
+		t.Fatalf("%d commits, want 10", len(sink.order))
+	}
+	for i, o := range sink.order {
+		if o != [2]int64{int64(100 * i), int64(100*i + 100)} {
+			t.Errorf("commit %d had offsets %v, want [%d %d]", i, o, 100*i, 100*i+100)
+		}
+	}
+
+	// A failed commit is retried before the next batch commits.
+	failing := newRecordingSink()
+	mem2 := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	fs := &failAfter{recordingSink: failing, ok: 1}
+	if err := newConsumer(fs, mem2).Process(context.Background(), msgs); err != nil {
+		t.Fatal(err)
+	}
+	mem2.AssertSize(t, 0)
+	if failing.commits != 10 || fs.calls != 11 || len(failing.ids) != 1000 {
+		t.Errorf("with one failed commit: %d committed in %d attempts, %d distinct events; want 10, 11, 1000", failing.commits, fs.calls, len(failing.ids))
+	}
+	for i, o := range fs.order {
+		if o != int64(100*i+100) {
+			t.Errorf("commit %d ended at offset %d, want %d", i, o, 100*i+100)
+		}
+	}
+}
+
+// failAfter commits ok batches, fails the next commit once, then commits
+// again; it records each committed batch's end offset of partition 0.
+type failAfter struct {
+	*recordingSink
+	ok, calls int
+	order     []int64
+}
+
+func (s *failAfter) Commit(ctx context.Context, b *Batch) (CommitResult, error) {
+	s.calls++
+	if s.calls == s.ok+1 {
+		return CommitResult{}, fmt.Errorf("injected failure")
+	}
+	s.order = append(s.order, b.Offsets[0])
+	return s.recordingSink.Commit(ctx, b)
+}
+
+// recordBytes is the memory of rec's buffers.
+func recordBytes(rec arrow.Record) int {
+	n := 0
+	var add func(d arrow.ArrayData)
+	add = func(d arrow.ArrayData) {
+		for _, b := range d.Buffers() {
+			if b != nil {
+				n += b.Cap()
+			}
+		}
+		for _, c := range d.Children() {
+			add(c)
+		}
+	}
+	for _, col := range rec.Columns() {
+		add(col.Data())
+	}
+	return n
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strings"
 )
 
@@ -13,7 +14,8 @@ type Config struct {
 	// Path is the DuckDB database file. It is created if missing. Required;
 	// Default: none (cmd/shoal derives it from --data-dir).
 	Path string `yaml:"path"`
-	// Threads is the number of DuckDB worker threads. Default: 0 = all cores.
+	// Threads is the number of DuckDB threads. Default: 0 = one less than
+	// the cores, at least 1 (DefaultThreads).
 	Threads int `yaml:"threads"`
 	// MemoryLimit caps DuckDB's memory, e.g. "2GB" or "512MiB".
 	// Default: "" = DuckDB's default (80% of RAM).
@@ -33,7 +35,7 @@ func DefaultConfig() Config { return Config{} }
 // RegisterFlags binds the config to flags named prefix+name.
 func (c *Config) RegisterFlags(prefix string, fs *flag.FlagSet) {
 	fs.StringVar(&c.Path, prefix+"path", c.Path, "DuckDB database file (created if missing; one writer process at a time)")
-	fs.IntVar(&c.Threads, prefix+"threads", c.Threads, "DuckDB worker threads; 0 uses all cores")
+	fs.IntVar(&c.Threads, prefix+"threads", c.Threads, "DuckDB threads; 0 = one less than the cores, at least 1")
 	fs.StringVar(&c.MemoryLimit, prefix+"memory-limit", c.MemoryLimit, `DuckDB memory limit such as "2GB"; empty keeps DuckDB's default (80% of RAM)`)
 }
 
@@ -47,9 +49,18 @@ func (c *Config) Validate() error {
 	case strings.Contains(c.Path, "?"):
 		return fmt.Errorf("duckdb path %q must not contain '?': choose another file name", c.Path)
 	case c.Threads < 0:
-		return fmt.Errorf("%w: threads must be 0 (all cores) or more, got %d", ErrBadThreads, c.Threads)
+		return fmt.Errorf("%w: threads must be 0 (one less than the cores) or more, got %d", ErrBadThreads, c.Threads)
 	case c.MemoryLimit != "" && !memoryLimitRE.MatchString(strings.TrimSpace(c.MemoryLimit)):
 		return fmt.Errorf("%w: %q is not a size; use a number with a unit, e.g. 2GB or 512MiB", ErrBadMemoryLimit, c.MemoryLimit)
 	}
 	return nil
 }
+
+// DefaultThreads is the DuckDB thread count Threads 0 means: one less than
+// the cores, at least 1. DuckDB 1.1's client thread busy-waits for its
+// workers, and ingest prepares the next batch (decode, pseudonymize,
+// Arrow) while DuckDB commits one, so leaving a core to Go is faster and
+// cheaper: on 2 cores, 1 thread ran the small bench end to end at
+// 53.8 k events/s for 24.3 CPU-s, all cores at 46.8 k for 33 CPU-s
+// (BENCHMARKS.md).
+func DefaultThreads() int { return max(1, runtime.NumCPU()-1) }

@@ -176,15 +176,17 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) 
 		s.closeAll()
 		return nil, err
 	}
-	s.logger.Info("duckdb store open", "path", cfg.Path, "threads", cfg.Threads, "memory_limit", cfg.MemoryLimit)
+	s.logger.Info("duckdb store open", "path", cfg.Path, "threads", cmp.Or(cfg.Threads, DefaultThreads()), "memory_limit", cfg.MemoryLimit)
 	return s, nil
 }
 
 func (s *Store) open(ctx context.Context, cfg Config) error {
 	params := url.Values{}
-	if cfg.Threads > 0 {
-		params.Set("threads", strconv.Itoa(cfg.Threads))
+	threads := cfg.Threads
+	if threads == 0 {
+		threads = DefaultThreads()
 	}
+	params.Set("threads", strconv.Itoa(threads))
 	if cfg.MemoryLimit != "" {
 		params.Set("memory_limit", strings.TrimSpace(cfg.MemoryLimit))
 	}

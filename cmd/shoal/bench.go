@@ -90,12 +90,40 @@ type benchFlags struct {
 	workDir     string
 	keep        bool
 	logLevel    string
-	batchSize   int
+	tuning      benchTuning
 	profileDir  string
 
 	// child mode
 	phase   string
 	brokers string
+}
+
+// benchTuning is what the measured Shoal pipelines are run with.
+type benchTuning struct {
+	batchSize   int
+	threads     int
+	memoryLimit string
+}
+
+func (t benchTuning) apply(cfg *Config) {
+	cfg.BatchSize, cfg.DuckDBThreads, cfg.DuckDBMemoryLimit = t.batchSize, t.threads, t.memoryLimit
+}
+
+// args are the child-process flags that carry t.
+func (t benchTuning) args() []string {
+	return []string{"--batch-size", fmt.Sprint(t.batchSize), "--duckdb-threads", fmt.Sprint(t.threads), "--duckdb-memory-limit", t.memoryLimit}
+}
+
+// String describes t in the Markdown's notes.
+func (t benchTuning) String() string {
+	s := fmt.Sprintf("--batch-size %d", t.batchSize)
+	if t.threads > 0 {
+		s += fmt.Sprintf(", --duckdb-threads %d", t.threads)
+	}
+	if t.memoryLimit != "" {
+		s += ", --duckdb-memory-limit " + t.memoryLimit
+	}
+	return s
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -111,7 +139,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.out, "out", "BENCHMARKS.md", `Markdown file for the results ("" or - to skip)`)
 	fs.StringVar(&f.workDir, "work-dir", "", "directory for the broker log, NDJSON and DuckDB files (default: a new temporary directory, removed afterwards)")
 	fs.BoolVar(&f.keep, "keep", false, "keep --work-dir afterwards")
-	fs.IntVar(&f.batchSize, "batch-size", ingest.DefaultConfig().BatchSize, "the measured pipelines' --batch-size (most events per Arrow batch and DuckDB transaction)")
+	fs.IntVar(&f.tuning.batchSize, "batch-size", ingest.DefaultConfig().BatchSize, "the measured pipelines' --batch-size (most events per Arrow batch and DuckDB transaction)")
+	fs.IntVar(&f.tuning.threads, "duckdb-threads", 0, "the measured pipelines' --duckdb-threads (0 = one less than the cores, at least 1)")
+	fs.StringVar(&f.tuning.memoryLimit, "duckdb-memory-limit", "", "the measured pipelines' --duckdb-memory-limit, e.g. 1GB (empty = DuckDB's default, 80% of RAM)")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level of the measured pipelines: debug, info, warn or error")
 	fs.StringVar(&f.profileDir, "cpuprofile-dir", "", "write a pprof CPU profile of each phase to DIR/PHASE.pprof (go tool pprof -top bin/shoal DIR/shoal.pprof)")
 	fs.StringVar(&f.phase, "phase", "", "internal: run one phase as a child process")
@@ -187,7 +217,7 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 	if err != nil {
 		return err
 	}
-	if f.naiveEvents < 1 || f.absorb < 1 || f.batchSize < 1 {
+	if f.naiveEvents < 1 || f.absorb < 1 || f.tuning.batchSize < 1 {
 		return errors.New("--naive-events, --absorb and --batch-size must be at least 1")
 	}
 	self, err := os.Executable()
@@ -229,7 +259,8 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 	for _, ph := range phases {
 		fmt.Fprintf(stderr, "bench: phase %s ...\n", ph)
 		childArgs := []string{"bench", "--phase", ph, "--brokers", broker.addr, "--work-dir", work,
-			"--naive-events", fmt.Sprint(f.naiveEvents), "--absorb", fmt.Sprint(f.absorb), "--log-level", f.logLevel, "--batch-size", fmt.Sprint(f.batchSize)}
+			"--naive-events", fmt.Sprint(f.naiveEvents), "--absorb", fmt.Sprint(f.absorb), "--log-level", f.logLevel}
+		childArgs = append(childArgs, f.tuning.args()...)
 		if f.profileDir != "" {
 			if err := os.MkdirAll(f.profileDir, 0o750); err != nil {
 				return fmt.Errorf("create --cpuprofile-dir: %w", err)
@@ -244,7 +275,7 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 		fmt.Fprintf(stderr, "bench: phase %s: %d events in %.2fs (%.0f events/s), peak RSS %d MiB\n", ph, r.Events, r.Seconds, r.rate(), r.RSSKiB/1024)
 	}
 	rep := benchReport{opts: opts, events: n, bytes: bytesOut, publish: pub, results: results, phases: phases,
-		command: "shoal bench " + strings.Join(args, " "), naiveCap: f.naiveEvents, absorb: f.absorb, batchSize: f.batchSize, load: load}
+		command: "shoal bench " + strings.Join(args, " "), naiveCap: f.naiveEvents, absorb: f.absorb, tuning: f.tuning, load: load}
 	rep.writeTable(stdout)
 	if f.out != "" && f.out != "-" {
 		if err := writeBenchMarkdown(f.out, rep.markdown()); err != nil {
@@ -330,7 +361,7 @@ type benchReport struct {
 	phases           []string
 	command          string
 	naiveCap, absorb int
-	batchSize        int
+	tuning           benchTuning
 	load             string
 }
 
@@ -470,7 +501,7 @@ func (b benchReport) markdown() string {
 	for _, r := range b.ratios() {
 		fmt.Fprintf(&s, "| %s | %.2f | %s | %s |\n", r.name, r.value, r.target, r.verdict("**missed**"))
 	}
-	fmt.Fprintf(&s, "\nNotes on method: every phase runs in its own child process (peak RSS from wait4; CPU is the child's user+system seconds over all its threads, steadier than wall time when the machine is shared). The Shoal phases use --batch-size %d. The naive pipeline inserts the first %d events and its rate is extrapolated; it commits its group offsets once a second. The read_json baseline and the naive pipeline roll up per UTC day and keep no task or request state; Shoal also pseudonymizes with HMAC-SHA256, refuses bad events to the dead-letter topic, keeps task and request state and rolls up per team-local day. The absorb phase adds %d events (copies of the newest ones with new ids) to the shoal phase's store, then Rebuild recomputes every derived table from the raw events.\n", b.batchSize, b.naiveCap, b.absorb)
+	fmt.Fprintf(&s, "\nNotes on method: every phase runs in its own child process (peak RSS from wait4; CPU is the child's user+system seconds over all its threads, steadier than wall time when the machine is shared). The Shoal phases use %s. The naive pipeline inserts the first %d events and its rate is extrapolated; it commits its group offsets once a second. The read_json baseline and the naive pipeline roll up per UTC day and keep no task or request state; Shoal also pseudonymizes with HMAC-SHA256, refuses bad events to the dead-letter topic, keeps task and request state and rolls up per team-local day. The absorb phase adds %d events (copies of the newest ones with new ids) to the shoal phase's store, then Rebuild recomputes every derived table from the raw events.\n", b.tuning, b.naiveCap, b.absorb)
 	return s.String()
 }
 

@@ -59,17 +59,17 @@ func runBenchPhase(ctx context.Context, f benchFlags, stdout io.Writer) error {
 	case "ceiling":
 		r, err = benchCeiling(ctx, brokers, logger)
 	case "shoal":
-		r, err = benchShoal(ctx, brokers, f.workDir, f.batchSize, logger)
+		r, err = benchShoal(ctx, brokers, f.workDir, f.tuning, logger)
 	case "naive":
 		r, err = benchNaive(ctx, brokers, f.workDir, f.naiveEvents)
 	case "readjson":
 		r, err = benchReadJSON(ctx, f.workDir)
 	case "stage":
-		r, err = benchStage(ctx, brokers, f.workDir, f.batchSize, logger)
+		r, err = benchStage(ctx, brokers, f.workDir, f.tuning, logger)
 	case "sql":
 		r, err = benchSQL(ctx, brokers, f.workDir, logger)
 	case "absorb":
-		r, err = benchAbsorb(ctx, brokers, f.workDir, f.absorb, f.batchSize, logger)
+		r, err = benchAbsorb(ctx, brokers, f.workDir, f.absorb, f.tuning, logger)
 	default:
 		return fmt.Errorf("unknown phase %q", f.phase)
 	}
@@ -160,12 +160,12 @@ func benchKey() []byte {
 // until everything published is committed, then measures one outcome
 // refresh and the /metrics scrape latency. It leaves its store in
 // WORK/shoal for the absorb phase.
-func benchShoal(ctx context.Context, brokers []string, work string, batchSize int, logger *slog.Logger) (benchResult, error) {
+func benchShoal(ctx context.Context, brokers []string, work string, tune benchTuning, logger *slog.Logger) (benchResult, error) {
 	cfg := defaultConfig(filepath.Join(work, "shoal"))
 	cfg.Brokers, cfg.Topic, cfg.DLQTopic, cfg.Group = brokers, benchTopic, benchDLQ, "bench-shoal"
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.now = func() time.Time { return benchEnd }
-	cfg.BatchSize = batchSize
+	tune.apply(&cfg)
 	end, err := ingest.EndOffsets(ctx, brokers, benchTopic)
 	if err != nil {
 		return benchResult{}, err
@@ -374,14 +374,14 @@ func readBenchMessages(path string, partitions, chunk int, fn func([]kafka.Messa
 
 // newBenchConsumer builds the ingest consumer and store the stage and
 // absorb phases feed from memory.
-func newBenchConsumer(ctx context.Context, brokers []string, dataDir string, batchSize int, logger *slog.Logger) (*ingest.Consumer, *transform.Store, error) {
+func newBenchConsumer(ctx context.Context, brokers []string, dataDir string, tune benchTuning, logger *slog.Logger) (*ingest.Consumer, *transform.Store, error) {
 	cfg := defaultConfig(dataDir)
 	cfg.Brokers, cfg.Topic, cfg.DLQTopic = brokers, benchTopic, benchDLQ
-	cfg.BatchSize = batchSize
+	tune.apply(&cfg)
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return nil, nil, err
 	}
-	store, err := transform.Open(ctx, transform.Config{Path: cfg.duckDBPath()}, logger)
+	store, err := transform.Open(ctx, cfg.storeConfig(), logger)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -402,8 +402,8 @@ func newBenchConsumer(ctx context.Context, brokers []string, dataDir string, bat
 // batch path into a fresh store: the pipeline without Kafka. The file is
 // read a few batches at a time (untimed), so memory stays bounded at any
 // size; only Process is timed.
-func benchStage(ctx context.Context, brokers []string, work string, batchSize int, logger *slog.Logger) (benchResult, error) {
-	c, store, err := newBenchConsumer(ctx, brokers, filepath.Join(work, "stage"), batchSize, logger)
+func benchStage(ctx context.Context, brokers []string, work string, tune benchTuning, logger *slog.Logger) (benchResult, error) {
+	c, store, err := newBenchConsumer(ctx, brokers, filepath.Join(work, "stage"), tune, logger)
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -411,7 +411,7 @@ func benchStage(ctx context.Context, brokers []string, work string, batchSize in
 	defer c.Close()
 	var took time.Duration
 	var n int64
-	err = readBenchMessages(filepath.Join(work, "events.ndjson"), ingest.DefaultConfig().Partitions, 4*batchSize, func(msgs []kafka.Message) error {
+	err = readBenchMessages(filepath.Join(work, "events.ndjson"), ingest.DefaultConfig().Partitions, 4*tune.batchSize, func(msgs []kafka.Message) error {
 		began := time.Now()
 		err := c.Process(ctx, msgs)
 		took += time.Since(began)
@@ -428,7 +428,7 @@ func benchStage(ctx context.Context, brokers []string, work string, batchSize in
 // of the newest events with new ids, so they land in recent cells) through
 // the batch path, then recomputes every derived table from the raw events.
 // Events is the number of events stored before the absorb.
-func benchAbsorb(ctx context.Context, brokers []string, work string, n, batchSize int, logger *slog.Logger) (benchResult, error) {
+func benchAbsorb(ctx context.Context, brokers []string, work string, n int, tune benchTuning, logger *slog.Logger) (benchResult, error) {
 	// The newest n events, streamed so that memory stays bounded.
 	var msgs []kafka.Message
 	err := readBenchMessages(filepath.Join(work, "events.ndjson"), ingest.DefaultConfig().Partitions, n, func(chunk []kafka.Message) error {
@@ -438,7 +438,7 @@ func benchAbsorb(ctx context.Context, brokers []string, work string, n, batchSiz
 	if err != nil {
 		return benchResult{}, err
 	}
-	c, store, err := newBenchConsumer(ctx, brokers, filepath.Join(work, "shoal"), batchSize, logger)
+	c, store, err := newBenchConsumer(ctx, brokers, filepath.Join(work, "shoal"), tune, logger)
 	if err != nil {
 		return benchResult{}, err
 	}

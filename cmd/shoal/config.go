@@ -12,6 +12,7 @@ import (
 
 	"github.com/shoal-analytics/shoal/ingest"
 	sqlserver "github.com/shoal-analytics/shoal/sql"
+	"github.com/shoal-analytics/shoal/transform"
 )
 
 // Config is everything `shoal run` and `shoal demo` read from flags, SHOAL_*
@@ -39,7 +40,7 @@ type Config struct {
 	// PseudonymKeyFile holds the secret HMAC key (≥ 32 bytes) for person
 	// pseudonyms. Required by run; demo generates one in its data dir.
 	PseudonymKeyFile string `yaml:"pseudonym_key_file"`
-	// DuckDBThreads caps DuckDB's threads. Default: 0 = all cores
+	// DuckDBThreads caps DuckDB's threads. Default: 0 = one less than the cores, at least 1
 	DuckDBThreads int `yaml:"duckdb_threads"`
 	// DuckDBMemoryLimit caps DuckDB's memory, e.g. 2GB. Default: DuckDB's own (80% of RAM)
 	DuckDBMemoryLimit string `yaml:"duckdb_memory_limit"`
@@ -76,7 +77,7 @@ func (c *Config) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address serving /metrics, /healthz, /readyz and /reports/")
 	fs.StringVar(&c.Teams, "teams", c.Teams, "team agreements file (YAML: units, time zones, response SLAs, working days, min_group_size); reload with SIGHUP or POST /-/reload")
 	fs.StringVar(&c.PseudonymKeyFile, "pseudonym-key-file", c.PseudonymKeyFile, "file with the secret key (>= 32 bytes) that pseudonymizes person ids; create one with: head -c 32 /dev/urandom > shoal.key")
-	fs.IntVar(&c.DuckDBThreads, "duckdb-threads", c.DuckDBThreads, "DuckDB worker threads (0 = all cores)")
+	fs.IntVar(&c.DuckDBThreads, "duckdb-threads", c.DuckDBThreads, "DuckDB threads (0 = one less than the cores, at least 1: the spare core prepares the next batch)")
 	fs.StringVar(&c.DuckDBMemoryLimit, "duckdb-memory-limit", c.DuckDBMemoryLimit, "DuckDB memory limit, e.g. 2GB (empty = DuckDB default)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
@@ -116,6 +117,11 @@ func (c *Config) validate(requireKey bool) error {
 		errs = append(errs, fmt.Errorf("log-format %q: use text or json", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// storeConfig is the DuckDB store's configuration.
+func (c *Config) storeConfig() transform.Config {
+	return transform.Config{Path: c.duckDBPath(), Threads: c.DuckDBThreads, MemoryLimit: c.DuckDBMemoryLimit}
 }
 
 func (c *Config) duckDBPath() string { return filepath.Join(c.DataDir, "shoal.duckdb") }

@@ -78,7 +78,7 @@ func startPipeline(ctx context.Context, cfg Config, key []byte, logger *slog.Log
 	if err := ingest.EnsureTopics(ctx, p.cfg.Brokers, cfg.Partitions, cfg.Topic, cfg.DLQTopic); err != nil {
 		return nil, err
 	}
-	p.store, err = transform.Open(ctx, transform.Config{Path: cfg.duckDBPath(), Threads: cfg.DuckDBThreads, MemoryLimit: cfg.DuckDBMemoryLimit}, logger)
+	p.store, err = transform.Open(ctx, cfg.storeConfig(), logger)
 	if err != nil {
 		return nil, err
 	}
