@@ -150,16 +150,8 @@ func derive(src string) []step {
 			UNION ALL SELECT team, task, 'state', NULL, NULL, '', '', NULL, NULL, NULL, NULL, 0 FROM old_tasks`},
 		{name: "compute tasks", sql: `INSERT INTO next_tasks
 			WITH ev AS (SELECT * FROM task_ev),
-			created AS (
-				SELECT team, task, event_time, day, source, id, kind, due_at, due_date, estimate_hours
-				FROM ev WHERE type = 'work.task.created'
-				QUALIFY row_number() OVER (PARTITION BY team, task ORDER BY event_time ASC, source DESC, id DESC) = 1
-			),
-			completed AS (
-				SELECT team, task, event_time, day
-				FROM ev WHERE type = 'work.task.completed'
-				QUALIFY row_number() OVER (PARTITION BY team, task ORDER BY event_time DESC, source DESC, id DESC) = 1
-			),
+			` + pickEvent("created", "task", "event_time, day, source, id, kind, due_at, due_date, estimate_hours", "work.task.created", "ASC") + `,
+			` + pickEvent("completed", "task", "event_time, day", "work.task.completed", "DESC") + `,
 			agg AS (
 				SELECT team, task,
 					min(event_time) FILTER (WHERE type = 'work.task.started')   AS first_started_at,
@@ -209,16 +201,8 @@ func derive(src string) []step {
 			UNION ALL SELECT team, request, 'state', NULL, NULL, '', '', NULL FROM old_requests`},
 		{name: "compute requests", sql: `INSERT INTO next_requests
 			WITH ev AS (SELECT * FROM request_ev),
-			opened AS (
-				SELECT team, request, event_time, day, kind, source, id
-				FROM ev WHERE type = 'work.request.opened'
-				QUALIFY row_number() OVER (PARTITION BY team, request ORDER BY event_time ASC, source DESC, id DESC) = 1
-			),
-			responded AS (
-				SELECT team, request, event_time, day
-				FROM ev WHERE type = 'work.request.responded'
-				QUALIFY row_number() OVER (PARTITION BY team, request ORDER BY event_time ASC, source DESC, id DESC) = 1
-			),
+			` + pickEvent("opened", "request", "event_time, day, kind, source, id", "work.request.opened", "ASC") + `,
+			` + pickEvent("responded", "request", "event_time, day", "work.request.responded", "ASC") + `,
 			k AS (SELECT DISTINCT team, request FROM ev)
 			SELECT k.team, k.request, o.event_time, o.day, o.kind, r.event_time, r.day,
 				CASE WHEN r.event_time >= o.event_time THEN ` + seconds("r.event_time", "o.event_time") + ` END,
@@ -325,6 +309,16 @@ func derive(src string) []step {
 		steps[i].sql = r.Replace(steps[i].sql)
 	}
 	return steps
+}
+
+// pickEvent is a CTE named name holding, per (team, key), the cols of the
+// earliest (ASC) or latest (DESC) event of type typ in ev, ties broken by
+// the greatest (source, id).
+func pickEvent(name, key, cols, typ, order string) string {
+	return fmt.Sprintf(`%s AS (
+				SELECT team, %s, %s FROM ev WHERE type = '%s'
+				QUALIFY row_number() OVER (PARTITION BY team, %s ORDER BY event_time %s, source DESC, id DESC) = 1
+			)`, name, key, cols, typ, key, order)
 }
 
 // categorySums sums the batch's time entries per category, in team_day's
