@@ -8,10 +8,11 @@ import (
 )
 
 // The derived state, kept up to date by merging each batch into it (Commit)
-// and computed from scratch by the same SQL reading every stored event
-// (Rebuild): derive(src) reads the new events from src, which is the
-// batch's staging table for Commit and the events table for Rebuild (whose
-// derived tables start empty). No step of a Commit scans the events table:
+// and computed from scratch by the same SQL (Rebuild): derive(src) reads
+// the new events from src, the staging table, which holds the batch's new
+// events for Commit and, for Rebuild (whose derived tables start empty),
+// the stored events of one slice of teams at a time (rebuildTx). No step
+// of a Commit scans the events table:
 // the cost of a batch depends on the batch and on the size of the derived
 // tables, not on how many events are stored.
 //
@@ -95,14 +96,8 @@ type step struct {
 // microsecond precision.
 const secondsExpr = `CAST(epoch_us(%[1]s) - epoch_us(%[2]s) AS DOUBLE) / 1000000`
 
-// The derived state's steps for a batch and for a rebuild.
-var (
-	batchSteps   = derive("staging")
-	rebuildSteps = append([]step{{name: "recreate derived tables", sql: "DROP TABLE tasks; DROP TABLE requests; DROP TABLE team_day; " +
-		"DROP TABLE team_day_people; DROP TABLE team_day_tasks;\n" +
-		strings.Join([]string{tasksDDL, requestsDDL, teamDayDDL, teamDayPeopleDDL, teamDayTasksDDL}, ";\n")}},
-		derive("events")...)
-)
+// The derived state's steps for a batch (and for each slice of a rebuild).
+var batchSteps = derive("staging")
 
 // The name of the step whose rows-affected count is Result.CellsTouched.
 const stepCells = "cells"

@@ -416,6 +416,9 @@ func TestRebuildEqualsIncremental(t *testing.T) {
 				t.Errorf("incremental vs Go reference:\n%s", d)
 			}
 			state := dumpState(t, s)
+			if seed%2 == 1 {
+				s.rebuildSlice = int64(100 + r.IntN(400)) // several slices of teams
+			}
 			if err := s.Rebuild(context.Background()); err != nil {
 				t.Fatal(err)
 			}

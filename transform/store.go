@@ -135,7 +135,17 @@ type Store struct {
 	// failpoint, when set by a test, is called before each write step and
 	// fails the step with its error.
 	failpoint func(step string) error
+	// rebuildSlice is about how many stored events Rebuild derives state
+	// from at a time (defaultRebuildSlice; tests lower it).
+	rebuildSlice int64
 }
+
+// defaultRebuildSlice bounds the events one slice of a Rebuild reads. The
+// window and hash operators of the merge need memory in proportion to their
+// input and DuckDB 1.1 does not spill all of them: deriving 20 M events in
+// one pass failed under a 512 MB memory limit ("compute requests: failed
+// to pin block"), while 2 M at a time stays well inside it.
+const defaultRebuildSlice = 2_000_000
 
 // openPaths guards against two Stores on one file in one process: DuckDB's
 // file lock is a process-wide POSIX lock, so it only stops other processes.
@@ -171,7 +181,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) 
 	openPaths[abs] = true
 	openMu.Unlock()
 
-	s := &Store{path: cfg.Path, abs: abs, logger: logger.With("component", "transform")}
+	s := &Store{path: cfg.Path, abs: abs, logger: logger.With("component", "transform"), rebuildSlice: defaultRebuildSlice}
 	if err := s.open(ctx, cfg); err != nil {
 		s.closeAll()
 		return nil, err
@@ -566,19 +576,47 @@ func (s *Store) Rebuild(ctx context.Context) error {
 }
 
 // rebuildTx recomputes event_keys and the derived state from events, in
-// the caller's transaction.
+// the caller's transaction. The derived tables start empty and the stored
+// events are merged into them a slice of teams at a time, with the steps of
+// a Commit: every derived row is keyed by its team, so a slice never meets
+// another's state, and memory is bounded by the slice, not the store.
 func (s *Store) rebuildTx(ctx context.Context) (cells int64, err error) {
-	if _, err := s.exec(ctx, stepResetScratch); err != nil {
-		return 0, err
+	for _, st := range []step{stepResetScratch, stepRebuildKeys, stepRecreateDerived} {
+		if _, err := s.exec(ctx, st); err != nil {
+			return 0, err
+		}
 	}
-	if _, err := s.exec(ctx, stepRebuildKeys); err != nil {
-		return 0, err
+	var events int64
+	if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM events").Scan(&events); err != nil {
+		return 0, fmt.Errorf("count events: %w", err)
 	}
-	return s.run(ctx, rebuildSteps)
+	slices := max(1, (events+s.rebuildSlice-1)/s.rebuildSlice)
+	for i := range slices {
+		if _, err := s.exec(ctx, stepResetScratch); err != nil {
+			return 0, err
+		}
+		if _, err := s.exec(ctx, stepRebuildSlice, slices, i); err != nil {
+			return 0, err
+		}
+		n, err := s.run(ctx, batchSteps)
+		if err != nil {
+			return 0, fmt.Errorf("slice %d of %d: %w", i+1, slices, err)
+		}
+		cells += n
+		s.logger.Debug("rebuild slice derived", "slice", i+1, "of", slices, "cells", n)
+	}
+	return cells, nil
 }
 
-var stepRebuildKeys = step{name: "recreate event keys",
-	sql: "DROP TABLE event_keys; " + eventKeysDDL + "; INSERT INTO event_keys SELECT " + keyExpr + " FROM events"}
+var (
+	stepRebuildKeys = step{name: "recreate event keys",
+		sql: "DROP TABLE event_keys; " + eventKeysDDL + "; INSERT INTO event_keys SELECT " + keyExpr + " FROM events"}
+	stepRecreateDerived = step{name: "recreate derived tables", sql: "DROP TABLE tasks; DROP TABLE requests; DROP TABLE team_day; " +
+		"DROP TABLE team_day_people; DROP TABLE team_day_tasks;\n" +
+		strings.Join([]string{tasksDDL, requestsDDL, teamDayDDL, teamDayPeopleDDL, teamDayTasksDDL}, ";\n")}
+	// The derive steps do not read h.
+	stepRebuildSlice = step{name: "stage rebuild slice", sql: `INSERT INTO staging SELECT *, NULL FROM events WHERE hash(team) % ? = ?`}
+)
 
 // derivedVersion is the version of the derived tables' layout and
 // semantics. A file whose shoal_meta says otherwise (or nothing: files of
