@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/shoal-analytics/shoal/ingest"
 	"github.com/shoal-analytics/shoal/synth"
+	"github.com/shoal-analytics/shoal/transform"
 )
 
 const benchSummary = `Measure Shoal against real alternatives on the same machine and the same data, in one run:
@@ -220,6 +223,11 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 	if f.naiveEvents < 1 || f.absorb < 1 || f.tuning.batchSize < 1 {
 		return errors.New("--naive-events, --absorb and --batch-size must be at least 1")
 	}
+	// Fail before minutes of publishing, not in the first child.
+	tc := transform.Config{Path: "bench.duckdb", Threads: f.tuning.threads, MemoryLimit: f.tuning.memoryLimit}
+	if err := tc.Validate(); err != nil {
+		return err
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find the shoal executable to run the phases: %w", err)
@@ -256,7 +264,12 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 	fmt.Fprintf(stderr, "bench: %d events (%.0f MB, %.0f bytes each) published in %.1fs\n", n, float64(bytesOut)/1e6, float64(bytesOut)/float64(max(n, 1)), pub.Seconds)
 
 	results := map[string]benchResult{}
+	failed := map[string]string{}
 	for _, ph := range phases {
+		if (ph == "sql" || ph == "absorb") && failed["shoal"] != "" {
+			failed[ph] = "not run: it needs the shoal phase's store"
+			continue
+		}
 		fmt.Fprintf(stderr, "bench: phase %s ...\n", ph)
 		childArgs := []string{"bench", "--phase", ph, "--brokers", broker.addr, "--work-dir", work,
 			"--naive-events", fmt.Sprint(f.naiveEvents), "--absorb", fmt.Sprint(f.absorb), "--log-level", f.logLevel}
@@ -269,13 +282,20 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 		}
 		r, err := runBenchChild(ctx, self, childArgs, stderr)
 		if err != nil {
-			return fmt.Errorf("phase %s: %w", ph, err)
+			if ctx.Err() != nil {
+				return fmt.Errorf("phase %s: %w", ph, ctx.Err())
+			}
+			// The other phases still run and are reported: a failure
+			// late in a long run must not lose what was measured.
+			failed[ph] = err.Error()
+			fmt.Fprintf(stderr, "bench: phase %s failed: %v\n", ph, err)
+			continue
 		}
 		results[ph] = r
 		fmt.Fprintf(stderr, "bench: phase %s: %d events in %.2fs (%.0f events/s), peak RSS %d MiB\n", ph, r.Events, r.Seconds, r.rate(), r.RSSKiB/1024)
 	}
 	rep := benchReport{opts: opts, events: n, bytes: bytesOut, publish: pub, results: results, phases: phases,
-		command: "shoal bench " + strings.Join(args, " "), naiveCap: f.naiveEvents, absorb: f.absorb, tuning: f.tuning, load: load}
+		command: "shoal bench " + strings.Join(args, " "), naiveCap: f.naiveEvents, absorb: f.absorb, tuning: f.tuning, load: load, failed: failed}
 	rep.writeTable(stdout)
 	if f.out != "" && f.out != "-" {
 		if err := writeBenchMarkdown(f.out, rep.markdown()); err != nil {
@@ -283,7 +303,19 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 		}
 		fmt.Fprintf(stdout, "\nwritten to %s\n", f.out)
 	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d phases failed or did not run: %s (see above)", len(failed), len(phases), strings.Join(sortedKeys(failed), ", "))
+	}
 	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // benchPublish streams the organisation's events to the broker and to an
@@ -333,13 +365,15 @@ func benchPublish(ctx context.Context, opts synth.Options, addr, ndjson string, 
 }
 
 // runBenchChild runs one phase in a child process and reads its result and
-// peak RSS.
+// peak RSS. A failed child's error carries the last line it wrote to
+// stderr (its own error message).
 func runBenchChild(ctx context.Context, self string, args []string, stderr io.Writer) (benchResult, error) {
 	cmd := exec.CommandContext(ctx, self, args...)
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, stderr
+	last := &lastLine{}
+	cmd.Stdout, cmd.Stderr = &out, io.MultiWriter(stderr, last)
 	if err := cmd.Run(); err != nil {
-		return benchResult{}, fmt.Errorf("%w\n%s", err, out.String())
+		return benchResult{}, fmt.Errorf("%w: %s", err, cmp.Or(last.String(), strings.TrimSpace(out.String())))
 	}
 	var r benchResult
 	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &r); err != nil {
@@ -350,6 +384,32 @@ func runBenchChild(ctx context.Context, self string, args []string, stderr io.Wr
 	}
 	r.CPU = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	return r, nil
+}
+
+// lastLine keeps the last non-empty line written to it.
+type lastLine struct{ line, cur []byte }
+
+func (l *lastLine) Write(p []byte) (int, error) {
+	for _, c := range p {
+		if c != '\n' {
+			if len(l.cur) < 4096 {
+				l.cur = append(l.cur, c)
+			}
+			continue
+		}
+		if len(bytes.TrimSpace(l.cur)) > 0 {
+			l.line = append(l.line[:0], l.cur...)
+		}
+		l.cur = l.cur[:0]
+	}
+	return len(p), nil
+}
+
+func (l *lastLine) String() string {
+	if len(bytes.TrimSpace(l.cur)) > 0 {
+		return string(bytes.TrimSpace(l.cur))
+	}
+	return string(bytes.TrimSpace(l.line))
 }
 
 // benchReport renders the results.
@@ -363,6 +423,7 @@ type benchReport struct {
 	naiveCap, absorb int
 	tuning           benchTuning
 	load             string
+	failed           map[string]string // phase → why it has no result
 }
 
 type benchRow struct{ name, events, time, rate, cpu, rss string }
@@ -383,6 +444,9 @@ func (b benchReport) rows() []benchRow {
 	add("1. ceiling: kafka-go group read + commits", r, ok)
 	shoal, hasShoal := b.results["shoal"]
 	add("2. Shoal end to end (broker → rollups committed)", shoal, hasShoal)
+	if kib := shoal.Extra["ingest_peak_rss_kib"]; hasShoal && kib > 0 {
+		rows[len(rows)-1].rss += fmt.Sprintf(" (%d MiB when caught up, before 6a-6c)", int64(kib)/1024)
+	}
 	r, ok = b.results["naive"]
 	add("3. naive: encoding/json + one INSERT per event", r, ok)
 	r, ok = b.results["readjson"]
@@ -483,6 +547,9 @@ func (b benchReport) writeTable(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%.2f\t%s\t%s\t\n", r.name, r.value, r.target, r.verdict("MISSED"))
 	}
 	tw.Flush()
+	for _, ph := range sortedKeys(b.failed) {
+		fmt.Fprintf(w, "phase %s FAILED: %s\n", ph, b.failed[ph])
+	}
 }
 
 func (b benchReport) markdown() string {
@@ -500,6 +567,12 @@ func (b benchReport) markdown() string {
 	s.WriteString("\n| ratio | value | target | |\n|---|---:|---|---|\n")
 	for _, r := range b.ratios() {
 		fmt.Fprintf(&s, "| %s | %.2f | %s | %s |\n", r.name, r.value, r.target, r.verdict("**missed**"))
+	}
+	if len(b.failed) > 0 {
+		s.WriteString("\nFailed phases (no numbers above):\n\n")
+		for _, ph := range sortedKeys(b.failed) {
+			fmt.Fprintf(&s, "- %s: %s\n", ph, b.failed[ph])
+		}
 	}
 	fmt.Fprintf(&s, "\nNotes on method: every phase runs in its own child process (peak RSS from wait4; CPU is the child's user+system seconds over all its threads, steadier than wall time when the machine is shared). The Shoal phases use %s. The naive pipeline inserts the first %d events and its rate is extrapolated; it commits its group offsets once a second. The read_json baseline and the naive pipeline roll up per UTC day and keep no task or request state; Shoal also pseudonymizes with HMAC-SHA256, refuses bad events to the dead-letter topic, keeps task and request state and rolls up per team-local day. The absorb phase adds %d events (copies of the newest ones with new ids) to the shoal phase's store, then Rebuild recomputes every derived table from the raw events.\n", b.tuning, b.naiveCap, b.absorb)
 	return s.String()

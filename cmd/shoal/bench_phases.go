@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -192,6 +193,9 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 	t.Stop()
 	st := p.consumer.Stats()
 	r := benchResult{Events: st.Consumed, Seconds: time.Since(began).Seconds(), Extra: map[string]float64{}}
+	if kib, ok := peakRSSKiB(); ok {
+		r.Extra["ingest_peak_rss_kib"] = float64(kib) // before the outputs below run
+	}
 
 	began = time.Now()
 	if err := p.exporter.Refresh(ctx); err != nil {
@@ -229,6 +233,22 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 		return benchResult{}, err
 	}
 	return r, nil
+}
+
+// peakRSSKiB is this process's peak resident set so far (VmHWM).
+func peakRSSKiB() (int64, bool) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kib int64
+			_, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kib)
+			return kib, err == nil
+		}
+	}
+	return 0, false
 }
 
 // naiveEvent is the struct the naive pipeline decodes into.

@@ -95,6 +95,7 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--phases", "absorb"}, "needs shoal too"},
 		{[]string{"--phases", "ceiling,sql"}, "sql works on the shoal phase's store"},
 		{[]string{"--naive-events", "0"}, "must be at least 1"},
+		{[]string{"--duckdb-memory-limit", "lots"}, `"lots" is not a size`},
 	} {
 		var stdout, stderr strings.Builder
 		if code := runMain(t.Context(), append([]string{"bench"}, tc.args...), &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), tc.want) {
@@ -122,5 +123,44 @@ func TestBenchMarkdownKeepsAnalysis(t *testing.T) {
 	want := "# Title\n\nIntro.\n\n" + benchMarkBegin + "second run\n" + benchMarkEnd + "\n## Where the time goes\n\nAnalysis.\n"
 	if string(b) != want {
 		t.Errorf("rewritten file:\n%s\nwant:\n%s", b, want)
+	}
+}
+
+// TestBenchReportsFailedPhases: a phase that fails does not lose the
+// others' numbers; the table and the Markdown name it with the child's
+// own error, the phases that need its store are marked not run, and the
+// command exits non-zero.
+func TestBenchReportsFailedPhases(t *testing.T) {
+	needBinary(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "BENCHMARKS.md")
+	// The shoal phase's data dir is a file, so it cannot open its store.
+	work := filepath.Join(dir, "work")
+	if err := os.MkdirAll(work, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(work, "shoal"), []byte("not a directory"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(shoalBin, "bench", "--preset", "tiny", "--phases", "ceiling,shoal,absorb", "--out", out, "--work-dir", work)
+	cmd.Dir = dir
+	stdout, err := cmd.Output()
+	if err == nil {
+		t.Fatalf("shoal bench with a failing phase exited 0:\n%s", stdout)
+	}
+	md, rerr := os.ReadFile(out)
+	if rerr != nil {
+		t.Fatalf("no Markdown written after a failed phase: %v (%v)", rerr, err)
+	}
+	for _, want := range []string{"| 1. ceiling", "Failed phases", "- shoal: exit status 1: ", "not a directory", "- absorb: not run: it needs the shoal phase's store"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if !strings.Contains(string(stdout), "phase shoal FAILED") {
+		t.Errorf("table lacks the failed phase:\n%s", stdout)
+	}
+	if strings.Contains(string(md), "| 2. Shoal end to end") {
+		t.Errorf("a failed phase has a row:\n%s", md)
 	}
 }
