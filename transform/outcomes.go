@@ -3,11 +3,14 @@ package transform
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shoal-analytics/shoal/agreements"
@@ -99,8 +102,10 @@ type outcomeKey struct {
 }
 
 // outcomeAcc holds the raw material of one cell: counts and sums that add
-// across teams, samples that are concatenated and people sets that are
-// united, so that unit and org values come from the union of the rows.
+// across teams and samples that are concatenated, so that unit and org
+// values come from the union of the rows, and the distinct people of each
+// family, which DuckDB counts at each level (a person may act in several
+// teams of a unit).
 type outcomeAcc struct {
 	completed, reopened  int
 	lead, cycle          []float64
@@ -116,16 +121,10 @@ type outcomeAcc struct {
 	response      []float64
 	openPastSLA   int
 
-	people [numFamilies]map[string]struct{}
+	people [numFamilies]int
 }
 
-func newOutcomeAcc() *outcomeAcc {
-	a := &outcomeAcc{}
-	for i := range a.people {
-		a.people[i] = map[string]struct{}{}
-	}
-	return a
-}
+func newOutcomeAcc() *outcomeAcc { return &outcomeAcc{} }
 
 func (a *outcomeAcc) add(b *outcomeAcc) {
 	a.completed += b.completed
@@ -147,11 +146,6 @@ func (a *outcomeAcc) add(b *outcomeAcc) {
 	a.slaAll += b.slaAll
 	a.response = append(a.response, b.response...)
 	a.openPastSLA += b.openPastSLA
-	for i := range a.people {
-		for p := range b.people[i] {
-			a.people[i][p] = struct{}{}
-		}
-	}
 }
 
 // quantileCont is DuckDB's quantile_cont: linear interpolation between the
@@ -177,7 +171,7 @@ func ratio(n, d float64) (float64, bool) {
 
 // cells returns the acc's value of every metric, in OutcomeMetrics order.
 func (a *outcomeAcc) cells(week int32, level, team, unit string) []Outcome {
-	people := [numFamilies]int{len(a.people[famFlow]), len(a.people[famTime]), len(a.people[famAsync])}
+	people := a.people
 	timePeople := float64(people[famTime])
 	out := make([]Outcome, 0, len(OutcomeMetrics))
 	for _, m := range OutcomeMetrics {
@@ -245,6 +239,10 @@ type outcomeRun struct {
 	now      time.Time
 	acc      map[outcomeKey]*outcomeAcc
 	active   map[outcomeKey]bool
+	// The distinct people of each family per (unit, period) and per period
+	// (the org), counted by people().
+	unitPeople map[outcomeKey][numFamilies]int
+	orgPeople  map[int32][numFamilies]int
 }
 
 func (r *outcomeRun) get(team string, week int32) *outcomeAcc {
@@ -318,25 +316,89 @@ func (s *Store) outcomes(ctx context.Context, org *agreements.Org, starts []int3
 	r := &outcomeRun{
 		ctx: ctx, s: s, org: org, weeks: starts, period: length,
 		from: starts[0], to: starts[len(starts)-1] + length - 1, now: now,
-		acc: map[outcomeKey]*outcomeAcc{}, active: map[outcomeKey]bool{},
 	}
-	for _, f := range []struct {
+	// The queries are independent: each fills its own accumulators on its
+	// own connection, outcomeParallel at a time (DuckDB runs concurrent
+	// queries on their callers' threads, so this uses the cores even with
+	// one DuckDB thread), and they are merged at the end. Costliest first.
+	parts := []struct {
 		name string
-		run  func() error
+		run  func(*outcomeRun) error
 	}{
-		{"people", r.people},
-		{"completed tasks", r.completedTasks},
-		{"blocked time", r.blockedTime},
-		{"work in progress", r.workInProgress},
-		{"time entries", r.timeEntries},
-		{"requests", r.requests},
-	} {
-		if err := f.run(); err != nil {
-			return nil, fmt.Errorf("outcomes of %s to %s: %s: %w",
-				event.DayTime(r.from).Format(time.DateOnly), event.DayTime(r.to).Format(time.DateOnly), f.name, err)
+		{"people", (*outcomeRun).people},
+		{"time entries", (*outcomeRun).timeEntries},
+		{"requests", (*outcomeRun).requests},
+		{"blocked time", (*outcomeRun).blockedTime},
+		{"completed tasks", (*outcomeRun).completedTasks},
+		{"work in progress", (*outcomeRun).workInProgress},
+	}
+	subs := make([]*outcomeRun, len(parts))
+	errs := make([]error, len(parts))
+	next := make(chan int, len(parts))
+	for i := range parts {
+		subs[i] = r.fork()
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for range outcomeParallel() {
+		wg.Go(func() {
+			for i := range next {
+				began := time.Now()
+				if err := parts[i].run(subs[i]); err != nil {
+					errs[i] = fmt.Errorf("outcomes of %s to %s: %s: %w",
+						event.DayTime(r.from).Format(time.DateOnly), event.DayTime(r.to).Format(time.DateOnly), parts[i].name, err)
+					continue
+				}
+				s.logger.Debug("outcome query", "query", parts[i].name, "periods", len(starts), "period_days", length, "duration", time.Since(began))
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	r = r.fork()
+	for _, sub := range subs {
+		r.merge(sub)
+	}
+	began := time.Now()
+	out := r.emit()
+	s.logger.Debug("outcome cells", "cells", len(out), "duration", time.Since(began))
+	return out, nil
+}
+
+// outcomeParallel is how many outcome queries run at once: the cores, at
+// least 2 and at most 4 (each holds its own hash tables in DuckDB's memory).
+func outcomeParallel() int { return min(4, max(2, runtime.NumCPU())) }
+
+// fork returns a run of the same periods with empty accumulators.
+func (r *outcomeRun) fork() *outcomeRun {
+	f := *r
+	f.acc, f.active = map[outcomeKey]*outcomeAcc{}, map[outcomeKey]bool{}
+	f.unitPeople, f.orgPeople = map[outcomeKey][numFamilies]int{}, map[int32][numFamilies]int{}
+	return &f
+}
+
+// merge adds what sub accumulated. Each query fills only its own fields,
+// so adding them (and taking the people counts people() found) merges.
+func (r *outcomeRun) merge(sub *outcomeRun) {
+	for k, a := range sub.acc {
+		dst := r.get(k.team, k.week)
+		dst.add(a)
+		for f, n := range a.people {
+			dst.people[f] += n
 		}
 	}
-	return r.emit(), nil
+	for k := range sub.active {
+		r.active[k] = true
+	}
+	for k, c := range sub.unitPeople {
+		r.unitPeople[k] = c
+	}
+	for k, c := range sub.orgPeople {
+		r.orgPeople[k] = c
+	}
 }
 
 // emit builds the cells of the active teams, their units and the org.
@@ -371,8 +433,10 @@ func (r *outcomeRun) emit() []Outcome {
 		}
 		slices.Sort(unitIDs)
 		for _, u := range unitIDs {
+			units[u].people = r.unitPeople[outcomeKey{u, w}]
 			out = append(out, units[u].cells(w, OutcomeUnit, "", u)...)
 		}
+		orgAcc.people = r.orgPeople[w]
 		out = append(out, orgAcc.cells(w, OutcomeOrg, "", "")...)
 	}
 	return out
@@ -403,37 +467,81 @@ const (
 
 func usTime(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
-// people marks the active (team, week)s and collects each family's people
-// from the events of the weeks.
+// periodSQL is the first day of the period of the DATE column col, as
+// days since 1970-01-01, computed like periodOf (1970-01-01 was a Thursday:
+// its week's Monday is day -3).
+func (r *outcomeRun) periodSQL(col string) string {
+	day := fmt.Sprintf(dayExpr, col)
+	if r.period == 1 {
+		return day
+	}
+	return "(" + day + " - ((" + day + " + 3) % 7 + 7) % 7)"
+}
+
+// teamTable is a VALUES table named name of the listed teams with their
+// values of cols (SQL literals from val), and a NULL row so it is never
+// empty; a team it does not list has the org defaults.
+func (r *outcomeRun) teamTable(name string, cols []string, types []string, val func(a agreements.Agreement) []string) string {
+	var b strings.Builder
+	b.WriteString("(VALUES (NULL::VARCHAR")
+	for _, t := range types {
+		b.WriteString(", NULL::" + t)
+	}
+	b.WriteString(")")
+	for _, a := range r.org.Teams() {
+		fmt.Fprintf(&b, ", (%s, %s)", sqlString(a.Team), strings.Join(val(a), ", "))
+	}
+	fmt.Fprintf(&b, ") AS %s(team, %s)", name, strings.Join(cols, ", "))
+	return b.String()
+}
+
+func sqlString(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
+
+// people marks the active (team, period)s and counts each family's
+// distinct people per team, per unit (org.UnitOf) and for the org, from
+// the events of the periods. DuckDB counts them, so only counts cross into
+// Go. Family -1 marks events of no family; a team's period is active if it
+// has any event at all.
 func (r *outcomeRun) people() error {
 	var (
-		team   string
-		period int32
-		fam    int
-		person sql.NullString
+		team, unit   string
+		byTeam, byUn bool
+		period       int32
+		fam, n       int
 	)
-	// One row per (team, period, family, person), the period computed in
-	// SQL like periodOf (1970-01-01 was a Thursday: its week's Monday is day
-	// -3), so a person who acted on many days and events crosses into Go once
-	// per period and family. Family -1 marks events of no family; a team's
-	// period is active if it has any event at all.
-	periodSQL := fmt.Sprintf(dayExpr, "day")
-	if r.period != 1 {
-		periodSQL = "(" + periodSQL + " - ((" + periodSQL + " + 3) % 7 + 7) % 7)"
-	}
-	q := `SELECT DISTINCT team, ` + periodSQL + `,
-			CASE WHEN type = '` + event.TimeLogged + `' THEN ` + fmt.Sprint(famTime) + `
-				WHEN type LIKE 'work.task.%' THEN ` + fmt.Sprint(famFlow) + `
-				WHEN type LIKE 'work.request.%' THEN ` + fmt.Sprint(famAsync) + `
-				ELSE -1 END,
-			person
-		FROM events WHERE day BETWEEN ` + dateExpr + ` AND ` + dateExpr
-	return r.query(q, []any{r.from, r.to}, []any{&team, &period, &fam, &person}, func() error {
-		k := outcomeKey{team, period}
-		r.active[k] = true
-		a := r.get(team, period)
-		if person.Valid && fam >= 0 {
-			a.people[fam][person.String] = struct{}{}
+	units := r.teamTable("tu", []string{"unit"}, []string{"VARCHAR"}, func(a agreements.Agreement) []string {
+		return []string{sqlString(a.Unit)}
+	})
+	q := `WITH p AS (
+			SELECT DISTINCT team, ` + r.periodSQL("day") + ` AS period,
+				CASE WHEN type = '` + event.TimeLogged + `' THEN ` + fmt.Sprint(famTime) + `
+					WHEN type LIKE 'work.task.%' THEN ` + fmt.Sprint(famFlow) + `
+					WHEN type LIKE 'work.request.%' THEN ` + fmt.Sprint(famAsync) + `
+					ELSE -1 END AS fam,
+				person
+			FROM events WHERE day BETWEEN ` + dateExpr + ` AND ` + dateExpr + `
+		),
+		u AS (SELECT p.*, coalesce(tu.unit, ` + sqlString(agreements.UnassignedUnit) + `) AS unit
+			FROM p LEFT JOIN ` + units + ` ON tu.team = p.team)
+		SELECT coalesce(team, ''), coalesce(unit, ''), grouping(team) = 0, grouping(unit) = 0, period, fam, count(DISTINCT person)
+		FROM u GROUP BY GROUPING SETS ((team, period, fam), (unit, period, fam), (period, fam))`
+	return r.query(q, []any{r.from, r.to}, []any{&team, &unit, &byTeam, &byUn, &period, &fam, &n}, func() error {
+		switch {
+		case byTeam:
+			r.active[outcomeKey{team, period}] = true
+			if fam >= 0 {
+				r.get(team, period).people[fam] = n
+			}
+		case fam < 0:
+		case byUn:
+			k := outcomeKey{unit, period}
+			c := r.unitPeople[k]
+			c[fam] = n
+			r.unitPeople[k] = c
+		default:
+			c := r.orgPeople[period]
+			c[fam] = n
+			r.orgPeople[period] = c
 		}
 		return nil
 	})
@@ -585,54 +693,70 @@ func (r *outcomeRun) workInProgress() error {
 	})
 }
 
-// timeEntries adds the work.time.logged entries of the weeks.
+// timeEntries adds the work.time.logged entries of the periods. DuckDB
+// sums the entries of each (team, day, person) (seconds logged, of which
+// focus and meeting, and the focus entries at least as long as the team's
+// focus_block_min; an entry missing start or end counts 0 s and is never a
+// block), decides whether each person-day is overwork (more than the
+// team's overwork_per_day, or not one of its working days) and sums those
+// per (team, period), so one row per team and period crosses into Go. The
+// settings of the listed teams are inlined; any other team has the org
+// defaults.
 func (r *outcomeRun) timeEntries() error {
-	// DuckDB sums the entries of each (team, day, person), so a few rows per
-	// person-day cross into Go instead of every entry: seconds logged, of
-	// which focus and meeting, and the focus entries at least as long as the
-	// team's focus_block_min (an entry missing start or end counts 0 s and
-	// is never a block). The thresholds of the listed teams are inlined; any
-	// other team has the org default.
-	var th strings.Builder
-	th.WriteString("(VALUES (NULL::VARCHAR, NULL::BIGINT)")
-	for _, a := range r.org.Teams() {
-		fmt.Fprintf(&th, ", ('%s', %d)", strings.ReplaceAll(a.Team, "'", "''"), a.FocusBlockMin.Microseconds())
-	}
-	th.WriteString(") AS th(team, min_us)")
-	defaultMin := r.org.Team("").FocusBlockMin.Microseconds()
+	def := r.org.Team("")
+	settings := r.teamTable("th", []string{"min_us", "over_s", "workdays"}, []string{"BIGINT", "DOUBLE", "VARCHAR"},
+		func(a agreements.Agreement) []string {
+			return []string{fmt.Sprint(a.FocusBlockMin.Microseconds()), fmt.Sprint(a.OverworkPerDay.Seconds()), workdayMask(a)}
+		})
 	var (
 		team                   string
-		day                    int32
-		person                 sql.NullString
+		period                 int32
 		allS, focusS, meetingS float64
-		deep                   int
+		deep, personDays, over int
 	)
 	q := `WITH e AS (
 			SELECT team, day, person, category, started_at IS NOT NULL AND ended_at IS NOT NULL AS timed,
 				coalesce(epoch_us(ended_at) - epoch_us(started_at), 0) AS us
 			FROM events WHERE type = '` + event.TimeLogged + `' AND day BETWEEN ` + dateExpr + ` AND ` + dateExpr + `
+		),
+		pd AS (
+			SELECT e.team, e.day, e.person,
+				coalesce(sum(e.us / 1e6), 0) AS all_s,
+				coalesce(sum(e.us / 1e6) FILTER (WHERE e.category = 'focus'), 0) AS focus_s,
+				coalesce(sum(e.us / 1e6) FILTER (WHERE e.category = 'meeting'), 0) AS meeting_s,
+				count(*) FILTER (WHERE e.category = 'focus' AND e.timed AND e.us >= coalesce(th.min_us, ` + fmt.Sprint(def.FocusBlockMin.Microseconds()) + `)) AS deep,
+				coalesce(any_value(th.over_s), ` + fmt.Sprint(def.OverworkPerDay.Seconds()) + `) AS over_s,
+				coalesce(any_value(th.workdays), ` + workdayMask(def) + `) AS workdays
+			FROM e LEFT JOIN ` + settings + ` ON th.team = e.team
+			GROUP BY e.team, e.day, e.person
 		)
-		SELECT e.team, ` + fmt.Sprintf(dayExpr, "e.day") + `, e.person,
-			coalesce(sum(e.us / 1e6), 0),
-			coalesce(sum(e.us / 1e6) FILTER (WHERE e.category = 'focus'), 0),
-			coalesce(sum(e.us / 1e6) FILTER (WHERE e.category = 'meeting'), 0),
-			count(*) FILTER (WHERE e.category = 'focus' AND e.timed AND e.us >= coalesce(th.min_us, ` + fmt.Sprint(defaultMin) + `))
-		FROM e LEFT JOIN ` + th.String() + ` ON th.team = e.team
-		GROUP BY e.team, e.day, e.person`
-	return r.query(q, []any{r.from, r.to}, []any{&team, &day, &person, &allS, &focusS, &meetingS, &deep}, func() error {
-		a := r.get(team, r.periodOf(day))
+		SELECT team, ` + r.periodSQL("day") + ` AS period, sum(all_s), sum(focus_s), sum(meeting_s), sum(deep),
+			count(person),
+			count(person) FILTER (WHERE all_s > over_s OR substr(workdays, dayofweek(day) + 1, 1) <> '1')
+		FROM pd GROUP BY team, period`
+	return r.query(q, []any{r.from, r.to}, []any{&team, &period, &allS, &focusS, &meetingS, &deep, &personDays, &over}, func() error {
+		a := r.get(team, period)
 		a.allS += allS
 		a.focusS += focusS
 		a.meetingS += meetingS
 		a.deepBlocks += deep
-		if person.Valid {
-			a.personDays++
-			if allS > r.org.Team(team).OverworkPerDay.Seconds() || !r.org.IsWorkingDay(team, day) {
-				a.overDays++
-			}
-		}
+		a.personDays += personDays
+		a.overDays += over
 		return nil
 	})
+}
+
+// workdayMask is a's working days as a SQL string of 7 '0'/'1', indexed
+// like DuckDB's dayofweek (0 = Sunday, as time.Weekday).
+func workdayMask(a agreements.Agreement) string {
+	var b [7]byte
+	for i, w := range a.WorkingDays {
+		b[i] = '0'
+		if w {
+			b[i] = '1'
+		}
+	}
+	return "'" + string(b[:]) + "'"
 }
 
 // requests adds the SLA adherence, response times and open requests.
@@ -643,22 +767,31 @@ func (r *outcomeRun) requests() error {
 		openedDay, respDay    sql.NullInt32
 		respTime              sql.NullFloat64
 	)
+	// Per team: its SLA, the end of each period in its zone and its
+	// accumulators, looked up once per row.
 	type teamInfo struct {
 		sla  float64
 		ends []time.Time // end of each of r.weeks' periods
+		accs []*outcomeAcc
 	}
 	infos := map[string]*teamInfo{}
 	info := func(team string) *teamInfo {
 		ti := infos[team]
 		if ti == nil {
 			a := r.org.Team(team)
-			ti = &teamInfo{sla: a.ResponseSLA.Seconds()}
+			ti = &teamInfo{sla: a.ResponseSLA.Seconds(), accs: make([]*outcomeAcc, len(r.weeks))}
 			for _, w := range r.weeks {
 				ti.ends = append(ti.ends, periodEnd(w, r.period, r.org.Location(team)))
 			}
 			infos[team] = ti
 		}
 		return ti
+	}
+	acc := func(team string, ti *teamInfo, i int) *outcomeAcc {
+		if ti.accs[i] == nil {
+			ti.accs[i] = r.get(team, r.weeks[i])
+		}
+		return ti.accs[i]
 	}
 	// Every request that can count in the weeks: opened by the end of the
 	// last week and not answered before the first (a day of slack on each
@@ -682,26 +815,46 @@ func (r *outcomeRun) requests() error {
 		if respondedUS.Valid {
 			responded = usTime(respondedUS.Int64)
 		}
+		// Periods ending by the opening count nothing. The working time
+		// open grows with the cutoff, which never falls from one period to
+		// the next, so once past the SLA it stays past; once answered
+		// before a period's end, the request is open at no later end.
+		past := false
 		for i, w := range r.weeks {
 			end := ti.ends[i]
+			inPeriod := openedDay.Valid && r.periodOf(openedDay.Int32) == w
+			if !inPeriod && !opened.Before(end) {
+				continue
+			}
 			cutoff := end
 			if r.now.Before(cutoff) {
 				cutoff = r.now
 			}
-			if openedDay.Valid && r.periodOf(openedDay.Int32) == w {
-				a := r.get(team, w)
+			if !past {
+				past = r.org.WorkingSeconds(team, opened, cutoff) > ti.sla
+			}
+			if inPeriod {
+				a := acc(team, ti, i)
 				if respondedUS.Valid {
 					a.slaAll++
 					if r.org.WorkingSeconds(team, opened, responded) <= ti.sla {
 						a.slaIn++
 					}
-				} else if r.org.WorkingSeconds(team, opened, cutoff) > ti.sla {
+				} else if past {
 					a.slaAll++
 				}
 			}
-			if opened.Before(end) && (!respondedUS.Valid || !responded.Before(end)) &&
-				r.org.WorkingSeconds(team, opened, cutoff) > ti.sla {
-				r.get(team, w).openPastSLA++
+			if !opened.Before(end) {
+				continue
+			}
+			if respondedUS.Valid && responded.Before(end) {
+				if openedDay.Valid && r.periodOf(openedDay.Int32) <= w {
+					break
+				}
+				continue
+			}
+			if past {
+				acc(team, ti, i).openPastSLA++
 			}
 		}
 		return nil
