@@ -440,6 +440,13 @@ func (b benchReport) rows() []benchRow {
 		}
 		rows = append(rows, benchRow{name, fmt.Sprint(r.Events), fmtSeconds(r.Seconds), fmt.Sprintf("%.0f", r.rate()), fmtSeconds(r.CPU), rss})
 	}
+	// goMem notes, on the row just added, how much of it the Go runtime
+	// held at the end of ingest (the rest is DuckDB's).
+	goMem := func(ok bool, r benchResult) {
+		if mib := r.Extra["go_sys_mib"]; ok && mib > 0 {
+			rows[len(rows)-1].rss += fmt.Sprintf(" (Go runtime %.0f MiB)", mib)
+		}
+	}
 	r, ok := b.results["ceiling"]
 	add("1. ceiling: kafka-go group read + commits", r, ok)
 	shoal, hasShoal := b.results["shoal"]
@@ -447,12 +454,14 @@ func (b benchReport) rows() []benchRow {
 	if kib := shoal.Extra["ingest_peak_rss_kib"]; hasShoal && kib > 0 {
 		rows[len(rows)-1].rss += fmt.Sprintf(" (%d MiB when caught up, before 6a-6c)", int64(kib)/1024)
 	}
+	goMem(hasShoal, shoal)
 	r, ok = b.results["naive"]
 	add("3. naive: encoding/json + one INSERT per event", r, ok)
 	r, ok = b.results["readjson"]
 	add("4a. DuckDB read_json of the NDJSON + rollup", r, ok)
 	r, ok = b.results["stage"]
 	add("4b. Shoal's stage without Kafka, same bytes", r, ok)
+	goMem(ok, r)
 	if r, ok := b.results["absorb"]; ok {
 		rows = append(rows,
 			benchRow{fmt.Sprintf("5a. incremental: absorb %d new events", int(r.Extra["absorbed"])), fmt.Sprint(int(r.Extra["absorbed"])), fmtSeconds(r.Extra["incremental_seconds"]), fmt.Sprintf("%.0f", r.Extra["absorbed"]/r.Extra["incremental_seconds"]), "-", "-"},

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -68,7 +69,7 @@ func runBenchPhase(ctx context.Context, f benchFlags, stdout io.Writer) error {
 	case "stage":
 		r, err = benchStage(ctx, brokers, f.workDir, f.tuning, logger)
 	case "sql":
-		r, err = benchSQL(ctx, brokers, f.workDir, logger)
+		r, err = benchSQL(ctx, brokers, f.workDir, f.tuning, logger)
 	case "absorb":
 		r, err = benchAbsorb(ctx, brokers, f.workDir, f.absorb, f.tuning, logger)
 	default:
@@ -196,6 +197,7 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 	if kib, ok := peakRSSKiB(); ok {
 		r.Extra["ingest_peak_rss_kib"] = float64(kib) // before the outputs below run
 	}
+	r.Extra["go_sys_mib"] = goSysMiB()
 
 	began = time.Now()
 	if err := p.exporter.Refresh(ctx); err != nil {
@@ -233,6 +235,14 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 		return benchResult{}, err
 	}
 	return r, nil
+}
+
+// goSysMiB is the memory the Go runtime holds from the OS (heap, stacks,
+// its own structures): the part of the RSS that is not DuckDB's.
+func goSysMiB() float64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.Sys) / (1 << 20)
 }
 
 // peakRSSKiB is this process's peak resident set so far (VmHWM).
@@ -441,7 +451,7 @@ func benchStage(ctx context.Context, brokers []string, work string, tune benchTu
 	if err != nil {
 		return benchResult{}, err
 	}
-	return benchResult{Events: n, Seconds: took.Seconds()}, nil
+	return benchResult{Events: n, Seconds: took.Seconds(), Extra: map[string]float64{"go_sys_mib": goSysMiB()}}, nil
 }
 
 // benchAbsorb opens the shoal phase's store, absorbs n new events (copies
@@ -506,9 +516,10 @@ GROUP BY unit, week ORDER BY week DESC, unit`
 // benchSQL starts Shoal on the shoal phase's store with the SQL endpoint
 // on (nothing left to consume), times publishing the serving tables, then
 // runs benchAnalystQuery through the endpoint with pgx.
-func benchSQL(ctx context.Context, brokers []string, work string, logger *slog.Logger) (benchResult, error) {
+func benchSQL(ctx context.Context, brokers []string, work string, tune benchTuning, logger *slog.Logger) (benchResult, error) {
 	cfg := defaultConfig(filepath.Join(work, "shoal"))
 	cfg.Brokers, cfg.Topic, cfg.DLQTopic, cfg.Group = brokers, benchTopic, benchDLQ, "bench-shoal"
+	tune.apply(&cfg)
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.SQL.Addr, cfg.SQL.AllowAnonymous = "127.0.0.1:0", true
 	cfg.now = func() time.Time { return benchEnd }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"sort"
 	"strings"
@@ -111,20 +112,29 @@ func (s *servingPublisher) tables(ctx context.Context, org *agreements.Org, now 
 	if err != nil {
 		return nil, err
 	}
-	dayRows, err := s.store.DailyOutcomes(ctx, org, fromWeek, today, now)
-	if err != nil {
-		return nil, err
-	}
-	daily, err := metrics.ApplyDaily(policy, weekly, outcomeCells(dayRows))
-	if err != nil {
-		return nil, err
+	// The days are computed and decided an ISO week at a time (ApplyDaily
+	// solves each week's system on its own), so only one week's cells are
+	// held at once: 26 weeks of days at 2,000 teams are 6 M cells.
+	var dailyRows [][]any
+	dayPeople := map[int32]int{}
+	for w := fromWeek; w <= curWeek; w += 7 {
+		dayRows, err := s.store.DailyOutcomes(ctx, org, w, min(w+6, today), now)
+		if err != nil {
+			return nil, err
+		}
+		daily, err := metrics.ApplyDaily(policy, weekly, outcomeCells(dayRows))
+		if err != nil {
+			return nil, err
+		}
+		dailyRows = append(dailyRows, outcomeRows(daily)...)
+		maps.Copy(dayPeople, orgDayPeople(dayRows))
 	}
 	return []transform.ServingTable{
 		{Name: "weekly_outcomes", Columns: outcomeColumns("week"), Rows: outcomeRows(weekly)},
-		{Name: "daily_outcomes", Columns: outcomeColumns("day"), Rows: outcomeRows(daily)},
+		{Name: "daily_outcomes", Columns: outcomeColumns("day"), Rows: dailyRows},
 		catalogTable(),
 		agreementsTable(org),
-		qualityTable(quality, orgDayPeople(dayRows), policy),
+		qualityTable(quality, dayPeople, policy),
 	}, nil
 }
 
