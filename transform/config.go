@@ -20,13 +20,28 @@ type Config struct {
 	// MemoryLimit caps DuckDB's memory, e.g. "2GB" or "512MiB".
 	// Default: "" = DuckDB's default (80% of RAM).
 	MemoryLimit string `yaml:"memory_limit"`
+	// CheckpointThreshold is the write-ahead log size at which DuckDB
+	// writes it into the database file, e.g. "64MB" or "1GB". Default: ""
+	// = DefaultCheckpointThreshold. Larger means fewer checkpoints (each
+	// costs more as the file grows) for a longer replay after a crash.
+	CheckpointThreshold string `yaml:"checkpoint_threshold"`
 }
+
+// DefaultCheckpointThreshold is what an empty CheckpointThreshold means.
+// DuckDB's own default, 16MB, checkpointed after every 50k-event batch and
+// a checkpoint cost about as much CPU as the rest of the commit
+// (BenchmarkCommit). At 20 M stored events even 64MB checkpoints at every
+// commit: 3.8-4.5 s of a 10k-event batch's 7.3-7.6 s, and 0.23-0.32 s of
+// 3.4-4.1 s with 1GB (BENCHMARKS.md). The default stays 64MB until a large
+// run has measured memory and crash replay with a larger one.
+const DefaultCheckpointThreshold = "64MB"
 
 // Sentinel errors returned (wrapped) by Validate.
 var (
 	ErrNoPath         = errors.New("duckdb path must not be empty")
 	ErrBadThreads     = errors.New("bad duckdb threads")
 	ErrBadMemoryLimit = errors.New("bad duckdb memory limit")
+	ErrBadCheckpoint  = errors.New("bad duckdb checkpoint threshold")
 )
 
 // DefaultConfig returns the documented defaults. Path has no default.
@@ -37,6 +52,7 @@ func (c *Config) RegisterFlags(prefix string, fs *flag.FlagSet) {
 	fs.StringVar(&c.Path, prefix+"path", c.Path, "DuckDB database file (created if missing; one writer process at a time)")
 	fs.IntVar(&c.Threads, prefix+"threads", c.Threads, "DuckDB threads; 0 = one less than the cores, at least 1")
 	fs.StringVar(&c.MemoryLimit, prefix+"memory-limit", c.MemoryLimit, `DuckDB memory limit such as "2GB"; empty keeps DuckDB's default (80% of RAM)`)
+	fs.StringVar(&c.CheckpointThreshold, prefix+"checkpoint-threshold", c.CheckpointThreshold, `DuckDB write-ahead log size that triggers a checkpoint, such as "256MB"; empty = `+DefaultCheckpointThreshold)
 }
 
 var memoryLimitRE = regexp.MustCompile(`(?i)^[0-9]+(\.[0-9]+)?\s*(b|bytes|kb|mb|gb|tb|kib|mib|gib|tib)?$`)
@@ -52,6 +68,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: threads must be 0 (one less than the cores) or more, got %d", ErrBadThreads, c.Threads)
 	case c.MemoryLimit != "" && !memoryLimitRE.MatchString(strings.TrimSpace(c.MemoryLimit)):
 		return fmt.Errorf("%w: %q is not a size; use a number with a unit, e.g. 2GB or 512MiB", ErrBadMemoryLimit, c.MemoryLimit)
+	case c.CheckpointThreshold != "" && !memoryLimitRE.MatchString(strings.TrimSpace(c.CheckpointThreshold)):
+		return fmt.Errorf("%w: %q is not a size; use a number with a unit, e.g. 64MB or 1GB", ErrBadCheckpoint, c.CheckpointThreshold)
 	}
 	return nil
 }

@@ -23,6 +23,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "negative threads", cfg: Config{Path: "x", Threads: -1}, wantErr: ErrBadThreads, wantMsg: "got -1"},
 		{name: "memory limit without number", cfg: Config{Path: "x", MemoryLimit: "lots"}, wantErr: ErrBadMemoryLimit, wantMsg: `"lots" is not a size`},
 		{name: "memory limit percent", cfg: Config{Path: "x", MemoryLimit: "80%"}, wantErr: ErrBadMemoryLimit, wantMsg: "e.g. 2GB"},
+		{name: "checkpoint threshold", cfg: Config{Path: "x", CheckpointThreshold: "1GB"}},
+		{name: "checkpoint threshold without unit size", cfg: Config{Path: "x", CheckpointThreshold: "often"}, wantErr: ErrBadCheckpoint, wantMsg: `"often" is not a size; use a number with a unit, e.g. 64MB`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()
@@ -46,10 +48,10 @@ func TestConfigRegisterFlags(t *testing.T) {
 	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	cfg.RegisterFlags("duckdb.", fs)
-	if err := fs.Parse([]string{"-duckdb.path=/tmp/x.duckdb", "-duckdb.threads=3", "-duckdb.memory-limit=1GB"}); err != nil {
+	if err := fs.Parse([]string{"-duckdb.path=/tmp/x.duckdb", "-duckdb.threads=3", "-duckdb.memory-limit=1GB", "-duckdb.checkpoint-threshold=256MB"}); err != nil {
 		t.Fatal(err)
 	}
-	want := Config{Path: "/tmp/x.duckdb", Threads: 3, MemoryLimit: "1GB"}
+	want := Config{Path: "/tmp/x.duckdb", Threads: 3, MemoryLimit: "1GB", CheckpointThreshold: "256MB"}
 	if cfg != want {
 		t.Fatalf("flags gave %+v, want %+v", cfg, want)
 	}

@@ -232,7 +232,7 @@ func (s *Store) open(ctx context.Context, cfg Config) error {
 	}); err != nil {
 		return fmt.Errorf("create schema in %s: %w", cfg.Path, err)
 	}
-	if _, err := s.conn.ExecContext(ctx, "SET checkpoint_threshold = '"+checkpointThreshold+"'"); err != nil {
+	if _, err := s.conn.ExecContext(ctx, "SET checkpoint_threshold = '"+cmp.Or(strings.TrimSpace(cfg.CheckpointThreshold), DefaultCheckpointThreshold)+"'"); err != nil {
 		return fmt.Errorf("set checkpoint threshold: %w", err)
 	}
 	for _, q := range tempSQL {
@@ -305,13 +305,6 @@ func (s *Store) registerView(ctx context.Context) error {
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-// checkpointThreshold is the WAL size at which DuckDB checkpoints (writes
-// the WAL into the database file). DuckDB's default, 16MB, checkpoints after
-// every 50k-event batch, and a checkpoint costs about as much CPU as the
-// rest of the commit (BenchmarkCommit); a larger WAL means a longer replay
-// after a crash and more uncheckpointed data held in memory.
-const checkpointThreshold = "64MB"
 
 // inTx runs f in a transaction on the writer connection and commits it, or
 // rolls back if f or ctx fails.

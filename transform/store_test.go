@@ -674,3 +674,27 @@ func TestClosedStore(t *testing.T) {
 		t.Fatalf("Rebuild after Close: %v, want ErrClosed", err)
 	}
 }
+
+// TestCheckpointThreshold: the configured WAL size reaches DuckDB's
+// writer connection, and empty means DefaultCheckpointThreshold.
+func TestCheckpointThreshold(t *testing.T) {
+	setting := func(threshold string) string {
+		s, err := Open(context.Background(), Config{Path: filepath.Join(t.TempDir(), "x.duckdb"), CheckpointThreshold: threshold}, nil)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer s.Close()
+		var v string
+		if err := s.conn.QueryRowContext(context.Background(), "SELECT current_setting('checkpoint_threshold')").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	def, explicit, big := setting(""), setting(DefaultCheckpointThreshold), setting("1GB")
+	if def != explicit {
+		t.Errorf("empty threshold gives %q, %s gives %q", def, DefaultCheckpointThreshold, explicit)
+	}
+	if big == def {
+		t.Errorf("1GB gives %q, the same as the default", big)
+	}
+}

@@ -106,15 +106,18 @@ type benchTuning struct {
 	batchSize   int
 	threads     int
 	memoryLimit string
+	checkpoint  string
 }
 
 func (t benchTuning) apply(cfg *Config) {
 	cfg.BatchSize, cfg.DuckDBThreads, cfg.DuckDBMemoryLimit = t.batchSize, t.threads, t.memoryLimit
+	cfg.DuckDBCheckpointThreshold = t.checkpoint
 }
 
 // args are the child-process flags that carry t.
 func (t benchTuning) args() []string {
-	return []string{"--batch-size", fmt.Sprint(t.batchSize), "--duckdb-threads", fmt.Sprint(t.threads), "--duckdb-memory-limit", t.memoryLimit}
+	return []string{"--batch-size", fmt.Sprint(t.batchSize), "--duckdb-threads", fmt.Sprint(t.threads),
+		"--duckdb-memory-limit", t.memoryLimit, "--duckdb-checkpoint-threshold", t.checkpoint}
 }
 
 // String describes t in the Markdown's notes.
@@ -125,6 +128,9 @@ func (t benchTuning) String() string {
 	}
 	if t.memoryLimit != "" {
 		s += ", --duckdb-memory-limit " + t.memoryLimit
+	}
+	if t.checkpoint != "" {
+		s += ", --duckdb-checkpoint-threshold " + t.checkpoint
 	}
 	return s
 }
@@ -145,6 +151,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.tuning.batchSize, "batch-size", ingest.DefaultConfig().BatchSize, "the measured pipelines' --batch-size (most events per Arrow batch and DuckDB transaction)")
 	fs.IntVar(&f.tuning.threads, "duckdb-threads", 0, "the measured pipelines' --duckdb-threads (0 = one less than the cores, at least 1)")
 	fs.StringVar(&f.tuning.memoryLimit, "duckdb-memory-limit", "", "the measured pipelines' --duckdb-memory-limit, e.g. 1GB (empty = DuckDB's default, 80% of RAM)")
+	fs.StringVar(&f.tuning.checkpoint, "duckdb-checkpoint-threshold", "", "the measured pipelines' --duckdb-checkpoint-threshold, e.g. 1GB (empty = "+transform.DefaultCheckpointThreshold+")")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level of the measured pipelines: debug, info, warn or error")
 	fs.StringVar(&f.profileDir, "cpuprofile-dir", "", "write a pprof CPU profile of each phase to DIR/PHASE.pprof (go tool pprof -top bin/shoal DIR/shoal.pprof)")
 	fs.StringVar(&f.phase, "phase", "", "internal: run one phase as a child process")
@@ -224,7 +231,7 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 		return errors.New("--naive-events, --absorb and --batch-size must be at least 1")
 	}
 	// Fail before minutes of publishing, not in the first child.
-	tc := transform.Config{Path: "bench.duckdb", Threads: f.tuning.threads, MemoryLimit: f.tuning.memoryLimit}
+	tc := transform.Config{Path: "bench.duckdb", Threads: f.tuning.threads, MemoryLimit: f.tuning.memoryLimit, CheckpointThreshold: f.tuning.checkpoint}
 	if err := tc.Validate(); err != nil {
 		return err
 	}

@@ -44,6 +44,9 @@ type Config struct {
 	DuckDBThreads int `yaml:"duckdb_threads"`
 	// DuckDBMemoryLimit caps DuckDB's memory, e.g. 2GB. Default: DuckDB's own (80% of RAM)
 	DuckDBMemoryLimit string `yaml:"duckdb_memory_limit"`
+	// DuckDBCheckpointThreshold is the WAL size that triggers a DuckDB
+	// checkpoint. Default: transform.DefaultCheckpointThreshold (64MB)
+	DuckDBCheckpointThreshold string `yaml:"duckdb_checkpoint_threshold"`
 	// LogLevel is debug, info, warn or error. Default: info
 	LogLevel string `yaml:"log_level"`
 	// LogFormat is text or json. Default: text
@@ -79,6 +82,7 @@ func (c *Config) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.PseudonymKeyFile, "pseudonym-key-file", c.PseudonymKeyFile, "file with the secret key (>= 32 bytes) that pseudonymizes person ids; create one with: head -c 32 /dev/urandom > shoal.key")
 	fs.IntVar(&c.DuckDBThreads, "duckdb-threads", c.DuckDBThreads, "DuckDB threads (0 = one less than the cores, at least 1: the spare core prepares the next batch)")
 	fs.StringVar(&c.DuckDBMemoryLimit, "duckdb-memory-limit", c.DuckDBMemoryLimit, "DuckDB memory limit, e.g. 2GB (empty = DuckDB default)")
+	fs.StringVar(&c.DuckDBCheckpointThreshold, "duckdb-checkpoint-threshold", c.DuckDBCheckpointThreshold, "write-ahead log size that makes DuckDB checkpoint, e.g. 1GB: larger is fewer, costlier checkpoints and a longer replay after a crash (empty = "+transform.DefaultCheckpointThreshold+")")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	c.ReportSchedule.registerFlags(fs)
@@ -121,7 +125,7 @@ func (c *Config) validate(requireKey bool) error {
 
 // storeConfig is the DuckDB store's configuration.
 func (c *Config) storeConfig() transform.Config {
-	return transform.Config{Path: c.duckDBPath(), Threads: c.DuckDBThreads, MemoryLimit: c.DuckDBMemoryLimit}
+	return transform.Config{Path: c.duckDBPath(), Threads: c.DuckDBThreads, MemoryLimit: c.DuckDBMemoryLimit, CheckpointThreshold: c.DuckDBCheckpointThreshold}
 }
 
 func (c *Config) duckDBPath() string { return filepath.Join(c.DataDir, "shoal.duckdb") }
