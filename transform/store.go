@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -190,6 +191,26 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) 
 	return s, nil
 }
 
+// setWALAside handles a write-ahead log DuckDB cannot replay (a process
+// killed while DuckDB wrote it can leave an entry whose checksum fails,
+// and DuckDB 1.1 then refuses to open the file): it moves the log aside
+// and opens the last checkpoint. Nothing is lost that Kafka does not still
+// hold: the batches committed since that checkpoint took their offsets
+// with them, so they are consumed again, exactly once (dead letters of
+// those batches may be written a second time). The log is kept, renamed,
+// for inspection.
+func (s *Store) setWALAside(path, dsn string, replayErr error) (*duckdb.Connector, error) {
+	wal := path + ".wal"
+	aside := wal + ".unreplayable-" + time.Now().UTC().Format("20060102T150405Z")
+	if err := os.Rename(wal, aside); err != nil {
+		return nil, fmt.Errorf("%w; moving the write-ahead log aside failed too: %v", replayErr, err)
+	}
+	s.logger.Warn("the DuckDB write-ahead log could not be replayed (the process was killed while writing it?); it was moved aside and the last checkpoint opened: "+
+		"the batches committed since then are consumed from Kafka again, with their offsets, so nothing is counted twice; if the topic's retention has dropped them they are lost",
+		"path", path, "moved_to", aside, "error", replayErr)
+	return duckdb.NewConnector(dsn, nil)
+}
+
 func (s *Store) open(ctx context.Context, cfg Config) error {
 	params := url.Values{}
 	threads := cfg.Threads
@@ -205,6 +226,9 @@ func (s *Store) open(ctx context.Context, cfg Config) error {
 		dsn += "?" + params.Encode()
 	}
 	connector, err := duckdb.NewConnector(dsn, nil)
+	if err != nil && strings.Contains(err.Error(), "Failure while replaying WAL file") {
+		connector, err = s.setWALAside(cfg.Path, dsn, err)
+	}
 	if err != nil {
 		msg := err.Error()
 		if strings.Contains(msg, "Could not set lock") || strings.Contains(msg, "Conflicting lock") {
@@ -583,20 +607,23 @@ func (s *Store) rebuildTx(ctx context.Context) (cells int64, err error) {
 	if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM events").Scan(&events); err != nil {
 		return 0, fmt.Errorf("count events: %w", err)
 	}
-	slices := max(1, (events+s.rebuildSlice-1)/s.rebuildSlice)
-	for i := range slices {
+	parts := max(1, (events+s.rebuildSlice-1)/s.rebuildSlice)
+	began := time.Now()
+	for i := range parts {
 		if _, err := s.exec(ctx, stepResetScratch); err != nil {
 			return 0, err
 		}
-		if _, err := s.exec(ctx, stepRebuildSlice, slices, i); err != nil {
+		if _, err := s.exec(ctx, stepRebuildSlice, parts, i); err != nil {
 			return 0, err
 		}
 		n, err := s.run(ctx, batchSteps)
 		if err != nil {
-			return 0, fmt.Errorf("slice %d of %d: %w", i+1, slices, err)
+			return 0, fmt.Errorf("slice %d of %d: %w", i+1, parts, err)
 		}
 		cells += n
-		s.logger.Debug("rebuild slice derived", "slice", i+1, "of", slices, "cells", n)
+		if parts > 1 { // a long rebuild shows its progress
+			s.logger.Info("rebuilding derived tables", "slice", i+1, "of", parts, "events", events, "elapsed", time.Since(began).Round(time.Second))
+		}
 	}
 	return cells, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -696,5 +697,71 @@ func TestCheckpointThreshold(t *testing.T) {
 	}
 	if big == def {
 		t.Errorf("1GB gives %q, the same as the default", big)
+	}
+}
+
+// TestUnreplayableWALIsSetAside: a write-ahead log DuckDB cannot replay
+// (as a kill mid-write can leave) does not keep Shoal from starting: Open
+// moves it aside, opens the last checkpoint, and the store is consistent
+// there (the lost batch's offsets went with its events, so Kafka replays
+// it) and takes commits again.
+func TestUnreplayableWALIsSetAside(t *testing.T) {
+	mem := checkedMem(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "shoal.duckdb")
+	s, err := Open(ctx, Config{Path: path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g ids
+	commit(t, s, mem, g.ev(event.TaskCreated, 0, 9, task("k1"), who(1)))
+	if err := s.Close(); err != nil { // checkpoints: k1 is in the file
+		t.Fatal(err)
+	}
+	if s, err = Open(ctx, Config{Path: path}, nil); err != nil {
+		t.Fatal(err)
+	}
+	commit(t, s, mem, g.ev(event.TaskCreated, 1, 9, task("k2"), who(2)))
+	// The "crash": copy the file and its log while the store is open (k2
+	// is only in the log), then damage an entry of the copied log.
+	crashed := filepath.Join(dir, "crashed.duckdb")
+	for _, ext := range []string{"", ".wal"} {
+		b, err := os.ReadFile(path + ext)
+		if err != nil {
+			t.Fatalf("read %s: %v", path+ext, err)
+		}
+		if ext == ".wal" {
+			if len(b) < 100 {
+				t.Fatalf("the log holds %d bytes: k2 was checkpointed, nothing to damage", len(b))
+			}
+			b[len(b)/2] ^= 0xff
+		}
+		if err := os.WriteFile(crashed+ext, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	c, err := Open(ctx, Config{Path: crashed}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatalf("Open with a damaged log: %v", err)
+	}
+	defer c.Close()
+	if n, err := c.EventCount(ctx); err != nil || n != 1 {
+		t.Errorf("after setting the log aside: %d events (%v), want 1 (the last checkpoint)", n, err)
+	}
+	if !strings.Contains(logs.String(), "write-ahead log could not be replayed") || !strings.Contains(logs.String(), "moved_to=") {
+		t.Errorf("no warning about the log:\n%s", logs.String())
+	}
+	aside, _ := filepath.Glob(crashed + ".wal.unreplayable-*")
+	if len(aside) != 1 {
+		t.Errorf("log kept aside: %v, want one file", aside)
+	}
+	commit(t, c, mem, g.ev(event.TaskCreated, 1, 9, task("k2"), who(2))) // Kafka's redelivery
+	if n, _ := c.EventCount(ctx); n != 2 {
+		t.Errorf("after redelivery: %d events, want 2", n)
 	}
 }
