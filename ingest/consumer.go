@@ -434,6 +434,13 @@ func (b *batcher) commit(ctx context.Context, gen *kafka.Generation, p *prepared
 	if err := retry(ctx, c, "commit", func() (err error) { res, err = c.sink.Commit(ctx, p.batch); return err }); err != nil {
 		return fmt.Errorf("commit batch of %d messages: %w", p.n, err)
 	}
+	// The counters move before the committed offsets: whoever sees the
+	// offsets (CaughtUp) then sees this batch counted too.
+	c.consumed.Add(int64(p.n))
+	c.accepted.Add(res.Inserted)
+	c.duplicates.Add(res.Duplicates)
+	c.rejected.Add(int64(p.dead))
+	c.batches.Add(1)
 	offsets := p.batch.Offsets
 	c.mu.Lock()
 	for part, off := range offsets {
@@ -455,11 +462,6 @@ func (b *batcher) commit(ctx context.Context, gen *kafka.Generation, p *prepared
 		}
 	}
 
-	c.consumed.Add(int64(p.n))
-	c.accepted.Add(res.Inserted)
-	c.duplicates.Add(res.Duplicates)
-	c.rejected.Add(int64(p.dead))
-	c.batches.Add(1)
 	m := c.metrics
 	m.consumed.Add(float64(p.n))
 	m.accepted.Add(float64(res.Inserted))

@@ -355,3 +355,52 @@ func recordBytes(rec arrow.Record) int {
 	}
 	return n
 }
+
+// TestStatsCountACommittedBatch: once CaughtUp sees a batch's offsets,
+// Stats counts that batch (the counters once moved only after the group
+// offset commit's round trip to the broker, so a caller that checked
+// CaughtUp and then read Stats could see 0 consumed).
+func TestStatsCountACommittedBatch(t *testing.T) {
+	addr := startTestBroker(t)
+	var evs [][]byte
+	for i := range 50 {
+		evs = append(evs, validEvent(i))
+	}
+	produce(t, addr, evs...)
+	key := make([]byte, 32)
+	p, err := privacy.NewPseudonymizer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Brokers = StringList{addr}
+	cfg.Topic, cfg.DLQTopic, cfg.Group = "events", "dlq", "test"
+	cfg.BatchSize, cfg.BatchLatency = 100, 20*time.Millisecond
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	c, err := NewConsumer(cfg, NewDecoder(p, nil, 0), newRecordingSink(), mem, NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	end, err := EndOffsets(ctx, cfg.Brokers, cfg.Topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !c.CaughtUp(end) { // polled without pause, to land in any gap
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer did not catch up with %v: %+v", end, c.Stats())
+		}
+	}
+	if st := c.Stats(); st.Consumed != 50 || st.Batches != 1 {
+		t.Errorf("caught up, but Stats says %+v; want 50 consumed in 1 batch", st)
+	}
+}
