@@ -95,9 +95,10 @@ func produce(t *testing.T, addr string, values ...[]byte) {
 	}
 }
 
-// runConsumer runs a consumer until it has caught up with the topic, then
-// stops it and checks that no Arrow memory leaked.
-func runConsumer(t *testing.T, addr string, sink Sink) *Consumer {
+// startConsumer runs a consumer of the test topic into sink and returns
+// it with the topic's end offsets and a stop that cancels it, waits for Run
+// and checks that no Arrow memory leaked.
+func startConsumer(t *testing.T, addr string, sink Sink) (*Consumer, map[int32]int64, func()) {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	key := make([]byte, 32)
@@ -116,10 +117,27 @@ func runConsumer(t *testing.T, addr string, sink Sink) *Consumer {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
+	stop := func() {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		mem.AssertSize(t, 0)
+	}
 	end, err := EndOffsets(ctx, cfg.Brokers, cfg.Topic)
 	if err != nil {
+		stop()
 		t.Fatal(err)
 	}
+	return c, end, stop
+}
+
+// runConsumer runs a consumer until it has caught up with the topic, then
+// stops it and checks that no Arrow memory leaked.
+func runConsumer(t *testing.T, addr string, sink Sink) *Consumer {
+	t.Helper()
+	c, end, stop := startConsumer(t, addr, sink)
 	deadline := time.Now().Add(60 * time.Second)
 	for !c.CaughtUp(end) {
 		if time.Now().After(deadline) {
@@ -127,11 +145,7 @@ func runConsumer(t *testing.T, addr string, sink Sink) *Consumer {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	mem.AssertSize(t, 0)
+	stop()
 	return c
 }
 
@@ -367,33 +381,8 @@ func TestStatsCountACommittedBatch(t *testing.T) {
 		evs = append(evs, validEvent(i))
 	}
 	produce(t, addr, evs...)
-	key := make([]byte, 32)
-	p, err := privacy.NewPseudonymizer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := DefaultConfig()
-	cfg.Brokers = StringList{addr}
-	cfg.Topic, cfg.DLQTopic, cfg.Group = "events", "dlq", "test"
-	cfg.BatchSize, cfg.BatchLatency = 100, 20*time.Millisecond
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	c, err := NewConsumer(cfg, NewDecoder(p, nil, 0), newRecordingSink(), mem, NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	end, err := EndOffsets(ctx, cfg.Brokers, cfg.Topic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, end, stop := startConsumer(t, addr, newRecordingSink())
+	defer stop()
 	deadline := time.Now().Add(60 * time.Second)
 	for !c.CaughtUp(end) { // polled without pause, to land in any gap
 		if time.Now().After(deadline) {
