@@ -82,6 +82,15 @@ func validEvent(i int) []byte {
 	return fmt.Appendf(nil, `{"specversion":"1.0","id":"ev-%d","source":"https://jira.acme.example","type":"work.task.started","time":"2026-11-20T10:00:00Z","data":{"team":"team-%d","task":"T-%d","person":"person%d@acme.example"}}`, i, i%4, i, i%9)
 }
 
+// validEvents returns validEvent(i) for i in [from, to).
+func validEvents(from, to int) [][]byte {
+	out := make([][]byte, 0, to-from)
+	for i := from; i < to; i++ {
+		out = append(out, validEvent(i))
+	}
+	return out
+}
+
 func produce(t *testing.T, addr string, values ...[]byte) {
 	t.Helper()
 	w := NewWriter([]string{addr}, "events")
@@ -154,11 +163,7 @@ func runConsumer(t *testing.T, addr string, sink Sink) *Consumer {
 // reach the DLQ; Arrow memory is fully released.
 func TestConsumerResumesFromSinkOffsets(t *testing.T) {
 	addr := startTestBroker(t)
-	var first [][]byte
-	for i := range 500 {
-		first = append(first, validEvent(i))
-	}
-	first = append(first, []byte(`{"specversion":"1.0","id":"bad-1"`), []byte(`{"specversion":"1.0","id":"k1","source":"s","type":"work.activity.keystrokes","time":"2026-11-20T10:00:00Z","data":{"team":"a","person":"bob@acme.example"}}`))
+	first := append(validEvents(0, 500), []byte(`{"specversion":"1.0","id":"bad-1"`), []byte(`{"specversion":"1.0","id":"k1","source":"s","type":"work.activity.keystrokes","time":"2026-11-20T10:00:00Z","data":{"team":"a","person":"bob@acme.example"}}`))
 	produce(t, addr, first...)
 	sink := newRecordingSink()
 	sink.failNext = 2 // the first commits fail and are retried, not lost
@@ -170,11 +175,7 @@ func TestConsumerResumesFromSinkOffsets(t *testing.T) {
 		t.Fatalf("sink has %d distinct ids, want 500", len(sink.ids))
 	}
 
-	var second [][]byte
-	for i := 500; i < 800; i++ {
-		second = append(second, validEvent(i))
-	}
-	produce(t, addr, second...)
+	produce(t, addr, validEvents(500, 800)...)
 	c2 := runConsumer(t, addr, sink)
 	if st := c2.Stats(); st.Consumed != 300 || st.Accepted != 300 {
 		t.Errorf("second run re-read old messages: %+v", st)
@@ -376,11 +377,7 @@ func recordBytes(rec arrow.Record) int {
 // CaughtUp and then read Stats could see 0 consumed).
 func TestStatsCountACommittedBatch(t *testing.T) {
 	addr := startTestBroker(t)
-	var evs [][]byte
-	for i := range 50 {
-		evs = append(evs, validEvent(i))
-	}
-	produce(t, addr, evs...)
+	produce(t, addr, validEvents(0, 50)...)
 	c, end, stop := startConsumer(t, addr, newRecordingSink())
 	defer stop()
 	deadline := time.Now().Add(60 * time.Second)
