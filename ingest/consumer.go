@@ -201,7 +201,10 @@ func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation) err
 	}
 	c.mu.Unlock()
 
-	msgs := make(chan kafka.Message, 2*c.cfg.BatchSize) // the readers stay a batch ahead of the commit
+	// The readers stay one batch ahead: while a batch commits the next is
+	// prepared and a third fills this channel. The commit is the slower
+	// side, so a deeper buffer would only hold more messages in memory.
+	msgs := make(chan kafka.Message, c.cfg.BatchSize)
 	var readers sync.WaitGroup
 	parts := make([]int, 0, len(assigned))
 	for _, a := range assigned {
@@ -278,6 +281,7 @@ func (c *Consumer) batchLoop(ctx context.Context, gen *kafka.Generation, msgs <-
 			return nil
 		}
 		err := b.process(ctx, gen, pending)
+		clear(pending) // the prepared batch no longer needs the messages' bytes
 		pending = pending[:0]
 		return err
 	}
