@@ -107,17 +107,18 @@ type benchTuning struct {
 	threads     int
 	memoryLimit string
 	checkpoint  string
+	goMemory    string
 }
 
 func (t benchTuning) apply(cfg *Config) {
 	cfg.BatchSize, cfg.DuckDBThreads, cfg.DuckDBMemoryLimit = t.batchSize, t.threads, t.memoryLimit
-	cfg.DuckDBCheckpointThreshold = t.checkpoint
+	cfg.DuckDBCheckpointThreshold, cfg.GoMemoryLimit = t.checkpoint, t.goMemory
 }
 
 // args are the child-process flags that carry t.
 func (t benchTuning) args() []string {
 	return []string{"--batch-size", fmt.Sprint(t.batchSize), "--duckdb-threads", fmt.Sprint(t.threads),
-		"--duckdb-memory-limit", t.memoryLimit, "--duckdb-checkpoint-threshold", t.checkpoint}
+		"--duckdb-memory-limit", t.memoryLimit, "--duckdb-checkpoint-threshold", t.checkpoint, "--go-memory-limit", t.goMemory}
 }
 
 // String describes t in the Markdown's notes.
@@ -131,6 +132,9 @@ func (t benchTuning) String() string {
 	}
 	if t.checkpoint != "" {
 		s += ", --duckdb-checkpoint-threshold " + t.checkpoint
+	}
+	if t.goMemory != "" {
+		s += ", --go-memory-limit " + t.goMemory
 	}
 	return s
 }
@@ -152,8 +156,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.tuning.threads, "duckdb-threads", 0, "the measured pipelines' --duckdb-threads (0 = one less than the cores, at least 1)")
 	fs.StringVar(&f.tuning.memoryLimit, "duckdb-memory-limit", "", "the measured pipelines' --duckdb-memory-limit, e.g. 1GB (empty = DuckDB's default, 80% of RAM)")
 	fs.StringVar(&f.tuning.checkpoint, "duckdb-checkpoint-threshold", "", "the measured pipelines' --duckdb-checkpoint-threshold, e.g. 1GB (empty = "+transform.DefaultCheckpointThreshold+")")
+	fs.StringVar(&f.tuning.goMemory, "go-memory-limit", "", "the measured pipelines' --go-memory-limit (Go's soft heap limit), e.g. 320MiB (empty = GOMEMLIMIT or none)")
 	fs.StringVar(&f.logLevel, "log-level", "warn", "log level of the measured pipelines: debug, info, warn or error")
-	fs.StringVar(&f.profileDir, "cpuprofile-dir", "", "write a pprof CPU profile of each phase to DIR/PHASE.pprof (go tool pprof -top bin/shoal DIR/shoal.pprof)")
+	fs.StringVar(&f.profileDir, "cpuprofile-dir", "", "write a pprof CPU profile of each phase to DIR/PHASE.pprof (go tool pprof -top bin/shoal DIR/shoal.pprof), and its heap at the largest Go heap to DIR/PHASE.heap.pprof")
 	fs.StringVar(&f.phase, "phase", "", "internal: run one phase as a child process")
 	fs.StringVar(&f.brokers, "brokers", "", "internal: broker address of the parent's embedded broker")
 	if err := parseFlags(fs, args, nil, nil, stdout); err != nil {
@@ -234,6 +239,11 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 	tc := transform.Config{Path: "bench.duckdb", Threads: f.tuning.threads, MemoryLimit: f.tuning.memoryLimit, CheckpointThreshold: f.tuning.checkpoint}
 	if err := tc.Validate(); err != nil {
 		return err
+	}
+	if f.tuning.goMemory != "" {
+		if _, err := parseSize(f.tuning.goMemory); err != nil {
+			return fmt.Errorf("--go-memory-limit: %w", err)
+		}
 	}
 	self, err := os.Executable()
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -55,6 +56,16 @@ func runBenchPhase(ctx context.Context, f benchFlags, stdout io.Writer) error {
 			return fmt.Errorf("start CPU profile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
+		stop := keepPeakHeapProfile(filepath.Join(f.profileDir, f.phase+".heap.pprof"), logger)
+		defer stop()
+	}
+	if f.tuning.goMemory != "" && f.phase != "ceiling" && f.phase != "naive" && f.phase != "readjson" {
+		// Shoal's phases; the pipeline phases set it again from their Config.
+		limit, err := parseSize(f.tuning.goMemory)
+		if err != nil {
+			return fmt.Errorf("--go-memory-limit: %w", err)
+		}
+		debug.SetMemoryLimit(limit)
 	}
 	var r benchResult
 	switch f.phase {
@@ -235,6 +246,43 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 		return benchResult{}, err
 	}
 	return r, nil
+}
+
+// keepPeakHeapProfile samples the Go heap every second and writes a pprof
+// heap profile to path each time the heap in use is the largest so far:
+// what held the memory at the phase's peak (as of the garbage collection
+// before it). stop ends the sampling.
+func keepPeakHeapProfile(path string, logger *slog.Logger) (stop func()) {
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		var peak uint64
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse <= peak {
+				continue
+			}
+			peak = m.HeapInuse
+			var buf bytes.Buffer
+			err := pprof.Lookup("heap").WriteTo(&buf, 0)
+			if err == nil {
+				err = os.WriteFile(path, buf.Bytes(), 0o640)
+			}
+			if err != nil {
+				logger.Warn("cannot write the heap profile", "path", path, "err", err)
+				return
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // goSysMiB is the memory the Go runtime holds from the OS (heap, stacks,

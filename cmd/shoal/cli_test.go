@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,7 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"broker without port", append(base, "--pseudonym-key-file", keyPath, "--brokers", "kafka"), nil, 1, []string{`broker "kafka" has no port`}},
 		{"bad env value", append(base, "--pseudonym-key-file", keyPath), map[string]string{"SHOAL_BATCH_SIZE": "lots"}, 2, []string{"SHOAL_BATCH_SIZE", "lots"}},
 		{"bad report schedule", append(base, "--pseudonym-key-file", keyPath, "--report-time", "6am", "--report-weekday", "Moonday"), nil, 1, []string{`report-time "6am": use HH:MM`, `report-weekday "Moonday"`}},
+		{"bad go memory limit", append(base, "--pseudonym-key-file", keyPath, "--go-memory-limit", "300"), nil, 1, []string{`go-memory-limit: "300" is not a size`, "320MiB"}},
 		{"bad log level", append(base, "--pseudonym-key-file", keyPath, "--log-level", "loud"), nil, 1, []string{`log-level "loud"`}},
 		{"unknown flag", append(base, "--nosuch"), nil, 2, []string{"flag provided but not defined: -nosuch", "--help"}},
 		{"stray argument", append(base, "extra"), nil, 2, []string{`unexpected argument "extra"`}},
@@ -140,5 +142,34 @@ func TestHelp(t *testing.T) {
 				t.Errorf("--help output changed; if intended, run: go test ./cmd/shoal -run TestHelp -update\n--- got\n%s", stdout)
 			}
 		})
+	}
+}
+
+// TestParseSize: sizes read as DuckDB reads them (KB/MB/GB decimal,
+// KiB/MiB/GiB binary); a size without a unit or below 1 MiB is refused.
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"320MiB": 320 << 20, "512MB": 512e6, "1.5GiB": 3 << 29, " 2 gb ": 2e9, "1048576b": 1 << 20} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "300", "lots", "-1GB", "12 parsecs", "1KB"} {
+		if got, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", in, got)
+		}
+	}
+}
+
+// TestGoMemoryLimit: --go-memory-limit becomes the Go runtime's soft
+// memory limit when the pipeline starts.
+func TestGoMemoryLimit(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
+	org, msgs := smallOrg()
+	addr := startKafka(t, "shoal.events", "shoal.dlq")
+	publish(t, addr, "shoal.events", msgs[:100])
+	testPipeline(t, addr, t.TempDir(), org, &syncBuffer{}, func(c *Config) { c.GoMemoryLimit = "300MiB" })
+	if got := debug.SetMemoryLimit(-1); got != 300<<20 {
+		t.Errorf("Go memory limit %d after start, want %d", got, 300<<20)
 	}
 }

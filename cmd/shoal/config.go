@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,6 +49,11 @@ type Config struct {
 	// DuckDBCheckpointThreshold is the WAL size that triggers a DuckDB
 	// checkpoint. Default: transform.DefaultCheckpointThreshold (64MB)
 	DuckDBCheckpointThreshold string `yaml:"duckdb_checkpoint_threshold"`
+	// GoMemoryLimit is the Go runtime's soft memory limit (what GOMEMLIMIT
+	// sets), e.g. 320MiB: the garbage collector runs more often as the Go
+	// heap nears it. It does not cover DuckDB (DuckDBMemoryLimit). Default:
+	// none, or GOMEMLIMIT from the environment
+	GoMemoryLimit string `yaml:"go_memory_limit"`
 	// LogLevel is debug, info, warn or error. Default: info
 	LogLevel string `yaml:"log_level"`
 	// LogFormat is text or json. Default: text
@@ -83,6 +90,7 @@ func (c *Config) registerFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.DuckDBThreads, "duckdb-threads", c.DuckDBThreads, "DuckDB threads (0 = one less than the cores, at least 1: the spare core prepares the next batch)")
 	fs.StringVar(&c.DuckDBMemoryLimit, "duckdb-memory-limit", c.DuckDBMemoryLimit, "DuckDB memory limit, e.g. 2GB (empty = DuckDB default)")
 	fs.StringVar(&c.DuckDBCheckpointThreshold, "duckdb-checkpoint-threshold", c.DuckDBCheckpointThreshold, "write-ahead log size that makes DuckDB checkpoint, e.g. 1GB: larger is fewer, costlier checkpoints and a longer replay after a crash (empty = "+transform.DefaultCheckpointThreshold+")")
+	fs.StringVar(&c.GoMemoryLimit, "go-memory-limit", c.GoMemoryLimit, "soft limit of the Go heap (like GOMEMLIMIT), e.g. 320MiB: the garbage collector works harder near it; DuckDB's memory is separate (empty = GOMEMLIMIT or none)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	c.ReportSchedule.registerFlags(fs)
@@ -114,6 +122,11 @@ func (c *Config) validate(requireKey bool) error {
 	if requireKey && c.PseudonymKeyFile == "" {
 		errs = append(errs, errors.New("pseudonym-key-file is required: create a key with `head -c 32 /dev/urandom > shoal.key` and pass --pseudonym-key-file shoal.key (keep it secret and keep it: a new key gives everyone new pseudonyms)"))
 	}
+	if c.GoMemoryLimit != "" {
+		if _, err := parseSize(c.GoMemoryLimit); err != nil {
+			errs = append(errs, fmt.Errorf("go-memory-limit: %w", err))
+		}
+	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
@@ -129,6 +142,31 @@ func (c *Config) storeConfig() transform.Config {
 }
 
 func (c *Config) duckDBPath() string { return filepath.Join(c.DataDir, "shoal.duckdb") }
+
+var sizeRE = regexp.MustCompile(`(?i)^([0-9]+(?:\.[0-9]+)?)\s*(b|kb|mb|gb|tb|kib|mib|gib|tib)$`)
+
+var sizeUnits = map[string]float64{
+	"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+}
+
+// parseSize reads a size with a unit, as DuckDB does: 512MB (decimal) or
+// 320MiB (binary).
+func parseSize(s string) (int64, error) {
+	m := sizeRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, fmt.Errorf("%q is not a size; use a number with a unit, e.g. 320MiB or 1GB", s)
+	}
+	n, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q: %w", s, err)
+	}
+	b := n * sizeUnits[strings.ToLower(m[2])]
+	if b < 1<<20 || b > 1<<50 {
+		return 0, fmt.Errorf("%q is out of range; use at least 1MiB", s)
+	}
+	return int64(b), nil
+}
 
 func parseLevel(s string) (slog.Level, error) {
 	var l slog.Level

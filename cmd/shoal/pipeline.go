@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -57,6 +58,13 @@ func startPipeline(ctx context.Context, cfg Config, key []byte, logger *slog.Log
 			p.close()
 		}
 	}()
+	if cfg.GoMemoryLimit != "" {
+		limit, err := parseSize(cfg.GoMemoryLimit)
+		if err != nil {
+			return nil, fmt.Errorf("go-memory-limit: %w", err)
+		}
+		debug.SetMemoryLimit(limit)
+	}
 	p.teams, err = agreements.NewHolder(cfg.Teams, logger)
 	if err != nil {
 		return nil, fmt.Errorf("teams file:\n%w", err)
