@@ -54,6 +54,13 @@ const (
 	numFamilies
 )
 
+// familyExpr is the metric family of an event (famFlow, famTime, famAsync,
+// -1 for none), from its type.
+var familyExpr = `CAST(CASE WHEN type = '` + event.TimeLogged + `' THEN ` + fmt.Sprint(famTime) + `
+	WHEN type LIKE 'work.task.%' THEN ` + fmt.Sprint(famFlow) + `
+	WHEN type LIKE 'work.request.%' THEN ` + fmt.Sprint(famAsync) + `
+	ELSE -1 END AS TINYINT)`
+
 // OutcomeMetrics are the catalog IDs Outcomes computes, in catalog order,
 // with their family (TestOutcomeMetricIDs ties them to metrics.Catalog).
 var OutcomeMetrics = []struct {
@@ -497,11 +504,10 @@ func (r *outcomeRun) teamTable(name string, cols []string, types []string, val f
 
 func sqlString(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
 
-// people marks the active (team, period)s and counts each family's
-// distinct people per team, per unit (org.UnitOf) and for the org, from
-// the events of the periods. DuckDB counts them, so only counts cross into
-// Go. Family -1 marks events of no family; a team's period is active if it
-// has any event at all.
+// people marks the active (team, period)s, those with any event at all
+// (team_day), and counts each family's distinct people per team, per unit
+// (org.UnitOf) and for the org, from team_day_people (events of no family
+// have family -1). DuckDB counts them, so only counts cross into Go.
 func (r *outcomeRun) people() error {
 	var (
 		team, unit   string
@@ -509,17 +515,20 @@ func (r *outcomeRun) people() error {
 		period       int32
 		fam, n       int
 	)
+	err := r.query(`SELECT DISTINCT team, `+r.periodSQL("day")+` FROM team_day
+		WHERE events > 0 AND day BETWEEN `+dateExpr+` AND `+dateExpr, []any{r.from, r.to}, []any{&team, &period}, func() error {
+		r.active[outcomeKey{team, period}] = true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	units := r.teamTable("tu", []string{"unit"}, []string{"VARCHAR"}, func(a agreements.Agreement) []string {
 		return []string{sqlString(a.Unit)}
 	})
 	q := `WITH p AS (
-			SELECT DISTINCT team, ` + r.periodSQL("day") + ` AS period,
-				CASE WHEN type = '` + event.TimeLogged + `' THEN ` + fmt.Sprint(famTime) + `
-					WHEN type LIKE 'work.task.%' THEN ` + fmt.Sprint(famFlow) + `
-					WHEN type LIKE 'work.request.%' THEN ` + fmt.Sprint(famAsync) + `
-					ELSE -1 END AS fam,
-				person
-			FROM events WHERE day BETWEEN ` + dateExpr + ` AND ` + dateExpr + `
+			SELECT DISTINCT team, ` + r.periodSQL("day") + ` AS period, family AS fam, person
+			FROM team_day_people WHERE day BETWEEN ` + dateExpr + ` AND ` + dateExpr + ` AND family >= 0
 		),
 		u AS (SELECT p.*, coalesce(tu.unit, ` + sqlString(agreements.UnassignedUnit) + `) AS unit
 			FROM p LEFT JOIN ` + units + ` ON tu.team = p.team)
@@ -528,11 +537,7 @@ func (r *outcomeRun) people() error {
 	return r.query(q, []any{r.from, r.to}, []any{&team, &unit, &byTeam, &byUn, &period, &fam, &n}, func() error {
 		switch {
 		case byTeam:
-			r.active[outcomeKey{team, period}] = true
-			if fam >= 0 {
-				r.get(team, period).people[fam] = n
-			}
-		case fam < 0:
+			r.get(team, period).people[fam] = n
 		case byUn:
 			k := outcomeKey{unit, period}
 			c := r.unitPeople[k]

@@ -28,7 +28,7 @@ import (
 //     time by category) are old value + the batch's; the distinct counters
 //     (tasks_created, tasks_started, contributors) add the batch's
 //     (team, day, task, type) and (team, day, person) not yet in
-//     team_day_tasks and team_day_people; the counters of tasks and
+//     team_day_tasks and team_day_people (in any family); the counters of tasks and
 //     requests (completions, lead and cycle time, due dates, requests
 //     opened and responded) are recomputed from the tasks and requests
 //     tables for the cells of a touched task's or request's old or new day.
@@ -81,7 +81,8 @@ import (
 // requests_responded and the response-time sum over requests whose
 // responded_day is that day.
 //
-// team_day_people: the distinct (team, day, person) of events with a person.
+// team_day_people: the distinct (team, day, family, person) of events with
+// a person, family from the event's type (familyExpr).
 
 // step is one SQL statement of a commit or rebuild, named for errors and
 // failure injection in tests.
@@ -216,11 +217,13 @@ func derive(src string) []step {
 		existingStep("team_day", "old_team_day", "cells", teamDayKeys),
 
 		// The distinct counters: what the batch adds that is not stored yet.
-		{name: "batch people", sql: `INSERT INTO new_people SELECT DISTINCT team, day, person FROM {src} WHERE person IS NOT NULL`},
+		{name: "batch people", sql: `INSERT INTO new_people SELECT DISTINCT team, day, ` + familyExpr + `, person FROM {src} WHERE person IS NOT NULL`},
+		// Every stored family of the batch's (team, day, person)s: a person
+		// is a new contributor of a day only if none is stored.
 		{name: "stored people", sql: `INSERT INTO seen_people SELECT p.* FROM team_day_people p
 			SEMI JOIN new_people n ON p.team = n.team AND p.day = n.day AND p.person = n.person`},
 		{name: "drop stored people", guard: `SELECT count(*) FROM seen_people`, sql: `DELETE FROM new_people WHERE EXISTS (SELECT 1 FROM seen_people s
-			WHERE s.team = new_people.team AND s.day = new_people.day AND s.person = new_people.person)`},
+			WHERE s.team = new_people.team AND s.day = new_people.day AND s.family = new_people.family AND s.person = new_people.person)`},
 		{name: "insert team_day_people", sql: `INSERT INTO team_day_people SELECT * FROM new_people`},
 		{name: "batch day tasks", sql: `INSERT INTO new_day_tasks SELECT DISTINCT team, day, task, type FROM {src}
 			WHERE task IS NOT NULL AND type IN ('work.task.created', 'work.task.started')`},
@@ -247,7 +250,11 @@ func derive(src string) []step {
 					count(*) FILTER (WHERE type = 'work.task.started') AS started
 				FROM new_day_tasks GROUP BY team, day
 			),
-			np AS (SELECT team, day, count(*) AS people FROM new_people GROUP BY team, day),
+			np AS (
+				SELECT team, day, count(DISTINCT person) AS people FROM new_people n
+				WHERE NOT EXISTS (SELECT 1 FROM seen_people s WHERE s.team = n.team AND s.day = n.day AND s.person = n.person)
+				GROUP BY team, day
+			),
 			ta AS (
 				SELECT t.team, t.completed_day AS day,
 					count(*) AS tasks_completed,

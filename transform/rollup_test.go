@@ -365,7 +365,7 @@ func dumpState(t *testing.T, s *Store) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for table, order := range map[string]string{
-		"tasks": "team, task", "requests": "team, request", "team_day_people": "team, day, person",
+		"tasks": "team, task", "requests": "team, request", "team_day_people": "team, day, family, person",
 	} {
 		rows, err := s.db.Query(`SELECT CAST(COLUMNS(*) AS VARCHAR) FROM ` + table + ` ORDER BY ` + order)
 		if err != nil {
@@ -487,7 +487,7 @@ func TestRebuild(t *testing.T) {
 		`INSERT INTO team_day (team, day, events) VALUES ('ghost', DATE '2025-01-01', 3)`,
 		`UPDATE team_day SET events = 99 WHERE day = DATE '2025-03-03'`,
 		`INSERT INTO tasks (team, task, reopens, blocked_count) VALUES ('ghost', 'k', 0, 0)`,
-		`INSERT INTO team_day_people VALUES ('ghost', DATE '2025-01-01', 'p_000000000000000000000001')`,
+		`INSERT INTO team_day_people VALUES ('ghost', DATE '2025-01-01', 0, 'p_000000000000000000000001')`,
 	} {
 		if _, err := s.db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)

@@ -133,9 +133,12 @@ const teamDayDDL = `CREATE TABLE IF NOT EXISTS team_day (
 )`
 
 // teamDayPeopleDDL: distinct by construction (see rollup.go), no key.
+// family is the metric family of the person's events (familyExpr), so the
+// outcomes count each family's people from here instead of the events.
 const teamDayPeopleDDL = `CREATE TABLE IF NOT EXISTS team_day_people (
 	team   VARCHAR NOT NULL,
 	day    DATE    NOT NULL,
+	family TINYINT NOT NULL,
 	person VARCHAR NOT NULL
 )`
 
