@@ -1,12 +1,15 @@
 package transform
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -604,5 +607,70 @@ func TestOpenUpgradesDerivedTables(t *testing.T) {
 	var version int64
 	if err := s.db.QueryRow(`SELECT value FROM shoal_meta WHERE name = 'derived_version'`).Scan(&version); err != nil || version != derivedVersion {
 		t.Errorf("derived_version = %d (%v), want %d", version, err, derivedVersion)
+	}
+}
+
+// TestOpenRebuildsAForeignLayout: a file that says it has this version's
+// derived tables but whose tables another version replaced (it dropped and
+// recreated them in its own layout, then was stopped before its rebuild
+// committed) is rebuilt by Open, not read with the wrong columns; and until
+// a rebuild commits, the file claims no version.
+func TestOpenRebuildsAForeignLayout(t *testing.T) {
+	mem := checkedMem(t)
+	path := filepath.Join(t.TempDir(), "shoal.duckdb")
+	ctx := context.Background()
+	evs := randomEvents(rand.New(rand.NewPCG(3, 9)), 300)
+	s, err := Open(ctx, Config{Path: path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit(t, s, mem, evs...)
+	want := dumpState(t, s)
+	for _, q := range []string{
+		`DROP TABLE team_day_people`,
+		`CREATE TABLE team_day_people (team VARCHAR NOT NULL, day DATE NOT NULL, person VARCHAR NOT NULL)`,
+		`DELETE FROM tasks`,
+	} {
+		if _, err := s.db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logs := &bytes.Buffer{}
+	s, err = Open(ctx, Config{Path: path}, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatalf("Open of a file with a foreign layout: %v", err)
+	}
+	if got := dumpState(t, s); !reflect.DeepEqual(got, want) {
+		t.Errorf("derived state after Open differs from before the layout was replaced")
+	}
+	if !strings.Contains(logs.String(), "do not have this version's layout") || !strings.Contains(logs.String(), "team_day_people") {
+		t.Errorf("no warning naming the table:\n%s", logs)
+	}
+
+	// Dropping stale tables also drops the claim of a version, so an Open
+	// after a rebuild that did not commit starts over.
+	if _, err := s.db.Exec(`UPDATE shoal_meta SET value = 1 WHERE name = 'derived_version'`); err != nil {
+		t.Fatal(err)
+	}
+	if stale, err := s.derivedStale(ctx); err != nil || !stale {
+		t.Fatalf("derivedStale of version 1 = %v, %v; want true", stale, err)
+	}
+	var n int
+	if err := s.db.QueryRow(`SELECT count(*) FROM shoal_meta WHERE name = 'derived_version'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("derived_version rows after dropping the stale tables: %d (%v), want 0", n, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(ctx, Config{Path: path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := dumpState(t, s); !reflect.DeepEqual(got, want) {
+		t.Errorf("derived state after an interrupted and a completed upgrade differs")
 	}
 }

@@ -662,14 +662,66 @@ func (s *Store) derivedStale(ctx context.Context) (bool, error) {
 		}
 	}
 	if version == derivedVersion {
-		return false, nil
+		differs, err := s.derivedLayoutDiffers(ctx)
+		if err != nil || differs == "" {
+			return false, err
+		}
+		// A file this version wrote whose tables another version replaced
+		// (one that was stopped before its rebuild committed).
+		s.logger.Warn("the derived tables do not have this version's layout", "table", differs, "version", version)
 	}
-	for _, t := range []string{"tasks", "requests", "team_day", "team_day_people", "team_day_tasks", "event_keys"} {
-		if _, err := s.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
-			return true, fmt.Errorf("drop stale derived table %s: %w", t, err)
+	for _, t := range derivedTables {
+		if _, err := s.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+t.name); err != nil {
+			return true, fmt.Errorf("drop stale derived table %s: %w", t.name, err)
+		}
+	}
+	// Until the rebuild commits, the file's derived tables are of no
+	// version: an Open of any version that follows rebuilds them again.
+	if hasMeta {
+		if _, err := s.conn.ExecContext(ctx, `DELETE FROM shoal_meta WHERE name = 'derived_version'`); err != nil {
+			return true, fmt.Errorf("clear derived_version: %w", err)
 		}
 	}
 	return true, nil
+}
+
+// derivedTables are the tables Rebuild recomputes from events, with the
+// DDL of their current layout.
+var derivedTables = []struct{ name, ddl string }{
+	{"tasks", tasksDDL}, {"requests", requestsDDL}, {"team_day", teamDayDDL},
+	{"team_day_people", teamDayPeopleDDL}, {"team_day_tasks", teamDayTasksDDL}, {"event_keys", eventKeysDDL},
+}
+
+// derivedLayoutDiffers returns the first derived table whose columns
+// (names, types, order) are not those of its DDL, or "" if all match: it
+// creates each DDL as an empty temporary table and compares the two in
+// duckdb_columns().
+func (s *Store) derivedLayoutDiffers(ctx context.Context) (string, error) {
+	for _, t := range derivedTables {
+		ddl := strings.Replace(t.ddl, "CREATE TABLE IF NOT EXISTS "+t.name, "CREATE OR REPLACE TEMP TABLE layout_"+t.name, 1)
+		if _, err := s.conn.ExecContext(ctx, ddl); err != nil {
+			return "", fmt.Errorf("check the layout of %s: %w", t.name, err)
+		}
+		var differs bool
+		err := s.conn.QueryRowContext(ctx, `WITH c AS (
+				SELECT table_name = ? AS stored, column_index AS i, column_name AS name, data_type AS type
+				FROM duckdb_columns() WHERE (table_name = ? AND schema_name = 'main' AND database_name = current_database())
+					OR (table_name = ? AND database_name = 'temp'))
+			SELECT count(*) > 0 FROM (SELECT i, name, type FROM c WHERE stored) a
+				FULL JOIN (SELECT i, name, type FROM c WHERE NOT stored) b USING (i)
+			WHERE a.name IS DISTINCT FROM b.name OR a.type IS DISTINCT FROM b.type`,
+			t.name, t.name, "layout_"+t.name).Scan(&differs)
+		if _, derr := s.conn.ExecContext(ctx, "DROP TABLE temp.layout_"+t.name); err == nil {
+			err = derr
+		}
+		if err != nil {
+			return "", fmt.Errorf("check the layout of %s: %w", t.name, err)
+		}
+		if differs {
+			return t.name, nil
+		}
+	}
+	return "", nil
 }
 
 // Offsets returns the stored next offset per partition of topic.
