@@ -47,7 +47,7 @@ type Config struct {
 	// DuckDBMemoryLimit caps DuckDB's memory, e.g. 2GB. Default: DuckDB's own (80% of RAM)
 	DuckDBMemoryLimit string `yaml:"duckdb_memory_limit"`
 	// DuckDBCheckpointThreshold is the WAL size that triggers a DuckDB
-	// checkpoint. Default: transform.DefaultCheckpointThreshold (64MB)
+	// checkpoint. Default: transform.DefaultCheckpointThreshold (1GB)
 	DuckDBCheckpointThreshold string `yaml:"duckdb_checkpoint_threshold"`
 	// GoMemoryLimit is the Go runtime's soft memory limit (what GOMEMLIMIT
 	// sets), e.g. 320MiB: the garbage collector runs more often as the Go
@@ -89,7 +89,7 @@ func (c *Config) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.PseudonymKeyFile, "pseudonym-key-file", c.PseudonymKeyFile, "file with the secret key (>= 32 bytes) that pseudonymizes person ids; create one with: head -c 32 /dev/urandom > shoal.key")
 	fs.IntVar(&c.DuckDBThreads, "duckdb-threads", c.DuckDBThreads, "DuckDB threads (0 = one less than the cores, at least 1: the spare core prepares the next batch)")
 	fs.StringVar(&c.DuckDBMemoryLimit, "duckdb-memory-limit", c.DuckDBMemoryLimit, "DuckDB memory limit, e.g. 2GB (empty = DuckDB default)")
-	fs.StringVar(&c.DuckDBCheckpointThreshold, "duckdb-checkpoint-threshold", c.DuckDBCheckpointThreshold, "write-ahead log size that makes DuckDB checkpoint, e.g. 1GB: larger is fewer, costlier checkpoints and a longer replay after a crash (empty = "+transform.DefaultCheckpointThreshold+")")
+	fs.StringVar(&c.DuckDBCheckpointThreshold, "duckdb-checkpoint-threshold", c.DuckDBCheckpointThreshold, "write-ahead log size that makes DuckDB checkpoint, e.g. 256MB: larger is fewer checkpoints and a longer replay after a crash (empty = "+transform.DefaultCheckpointThreshold+")")
 	fs.StringVar(&c.GoMemoryLimit, "go-memory-limit", c.GoMemoryLimit, "soft limit of the Go heap (like GOMEMLIMIT), e.g. 320MiB: the garbage collector works harder near it; DuckDB's memory is separate (empty = GOMEMLIMIT or none)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
