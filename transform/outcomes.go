@@ -327,14 +327,15 @@ func (s *Store) outcomes(ctx context.Context, org *agreements.Org, starts []int3
 	// The queries are independent: each fills its own accumulators on its
 	// own connection, outcomeParallel at a time (DuckDB runs concurrent
 	// queries on their callers' threads, so this uses the cores even with
-	// one DuckDB thread), and they are merged at the end. Costliest first.
+	// one DuckDB thread), and they are merged at the end. Costliest first (as
+	// measured on the 20 M-event store: 2.7-3.3, 1.8-2.5, 1.0 s, then under 1 s).
 	parts := []struct {
 		name string
 		run  func(*outcomeRun) error
 	}{
-		{"people", (*outcomeRun).people},
 		{"time entries", (*outcomeRun).timeEntries},
 		{"requests", (*outcomeRun).requests},
+		{"people", (*outcomeRun).people},
 		{"blocked time", (*outcomeRun).blockedTime},
 		{"completed tasks", (*outcomeRun).completedTasks},
 		{"work in progress", (*outcomeRun).workInProgress},

@@ -39,7 +39,7 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 	publish(t, addr, "shoal.events", msgs)
 	p, _ := testPipelineAt(t, addr, t.TempDir(), org, &syncBuffer{}, dashboardClock)
 	waitCaughtUp(t, p)
-	p.refreshNow(context.Background())
+	p.refreshNow(context.Background(), true)
 	prom := startPrometheus(t, p)
 	waitScrapes(t, prom, 3)
 

@@ -48,7 +48,7 @@ func TestAgreementGauges(t *testing.T) {
 	publish(t, addr, "shoal.events", msgs)
 	p, _ := testPipeline(t, addr, t.TempDir(), org, &syncBuffer{})
 	waitCaughtUp(t, p)
-	p.refreshNow(context.Background())
+	p.refreshNow(context.Background(), true)
 
 	slaRe := regexp.MustCompile(`(?m)^shoal_team_response_sla_seconds\{team="([^"]+)",unit="([^"]+)"\} (\S+)$`)
 	sla := func() map[string]string {

@@ -146,7 +146,7 @@ func TestPipelineMatchesOracle(t *testing.T) {
 	}
 	// Outcome metrics: exported per team, unit and org after the policy;
 	// nothing for a team under k; labels are only team, unit and window.
-	p.refreshNow(ctx)
+	p.refreshNow(ctx, true)
 	metrics = httpGet(t, p.httpURL()+"/metrics")
 	if !strings.Contains(metrics, `shoal_tasks_completed{team="",unit="",window="previous_week"}`) {
 		t.Errorf("/metrics lacks the org throughput for the previous week:\n%s", grepLines(metrics, "shoal_tasks_completed"))
@@ -254,5 +254,44 @@ func TestRefreshLoopBacksOff(t *testing.T) {
 		if gap := starts[i].Sub(starts[i-1]); gap < 5*took {
 			t.Errorf("refresh %d started %v after the previous one, which took %v: want at least %v", i, gap, took, 5*took)
 		}
+	}
+}
+
+// TestIdleRefreshIsSkipped: with nothing committed since the last refresh
+// the exporter's snapshot is not recomputed (until idleRefreshInterval);
+// a commit or a forced refresh (a reload) recomputes it.
+func TestIdleRefreshIsSkipped(t *testing.T) {
+	org, msgs := smallOrg()
+	addr := startKafka(t, "shoal.events", "shoal.dlq")
+	publish(t, addr, "shoal.events", msgs[:len(msgs)-1])
+	p, _ := testPipeline(t, addr, t.TempDir(), org, &syncBuffer{})
+	waitCaughtUp(t, p)
+	ctx := context.Background()
+	refreshedAt := func() time.Time {
+		p.refreshMu.Lock()
+		defer p.refreshMu.Unlock()
+		return p.lastRefresh.at
+	}
+	p.refreshNow(ctx, false)
+	first := refreshedAt()
+	if first.IsZero() {
+		t.Fatal("the first refresh did not happen")
+	}
+	p.refreshNow(ctx, false)
+	if got := refreshedAt(); !got.Equal(first) {
+		t.Errorf("an idle refresh recomputed the snapshot (at %v, previous %v)", got, first)
+	}
+	p.refreshNow(ctx, true)
+	forced := refreshedAt()
+	if !forced.After(first) {
+		t.Errorf("a forced refresh did not recompute the snapshot")
+	}
+	publish(t, addr, "shoal.events", msgs[len(msgs)-1:])
+	waitCaughtUp(t, p)
+	p.refreshNow(ctx, false)
+	p.refreshMu.Lock()
+	defer p.refreshMu.Unlock()
+	if !p.lastRefresh.at.After(forced) || !p.lastRefresh.commit.Equal(p.store.LastCommit()) {
+		t.Errorf("a refresh after a commit did not recompute the snapshot: %+v, last commit %v", p.lastRefresh, p.store.LastCommit())
 	}
 }

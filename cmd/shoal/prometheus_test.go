@@ -28,7 +28,7 @@ func TestPrometheusScrapesOutcomes(t *testing.T) {
 	publish(t, addr, "shoal.events", msgs)
 	p, _ := testPipeline(t, addr, t.TempDir(), org, &syncBuffer{})
 	waitCaughtUp(t, p)
-	p.refreshNow(context.Background())
+	p.refreshNow(context.Background(), true)
 
 	exposition := httpGet(t, p.httpURL()+"/metrics")
 	if promtool, err := exec.LookPath("promtool"); err == nil {
