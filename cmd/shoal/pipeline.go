@@ -187,28 +187,34 @@ func refreshLoop(ctx context.Context, interval time.Duration, refresh func(conte
 	}
 }
 
-// refreshNow recomputes the exporter's snapshot, unless force is false and
-// nothing was committed, nor the agreements changed, since the last
+// refreshNow recomputes the exporter's snapshot (refreshSnapshot) and logs
+// a failure: the previous snapshot stays served.
+func (p *pipeline) refreshNow(ctx context.Context, force bool) {
+	if err := p.refreshSnapshot(ctx, force); err != nil && ctx.Err() == nil {
+		p.log.Warn("outcome metrics not refreshed; the previous snapshot stays served", "component", "metrics", "err", err)
+	}
+}
+
+// refreshSnapshot recomputes the exporter's snapshot, unless force is false
+// and nothing was committed, nor the agreements changed, since the last
 // refresh less than idleRefreshInterval ago: an idle pipeline does not keep
 // both cores busy recomputing the same outcomes (they slowed a weekly report
 // at 2,000 teams by a quarter).
-func (p *pipeline) refreshNow(ctx context.Context, force bool) {
+func (p *pipeline) refreshSnapshot(ctx context.Context, force bool) error {
 	p.refreshMu.Lock()
 	defer p.refreshMu.Unlock()
 	commit, org, began := p.store.LastCommit(), p.teams.Get(), time.Now()
 	last := p.lastRefresh
 	if !force && commit.Equal(last.commit) && org == last.org && began.Sub(last.at) < idleRefreshInterval {
-		return
+		return nil
 	}
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := p.exporter.Refresh(rctx); err != nil {
-		if ctx.Err() == nil {
-			p.log.Warn("outcome metrics not refreshed; the previous snapshot stays served", "component", "metrics", "err", err)
-		}
-		return
+		return err
 	}
 	p.lastRefresh.commit, p.lastRefresh.org, p.lastRefresh.at = commit, org, began
+	return nil
 }
 
 func (p *pipeline) routes() http.Handler {
