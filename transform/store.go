@@ -631,9 +631,7 @@ func (s *Store) rebuildTx(ctx context.Context) (cells int64, err error) {
 var (
 	stepRebuildKeys = step{name: "recreate event keys",
 		sql: "DROP TABLE event_keys; " + eventKeysDDL + "; INSERT INTO event_keys SELECT " + keyExpr + " FROM events"}
-	stepRecreateDerived = step{name: "recreate derived tables", sql: "DROP TABLE tasks; DROP TABLE requests; DROP TABLE team_day; " +
-		"DROP TABLE team_day_people; DROP TABLE team_day_tasks;\n" +
-		strings.Join([]string{tasksDDL, requestsDDL, teamDayDDL, teamDayPeopleDDL, teamDayTasksDDL}, ";\n")}
+	stepRecreateDerived = step{name: "recreate derived tables", sql: recreateDerivedSQL()}
 	// The derive steps do not read h.
 	stepRebuildSlice = step{name: "stage rebuild slice", sql: `INSERT INTO staging SELECT *, NULL FROM events WHERE hash(team) % ? = ?`}
 )
@@ -686,10 +684,20 @@ func (s *Store) derivedStale(ctx context.Context) (bool, error) {
 }
 
 // derivedTables are the tables Rebuild recomputes from events, with the
-// DDL of their current layout.
+// DDL of their current layout; event_keys is last.
 var derivedTables = []struct{ name, ddl string }{
 	{"tasks", tasksDDL}, {"requests", requestsDDL}, {"team_day", teamDayDDL},
 	{"team_day_people", teamDayPeopleDDL}, {"team_day_tasks", teamDayTasksDDL}, {"event_keys", eventKeysDDL},
+}
+
+// recreateDerivedSQL drops and recreates the derived tables but event_keys
+// (stepRebuildKeys fills that one from events).
+func recreateDerivedSQL() string {
+	var q []string
+	for _, t := range derivedTables[:len(derivedTables)-1] {
+		q = append(q, "DROP TABLE "+t.name, t.ddl)
+	}
+	return strings.Join(q, ";\n")
 }
 
 // derivedLayoutDiffers returns the first derived table whose columns
