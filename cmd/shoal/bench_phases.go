@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -59,13 +58,11 @@ func runBenchPhase(ctx context.Context, f benchFlags, stdout io.Writer) error {
 		stop := keepPeakHeapProfile(filepath.Join(f.profileDir, f.phase+".heap.pprof"), logger)
 		defer stop()
 	}
-	if f.tuning.goMemory != "" && f.phase != "ceiling" && f.phase != "naive" && f.phase != "readjson" {
-		// Shoal's phases; the pipeline phases set it again from their Config.
-		limit, err := parseSize(f.tuning.goMemory)
-		if err != nil {
-			return fmt.Errorf("--go-memory-limit: %w", err)
+	if f.phase != "ceiling" && f.phase != "naive" && f.phase != "readjson" {
+		// Shoal's phases, also those that open the store without a pipeline.
+		if err := setGoMemoryLimit(f.tuning.goMemory); err != nil {
+			return err
 		}
-		debug.SetMemoryLimit(limit)
 	}
 	var r benchResult
 	switch f.phase {

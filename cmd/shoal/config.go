@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -166,6 +167,20 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is out of range; use at least 1MiB", s)
 	}
 	return int64(b), nil
+}
+
+// setGoMemoryLimit makes limit (a size, "" = leave it) the Go runtime's
+// soft memory limit.
+func setGoMemoryLimit(limit string) error {
+	if limit == "" {
+		return nil
+	}
+	n, err := parseSize(limit)
+	if err != nil {
+		return fmt.Errorf("go-memory-limit: %w", err)
+	}
+	debug.SetMemoryLimit(n)
+	return nil
 }
 
 func parseLevel(s string) (slog.Level, error) {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -65,12 +64,8 @@ func startPipeline(ctx context.Context, cfg Config, key []byte, logger *slog.Log
 			p.close()
 		}
 	}()
-	if cfg.GoMemoryLimit != "" {
-		limit, err := parseSize(cfg.GoMemoryLimit)
-		if err != nil {
-			return nil, fmt.Errorf("go-memory-limit: %w", err)
-		}
-		debug.SetMemoryLimit(limit)
+	if err := setGoMemoryLimit(cfg.GoMemoryLimit); err != nil {
+		return nil, err
 	}
 	p.teams, err = agreements.NewHolder(cfg.Teams, logger)
 	if err != nil {
