@@ -25,7 +25,7 @@ import (
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
-// Errors returned (wrapped) by Open and Commit.
+// Errors returned (wrapped) by Open, Commit and Checkpoint.
 var (
 	// ErrLocked means the DuckDB file is held by another process or Store.
 	ErrLocked = errors.New("duckdb file is in use")
@@ -34,8 +34,11 @@ var (
 	// ErrNotPseudonym means a batch carried a person value that is not a
 	// keyed pseudonym; nothing of it was written.
 	ErrNotPseudonym = errors.New("person is not a pseudonym")
-	// ErrClosed is returned by Commit and Rebuild after Close.
+	// ErrClosed is returned by Commit, Rebuild and Checkpoint after Close.
 	ErrClosed = errors.New("store is closed")
+	// ErrCheckpointBusy means DuckDB refused a Checkpoint because another
+	// transaction was open (a query of the outputs); try again later.
+	ErrCheckpointBusy = errors.New("another transaction is open")
 )
 
 // Rejected is a count of events refused for one reason on one day.
@@ -487,9 +490,41 @@ func (s *Store) Commit(ctx context.Context, b Batch) (Result, error) {
 	s.lastCommit.Store(time.Now().UnixNano())
 	if s.logger.Enabled(ctx, slog.LevelDebug) {
 		s.logger.Debug("batch committed", "inserted", res.Inserted, "duplicates", res.Duplicates,
-			"cells", res.CellsTouched, "partitions", len(b.Offsets), "duration", time.Since(start), "slowest_steps", s.steps.slowest(6))
+			"cells", res.CellsTouched, "partitions", len(b.Offsets), "duration", time.Since(start), "slowest_steps", s.steps.slowest(6),
+			"duckdb_memory", s.duckdbMemory(ctx))
 	}
 	return res, nil
+}
+
+// duckdbMemory describes what DuckDB's buffer manager accounts for
+// (duckdb_memory()): in memory and spilled to temporary storage, with the
+// largest tags, for the debug log. Memory DuckDB allocates outside its
+// buffer manager is not in it: the process's RSS minus the Go runtime's
+// minus this is that part.
+func (s *Store) duckdbMemory(ctx context.Context) string {
+	rows, err := s.conn.QueryContext(ctx, `SELECT tag, memory_usage_bytes, temporary_storage_bytes FROM duckdb_memory()
+		WHERE memory_usage_bytes > 0 OR temporary_storage_bytes > 0 ORDER BY memory_usage_bytes DESC`)
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	defer rows.Close()
+	var total, temp int64
+	var tags []string
+	for rows.Next() {
+		var tag string
+		var mem, tmp int64
+		if err := rows.Scan(&tag, &mem, &tmp); err != nil {
+			return "unknown: " + err.Error()
+		}
+		total, temp = total+mem, temp+tmp
+		if len(tags) < 4 && mem > 0 {
+			tags = append(tags, fmt.Sprintf("%s %dMiB", tag, mem>>20))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "unknown: " + err.Error()
+	}
+	return fmt.Sprintf("%dMiB (%s), temporary %dMiB", total>>20, strings.Join(tags, ", "), temp>>20)
 }
 
 func (s *Store) commitTx(ctx context.Context, b Batch) (Result, error) {
@@ -549,6 +584,37 @@ func (s *Store) commitTx(ctx context.Context, b Batch) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// Checkpoint writes what the write-ahead log holds into the database file
+// (DuckDB's CHECKPOINT), so that a restart has nothing to replay and the
+// outcome queries read compressed, checkpointed row groups instead of the
+// uncompressed ones DuckDB keeps for committed data until then. It returns
+// the size the log had (0: nothing to do, no checkpoint run). Commits wait
+// for it. DuckDB refuses it while another transaction writes; the caller
+// tries again later (ErrCheckpointBusy).
+func (s *Store) Checkpoint(ctx context.Context) (walBytes int64, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	fi, err := os.Stat(s.path + ".wal")
+	if errors.Is(err, os.ErrNotExist) || err == nil && fi.Size() == 0 {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint: %w", err)
+	}
+	began := time.Now()
+	if _, err := s.conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
+		if strings.Contains(err.Error(), "Cannot CHECKPOINT") {
+			err = fmt.Errorf("%w: %w", ErrCheckpointBusy, err)
+		}
+		return fi.Size(), fmt.Errorf("checkpoint a %d-byte write-ahead log: %w", fi.Size(), err)
+	}
+	s.logger.Info("write-ahead log checkpointed into the database file", "wal_bytes", fi.Size(), "took", time.Since(began).Round(time.Millisecond))
+	return fi.Size(), nil
 }
 
 func (s *Store) checkPseudonyms(ctx context.Context) error {

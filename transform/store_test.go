@@ -765,3 +765,48 @@ func TestUnreplayableWALIsSetAside(t *testing.T) {
 		t.Errorf("after redelivery: %d events, want 2", n)
 	}
 }
+
+// TestCheckpoint: Checkpoint empties the write-ahead log into the file (a
+// copy of the file alone then holds the batch), reports the log's size, and
+// does nothing when the log is empty; commits go on afterwards.
+func TestCheckpoint(t *testing.T) {
+	mem := checkedMem(t)
+	ctx := context.Background()
+	s, path := openStore(t)
+	if _, err := s.Checkpoint(ctx); err != nil { // the schema may be in the log
+		t.Fatalf("Checkpoint of a fresh store: %v", err)
+	}
+	var g ids
+	commit(t, s, mem, g.ev(event.TaskCreated, 0, 9, task("k1"), who(1)))
+	n, err := s.Checkpoint(ctx)
+	if err != nil || n == 0 {
+		t.Fatalf("Checkpoint after a commit: %d, %v; want the log's size, nil", n, err)
+	}
+	if fi, err := os.Stat(path + ".wal"); err == nil && fi.Size() > 0 {
+		t.Errorf("the log still holds %d bytes after the checkpoint", fi.Size())
+	}
+	if n, err := s.Checkpoint(ctx); err != nil || n != 0 {
+		t.Errorf("second Checkpoint: %d, %v; want 0, nil", n, err)
+	}
+	// The file alone (no log) holds the batch.
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(t.TempDir(), "copy.duckdb")
+	if err := os.WriteFile(copied, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(ctx, Config{Path: copied}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.EventCount(ctx); err != nil || n != 1 {
+		t.Errorf("copy of the checkpointed file: %d events (%v), want 1", n, err)
+	}
+	c.Close()
+	commit(t, s, mem, g.ev(event.TaskCreated, 1, 9, task("k2"), who(2)))
+	if n, _ := s.EventCount(ctx); n != 2 {
+		t.Errorf("after the checkpoint and a commit: %d events, want 2", n)
+	}
+}

@@ -472,9 +472,12 @@ func (b benchReport) rows() []benchRow {
 	shoal, hasShoal := b.results["shoal"]
 	add("2. Shoal end to end (broker → rollups committed)", shoal, hasShoal)
 	if kib := shoal.Extra["ingest_peak_rss_kib"]; hasShoal && kib > 0 {
-		rows[len(rows)-1].rss += fmt.Sprintf(" (%d MiB when caught up, before 6a-6c)", int64(kib)/1024)
+		rows[len(rows)-1].rss += fmt.Sprintf(" (%d MiB when caught up, before 2b and 6a-6c)", int64(kib)/1024)
 	}
 	goMem(hasShoal, shoal)
+	if s, ok := shoal.Extra["checkpoint_seconds"]; hasShoal && ok {
+		rows = append(rows, benchRow{fmt.Sprintf("2b. idle checkpoint after catching up (%.0f MB write-ahead log)", shoal.Extra["checkpoint_wal_bytes"]/1e6), "-", fmtSeconds(s), "-", "-", "-"})
+	}
 	r, ok = b.results["naive"]
 	add("3. naive: encoding/json + one INSERT per event", r, ok)
 	r, ok = b.results["readjson"]

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -293,5 +294,30 @@ func TestIdleRefreshIsSkipped(t *testing.T) {
 	defer p.refreshMu.Unlock()
 	if !p.lastRefresh.at.After(forced) || !p.lastRefresh.commit.Equal(p.store.LastCommit()) {
 		t.Errorf("a refresh after a commit did not recompute the snapshot: %+v, last commit %v", p.lastRefresh, p.store.LastCommit())
+	}
+}
+
+// TestIdleCheckpoint: once the stream pauses after a commit, the pipeline
+// checkpoints DuckDB's write-ahead log into the file, well before DuckDB's
+// own 1GB threshold, so a restart has nothing to replay.
+func TestIdleCheckpoint(t *testing.T) {
+	org, msgs := smallOrg()
+	addr := startKafka(t, "shoal.events", "shoal.dlq")
+	publish(t, addr, "shoal.events", msgs)
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	p, _ := testPipeline(t, addr, dir, org, logs, func(c *Config) { c.idleCheckpoint = 200 * time.Millisecond })
+	waitCaughtUp(t, p)
+	wal := p.cfg.storeConfig().Path + ".wal"
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		fi, err := os.Stat(wal)
+		if (err != nil || fi.Size() == 0) && bytes.Contains(logs.Bytes(), []byte("write-ahead log checkpointed")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the write-ahead log was not checkpointed within 15 s of catching up (stat: %v, %v)", fi, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
