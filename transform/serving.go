@@ -37,6 +37,12 @@ type ServingTable struct {
 	Name    string
 	Columns []ServingColumn
 	Rows    [][]any
+	// Fill, when set, produces rows after Rows: Publish calls it once,
+	// inside the publication's transaction and after the tables before
+	// this one, and each row handed to add is appended at once, so a large
+	// table is never held whole. An error from Fill (or add's) fails the
+	// publication.
+	Fill func(add func(row []any) error) error
 }
 
 // ServingConfig configures the serving database.
@@ -204,37 +210,11 @@ func (s *Serving) Publish(ctx context.Context, tables []ServingTable) error {
 		if _, err := tx.ExecContext(ctx, "CREATE OR REPLACE TABLE "+name+" ("+strings.Join(cols, ", ")+")"); err != nil {
 			return fmt.Errorf("publish: create %s: %w", t.Name, err)
 		}
-		// Rows go in as SQL literals, 512 to a statement: DuckDB binds
-		// thousands of parameters slowly, and one statement per row costs
-		// about a millisecond each.
-		const batch = 512
-		for i := 0; i < len(t.Rows); i += batch {
-			rows := t.Rows[i:min(i+batch, len(t.Rows))]
-			var b strings.Builder
-			b.WriteString("INSERT INTO " + name + " VALUES ")
-			for j, r := range rows {
-				if len(r) != len(t.Columns) {
-					return fmt.Errorf("publish: table %s: a row of %d values for %d columns", t.Name, len(r), len(t.Columns))
-				}
-				if j > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteByte('(')
-				for k, v := range r {
-					if k > 0 {
-						b.WriteString(", ")
-					}
-					lit, err := sqlLiteral(v, t.Columns[k].Type)
-					if err != nil {
-						return fmt.Errorf("publish: table %s column %s: %w", t.Name, t.Columns[k].Name, err)
-					}
-					b.WriteString(lit)
-				}
-				b.WriteByte(')')
-			}
-			if _, err := tx.ExecContext(ctx, b.String()); err != nil {
-				return fmt.Errorf("publish: insert into %s: %w", t.Name, err)
-			}
+		// Rows go in through DuckDB's appender, in the transaction: as SQL
+		// literals, 512 rows to an INSERT, DuckDB spent 115 s parsing the
+		// 330 k rows of 2,000 teams' 26 weeks.
+		if err := appendRows(conn, t); err != nil {
+			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -422,37 +402,113 @@ func classify(ctx context.Context, err error) error {
 	return &ServingError{Code: StateInternal, Msg: "query failed", Err: err}
 }
 
-// sqlLiteral is v as a literal of a column of DuckDB type typ.
-func sqlLiteral(v any, typ string) (string, error) {
-	switch x := v.(type) {
-	case nil:
-		return "NULL", nil
-	case bool:
-		if x {
-			return "TRUE", nil
+// appendRows appends t's rows to its table on conn, inside the
+// transaction open on conn.
+func appendRows(conn *sql.Conn, t ServingTable) error {
+	return conn.Raw(func(dc any) error {
+		dconn, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("publish: %T is not a database/sql/driver.Conn", dc)
 		}
-		return "FALSE", nil
-	case int:
-		return strconv.Itoa(x), nil
-	case int32:
-		return strconv.FormatInt(int64(x), 10), nil
-	case int64:
-		return strconv.FormatInt(x, 10), nil
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return "CAST('" + strconv.FormatFloat(x, 'g', -1, 64) + "' AS DOUBLE)", nil
+		a, err := duckdb.NewAppenderFromConn(dconn, ServingSchema, t.Name)
+		if err != nil {
+			return fmt.Errorf("publish: append to %s: %w", t.Name, err)
 		}
-		return strconv.FormatFloat(x, 'g', -1, 64), nil
-	case string:
-		if strings.ContainsRune(x, 0) {
-			return "", errors.New("a string with a NUL byte")
+		vals := make([]driver.Value, len(t.Columns))
+		add := func(r []any) error {
+			if len(r) != len(t.Columns) {
+				return fmt.Errorf("publish: table %s: a row of %d values for %d columns", t.Name, len(r), len(t.Columns))
+			}
+			for k, v := range r {
+				var err error
+				if vals[k], err = appendValue(v, t.Columns[k].Type); err != nil {
+					return fmt.Errorf("publish: table %s column %s: %w", t.Name, t.Columns[k].Name, err)
+				}
+			}
+			if err := a.AppendRow(vals...); err != nil {
+				return fmt.Errorf("publish: append to %s: %w", t.Name, err)
+			}
+			return nil
 		}
-		return "'" + strings.ReplaceAll(x, "'", "''") + "'", nil
-	case time.Time:
-		if typ == "DATE" {
-			return "DATE '" + x.Format(time.DateOnly) + "'", nil
+		for _, r := range t.Rows {
+			if err := add(r); err != nil {
+				a.Close()
+				return err
+			}
 		}
-		return "TIMESTAMP '" + x.UTC().Format("2006-01-02 15:04:05.999999") + "'", nil
+		if t.Fill != nil {
+			if err := t.Fill(add); err != nil {
+				a.Close()
+				return err
+			}
+		}
+		if err := a.Close(); err != nil {
+			return fmt.Errorf("publish: append to %s: %w", t.Name, err)
+		}
+		return nil
+	})
+}
+
+// appendValue is v as the appender takes it for a column of DuckDB type
+// typ (exactly the column's Go type): nil, a bool for BOOLEAN, an integer
+// for BIGINT or INTEGER, a float64 or an integer for DOUBLE, a string
+// without NUL bytes for VARCHAR, a time.Time for DATE (its date) or
+// TIMESTAMP (in UTC).
+func appendValue(v any, typ string) (driver.Value, error) {
+	if v == nil {
+		return nil, nil
 	}
-	return "", fmt.Errorf("value of type %T: publish nil, bool, integers, float64, string or time.Time", v)
+	var n int64
+	isInt := true
+	switch x := v.(type) {
+	case int:
+		n = int64(x)
+	case int32:
+		n = int64(x)
+	case int64:
+		n = x
+	default:
+		isInt = false
+	}
+	switch typ {
+	case "BIGINT":
+		if isInt {
+			return n, nil
+		}
+	case "INTEGER":
+		if isInt {
+			if n < math.MinInt32 || n > math.MaxInt32 {
+				return nil, fmt.Errorf("%d does not fit an INTEGER", n)
+			}
+			return int32(n), nil
+		}
+	case "DOUBLE":
+		if isInt {
+			return float64(n), nil
+		}
+		if x, ok := v.(float64); ok {
+			return x, nil
+		}
+	case "BOOLEAN":
+		if x, ok := v.(bool); ok {
+			return x, nil
+		}
+	case "VARCHAR":
+		if x, ok := v.(string); ok {
+			if strings.ContainsRune(x, 0) {
+				return nil, errors.New("a string with a NUL byte")
+			}
+			return x, nil
+		}
+	case "DATE":
+		if x, ok := v.(time.Time); ok {
+			y, m, d := x.Date()
+			return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
+		}
+	case "TIMESTAMP":
+		if x, ok := v.(time.Time); ok {
+			return x.UTC(), nil
+		}
+	}
+	return nil, fmt.Errorf("value of type %T for a %s column: publish nil, bool, integers, float64, string or time.Time as the column's type", v, typ)
 }

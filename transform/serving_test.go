@@ -3,6 +3,8 @@ package transform
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -111,4 +113,90 @@ func TestServingTimeout(t *testing.T) {
 		t.Fatalf("heavy query: %v, want cancelled", err)
 	}
 	t.Logf("cancelled after %v", time.Since(start))
+}
+
+// TestPublishTypes: every column type takes its values (integers in a
+// DOUBLE, a DATE from a time in another zone, NULLs, NaN), and a value the
+// column cannot take fails the publication with the table and column named
+// while the previous publication stays served.
+func TestPublishTypes(t *testing.T) {
+	s := openServing(t)
+	ctx := context.Background()
+	cols := []ServingColumn{{"d", "DATE"}, {"ts", "TIMESTAMP"}, {"x", "DOUBLE"}, {"n", "BIGINT"}, {"i", "INTEGER"}, {"s", "VARCHAR"}, {"b", "BOOLEAN"}}
+	ist := time.FixedZone("IST", 5*3600+1800)
+	err := s.Publish(ctx, []ServingTable{{Name: "typed", Columns: cols, Rows: [][]any{
+		{time.Date(2025, 1, 6, 2, 0, 0, 0, ist), time.Date(2025, 1, 6, 2, 0, 0, 0, ist), 3, int64(7), int32(-2), "it's", true},
+		{nil, nil, math.NaN(), nil, nil, nil, nil},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, rows, err := s.Query(ctx, "SELECT CAST(d AS VARCHAR), CAST(ts AS VARCHAR), x, n, i, s, b FROM typed ORDER BY d NULLS LAST", nil, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []any{"2025-01-06", "2025-01-05 20:30:00", 3.0, int64(7), int64(-2), "it's", true}
+	if len(rows) != 2 || fmt.Sprint(rows[0]) != fmt.Sprint(want) || rows[1][0] != nil || rows[1][5] != nil || !math.IsNaN(rows[1][2].(float64)) {
+		t.Errorf("rows %v, want first %v and a row of NULLs with NaN", rows, want)
+	}
+	for _, bad := range []struct {
+		col  ServingColumn
+		v    any
+		want string
+	}{
+		{ServingColumn{"x", "DOUBLE"}, "1.5", "column x: value of type string for a DOUBLE column"},
+		{ServingColumn{"i", "INTEGER"}, int64(1) << 40, "does not fit an INTEGER"},
+		{ServingColumn{"s", "VARCHAR"}, "a\x00b", "NUL byte"},
+		{ServingColumn{"d", "DATE"}, "2025-01-06", "value of type string for a DATE column"},
+	} {
+		err := s.Publish(ctx, []ServingTable{{Name: "weekly", Columns: []ServingColumn{bad.col}, Rows: [][]any{{bad.v}}}})
+		if err == nil || !strings.Contains(err.Error(), bad.want) || !strings.Contains(err.Error(), "table weekly") {
+			t.Errorf("publish %v into %s: %v, want an error naming the table and %q", bad.v, bad.col.Type, err, bad.want)
+		}
+	}
+	if _, _, rows, err := s.Query(ctx, "SELECT count(*) FROM typed", nil, 10); err != nil || rows[0][0] != int64(2) {
+		t.Errorf("after the failed publications typed holds %v (%v), want the 2 rows published before", rows, err)
+	}
+}
+
+// TestPublishFill: a table's Fill rows follow its Rows, Fill runs after
+// the tables before it, and an error from Fill fails the whole publication,
+// the previous one staying served.
+func TestPublishFill(t *testing.T) {
+	s := openServing(t)
+	ctx := context.Background()
+	cols := []ServingColumn{{"n", "BIGINT"}}
+	filled := false
+	err := s.Publish(ctx, []ServingTable{
+		{Name: "first", Columns: cols, Fill: func(add func([]any) error) error {
+			filled = true
+			return add([]any{1})
+		}},
+		{Name: "second", Columns: cols, Rows: [][]any{{10}}, Fill: func(add func([]any) error) error {
+			if !filled {
+				return errors.New("filled before the table before it")
+			}
+			for i := range 3 {
+				if err := add([]any{20 + i}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, rows, err := s.Query(ctx, "SELECT (SELECT sum(n) FROM first), (SELECT string_agg(CAST(n AS VARCHAR), ',' ORDER BY n) FROM second)", nil, 10)
+	if err != nil || fmt.Sprint(rows) != "[[1 10,20,21,22]]" {
+		t.Errorf("published %v (%v), want [[1 10,20,21,22]]", rows, err)
+	}
+	boom := errors.New("boom")
+	err = s.Publish(ctx, []ServingTable{{Name: "first", Columns: cols, Rows: [][]any{{5}}, Fill: func(add func([]any) error) error { return boom }}})
+	if !errors.Is(err, boom) {
+		t.Errorf("a failing Fill: %v, want its error", err)
+	}
+	if _, _, rows, err := s.Query(ctx, "SELECT sum(n) FROM first", nil, 10); err != nil || fmt.Sprint(rows) != "[[1]]" {
+		t.Errorf("after the failed publication first holds %v (%v), want [[1]]", rows, err)
+	}
 }

@@ -64,14 +64,15 @@ func (s *servingPublisher) Refresh(ctx context.Context, force bool) error {
 		return nil
 	}
 	began := time.Now()
-	tables, err := s.tables(ctx, org, now, today)
+	var dailyRows int
+	tables, err := s.tables(ctx, org, now, today, &dailyRows)
 	if err != nil {
 		return err
 	}
 	if err := s.serving.Publish(ctx, tables); err != nil {
 		return err
 	}
-	s.log.Info("SQL tables published", "component", "sql", "weekly_rows", len(tables[0].Rows), "daily_rows", len(tables[1].Rows), "took", time.Since(began).Round(time.Millisecond))
+	s.log.Info("SQL tables published", "component", "sql", "weekly_rows", len(tables[0].Rows), "daily_rows", dailyRows, "took", time.Since(began).Round(time.Millisecond))
 	s.last.commit, s.last.day, s.last.org = commit, today, org
 	return nil
 }
@@ -92,7 +93,9 @@ func outcomeColumns(period string) []transform.ServingColumn {
 	)
 }
 
-func (s *servingPublisher) tables(ctx context.Context, org *agreements.Org, now time.Time, today int32) ([]transform.ServingTable, error) {
+// tables are the serving tables; the daily table's rows are counted into
+// *dailyRows as Publish fills it.
+func (s *servingPublisher) tables(ctx context.Context, org *agreements.Org, now time.Time, today int32, dailyRows *int) ([]transform.ServingTable, error) {
 	policy := org.Policy()
 	quality, err := s.store.Quality(ctx, 0, math.MaxInt32) // refusals are dated by their commit
 	if err != nil {
@@ -112,29 +115,54 @@ func (s *servingPublisher) tables(ctx context.Context, org *agreements.Org, now 
 	if err != nil {
 		return nil, err
 	}
-	// The days are computed and decided an ISO week at a time (ApplyDaily
-	// solves each week's system on its own), so only one week's cells are
-	// held at once: 26 weeks of days at 2,000 teams are 6 M cells.
-	var dailyRows [][]any
+	// The days are computed, decided and appended an ISO week at a time,
+	// inside the publication (Fill): ApplyDaily solves each week's system
+	// on its own, against that week's weekly cells only, and only one
+	// week's cells and rows are held at once. Holding all 26 weeks' rows
+	// (280 k at 2,000 teams) kept Go's collector busy for 45 % of the
+	// publication's CPU under --go-memory-limit, and handing ApplyDaily
+	// every week's cells each time rebuilt their index 26 times.
+	weeklyOf := map[int32][]metrics.Published{}
+	for _, c := range weekly {
+		weeklyOf[c.Week] = append(weeklyOf[c.Week], c)
+	}
 	dayPeople := map[int32]int{}
-	for w := fromWeek; w <= curWeek; w += 7 {
-		dayRows, err := s.store.DailyOutcomes(ctx, org, w, min(w+6, today), now)
-		if err != nil {
-			return nil, err
+	fillDays := func(add func([]any) error) error {
+		for w := fromWeek; w <= curWeek; w += 7 {
+			dayRows, err := s.store.DailyOutcomes(ctx, org, w, min(w+6, today), now)
+			if err != nil {
+				return err
+			}
+			daily, err := metrics.ApplyDaily(policy, weeklyOf[w], outcomeCells(dayRows))
+			if err != nil {
+				return err
+			}
+			for _, r := range outcomeRows(daily) {
+				if err := add(r); err != nil {
+					return err
+				}
+				*dailyRows++
+			}
+			maps.Copy(dayPeople, orgDayPeople(dayRows))
 		}
-		daily, err := metrics.ApplyDaily(policy, weekly, outcomeCells(dayRows))
-		if err != nil {
-			return nil, err
+		return nil
+	}
+	// After the days (Publish fills the tables in order): it needs their
+	// people.
+	fillQuality := func(add func([]any) error) error {
+		for _, r := range qualityRows(quality, dayPeople, policy) {
+			if err := add(r); err != nil {
+				return err
+			}
 		}
-		dailyRows = append(dailyRows, outcomeRows(daily)...)
-		maps.Copy(dayPeople, orgDayPeople(dayRows))
+		return nil
 	}
 	return []transform.ServingTable{
 		{Name: "weekly_outcomes", Columns: outcomeColumns("week"), Rows: outcomeRows(weekly)},
-		{Name: "daily_outcomes", Columns: outcomeColumns("day"), Rows: dailyRows},
+		{Name: "daily_outcomes", Columns: outcomeColumns("day"), Fill: fillDays},
 		catalogTable(),
 		agreementsTable(org),
-		qualityTable(quality, dayPeople, policy),
+		{Name: "data_quality", Columns: qualityColumns, Fill: fillQuality},
 	}, nil
 }
 
@@ -288,21 +316,21 @@ func orgDayPeople(rows []transform.Outcome) map[int32]int {
 	return out
 }
 
-// qualityTable publishes the accepted and refused events per day. The
-// accepted count of a day on which fewer than k people were active is
+// qualityColumns and qualityRows are the data_quality table: the accepted
+// and refused events per day. The accepted count of a day on which fewer than k people were active is
 // NULL: it would describe those few people's activity. (Refused events
 // carry no person and are counted by reason, as on /metrics.)
-func qualityTable(days []transform.QualityDay, people map[int32]int, policy privacy.Policy) transform.ServingTable {
-	t := transform.ServingTable{Name: "data_quality", Columns: []transform.ServingColumn{
-		{Name: "day", Type: "DATE"}, {Name: "reason", Type: "VARCHAR"}, {Name: "events", Type: "BIGINT"},
-	}}
+var qualityColumns = []transform.ServingColumn{{Name: "day", Type: "DATE"}, {Name: "reason", Type: "VARCHAR"}, {Name: "events", Type: "BIGINT"}}
+
+func qualityRows(days []transform.QualityDay, people map[int32]int, policy privacy.Policy) [][]any {
+	var rows [][]any
 	for _, d := range days {
 		if d.Accepted > 0 {
 			var n any = d.Accepted
 			if !policy.Visible(people[d.Day]) {
 				n = nil
 			}
-			t.Rows = append(t.Rows, []any{event.DayTime(d.Day), "accepted", n})
+			rows = append(rows, []any{event.DayTime(d.Day), "accepted", n})
 		}
 		reasons := make([]string, 0, len(d.Rejected))
 		for r := range d.Rejected {
@@ -310,10 +338,10 @@ func qualityTable(days []transform.QualityDay, people map[int32]int, policy priv
 		}
 		sort.Strings(reasons)
 		for _, r := range reasons {
-			t.Rows = append(t.Rows, []any{event.DayTime(d.Day), r, d.Rejected[r]})
+			rows = append(rows, []any{event.DayTime(d.Day), r, d.Rejected[r]})
 		}
 	}
-	return t
+	return rows
 }
 
 // refreshServing republishes the serving database off the query path
