@@ -613,7 +613,13 @@ func (s *Store) Checkpoint(ctx context.Context) (walBytes int64, err error) {
 		}
 		return fi.Size(), fmt.Errorf("checkpoint a %d-byte write-ahead log: %w", fi.Size(), err)
 	}
-	s.logger.Info("write-ahead log checkpointed into the database file", "wal_bytes", fi.Size(), "took", time.Since(began).Round(time.Millisecond))
+	// A pause in a slow stream checkpoints a small log every few minutes:
+	// only the large ones are worth an info line.
+	level := slog.LevelDebug
+	if fi.Size() >= 64<<20 {
+		level = slog.LevelInfo
+	}
+	s.logger.Log(ctx, level, "write-ahead log checkpointed into the database file", "wal_bytes", fi.Size(), "took", time.Since(began).Round(time.Millisecond))
 	return fi.Size(), nil
 }
 

@@ -317,9 +317,10 @@ func orgDayPeople(rows []transform.Outcome) map[int32]int {
 }
 
 // qualityColumns and qualityRows are the data_quality table: the accepted
-// and refused events per day. The accepted count of a day on which fewer than k people were active is
-// NULL: it would describe those few people's activity. (Refused events
-// carry no person and are counted by reason, as on /metrics.)
+// and refused events per day. The accepted count of a day on which fewer
+// than k people were active is NULL: it would describe those few people's
+// activity. (Refused events carry no person and are counted by reason, as
+// on /metrics.)
 var qualityColumns = []transform.ServingColumn{{Name: "day", Type: "DATE"}, {Name: "reason", Type: "VARCHAR"}, {Name: "events", Type: "BIGINT"}}
 
 func qualityRows(days []transform.QualityDay, people map[int32]int, policy privacy.Policy) [][]any {
