@@ -194,6 +194,9 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) 
 	return s, nil
 }
 
+// walPath is where DuckDB keeps the write-ahead log of the file at path.
+func walPath(path string) string { return path + ".wal" }
+
 // setWALAside handles a write-ahead log DuckDB cannot replay (a process
 // killed while DuckDB wrote it can leave an entry whose checksum fails,
 // and DuckDB 1.1 then refuses to open the file): it moves the log aside
@@ -203,7 +206,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) 
 // those batches may be written a second time). The log is kept, renamed,
 // for inspection.
 func (s *Store) setWALAside(path, dsn string, replayErr error) (*duckdb.Connector, error) {
-	wal := path + ".wal"
+	wal := walPath(path)
 	aside := wal + ".unreplayable-" + time.Now().UTC().Format("20060102T150405Z")
 	if err := os.Rename(wal, aside); err != nil {
 		return nil, fmt.Errorf("%w; moving the write-ahead log aside failed too: %v", replayErr, err)
@@ -599,7 +602,7 @@ func (s *Store) Checkpoint(ctx context.Context) (walBytes int64, err error) {
 	if s.closed {
 		return 0, ErrClosed
 	}
-	fi, err := os.Stat(s.path + ".wal")
+	fi, err := os.Stat(walPath(s.path))
 	if errors.Is(err, os.ErrNotExist) || err == nil && fi.Size() == 0 {
 		return 0, nil
 	}
