@@ -450,22 +450,10 @@ func (r *outcomeRun) emit() []Outcome {
 	return out
 }
 
-// query runs q on a pool connection and calls row for each row.
+// query runs q on a pool connection and calls row for each row, its
+// values in dest (queryArrow).
 func (r *outcomeRun) query(q string, args []any, dest []any, row func() error) error {
-	rows, err := r.s.db.QueryContext(r.ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return err
-		}
-		if err := row(); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return queryArrow(r.ctx, r.s.db, q, args, dest, row)
 }
 
 const (
@@ -736,7 +724,7 @@ func (r *outcomeRun) timeEntries() error {
 			FROM e LEFT JOIN ` + settings + ` ON th.team = e.team
 			GROUP BY e.team, e.day, e.person
 		)
-		SELECT team, ` + r.periodSQL("day") + ` AS period, sum(all_s), sum(focus_s), sum(meeting_s), sum(deep),
+		SELECT team, ` + r.periodSQL("day") + ` AS period, sum(all_s), sum(focus_s), sum(meeting_s), CAST(sum(deep) AS BIGINT),
 			count(person),
 			count(person) FILTER (WHERE all_s > over_s OR substr(workdays, dayofweek(day) + 1, 1) <> '1')
 		FROM pd GROUP BY team, period`
@@ -808,36 +796,47 @@ func (r *outcomeRun) requests() error {
 		WHERE (opened_day IS NULL OR opened_day <= ` + dateExpr + `)
 			AND (responded_day IS NULL OR responded_day >= ` + dateExpr + `)`
 	return r.query(q, []any{r.to + 1, r.from - 1}, []any{&team, &openedUS, &openedDay, &respondedUS, &respDay, &respTime}, func() error {
+		ti := info(team)
 		if respDay.Valid && r.inRange(respDay.Int32) && respTime.Valid {
-			a := r.get(team, r.periodOf(respDay.Int32))
+			i := (r.periodOf(respDay.Int32) - r.weeks[0]) / r.period
+			a := acc(team, ti, int(i))
 			a.response = append(a.response, respTime.Float64)
 		}
 		if !openedUS.Valid {
 			return nil
 		}
-		ti := info(team)
 		opened := usTime(openedUS.Int64)
 		var responded time.Time
 		if respondedUS.Valid {
 			responded = usTime(respondedUS.Int64)
 		}
+		openedIn := int32(math.MaxInt32) // matches no period
+		if openedDay.Valid {
+			openedIn = r.periodOf(openedDay.Int32)
+		}
 		// Periods ending by the opening count nothing. The working time
 		// open grows with the cutoff, which never falls from one period to
-		// the next, so once past the SLA it stays past; once answered
-		// before a period's end, the request is open at no later end.
+		// the next, so once past the SLA it stays past: isPast computes it
+		// only for a period that needs it (most requests are answered in
+		// the period they were opened, which needs only the working time
+		// to the response). Once answered before a period's end, the
+		// request is open at no later end.
 		past := false
+		isPast := func(end time.Time) bool {
+			if !past {
+				cutoff := end
+				if r.now.Before(cutoff) {
+					cutoff = r.now
+				}
+				past = r.org.WorkingSeconds(team, opened, cutoff) > ti.sla
+			}
+			return past
+		}
 		for i, w := range r.weeks {
 			end := ti.ends[i]
-			inPeriod := openedDay.Valid && r.periodOf(openedDay.Int32) == w
+			inPeriod := openedIn == w
 			if !inPeriod && !opened.Before(end) {
 				continue
-			}
-			cutoff := end
-			if r.now.Before(cutoff) {
-				cutoff = r.now
-			}
-			if !past {
-				past = r.org.WorkingSeconds(team, opened, cutoff) > ti.sla
 			}
 			if inPeriod {
 				a := acc(team, ti, i)
@@ -846,7 +845,7 @@ func (r *outcomeRun) requests() error {
 					if r.org.WorkingSeconds(team, opened, responded) <= ti.sla {
 						a.slaIn++
 					}
-				} else if past {
+				} else if isPast(end) {
 					a.slaAll++
 				}
 			}
@@ -854,12 +853,12 @@ func (r *outcomeRun) requests() error {
 				continue
 			}
 			if respondedUS.Valid && responded.Before(end) {
-				if openedDay.Valid && r.periodOf(openedDay.Int32) <= w {
+				if openedIn <= w {
 					break
 				}
 				continue
 			}
-			if past {
+			if isPast(end) {
 				acc(team, ti, i).openPastSLA++
 			}
 		}
