@@ -15,7 +15,8 @@ type Config struct {
 	// Default: none (cmd/shoal derives it from --data-dir).
 	Path string `yaml:"path"`
 	// Threads is the number of DuckDB threads. Default: 0 = one less than
-	// the cores, at least 1 (DefaultThreads).
+	// the cores, at least 1 (DefaultThreads), and all the cores for the
+	// commit steps that scan the stored tables (Store.setThreads).
 	Threads int `yaml:"threads"`
 	// MemoryLimit caps DuckDB's memory, e.g. "2GB" or "512MiB".
 	// Default: "" = DuckDB's default (80% of RAM).
@@ -52,7 +53,7 @@ func DefaultConfig() Config { return Config{} }
 // RegisterFlags binds the config to flags named prefix+name.
 func (c *Config) RegisterFlags(prefix string, fs *flag.FlagSet) {
 	fs.StringVar(&c.Path, prefix+"path", c.Path, "DuckDB database file (created if missing; one writer process at a time)")
-	fs.IntVar(&c.Threads, prefix+"threads", c.Threads, "DuckDB threads; 0 = one less than the cores, at least 1")
+	fs.IntVar(&c.Threads, prefix+"threads", c.Threads, "DuckDB threads; 0 = one less than the cores (at least 1), all of them for the commit steps that scan the stored tables")
 	fs.StringVar(&c.MemoryLimit, prefix+"memory-limit", c.MemoryLimit, `DuckDB memory limit such as "2GB"; empty keeps DuckDB's default (80% of RAM)`)
 	fs.StringVar(&c.CheckpointThreshold, prefix+"checkpoint-threshold", c.CheckpointThreshold, `DuckDB write-ahead log size that triggers a checkpoint, such as "256MB"; empty = `+DefaultCheckpointThreshold)
 }
@@ -82,5 +83,6 @@ func (c *Config) Validate() error {
 // Arrow) while DuckDB commits one, so leaving a core to Go is faster and
 // cheaper: on 2 cores, 1 thread ran the small bench end to end at
 // 53.8 k events/s for 24.3 CPU-s, all cores at 46.8 k for 33 CPU-s
-// (BENCHMARKS.md).
+// (BENCHMARKS.md). The commit steps that scan a stored table are the
+// exception: they run on all the cores (Store.setThreads).
 func DefaultThreads() int { return max(1, runtime.NumCPU()-1) }

@@ -91,6 +91,10 @@ type step struct {
 	sql  string
 	// guard, if set, is a count query; the step is skipped when it is 0.
 	guard string
+	// scan marks a step that scans a stored table growing with the store
+	// (event_keys, tasks, requests, team_day*): with the default threads it
+	// runs on all the cores (Store.scanThreads).
+	scan bool
 }
 
 // seconds converts the difference of two TIMESTAMPs to DOUBLE seconds with
@@ -220,14 +224,14 @@ func derive(src string) []step {
 		{name: "batch people", sql: `INSERT INTO new_people SELECT DISTINCT team, day, ` + familyExpr + `, person FROM {src} WHERE person IS NOT NULL`},
 		// Every stored family of the batch's (team, day, person)s: a person
 		// is a new contributor of a day only if none is stored.
-		{name: "stored people", sql: `INSERT INTO seen_people SELECT p.* FROM team_day_people p
+		{name: "stored people", scan: true, sql: `INSERT INTO seen_people SELECT p.* FROM team_day_people p
 			SEMI JOIN new_people n ON p.team = n.team AND p.day = n.day AND p.person = n.person`},
 		{name: "drop stored people", guard: `SELECT count(*) FROM seen_people`, sql: `DELETE FROM new_people WHERE EXISTS (SELECT 1 FROM seen_people s
 			WHERE s.team = new_people.team AND s.day = new_people.day AND s.family = new_people.family AND s.person = new_people.person)`},
 		{name: "insert team_day_people", sql: `INSERT INTO team_day_people SELECT * FROM new_people`},
 		{name: "batch day tasks", sql: `INSERT INTO new_day_tasks SELECT DISTINCT team, day, task, type FROM {src}
 			WHERE task IS NOT NULL AND type IN ('work.task.created', 'work.task.started')`},
-		{name: "stored day tasks", sql: `INSERT INTO seen_day_tasks SELECT t.* FROM team_day_tasks t
+		{name: "stored day tasks", scan: true, sql: `INSERT INTO seen_day_tasks SELECT t.* FROM team_day_tasks t
 			SEMI JOIN new_day_tasks n ON t.team = n.team AND t.day = n.day AND t.task = n.task AND t.type = n.type`},
 		{name: "drop stored day tasks", guard: `SELECT count(*) FROM seen_day_tasks`, sql: `DELETE FROM new_day_tasks WHERE EXISTS (SELECT 1 FROM seen_day_tasks s
 			WHERE s.team = new_day_tasks.team AND s.day = new_day_tasks.day AND s.task = new_day_tasks.task AND s.type = new_day_tasks.type)`},
@@ -390,7 +394,7 @@ func keyMatch(a, b string, keys []string) string {
 // table, after which merging and deciding what is new need only the small
 // scratch tables.
 func existingStep(table, old, scope string, keys []string) step {
-	return step{name: "existing " + table, sql: fmt.Sprintf("INSERT INTO %s SELECT t.* FROM %s t SEMI JOIN %s k ON %s",
+	return step{name: "existing " + table, scan: true, sql: fmt.Sprintf("INSERT INTO %s SELECT t.* FROM %s t SEMI JOIN %s k ON %s",
 		old, table, scope, keyMatch("t", "k", keys))}
 }
 
@@ -401,6 +405,7 @@ func deleteVanishedStep(table, old, next string, keys []string) step {
 	vanished := fmt.Sprintf("SELECT * FROM %s o WHERE NOT EXISTS (SELECT 1 FROM %s n WHERE %s)", old, next, keyMatch("n", "o", keys))
 	return step{
 		name:  "delete vanished " + table,
+		scan:  true,
 		guard: "SELECT count(*) FROM (" + vanished + ")",
 		sql: fmt.Sprintf("DELETE FROM %s WHERE EXISTS (SELECT 1 FROM (%s) v WHERE %s)",
 			table, vanished, keyMatch("v", table, keys)),
@@ -413,7 +418,7 @@ func updateStep(table, next string, keys, cols []string) step {
 	for i, c := range cols {
 		set[i] = fmt.Sprintf("%s = n.%s", c, c)
 	}
-	return step{name: "update " + table, sql: fmt.Sprintf("UPDATE %s SET %s FROM %s n WHERE %s",
+	return step{name: "update " + table, scan: true, sql: fmt.Sprintf("UPDATE %s SET %s FROM %s n WHERE %s",
 		table, strings.Join(set, ", "), next, keyMatch(table, "n", keys))}
 }
 

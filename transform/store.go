@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -142,6 +143,9 @@ type Store struct {
 	// rebuildSlice is about how many stored events Rebuild derives state
 	// from at a time (defaultRebuildSlice; tests lower it).
 	rebuildSlice int64
+	// threads is DuckDB's thread count; scanThreads, if more, is what the
+	// write steps that scan stored tables run with (step.scan).
+	threads, scanThreads int
 }
 
 // defaultRebuildSlice bounds the events one slice of a Rebuild reads. The
@@ -219,11 +223,11 @@ func (s *Store) setWALAside(path, dsn string, replayErr error) (*duckdb.Connecto
 
 func (s *Store) open(ctx context.Context, cfg Config) error {
 	params := url.Values{}
-	threads := cfg.Threads
-	if threads == 0 {
-		threads = DefaultThreads()
+	s.threads, s.scanThreads = cfg.Threads, cfg.Threads
+	if cfg.Threads == 0 {
+		s.threads, s.scanThreads = DefaultThreads(), runtime.NumCPU()
 	}
-	params.Set("threads", strconv.Itoa(threads))
+	params.Set("threads", strconv.Itoa(s.threads))
 	if cfg.MemoryLimit != "" {
 		params.Set("memory_limit", strings.TrimSpace(cfg.MemoryLimit))
 	}
@@ -371,7 +375,17 @@ func (s *Store) inTx(ctx context.Context, f func() error) error {
 const stepCommit = "commit"
 
 // exec runs one named step on the writer connection.
-func (s *Store) exec(ctx context.Context, st step, args ...any) (int64, error) {
+func (s *Store) exec(ctx context.Context, st step, args ...any) (_ int64, err error) {
+	if st.scan && s.scanThreads > s.threads {
+		if err := s.setThreads(ctx, s.scanThreads); err != nil {
+			return 0, fmt.Errorf("%s: %w", st.name, err)
+		}
+		defer func() {
+			if tErr := s.setThreads(context.Background(), s.threads); tErr != nil {
+				err = errors.Join(err, fmt.Errorf("%s: %w", st.name, tErr))
+			}
+		}()
+	}
 	if s.failpoint != nil {
 		if err := s.failpoint(st.name); err != nil {
 			return 0, fmt.Errorf("%s: %w", st.name, err)
@@ -397,6 +411,21 @@ func (s *Store) exec(ctx context.Context, st step, args ...any) (int64, error) {
 		return 0, fmt.Errorf("%s: rows affected: %w", st.name, err)
 	}
 	return n, nil
+}
+
+// setThreads sets DuckDB's thread count (a database-wide setting; about
+// 0.3 ms). The write steps that scan a stored table raise it to all the
+// cores and restore it afterwards: such a scan is most of a commit once the
+// store is large, and splits across threads by row group, while DuckDB's
+// client thread busy-waits for its workers in every other step, where the
+// spare core is better left to the Go side preparing the next batch
+// (DefaultThreads). On 2 cores at 20 M stored events, a commit of 100 k
+// events took 2.2-2.4 s with 1 thread and 1.8-2.1 s with 2 (BENCHMARKS.md).
+func (s *Store) setThreads(ctx context.Context, n int) error {
+	if _, err := s.conn.ExecContext(ctx, "SET threads = "+strconv.Itoa(n)); err != nil {
+		return fmt.Errorf("set duckdb threads to %d: %w", n, err)
+	}
+	return nil
 }
 
 func (s *Store) run(ctx context.Context, steps []step) (cells int64, err error) {
@@ -453,7 +482,7 @@ var (
 		) WHERE n > 1)`}
 	// Finding the batch's keys that are already stored scans event_keys
 	// once (16 bytes per stored event), probing a hash table of the batch.
-	stepKnown = step{name: "find stored ids", sql: `INSERT INTO known_keys
+	stepKnown = step{name: "find stored ids", scan: true, sql: `INSERT INTO known_keys
 		SELECT k.h FROM event_keys k SEMI JOIN staging s ON k.h = s.h`}
 	stepDedup = step{name: "drop stored ids", guard: `SELECT count(*) FROM known_keys`,
 		sql: `DELETE FROM staging WHERE h IN (SELECT h FROM known_keys)`}

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -808,5 +810,78 @@ func TestCheckpoint(t *testing.T) {
 	commit(t, s, mem, g.ev(event.TaskCreated, 1, 9, task("k2"), who(2)))
 	if n, _ := s.EventCount(ctx); n != 2 {
 		t.Errorf("after the checkpoint and a commit: %d events, want 2", n)
+	}
+}
+
+// TestScanStepsRaiseThreads: with the default threads, the steps that scan
+// a stored table run with all the cores, every other step with
+// DefaultThreads, and DuckDB is back at DefaultThreads after a commit, also
+// one that failed in a scan step. An explicit thread count is kept
+// throughout.
+func TestScanStepsRaiseThreads(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs 2 cores: with 1, DefaultThreads is all of them")
+	}
+	ctx := context.Background()
+	threads := func(s *Store) int {
+		var n int
+		if err := s.db.QueryRowContext(ctx, `SELECT current_setting('threads')`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	mem := checkedMem(t)
+	var g ids
+	evs := []event.Event{
+		g.ev(event.TaskCreated, 0, 9, task("T-1"), who(1)),
+		g.ev(event.RequestOpened, 0, 9, request("R-1"), who(2)),
+		g.ev(event.TimeLogged, 0, 10, who(1), logged("focus", 2)),
+	}
+	for _, tc := range []struct {
+		threads      int
+		scan, others int
+	}{
+		{0, runtime.NumCPU(), DefaultThreads()},
+		{1, 1, 1},
+	} {
+		s, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "shoal.duckdb"), Threads: tc.threads}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[bool]map[int]int{true: {}, false: {}} // scan step? -> threads -> steps
+		scans := map[string]bool{}
+		for _, st := range append(slices.Clone(batchSteps), stepKnown) {
+			scans[st.name] = st.scan
+		}
+		s.failpoint = func(step string) error {
+			seen[scans[step]][threads(s)]++
+			return nil
+		}
+		commit(t, s, mem, evs...)
+		want := map[bool]map[int]int{true: {tc.scan: seen[true][tc.scan]}, false: {tc.others: seen[false][tc.others]}}
+		if !reflect.DeepEqual(seen, want) || seen[true][tc.scan] < 8 {
+			t.Errorf("threads %d: threads per step kind (scan or not) %v, want scans at %d, the rest at %d", tc.threads, seen, tc.scan, tc.others)
+		}
+		if got := threads(s); got != tc.others {
+			t.Errorf("threads %d: %d DuckDB threads after the commit, want %d", tc.threads, got, tc.others)
+		}
+		injected := errors.New("injected")
+		s.failpoint = func(step string) error {
+			if step == stepKnown.name {
+				return injected
+			}
+			return nil
+		}
+		rec := record(mem, []event.Event{g.ev(event.TaskStarted, 0, 11, task("T-1"), who(1))})
+		if _, err := s.Commit(ctx, Batch{Record: rec}); !errors.Is(err, injected) {
+			t.Errorf("threads %d: commit error %v, want the injected one", tc.threads, err)
+		}
+		rec.Release()
+		if got := threads(s); got != tc.others {
+			t.Errorf("threads %d: %d DuckDB threads after a commit failed in a scan step, want %d", tc.threads, got, tc.others)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -43,7 +43,8 @@ type Config struct {
 	// PseudonymKeyFile holds the secret HMAC key (≥ 32 bytes) for person
 	// pseudonyms. Required by run; demo generates one in its data dir.
 	PseudonymKeyFile string `yaml:"pseudonym_key_file"`
-	// DuckDBThreads caps DuckDB's threads. Default: 0 = one less than the cores, at least 1
+	// DuckDBThreads caps DuckDB's threads. Default: 0 = one less than the cores, at least 1,
+	// and all the cores for the commit steps that scan the stored tables
 	DuckDBThreads int `yaml:"duckdb_threads"`
 	// DuckDBMemoryLimit caps DuckDB's memory, e.g. 2GB. Default: DuckDB's own (80% of RAM)
 	DuckDBMemoryLimit string `yaml:"duckdb_memory_limit"`
@@ -91,7 +92,7 @@ func (c *Config) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address serving /metrics, /healthz, /readyz and /reports/")
 	fs.StringVar(&c.Teams, "teams", c.Teams, "team agreements file (YAML: units, time zones, response SLAs, working days, min_group_size); reload with SIGHUP or POST /-/reload")
 	fs.StringVar(&c.PseudonymKeyFile, "pseudonym-key-file", c.PseudonymKeyFile, "file with the secret key (>= 32 bytes) that pseudonymizes person ids; create one with: head -c 32 /dev/urandom > shoal.key")
-	fs.IntVar(&c.DuckDBThreads, "duckdb-threads", c.DuckDBThreads, "DuckDB threads (0 = one less than the cores, at least 1: the spare core prepares the next batch)")
+	fs.IntVar(&c.DuckDBThreads, "duckdb-threads", c.DuckDBThreads, "DuckDB threads (0 = one less than the cores, at least 1, so the spare core prepares the next batch; all of them for the commit steps that scan the stored tables)")
 	fs.StringVar(&c.DuckDBMemoryLimit, "duckdb-memory-limit", c.DuckDBMemoryLimit, "DuckDB memory limit, e.g. 2GB (empty = DuckDB default)")
 	fs.StringVar(&c.DuckDBCheckpointThreshold, "duckdb-checkpoint-threshold", c.DuckDBCheckpointThreshold, "write-ahead log size that makes DuckDB checkpoint, e.g. 256MB: larger is fewer checkpoints and a longer replay after a crash; Shoal also checkpoints "+idleCheckpointAfter.String()+" after the last commit when the stream pauses (empty = "+transform.DefaultCheckpointThreshold+")")
 	fs.StringVar(&c.GoMemoryLimit, "go-memory-limit", c.GoMemoryLimit, "soft limit of the Go heap (like GOMEMLIMIT), e.g. 320MiB: the garbage collector works harder near it; DuckDB's memory is separate (empty = GOMEMLIMIT or none)")
