@@ -151,10 +151,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.naiveEvents, "naive-events", 20_000, "events the naive pipeline inserts (one INSERT each is slow; its rate is what counts)")
 	fs.IntVar(&f.absorb, "absorb", 10_000, "new events the absorb phase adds to the shoal phase's store")
 	fs.StringVar(&f.out, "out", "BENCHMARKS.md", `Markdown file for the results ("" or - to skip)`)
-	fs.StringVar(&f.workDir, "work-dir", "", "directory for the broker log, NDJSON and DuckDB files (default: a new temporary directory, removed afterwards)")
+	fs.StringVar(&f.workDir, "work-dir", "", "directory for the broker log, NDJSON and DuckDB files, not one of an earlier run (default: a new temporary directory, removed afterwards)")
 	fs.BoolVar(&f.keep, "keep", false, "keep --work-dir afterwards")
 	fs.IntVar(&f.tuning.batchSize, "batch-size", ingest.DefaultConfig().BatchSize, "the measured pipelines' --batch-size (most events per Arrow batch and DuckDB transaction)")
-	fs.IntVar(&f.tuning.threads, "duckdb-threads", 0, "the measured pipelines' --duckdb-threads (0 = one less than the cores, at least 1)")
+	fs.IntVar(&f.tuning.threads, "duckdb-threads", 0, "the measured pipelines' --duckdb-threads (0 = one less than the cores, at least 1, all of them for the commit steps that scan the stored tables)")
 	fs.StringVar(&f.tuning.memoryLimit, "duckdb-memory-limit", "", "the measured pipelines' --duckdb-memory-limit, e.g. 1GB (empty = DuckDB's default, 80% of RAM)")
 	fs.StringVar(&f.tuning.checkpoint, "duckdb-checkpoint-threshold", "", "the measured pipelines' --duckdb-checkpoint-threshold, e.g. 64MB (empty = "+transform.DefaultCheckpointThreshold+")")
 	fs.StringVar(&f.tuning.goMemory, "go-memory-limit", "", "the measured pipelines' --go-memory-limit (Go's soft heap limit), e.g. 320MiB (empty = GOMEMLIMIT or none)")
@@ -258,8 +258,18 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 		if !f.keep {
 			defer os.RemoveAll(work)
 		}
-	} else if err := os.MkdirAll(work, 0o750); err != nil {
-		return fmt.Errorf("create --work-dir: %w", err)
+	} else {
+		// A previous run's broker log and stores would be measured again:
+		// the topic would hold its events twice and the Shoal phases would
+		// find every event already stored.
+		for _, prev := range []string{"kafka", "events.ndjson"} {
+			if _, err := os.Stat(filepath.Join(work, prev)); err == nil {
+				return fmt.Errorf("--work-dir %s holds a previous run (%s; its broker log and stores would be measured again): remove it or give a new directory", work, prev)
+			}
+		}
+		if err := os.MkdirAll(work, 0o750); err != nil {
+			return fmt.Errorf("create --work-dir: %w", err)
+		}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	commit := benchCommit() // now: the checkout may move on during a long run
@@ -494,7 +504,7 @@ func (b benchReport) rows() []benchRow {
 		rows = append(rows,
 			benchRow{"6a. outcome refresh (all catalog metrics, 2 weeks)", "-", fmtSeconds(shoal.Extra["refresh_seconds"]), "-", "-", "-"},
 			benchRow{fmt.Sprintf("6b. /metrics scrape, %d teams (median of %d)", b.opts.Teams, int(shoal.Extra["scrapes"])), "-", fmtSeconds(shoal.Extra["scrape_seconds"]), "-", "-", "-"},
-			benchRow{fmt.Sprintf("6c. weekly HTML report, %d teams (%.0f kB)", b.opts.Teams, shoal.Extra["report_bytes"]/1e3), "-", fmtSeconds(shoal.Extra["report_seconds"]), "-", "-", "-"})
+			benchRow{fmt.Sprintf("6c. weekly HTML report, %d teams (%.0f kB, median of %d)", b.opts.Teams, shoal.Extra["report_bytes"]/1e3, int(shoal.Extra["reports"])), "-", fmtSeconds(shoal.Extra["report_seconds"]), "-", "-", "-"})
 	}
 	if r, ok := b.results["sql"]; ok {
 		rows = append(rows,

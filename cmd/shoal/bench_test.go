@@ -86,6 +86,10 @@ func TestBenchHarness(t *testing.T) {
 
 // TestBenchFlags: bad sizes and phases are refused with what to do.
 func TestBenchFlags(t *testing.T) {
+	used := t.TempDir()
+	if err := os.WriteFile(filepath.Join(used, "events.ndjson"), []byte("{}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -96,6 +100,7 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--phases", "ceiling,sql"}, "sql works on the shoal phase's store"},
 		{[]string{"--naive-events", "0"}, "must be at least 1"},
 		{[]string{"--duckdb-memory-limit", "lots"}, `"lots" is not a size`},
+		{[]string{"--preset", "tiny", "--work-dir", used}, "holds a previous run (events.ndjson; its broker log and stores would be measured again)"},
 	} {
 		var stdout, stderr strings.Builder
 		if code := runMain(t.Context(), append([]string{"bench"}, tc.args...), &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), tc.want) {
