@@ -103,97 +103,75 @@ func arrowSetter(col arrow.Array, dest any, intern map[string]string) (func(int)
 			*d = s
 			return nil
 		}, nil
-	case *int32, *sql.NullInt32:
-		get, ok := arrowInt(col)
-		if !ok {
-			return nil, mismatch
+	}
+	// The other destinations read a number or a bool, into a plain value
+	// or a sql.Null form.
+	ints, isInt := arrowInt(col)
+	floats, isFloat := col.(*array.Float64)
+	bools, isBool := col.(*array.Boolean)
+	switch d := dest.(type) {
+	case *int32:
+		if isInt {
+			return scanInto(col, func(j int) int32 { return int32(ints(j)) }, d, nil), nil
 		}
-		return func(j int) error {
-			valid := !col.IsNull(j)
-			switch d := d.(type) {
-			case *int32:
-				if !valid {
-					return errArrowNull
-				}
-				*d = int32(get(j))
-			case *sql.NullInt32:
-				*d = sql.NullInt32{Valid: valid}
-				if valid {
-					d.Int32 = int32(get(j))
-				}
-			}
-			return nil
-		}, nil
-	case *int, *int64, *sql.NullInt64:
-		get, ok := arrowInt(col)
-		if !ok {
-			return nil, mismatch
+	case *sql.NullInt32:
+		if isInt {
+			return scanInto(col, func(j int) int32 { return int32(ints(j)) }, nil, func(v int32, ok bool) { *d = sql.NullInt32{Int32: v, Valid: ok} }), nil
 		}
-		return func(j int) error {
-			valid := !col.IsNull(j)
-			switch d := d.(type) {
-			case *int:
-				if !valid {
-					return errArrowNull
-				}
-				*d = int(get(j))
-			case *int64:
-				if !valid {
-					return errArrowNull
-				}
-				*d = get(j)
-			case *sql.NullInt64:
-				*d = sql.NullInt64{Valid: valid}
-				if valid {
-					d.Int64 = get(j)
-				}
-			}
-			return nil
-		}, nil
-	case *float64, *sql.NullFloat64:
-		a, ok := col.(*array.Float64)
-		if !ok {
-			return nil, mismatch
+	case *int:
+		if isInt {
+			return scanInto(col, func(j int) int { return int(ints(j)) }, d, nil), nil
 		}
-		return func(j int) error {
-			valid := !a.IsNull(j)
-			switch d := d.(type) {
-			case *float64:
-				if !valid {
-					return errArrowNull
-				}
-				*d = a.Value(j)
-			case *sql.NullFloat64:
-				*d = sql.NullFloat64{Valid: valid}
-				if valid {
-					d.Float64 = a.Value(j)
-				}
-			}
-			return nil
-		}, nil
-	case *bool, *sql.NullBool:
-		a, ok := col.(*array.Boolean)
-		if !ok {
-			return nil, mismatch
+	case *int64:
+		if isInt {
+			return scanInto(col, ints, d, nil), nil
 		}
-		return func(j int) error {
-			valid := !a.IsNull(j)
-			switch d := d.(type) {
-			case *bool:
-				if !valid {
-					return errArrowNull
-				}
-				*d = a.Value(j)
-			case *sql.NullBool:
-				*d = sql.NullBool{Valid: valid}
-				if valid {
-					d.Bool = a.Value(j)
-				}
-			}
-			return nil
-		}, nil
+	case *sql.NullInt64:
+		if isInt {
+			return scanInto(col, ints, nil, func(v int64, ok bool) { *d = sql.NullInt64{Int64: v, Valid: ok} }), nil
+		}
+	case *float64:
+		if isFloat {
+			return scanInto(col, floats.Value, d, nil), nil
+		}
+	case *sql.NullFloat64:
+		if isFloat {
+			return scanInto(col, floats.Value, nil, func(v float64, ok bool) { *d = sql.NullFloat64{Float64: v, Valid: ok} }), nil
+		}
+	case *bool:
+		if isBool {
+			return scanInto(col, bools.Value, d, nil), nil
+		}
+	case *sql.NullBool:
+		if isBool {
+			return scanInto(col, bools.Value, nil, func(v bool, ok bool) { *d = sql.NullBool{Bool: v, Valid: ok} }), nil
+		}
 	}
 	return nil, mismatch
+}
+
+// scanInto returns a setter of row j of col, read by get: into plain (a
+// NULL is an error), or else through null (a sql.Null form; the zero value
+// and false for a NULL).
+func scanInto[T any](col arrow.Array, get func(int) T, plain *T, null func(v T, valid bool)) func(int) error {
+	if plain != nil {
+		return func(j int) error {
+			if col.IsNull(j) {
+				return errArrowNull
+			}
+			*plain = get(j)
+			return nil
+		}
+	}
+	return func(j int) error {
+		if col.IsNull(j) {
+			var zero T
+			null(zero, false)
+			return nil
+		}
+		null(get(j), true)
+		return nil
+	}
 }
 
 // arrowInt reads an integer column of any width as int64.
