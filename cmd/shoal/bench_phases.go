@@ -159,6 +159,12 @@ func benchCeiling(ctx context.Context, brokers []string, logger *slog.Logger) (b
 	return benchResult{Events: total.Load(), Seconds: time.Since(began).Seconds()}, nil
 }
 
+// median sorts xs (an odd number of timings) and returns the middle one.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	return xs[len(xs)/2]
+}
+
 // benchReports is how many times the shoal phase renders the weekly report.
 const benchReports = 3
 
@@ -249,8 +255,7 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 		}
 		lat = append(lat, time.Since(began).Seconds())
 	}
-	slices.Sort(lat)
-	r.Extra["scrape_seconds"], r.Extra["scrapes"] = lat[len(lat)/2], scrapes
+	r.Extra["scrape_seconds"], r.Extra["scrapes"] = median(lat), scrapes
 
 	// The weekly report of the last complete week, as /reports/ renders it
 	// (8 weeks of outcomes through the policy, HTML with its SVG charts):
@@ -266,8 +271,7 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 		took = append(took, time.Since(began).Seconds())
 		r.Extra["report_bytes"] = float64(len(html))
 	}
-	slices.Sort(took)
-	r.Extra["report_seconds"], r.Extra["reports"] = took[len(took)/2], benchReports
+	r.Extra["report_seconds"], r.Extra["reports"] = median(took), benchReports
 	cancel()
 	if err := <-done; err != nil {
 		return benchResult{}, err
@@ -631,7 +635,7 @@ func benchSQL(ctx context.Context, brokers []string, work string, tune benchTuni
 		}
 		lat = append(lat, time.Since(began).Seconds())
 	}
-	slices.Sort(lat)
+	q := median(lat)
 	n, err := p.store.EventCount(ctx)
 	if err != nil {
 		return benchResult{}, err
@@ -640,6 +644,6 @@ func benchSQL(ctx context.Context, brokers []string, work string, tune benchTuni
 	if err := <-done; err != nil {
 		return benchResult{}, err
 	}
-	return benchResult{Events: n, Seconds: lat[len(lat)/2], Extra: map[string]float64{
-		"start_publish_seconds": started, "query_seconds": lat[len(lat)/2], "rows": float64(rows), "runs": runs}}, nil
+	return benchResult{Events: n, Seconds: q, Extra: map[string]float64{
+		"start_publish_seconds": started, "query_seconds": q, "rows": float64(rows), "runs": runs}}, nil
 }
