@@ -211,9 +211,13 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 	t.Stop()
 	st := p.consumer.Stats()
 	r := benchResult{Events: st.Consumed, Seconds: time.Since(began).Seconds(), Extra: map[string]float64{}}
-	if kib, ok := peakRSSKiB(); ok {
-		r.Extra["ingest_peak_rss_kib"] = float64(kib) // before the outputs below run
+	// The peak RSS after each step below shows which one raises it.
+	peakAfter := func(step string) {
+		if kib, ok := peakRSSKiB(); ok {
+			r.Extra[step+"_peak_rss_kib"] = float64(kib)
+		}
 	}
+	peakAfter("ingest") // before the outputs below run
 	r.Extra["go_sys_mib"] = goSysMiB()
 
 	// As the pipeline does once the stream pauses (checkpointWhenIdle), so
@@ -232,6 +236,7 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 		r.Extra["checkpoint_seconds"], r.Extra["checkpoint_wal_bytes"] = time.Since(began).Seconds(), float64(wal)
 		break
 	}
+	peakAfter("checkpoint")
 
 	// As the refresh loop does, so that the loop does not recompute the same
 	// snapshot again while the scrapes and the report are measured.
@@ -240,6 +245,7 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 		return benchResult{}, err
 	}
 	r.Extra["refresh_seconds"] = time.Since(began).Seconds()
+	peakAfter("refresh")
 	const scrapes = 21
 	var lat []float64
 	for range scrapes {
@@ -256,6 +262,7 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 		lat = append(lat, time.Since(began).Seconds())
 	}
 	r.Extra["scrape_seconds"], r.Extra["scrapes"] = median(lat), scrapes
+	peakAfter("scrape")
 
 	// The weekly report of the last complete week, as /reports/ renders it
 	// (8 weeks of outcomes through the policy, HTML with its SVG charts):
@@ -272,6 +279,7 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 		r.Extra["report_bytes"] = float64(len(html))
 	}
 	r.Extra["report_seconds"], r.Extra["reports"] = median(took), benchReports
+	peakAfter("report")
 	cancel()
 	if err := <-done; err != nil {
 		return benchResult{}, err

@@ -69,6 +69,22 @@ func TestBenchHarness(t *testing.T) {
 	if events <= 0 {
 		t.Errorf("no events measured")
 	}
+	// The shoal phase's peak RSS after each output step: one per step, and
+	// a peak never falls.
+	caught := regexp.MustCompile(`\((\d+) MiB when caught up`).FindStringSubmatch(string(md))
+	steps := regexp.MustCompile(`(?m)^\| (2b|6a|6b|6c)\. [^\n]*\| (\d+) MiB so far \|$`).FindAllStringSubmatch(string(md), -1)
+	if caught == nil || len(steps) != 4 {
+		t.Errorf("want the peak RSS when caught up and after 2b, 6a, 6b and 6c; got %q and %q", caught, steps)
+	} else {
+		last, _ := strconv.Atoi(caught[1])
+		for _, m := range steps {
+			n, _ := strconv.Atoi(m[2])
+			if n < last {
+				t.Errorf("peak RSS after %s is %d MiB, below the %d MiB before it", m[1], n, last)
+			}
+			last = n
+		}
+	}
 	// Targets stated for 2,000 teams or 20 M events are never plainly "met"
 	// by a smaller run.
 	for _, line := range strings.Split(string(md), "\n") {
