@@ -3,6 +3,7 @@ package metrics
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -108,7 +109,7 @@ func ApplyDaily(policy privacy.Policy, weeks []Published, days []Cell) ([]Publis
 		memo[sig] = m
 		out = append(out, pub...)
 	}
-	sort.Slice(out, func(i, j int) bool { return lessCell(out[i].Cell, out[j].Cell) })
+	slices.SortFunc(out, func(a, b Published) int { return compareCells(a.Cell, b.Cell) })
 	return out, nil
 }
 

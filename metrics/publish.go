@@ -1,8 +1,10 @@
 package metrics
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 
 	"github.com/shoal-analytics/shoal/privacy"
 )
@@ -24,51 +26,58 @@ type Published struct {
 // sorted by week, metric, level (org, unit, team), unit and team. Cells of
 // metrics outside the catalog are dropped. This is the one place outcome
 // cells meet the policy.
+//
+// The cells are sorted once, so that each tree is a run of the sorted
+// slice and the result is in order as it is built: the weekly report at
+// 2,000 teams applies about 280 k cells, and grouping them into a map of
+// growing slices allocated three times their size.
 func Apply(policy privacy.Policy, cells []Cell) ([]Published, error) {
-	type treeKey struct {
-		week   int32
-		metric string
-	}
-	trees := map[treeKey][]Cell{}
+	sorted := make([]Cell, 0, len(cells))
 	for _, c := range cells {
-		if _, ok := ByID(c.Metric); !ok {
-			continue
+		if _, ok := ByID(c.Metric); ok {
+			sorted = append(sorted, c)
 		}
-		k := treeKey{c.Week, c.Metric}
-		trees[k] = append(trees[k], c)
 	}
-	out := make([]Published, 0, len(cells))
-	for k, tree := range trees {
+	slices.SortFunc(sorted, compareCells)
+	out := make([]Published, 0, len(sorted))
+	for len(sorted) > 0 {
+		n := 1
+		for n < len(sorted) && sorted[n].Week == sorted[0].Week && sorted[n].Metric == sorted[0].Metric {
+			n++
+		}
+		tree := sorted[:n]
+		sorted = sorted[n:]
 		decisions, err := policy.Decide(PolicyCells(tree))
 		if err != nil {
-			return nil, fmt.Errorf("suppression policy for %s in week starting day %d: %w", k.metric, k.week, err)
+			return nil, fmt.Errorf("suppression policy for %s in week starting day %d: %w", tree[0].Metric, tree[0].Week, err)
 		}
 		for _, c := range tree {
 			d, ok := decisions[CellID(c)]
 			if !ok {
-				return nil, fmt.Errorf("suppression policy for %s: no decision for %s", k.metric, CellID(c))
+				return nil, fmt.Errorf("suppression policy for %s: no decision for %s", c.Metric, CellID(c))
 			}
 			out = append(out, Published{Cell: c, Visible: d.Visible, Reason: d.Reason})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return lessCell(out[i].Cell, out[j].Cell) })
 	return out, nil
 }
 
 var levelOrder = map[privacy.Level]int{privacy.LevelOrg: 0, privacy.LevelUnit: 1, privacy.LevelTeam: 2}
 
-func lessCell(a, b Cell) bool {
-	if a.Week != b.Week {
-		return a.Week < b.Week
+// compareCells orders cells by week, metric, level (org, unit, team),
+// unit and team.
+func compareCells(a, b Cell) int {
+	if c := cmp.Compare(a.Week, b.Week); c != 0 {
+		return c
 	}
-	if a.Metric != b.Metric {
-		return a.Metric < b.Metric
+	if c := strings.Compare(a.Metric, b.Metric); c != 0 {
+		return c
 	}
 	if a.Level != b.Level {
-		return levelOrder[a.Level] < levelOrder[b.Level]
+		return cmp.Compare(levelOrder[a.Level], levelOrder[b.Level])
 	}
-	if a.Unit != b.Unit {
-		return a.Unit < b.Unit
+	if c := strings.Compare(a.Unit, b.Unit); c != 0 {
+		return c
 	}
-	return a.Team < b.Team
+	return strings.Compare(a.Team, b.Team)
 }

@@ -161,14 +161,17 @@ const (
 
 // cells indexes Data.Cells. It is the only reader of a Published cell's
 // Value: get returns the value only for a Visible, Defined cell.
+// The index holds positions, not copies: at 2,000 teams it has about
+// 280 k cells.
 type cells struct {
-	by map[cellKey]metrics.Published
+	in []metrics.Published
+	by map[cellKey]int32
 }
 
 func indexCells(in []metrics.Published) cells {
-	c := cells{by: make(map[cellKey]metrics.Published, len(in))}
-	for _, p := range in {
-		c.by[keyOf(p.Cell)] = p
+	c := cells{in: in, by: make(map[cellKey]int32, len(in))}
+	for i, p := range in {
+		c.by[keyOf(p.Cell)] = int32(i)
 	}
 	return c
 }
@@ -176,10 +179,12 @@ func indexCells(in []metrics.Published) cells {
 // get returns the cell's state, its value when shown, and the policy's
 // reason when withheld.
 func (c cells) get(k cellKey) (float64, state, privacy.Reason) {
-	p, ok := c.by[k]
-	switch {
-	case !ok:
+	i, ok := c.by[k]
+	if !ok {
 		return 0, absent, ""
+	}
+	p := &c.in[i]
+	switch {
 	case !p.Visible:
 		return 0, withheld, p.Reason
 	case !p.Defined:
