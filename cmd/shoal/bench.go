@@ -151,8 +151,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.naiveEvents, "naive-events", 20_000, "events the naive pipeline inserts (one INSERT each is slow; its rate is what counts)")
 	fs.IntVar(&f.absorb, "absorb", 10_000, "new events the absorb phase adds to the shoal phase's store")
 	fs.StringVar(&f.out, "out", "BENCHMARKS.md", `Markdown file for the results ("" or - to skip)`)
-	fs.StringVar(&f.workDir, "work-dir", "", "directory for the broker log, NDJSON and DuckDB files, not one of an earlier run (default: a new temporary directory, removed afterwards)")
-	fs.BoolVar(&f.keep, "keep", false, "keep --work-dir afterwards")
+	fs.StringVar(&f.workDir, "work-dir", "", "directory for the broker log, NDJSON and DuckDB files, not one of an earlier run (default: a new temporary directory, removed afterwards unless --keep); the large preset needs about 17 GB")
+	fs.BoolVar(&f.keep, "keep", false, "keep the temporary work directory afterwards (a --work-dir you give is always kept)")
 	fs.IntVar(&f.tuning.batchSize, "batch-size", ingest.DefaultConfig().BatchSize, "the measured pipelines' --batch-size (most events per Arrow batch and DuckDB transaction)")
 	fs.IntVar(&f.tuning.threads, "duckdb-threads", 0, "the measured pipelines' --duckdb-threads (0 = one less than the cores, at least 1, all of them for the commit steps that scan the stored tables)")
 	fs.StringVar(&f.tuning.memoryLimit, "duckdb-memory-limit", "", "the measured pipelines' --duckdb-memory-limit, e.g. 1GB (empty = DuckDB's default, 80% of RAM)")
@@ -258,7 +258,14 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 		if !f.keep {
 			defer os.RemoveAll(work)
 		}
-	} else {
+	}
+	if f.workDir != "" || f.keep {
+		// Several GB for the large preset: say where they are.
+		defer func() {
+			fmt.Fprintf(stderr, "bench: the work directory %s is kept (%s); remove it when done\n", work, dirSize(work))
+		}()
+	}
+	if f.workDir != "" {
 		// A previous run's broker log and stores would be measured again:
 		// the topic would hold its events twice and the Shoal phases would
 		// find every event already stored.
@@ -493,7 +500,11 @@ func (b benchReport) rows() []benchRow {
 		return "-"
 	}
 	if s, ok := shoal.Extra["checkpoint_seconds"]; hasShoal && ok {
-		rows = append(rows, benchRow{fmt.Sprintf("2b. idle checkpoint after catching up (%.0f MB write-ahead log)", shoal.Extra["checkpoint_wal_bytes"]/1e6), "-", fmtSeconds(s), "-", "-", peakSoFar("checkpoint")})
+		rss := peakSoFar("checkpoint")
+		if kib := shoal.Extra["idle_rss_kib"]; kib > 0 {
+			rss += fmt.Sprintf(" (%d MiB resident after it: Go returned %.0f MiB)", int64(kib)/1024, shoal.Extra["idle_released_mib"])
+		}
+		rows = append(rows, benchRow{fmt.Sprintf("2b. idle checkpoint after catching up (%.0f MB write-ahead log)", shoal.Extra["checkpoint_wal_bytes"]/1e6), "-", fmtSeconds(s), "-", "-", rss})
 	}
 	r, ok = b.results["naive"]
 	add("3. naive: encoding/json + one INSERT per event", r, ok)
@@ -677,4 +688,18 @@ func benchMachine() string {
 		}
 	}
 	return fmt.Sprintf("%s, %d cores%s, %s %s/%s", model, runtime.NumCPU(), mem, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// dirSize is the size of the files under dir, for a message.
+func dirSize(dir string) string {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return fmt.Sprintf("%.1f GB", float64(n)/1e9)
 }

@@ -225,7 +225,7 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 	// of the refresh loop makes DuckDB refuse; it ends within seconds.
 	began = time.Now()
 	for {
-		wal, err := p.store.Checkpoint(ctx)
+		wal, released, err := p.idleCheckpoint(ctx)
 		if errors.Is(err, transform.ErrCheckpointBusy) && time.Since(began) < time.Minute {
 			time.Sleep(100 * time.Millisecond)
 			continue
@@ -234,9 +234,13 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 			return benchResult{}, fmt.Errorf("checkpoint after catching up: %w", err)
 		}
 		r.Extra["checkpoint_seconds"], r.Extra["checkpoint_wal_bytes"] = time.Since(began).Seconds(), float64(wal)
+		r.Extra["idle_released_mib"] = float64(released) / (1 << 20)
 		break
 	}
 	peakAfter("checkpoint")
+	if kib, ok := rssKiB(); ok {
+		r.Extra["idle_rss_kib"] = float64(kib) // what the pause returned
+	}
 
 	// As the refresh loop does, so that the loop does not recompute the same
 	// snapshot again while the scrapes and the report are measured.
@@ -333,13 +337,19 @@ func goSysMiB() float64 {
 }
 
 // peakRSSKiB is this process's peak resident set so far (VmHWM).
-func peakRSSKiB() (int64, bool) {
+func peakRSSKiB() (int64, bool) { return procStatusKiB("VmHWM") }
+
+// rssKiB is this process's resident set now (VmRSS).
+func rssKiB() (int64, bool) { return procStatusKiB("VmRSS") }
+
+// procStatusKiB reads one of /proc/self/status's sizes in kB.
+func procStatusKiB(field string) (int64, bool) {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0, false
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			var kib int64
 			_, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kib)
 			return kib, err == nil
