@@ -176,7 +176,8 @@ func ratio(n, d float64) (float64, bool) {
 	return n / d, true
 }
 
-// cells returns the acc's value of every metric, in OutcomeMetrics order.
+// appendCells appends the acc's value of every metric to out, in
+// OutcomeMetrics order.
 func (a *outcomeAcc) appendCells(out []Outcome, week int32, level, team, unit string) []Outcome {
 	people := a.people
 	timePeople := float64(people[famTime])
@@ -410,8 +411,8 @@ func (r *outcomeRun) merge(sub *outcomeRun) {
 
 // emit builds the cells of the active teams, their units and the org.
 // The cells are counted first and go into one slice of that size: at
-// 2,000 teams and 8 weeks growing it by appending allocated about five
-// times its final 25 MB, most of the weekly report's Go heap peak.
+// 2,000 teams and 8 weeks, growing it by appending allocated about five
+// times its final 24 MB, the weekly report's largest allocation.
 func (r *outcomeRun) emit() []Outcome {
 	teams := map[int32][]string{}
 	for k := range r.active {
