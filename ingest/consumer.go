@@ -208,9 +208,14 @@ func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation) err
 	var readers sync.WaitGroup
 	parts := make([]int, 0, len(assigned))
 	for _, a := range assigned {
-		start := a.Offset
+		// The Sink (DuckDB) is the source of truth, not the group offset,
+		// also for a partition it has no offset for: that one is read from
+		// its start. The group can be ahead of the Sink: a write-ahead log
+		// set aside after a crash takes its batches' offsets with it, and
+		// starting from the group's offset would lose those batches.
+		start := kafka.FirstOffset
 		if off, ok := stored[int32(a.ID)]; ok {
-			start = off // DuckDB is the source of truth, not the group offset
+			start = off
 		}
 		parts = append(parts, a.ID)
 		readers.Add(1)

@@ -190,6 +190,40 @@ func TestConsumerResumesFromSinkOffsets(t *testing.T) {
 	}
 }
 
+// TestConsumerIgnoresGroupOffsetsTheSinkLacks: the sink's offsets are the
+// truth, also when it has none for a partition. After a write-ahead log is
+// set aside, DuckDB can hold fewer batches than the group committed to
+// Kafka; a partition the sink has no offset for is read from its start, not
+// from the group's offset, or the batches the log held would be lost.
+func TestConsumerIgnoresGroupOffsetsTheSinkLacks(t *testing.T) {
+	addr := startTestBroker(t)
+	produce(t, addr, validEvents(0, 500)...)
+	first := newRecordingSink()
+	runConsumer(t, addr, first) // the group "test" has committed every offset
+	if len(first.ids) != 500 || len(first.offsets) < 2 {
+		t.Fatalf("first run: %d ids over offsets %v, want 500 over at least 2 partitions", len(first.ids), first.offsets)
+	}
+
+	// A sink that lost everything, and one that kept one partition only.
+	lost := newRecordingSink()
+	runConsumer(t, addr, lost)
+	if len(lost.ids) != 500 {
+		t.Errorf("a sink with no offsets got %d of the 500 events; the group's offsets were used", len(lost.ids))
+	}
+	partial := newRecordingSink()
+	var kept int32
+	for p := range first.offsets {
+		kept = p
+		break
+	}
+	partial.offsets[kept] = first.offsets[kept]
+	c := runConsumer(t, addr, partial)
+	want := 500 - int(first.offsets[kept])
+	if got := int(c.Stats().Consumed); got != want {
+		t.Errorf("a sink with the offset of partition %d only: consumed %d, want the %d of the other partitions", kept, got, want)
+	}
+}
+
 // TestTenThousandBadEvents: a flood of mixed bad events neither stops the
 // pipeline nor loses anything: every one is counted and dead-lettered, and
 // the good events among them are all committed.

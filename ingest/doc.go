@@ -5,9 +5,10 @@
 // as Arrow record batches together with the partition offsets they cover.
 //
 // Offsets move only after the Sink has made a batch durable: the Sink's
-// stored offsets are where reading resumes after a restart or rebalance,
-// and the Kafka group offsets are committed afterwards only so that lag is
-// visible to Kafka tooling.
+// stored offsets are where reading resumes after a restart or rebalance (a
+// partition the Sink has no offset for is read from its start), and the
+// Kafka group offsets are committed afterwards only so that lag is visible
+// to Kafka tooling.
 //
 // ingest never writes a raw person identifier anywhere: not to a log line,
 // not to a metric label, not to the dead-letter topic (bodies are
