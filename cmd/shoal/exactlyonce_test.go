@@ -55,6 +55,15 @@ func committedBatches(url string) int {
 	return n
 }
 
+// killTestArgs returns the `shoal run` arguments of the kill tests for one
+// HTTP address: small batches, so that a run commits many.
+func killTestArgs(addr, dataDir, keyPath string) func(httpAddr string, extra ...string) []string {
+	return func(httpAddr string, extra ...string) []string {
+		return append([]string{"run", "--brokers", addr, "--data-dir", dataDir, "--pseudonym-key-file", keyPath,
+			"--http-addr", httpAddr, "--batch-size", "250", "--batch-latency", "20ms"}, extra...)
+	}
+}
+
 // TestExactlyOnceUnderSIGKILL kills `shoal run` with SIGKILL at random
 // points while it ingests, restarts it each time, and checks that the final
 // rollups equal the oracle: nothing lost, nothing counted twice.
@@ -72,10 +81,7 @@ func TestExactlyOnceUnderSIGKILL(t *testing.T) {
 	dir := t.TempDir()
 	keyPath, _ := testKey(t, dir)
 	dataDir := filepath.Join(dir, "data")
-	args := func(httpAddr string, extra ...string) []string {
-		return append([]string{"run", "--brokers", addr, "--data-dir", dataDir, "--pseudonym-key-file", keyPath,
-			"--http-addr", httpAddr, "--batch-size", "250", "--batch-latency", "20ms"}, extra...)
-	}
+	args := killTestArgs(addr, dataDir, keyPath)
 	kills := 0
 	for i := 0; i < 4; i++ {
 		httpAddr := freeAddr(t)
@@ -141,10 +147,7 @@ func TestExactlyOnceAfterWALSetAside(t *testing.T) {
 	dir := t.TempDir()
 	keyPath, _ := testKey(t, dir)
 	dataDir := filepath.Join(dir, "data")
-	args := func(httpAddr string, extra ...string) []string {
-		return append([]string{"run", "--brokers", addr, "--data-dir", dataDir, "--pseudonym-key-file", keyPath,
-			"--http-addr", httpAddr, "--batch-size", "250", "--batch-latency", "20ms"}, extra...)
-	}
+	args := killTestArgs(addr, dataDir, keyPath)
 	httpAddr := freeAddr(t)
 	cmd := exec.Command(shoalBin, args(httpAddr)...)
 	if err := cmd.Start(); err != nil {
