@@ -55,10 +55,20 @@ func committedBatches(url string) int {
 	return n
 }
 
-// killTestArgs returns the `shoal run` arguments of the kill tests for one
-// HTTP address: small batches, so that a run commits many.
-func killTestArgs(addr, dataDir, keyPath string) func(httpAddr string, extra ...string) []string {
-	return func(httpAddr string, extra ...string) []string {
+// killTestSetup publishes a small organisation's weeks of events to a
+// test broker and returns them, the data dir and the `shoal run` arguments
+// of the kill tests for one HTTP address (small batches, so that a run
+// commits many).
+func killTestSetup(t *testing.T, weeks int) ([]synth.Message, string, func(httpAddr string, extra ...string) []string) {
+	t.Helper()
+	_, msgs := synth.Generate(synth.Options{Seed: 9, Teams: 10, Units: 3, People: 80, Weeks: weeks,
+		End: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)})
+	addr := startKafka(t, "shoal.events", "shoal.dlq")
+	publish(t, addr, "shoal.events", msgs)
+	dir := t.TempDir()
+	keyPath, _ := testKey(t, dir)
+	dataDir := filepath.Join(dir, "data")
+	return msgs, dataDir, func(httpAddr string, extra ...string) []string {
 		return append([]string{"run", "--brokers", addr, "--data-dir", dataDir, "--pseudonym-key-file", keyPath,
 			"--http-addr", httpAddr, "--batch-size", "250", "--batch-latency", "20ms"}, extra...)
 	}
@@ -73,15 +83,8 @@ func TestExactlyOnceUnderSIGKILL(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 7))
 	t.Logf("kill-point seed %d", seed)
 
-	_, msgs := synth.Generate(synth.Options{Seed: 9, Teams: 10, Units: 3, People: 80, Weeks: 4,
-		End: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)})
-	addr := startKafka(t, "shoal.events", "shoal.dlq")
-	publish(t, addr, "shoal.events", msgs)
-
-	dir := t.TempDir()
-	keyPath, _ := testKey(t, dir)
-	dataDir := filepath.Join(dir, "data")
-	args := killTestArgs(addr, dataDir, keyPath)
+	msgs, dataDir, args := killTestSetup(t, 4)
+	dir := filepath.Dir(dataDir)
 	kills := 0
 	for i := 0; i < 4; i++ {
 		httpAddr := freeAddr(t)
@@ -140,14 +143,7 @@ func TestExactlyOnceUnderSIGKILL(t *testing.T) {
 // nothing counted twice.
 func TestExactlyOnceAfterWALSetAside(t *testing.T) {
 	needBinary(t)
-	_, msgs := synth.Generate(synth.Options{Seed: 9, Teams: 10, Units: 3, People: 80, Weeks: 2,
-		End: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)})
-	addr := startKafka(t, "shoal.events", "shoal.dlq")
-	publish(t, addr, "shoal.events", msgs)
-	dir := t.TempDir()
-	keyPath, _ := testKey(t, dir)
-	dataDir := filepath.Join(dir, "data")
-	args := killTestArgs(addr, dataDir, keyPath)
+	msgs, dataDir, args := killTestSetup(t, 2)
 	httpAddr := freeAddr(t)
 	cmd := exec.Command(shoalBin, args(httpAddr)...)
 	if err := cmd.Start(); err != nil {
