@@ -114,14 +114,14 @@ const stepCells = "cells"
 func derive(src string) []step {
 	r := strings.NewReplacer("{src}", src)
 	steps := []step{
-		{name: "scope tasks", sql: `INSERT INTO touched_tasks SELECT DISTINCT team, task FROM {src}
-			WHERE task IS NOT NULL AND type LIKE 'work.task.%'`},
-		{name: "scope requests", sql: `INSERT INTO touched_requests SELECT DISTINCT team, request FROM {src}
-			WHERE request IS NOT NULL AND type LIKE 'work.request.%'`},
+		{name: "scope tasks", sql: `INSERT INTO touched_tasks SELECT team, task, ` + pairKey("team", "task") + ` FROM (
+			SELECT DISTINCT team, task FROM {src} WHERE task IS NOT NULL AND type LIKE 'work.task.%')`},
+		{name: "scope requests", sql: `INSERT INTO touched_requests SELECT team, request, ` + pairKey("team", "request") + ` FROM (
+			SELECT DISTINCT team, request FROM {src} WHERE request IS NOT NULL AND type LIKE 'work.request.%')`},
 		{name: "scope cells", sql: `INSERT INTO touched_cells SELECT DISTINCT team, day, true FROM {src}`},
 
-		existingStep("tasks", "old_tasks", "touched_tasks", taskKeys),
-		existingStep("requests", "old_requests", "touched_requests", requestKeys),
+		existingStep("tasks", "old_tasks", "touched_tasks", hashKey),
+		existingStep("requests", "old_requests", "touched_requests", hashKey),
 		{name: "old state cells", sql: `INSERT INTO touched_cells
 			SELECT team, completed_day, false FROM old_tasks WHERE completed_day IS NOT NULL
 			UNION ALL SELECT team, opened_day, false FROM old_requests WHERE opened_day IS NOT NULL
@@ -184,10 +184,11 @@ func derive(src string) []step {
 					WHEN due_at IS NOT NULL THEN completed_at <= due_at
 					WHEN due_date IS NOT NULL THEN completed_day <= due_date
 				END AS on_time,
-				created_source, created_id, last_completed_at, last_completed_day, last_cancelled_at
+				created_source, created_id, last_completed_at, last_completed_day, last_cancelled_at,
+				` + pairKey("team", "task") + `
 			FROM st`},
-		updateStep("tasks", "next_tasks", taskKeys, taskColumns),
-		insertNewStep("tasks", "next_tasks", "old_tasks", taskKeys),
+		updateStep("tasks", "next_tasks", hashKey, taskColumns),
+		insertNewStep("tasks", "next_tasks", "old_tasks", hashKey),
 
 		// A stored request stands in as its earliest opened and responded
 		// events (the opened one with its tie-break) and a presence row.
@@ -206,12 +207,12 @@ func derive(src string) []step {
 			k AS (SELECT DISTINCT team, request FROM ev)
 			SELECT k.team, k.request, o.event_time, o.day, o.kind, r.event_time, r.day,
 				CASE WHEN r.event_time >= o.event_time THEN ` + seconds("r.event_time", "o.event_time") + ` END,
-				o.source, o.id
+				o.source, o.id, ` + pairKey("k.team", "k.request") + `
 			FROM k
 			LEFT JOIN opened o ON o.team = k.team AND o.request = k.request
 			LEFT JOIN responded r ON r.team = k.team AND r.request = k.request`},
-		updateStep("requests", "next_requests", requestKeys, requestColumns),
-		insertNewStep("requests", "next_requests", "old_requests", requestKeys),
+		updateStep("requests", "next_requests", hashKey, requestColumns),
+		insertNewStep("requests", "next_requests", "old_requests", hashKey),
 
 		{name: "new state cells", sql: `INSERT INTO touched_cells
 			SELECT team, completed_day, false FROM next_tasks WHERE completed_day IS NOT NULL
@@ -375,10 +376,11 @@ var (
 		"response_time_s_sum", "response_time_n", "contributors"}
 )
 
-// The key columns of the keyed derived tables.
+// The key columns of the keyed derived tables: tasks and requests are
+// matched by k, the pairKey of (team, task) and (team, request), which
+// their rows carry last; team_day by its first two columns.
 var (
-	taskKeys    = []string{"team", "task"}
-	requestKeys = []string{"team", "request"}
+	hashKey     = []string{"k"}
 	teamDayKeys = []string{"team", "day"}
 )
 

@@ -451,8 +451,8 @@ func TestRebuildEqualsIncremental(t *testing.T) {
 func TestColumnLists(t *testing.T) {
 	s, _ := openStore(t)
 	for table, want := range map[string][]string{
-		"tasks":    append([]string{"team", "task"}, taskColumns...),
-		"requests": append([]string{"team", "request"}, requestColumns...),
+		"tasks":    append(append([]string{"team", "task"}, taskColumns...), "k"),
+		"requests": append(append([]string{"team", "request"}, requestColumns...), "k"),
 		"team_day": append([]string{"team", "day"}, teamDayColumns...),
 	} {
 		rows, err := s.db.Query(`SELECT column_name FROM information_schema.columns
@@ -489,7 +489,7 @@ func TestRebuild(t *testing.T) {
 	for _, q := range []string{
 		`INSERT INTO team_day (team, day, events) VALUES ('ghost', DATE '2025-01-01', 3)`,
 		`UPDATE team_day SET events = 99 WHERE day = DATE '2025-03-03'`,
-		`INSERT INTO tasks (team, task, reopens, blocked_count) VALUES ('ghost', 'k', 0, 0)`,
+		`INSERT INTO tasks (team, task, reopens, blocked_count, k) VALUES ('ghost', 'k', 0, 0, 1)`,
 		`INSERT INTO team_day_people VALUES ('ghost', DATE '2025-01-01', 0, 'p_000000000000000000000001')`,
 	} {
 		if _, err := s.db.Exec(q); err != nil {

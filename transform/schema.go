@@ -60,10 +60,23 @@ const eventKeysDDL = `CREATE TABLE IF NOT EXISTS event_keys (
 	h HUGEINT NOT NULL
 )`
 
-// keyExpr is the dedup key of an event: MD5 of its source and id, the source length-prefixed
-// so that no two different (source, id) pairs spell the same string.
-const keyExpr = `md5_number(CAST(strlen(source) AS VARCHAR) || ':' || source || id)`
+// keyExpr is the dedup key of an event: the hash key (pairKey) of its
+// source and id.
+var keyExpr = pairKey("source", "id")
 
+// pairKey is the 128-bit key of the string pair (a, b): the MD5 of a
+// length-prefixed, so that no two different pairs spell the same string.
+// Matching 16 bytes instead of two strings is what keeps the commit's
+// lookups in the stored tables cheap (event_keys, tasks.k, requests.k).
+func pairKey(a, b string) string {
+	return `md5_number(CAST(strlen(` + a + `) AS VARCHAR) || ':' || ` + a + ` || ` + b + `)`
+}
+
+// tasks and requests: one row per (team, task) and (team, request), k
+// being pairKey of the two (rollup.go). A commit finds and updates the
+// rows it touches by k: on a 20 M-event store (961 k tasks) looking up
+// 50 k tasks took 22 ms by k against 114 ms by the two strings, and
+// updating them 66 ms against 193 ms.
 const tasksDDL = `CREATE TABLE IF NOT EXISTS tasks (
 	team             VARCHAR NOT NULL,
 	task             VARCHAR NOT NULL,
@@ -87,7 +100,8 @@ const tasksDDL = `CREATE TABLE IF NOT EXISTS tasks (
 	created_id         VARCHAR,
 	last_completed_at  TIMESTAMP,
 	last_completed_day DATE,
-	last_cancelled_at  TIMESTAMP
+	last_cancelled_at  TIMESTAMP,
+	k                  HUGEINT NOT NULL
 )`
 
 const requestsDDL = `CREATE TABLE IF NOT EXISTS requests (
@@ -100,7 +114,8 @@ const requestsDDL = `CREATE TABLE IF NOT EXISTS requests (
 	responded_day   DATE,
 	response_time_s DOUBLE,
 	opened_source   VARCHAR,
-	opened_id       VARCHAR
+	opened_id       VARCHAR,
+	k               HUGEINT NOT NULL
 )`
 
 const teamDayDDL = `CREATE TABLE IF NOT EXISTS team_day (
@@ -160,8 +175,8 @@ var tempSQL = []string{
 	// staging is events plus h, the dedup key (keyExpr).
 	`CREATE OR REPLACE TEMP TABLE staging AS SELECT *, CAST(NULL AS HUGEINT) AS h FROM events LIMIT 0`,
 	`CREATE OR REPLACE TEMP TABLE known_keys (h HUGEINT)`,
-	`CREATE OR REPLACE TEMP TABLE touched_tasks (team VARCHAR, task VARCHAR)`,
-	`CREATE OR REPLACE TEMP TABLE touched_requests (team VARCHAR, request VARCHAR)`,
+	`CREATE OR REPLACE TEMP TABLE touched_tasks (team VARCHAR, task VARCHAR, k HUGEINT)`,
+	`CREATE OR REPLACE TEMP TABLE touched_requests (team VARCHAR, request VARCHAR, k HUGEINT)`,
 	// ev: a cell of the batch's events; otherwise a cell of a task's or
 	// request's old or new completion, open or response day.
 	`CREATE OR REPLACE TEMP TABLE touched_cells (team VARCHAR, day DATE, ev BOOLEAN)`,

@@ -745,7 +745,7 @@ var (
 // Shoal before the table existed) has its derived tables dropped,
 // recreated and rebuilt from its events by Open. Raise it whenever the
 // derived tables or the meaning of their columns change.
-const derivedVersion = 3
+const derivedVersion = 4
 
 // derivedStale reports whether the file's derived tables are missing or
 // from another derivedVersion, and if so drops them so that schemaSQL
