@@ -33,7 +33,8 @@ import (
 //     opened and responded) are recomputed from the tasks and requests
 //     tables for the cells of a touched task's or request's old or new day.
 //
-// For tasks, requests and team_day, each keyed by its first columns: copy
+// For tasks, requests and team_day, each keyed by its first columns (and
+// matched by k, their pairKey, for tasks and requests): copy
 // the rows in scope to old_X (one scan of X), compute next_X, update the
 // rows that exist in place and insert the others, so a key is never
 // stored twice. None of the derived tables has a primary key: the ART
