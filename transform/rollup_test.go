@@ -447,7 +447,8 @@ func TestRebuildEqualsIncremental(t *testing.T) {
 }
 
 // TestColumnLists checks the column lists the update steps use against the
-// tables: key columns plus the list, in table order.
+// tables: key columns plus the list, in table order (and k, the match
+// key, last for tasks and requests).
 func TestColumnLists(t *testing.T) {
 	s, _ := openStore(t)
 	for table, want := range map[string][]string{
