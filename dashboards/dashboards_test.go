@@ -15,7 +15,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // committedDir holds the generated dashboards as committed (what Grafana
@@ -26,7 +26,7 @@ const committedDir = "../deploy/grafana/dashboards"
 // dir and compares them with the committed ones, file by file.
 func TestCommittedDashboardsAreFresh(t *testing.T) {
 	dir := t.TempDir()
-	names, err := Write(dir, metrics.Catalog)
+	names, err := Write(dir, outcome.Catalog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestOnlyProvisionedDatasource(t *testing.T) {
 }
 
 // generated returns the dashboards of catalog by file name, as JSON.
-func generated(t *testing.T, catalog []metrics.Metric) map[string]string {
+func generated(t *testing.T, catalog []outcome.Metric) map[string]string {
 	t.Helper()
 	files, err := Generate(catalog)
 	if err != nil {
@@ -229,20 +229,20 @@ func generated(t *testing.T, catalog []metrics.Metric) map[string]string {
 	return out
 }
 
-var familyFile = map[metrics.Family]string{metrics.Flow: "shoal-flow.json", metrics.Time: "shoal-focus.json", metrics.Async: "shoal-async.json"}
+var familyFile = map[outcome.Family]string{outcome.Flow: "shoal-flow.json", outcome.Time: "shoal-focus.json", outcome.Async: "shoal-async.json"}
 
 // TestCatalogDrivesPanels: every catalog metric is queried on the overview,
 // the team detail and its family's dashboard and on no other family's; a
 // catalog entry added to a family gets its panels there.
 func TestCatalogDrivesPanels(t *testing.T) {
-	extra := metrics.Metric{ID: "test_extra", Name: "shoal_test_extra_ratio", Title: "Test extra", Help: "A metric only this test defines.",
-		Definition: "Nothing.", Unit: metrics.Ratio, Direction: metrics.HigherIsBetter, Family: metrics.Async}
+	extra := outcome.Metric{ID: "test_extra", Name: "shoal_test_extra_ratio", Title: "Test extra", Help: "A metric only this test defines.",
+		Definition: "Nothing.", Unit: outcome.Ratio, Direction: outcome.HigherIsBetter, Family: outcome.Async}
 	for _, tc := range []struct {
 		name    string
-		catalog []metrics.Metric
+		catalog []outcome.Metric
 	}{
-		{"catalog", metrics.Catalog},
-		{"catalog plus one", append(slices.Clone(metrics.Catalog), extra)},
+		{"catalog", outcome.Catalog},
+		{"catalog plus one", append(slices.Clone(outcome.Catalog), extra)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ds := generated(t, tc.catalog)
@@ -272,12 +272,12 @@ func jsonText(s string) string {
 // TestPanelsCarryCatalogUnitsAndThresholds checks each metric panel's unit
 // and threshold colours against the catalog entry it shows.
 func TestPanelsCarryCatalogUnitsAndThresholds(t *testing.T) {
-	files, err := Generate(metrics.Catalog)
+	files, err := Generate(outcome.Catalog)
 	if err != nil {
 		t.Fatal(err)
 	}
-	byTitle := map[string]metrics.Metric{}
-	for _, m := range metrics.Catalog {
+	byTitle := map[string]outcome.Metric{}
+	for _, m := range outcome.Catalog {
 		byTitle[m.Title] = m
 	}
 	checked := 0
@@ -303,9 +303,9 @@ func TestPanelsCarryCatalogUnitsAndThresholds(t *testing.T) {
 				continue
 			}
 			first, last := d.Thresholds.Steps[0].Color, d.Thresholds.Steps[len(d.Thresholds.Steps)-1].Color
-			if m.Unit == metrics.Ratio {
+			if m.Unit == outcome.Ratio {
 				good, bad := "green", "red"
-				if m.Direction == metrics.LowerIsBetter {
+				if m.Direction == outcome.LowerIsBetter {
 					good, bad = bad, good
 				}
 				if first != bad || last != good {
@@ -317,15 +317,15 @@ func TestPanelsCarryCatalogUnitsAndThresholds(t *testing.T) {
 			}
 		}
 	}
-	if checked != 2*len(metrics.Catalog) {
-		t.Errorf("checked %d metric panels, want %d (one per metric on the overview and on the team detail)", checked, 2*len(metrics.Catalog))
+	if checked != 2*len(outcome.Catalog) {
+		t.Errorf("checked %d metric panels, want %d (one per metric on the overview and on the team detail)", checked, 2*len(outcome.Catalog))
 	}
 }
 
 // TestTeamDetailDrawsAgreements: the team dashboard has unit and team
 // variables and draws the team's response SLA from the agreement gauge.
 func TestTeamDetailDrawsAgreements(t *testing.T) {
-	ds := generated(t, metrics.Catalog)
+	ds := generated(t, outcome.Catalog)
 	js := ds["shoal-team.json"]
 	qs, err := Queries([]byte(js))
 	if err != nil {
@@ -337,7 +337,7 @@ func TestTeamDetailDrawsAgreements(t *testing.T) {
 		if q.Variable {
 			vars[q.Panel] = true
 		}
-		if q.Panel == "Median response time" && strings.HasPrefix(q.Expr, metrics.TeamResponseSLAName+`{team="$team",unit="$unit"}`) {
+		if q.Panel == "Median response time" && strings.HasPrefix(q.Expr, outcome.TeamResponseSLAName+`{team="$team",unit="$unit"}`) {
 			sla = true
 		}
 	}
@@ -353,7 +353,7 @@ func TestTeamDetailDrawsAgreements(t *testing.T) {
 }
 
 func TestUnknownFamilyIsRefused(t *testing.T) {
-	_, err := Generate(append(slices.Clone(metrics.Catalog), metrics.Metric{ID: "x", Name: "shoal_x", Family: "mood"}))
+	_, err := Generate(append(slices.Clone(outcome.Catalog), outcome.Metric{ID: "x", Name: "shoal_x", Family: "mood"}))
 	if err == nil || !strings.Contains(err.Error(), "shoal_x") || !strings.Contains(err.Error(), "sections") {
 		t.Errorf("a metric of an unknown family: %v", err)
 	}

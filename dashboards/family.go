@@ -6,12 +6,12 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // family is the dashboard of one metric family: per metric, the org and
 // units week by week next to the teams this week.
-func family(s section, ms []metrics.Metric) *dashboard.DashboardBuilder {
+func family(s section, ms []outcome.Metric) *dashboard.DashboardBuilder {
 	d := newDashboard(s.uid, "Shoal / "+s.title, s.intro).
 		WithVariable(unitVariable(`{__name__=~"`+outcomeNames(ms)+`",team="",unit!=""}`, true))
 	for _, m := range ms {
@@ -25,21 +25,21 @@ func family(s section, ms []metrics.Metric) *dashboard.DashboardBuilder {
 // weekByWeek draws the org and the selected units' completed weeks: the
 // previous_week series steps once a week, so its history is the weekly
 // history.
-func weekByWeek(m metrics.Metric) *timeseries.PanelBuilder {
+func weekByWeek(m outcome.Metric) *timeseries.PanelBuilder {
 	return metricTrend(m.Title+": organisation and units, completed weeks", m).
 		Description(describe(m, "Each step is one completed ISO week.")).
-		WithTarget(query("A", sel(m.Name, orgCells, window(metrics.PreviousWeek)), "organisation")).
-		WithTarget(query("B", sel(m.Name, unitCells, `unit=~"$unit"`, window(metrics.PreviousWeek)), "{{unit}}")).
+		WithTarget(query("A", sel(m.Name, orgCells, window(outcome.PreviousWeek)), "organisation")).
+		WithTarget(query("B", sel(m.Name, unitCells, `unit=~"$unit"`, window(outcome.PreviousWeek)), "{{unit}}")).
 		Span(12).Height(8)
 }
 
 // teamsThisWeek is a bar per team of the selected units, this week.
-func teamsThisWeek(m metrics.Metric) *bargauge.PanelBuilder {
+func teamsThisWeek(m outcome.Metric) *bargauge.PanelBuilder {
 	p := bargauge.NewPanelBuilder().
 		Title(m.Title + ": teams this week").
 		Description(describe(m, "Teams under k are not shown: they are counted in their unit only.")).
 		Datasource(datasource()).
-		WithTarget(instant("A", sel(m.Name, teamCells, `unit=~"$unit"`, window(metrics.CurrentWeek)), "{{team}}")).
+		WithTarget(instant("A", sel(m.Name, teamCells, `unit=~"$unit"`, window(outcome.CurrentWeek)), "{{team}}")).
 		Unit(m.Unit.GrafanaUnit()).
 		Thresholds(thresholds(m)).
 		DisplayMode(common.BarGaugeDisplayModeBasic).
@@ -47,7 +47,7 @@ func teamsThisWeek(m metrics.Metric) *bargauge.PanelBuilder {
 		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"})).
 		Min(0).
 		Span(12).Height(8)
-	if m.Unit == metrics.Ratio {
+	if m.Unit == outcome.Ratio {
 		p = p.Max(1)
 	}
 	return p

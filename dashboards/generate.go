@@ -10,7 +10,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // File is one generated dashboard and the file name it is written as.
@@ -21,7 +21,7 @@ type File struct {
 
 // section is the dashboard of one metric family.
 type section struct {
-	family metrics.Family
+	family outcome.Family
 	title  string
 	uid    string
 	intro  string
@@ -30,11 +30,11 @@ type section struct {
 // sections are the family dashboards, in display order. A catalog family
 // without a section is an error: a new family needs a dashboard.
 var sections = []section{
-	{metrics.Flow, "Flow", "shoal-flow",
+	{outcome.Flow, "Flow", "shoal-flow",
 		"How work flows through teams: throughput, lead and cycle time percentiles, work in progress, delivery against due dates, reopened and blocked work."},
-	{metrics.Time, "Focus & well-being", "shoal-focus",
+	{outcome.Time, "Focus & well-being", "shoal-focus",
 		"How the time people chose to log is spent: focus share, deep-work blocks, meeting load, and the overwork signal (a team condition, never a person's)."},
-	{metrics.Async, "Async collaboration", "shoal-async",
+	{outcome.Async, "Async collaboration", "shoal-async",
 		"How well teams keep the response times they agreed on: SLA adherence, median response time and requests left open past the SLA."},
 }
 
@@ -46,18 +46,18 @@ type agreementLine struct {
 // agreementLines are the team agreements drawn next to a metric on the
 // Team detail dashboard, by catalog ID (same unit as the metric).
 var agreementLines = map[string]agreementLine{
-	"response_time_p50": {metrics.TeamResponseSLAName, "agreed response SLA (working time)"},
+	"response_time_p50": {outcome.TeamResponseSLAName, "agreed response SLA (working time)"},
 }
 
-// Generate builds every dashboard from catalog (metrics.Catalog in
+// Generate builds every dashboard from catalog (outcome.Catalog in
 // production; tests pass a longer one to prove that a new entry gets its
 // panels).
-func Generate(catalog []metrics.Metric) ([]File, error) {
-	byFamily := map[metrics.Family][]metrics.Metric{}
+func Generate(catalog []outcome.Metric) ([]File, error) {
+	byFamily := map[outcome.Family][]outcome.Metric{}
 	for _, m := range catalog {
 		byFamily[m.Family] = append(byFamily[m.Family], m)
 	}
-	known := map[metrics.Family]bool{}
+	known := map[outcome.Family]bool{}
 	for _, s := range sections {
 		known[s.family] = true
 	}
@@ -162,7 +162,7 @@ func Marshal(d dashboard.Dashboard) ([]byte, error) {
 
 // Write generates the dashboards of catalog into dir, one JSON file each,
 // and returns the file names written.
-func Write(dir string, catalog []metrics.Metric) ([]string, error) {
+func Write(dir string, catalog []outcome.Metric) ([]string, error) {
 	files, err := Generate(catalog)
 	if err != nil {
 		return nil, err
@@ -207,7 +207,7 @@ func newDashboard(uid, title, description string) *dashboard.DashboardBuilder {
 
 // outcomeNames is a regex alternative of the catalog's metric names (for
 // template variables that list the teams or units with any visible cell).
-func outcomeNames(ms []metrics.Metric) string {
+func outcomeNames(ms []outcome.Metric) string {
 	names := make([]string, len(ms))
 	for i, m := range ms {
 		names[i] = m.Name

@@ -10,7 +10,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/text"
 
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
@@ -42,7 +42,7 @@ pseudonyms and never appear in a metric, a log line or this dashboard.`, privacy
 
 // overview is the Organisation overview: the org's week over week, and
 // units and teams side by side, one section per metric family.
-func overview(catalog []metrics.Metric, byFamily map[metrics.Family][]metrics.Metric) *dashboard.DashboardBuilder {
+func overview(catalog []outcome.Metric, byFamily map[outcome.Family][]outcome.Metric) *dashboard.DashboardBuilder {
 	d := newDashboard("shoal-overview", "Shoal / Organisation overview",
 		"The organisation this week against last week, and its units and teams side by side, for every outcome metric.").
 		WithPanel(text.NewPanelBuilder().
@@ -76,13 +76,13 @@ func statWidth(n int) uint32 {
 }
 
 // orgWeekOverWeek is a stat with the org's value this week and last week.
-func orgWeekOverWeek(m metrics.Metric) *stat.PanelBuilder {
+func orgWeekOverWeek(m outcome.Metric) *stat.PanelBuilder {
 	p := stat.NewPanelBuilder().
 		Title(m.Title).
 		Description(describe(m, "Organisation-wide; this week is still running.")).
 		Datasource(datasource()).
-		WithTarget(instant("A", sel(m.Name, orgCells, window(metrics.CurrentWeek)), thisWeek)).
-		WithTarget(instant("B", sel(m.Name, orgCells, window(metrics.PreviousWeek)), lastWeek)).
+		WithTarget(instant("A", sel(m.Name, orgCells, window(outcome.CurrentWeek)), thisWeek)).
+		WithTarget(instant("B", sel(m.Name, orgCells, window(outcome.PreviousWeek)), lastWeek)).
 		Unit(m.Unit.GrafanaUnit()).
 		Thresholds(thresholds(m)).
 		ColorMode(common.BigValueColorModeValue).
@@ -91,7 +91,7 @@ func orgWeekOverWeek(m metrics.Metric) *stat.PanelBuilder {
 		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"})).
 		NoValue("withheld or no data").
 		Span(6).Height(4)
-	if m.Unit == metrics.Ratio {
+	if m.Unit == outcome.Ratio {
 		p = p.Min(0).Max(1)
 	}
 	return p
@@ -99,7 +99,7 @@ func orgWeekOverWeek(m metrics.Metric) *stat.PanelBuilder {
 
 // sideBySide is a table of one row per unit (or team) and one column per
 // metric of the family, this week.
-func sideBySide(title, description, level, by string, ms []metrics.Metric) *table.PanelBuilder {
+func sideBySide(title, description, level, by string, ms []outcome.Metric) *table.PanelBuilder {
 	p := table.NewPanelBuilder().
 		Title(title).
 		Description(description + " Empty means withheld by the privacy policy or no data.").
@@ -108,7 +108,7 @@ func sideBySide(title, description, level, by string, ms []metrics.Metric) *tabl
 		Span(12).Height(8)
 	rename := map[string]any{}
 	for _, m := range ms {
-		p = p.WithTarget(tableQuery(m.ID, sel(m.Name, level, window(metrics.CurrentWeek))))
+		p = p.WithTarget(tableQuery(m.ID, sel(m.Name, level, window(outcome.CurrentWeek))))
 		col := "Value #" + m.ID
 		rename[col] = m.Title
 		p = p.OverrideByName(m.Title, append(unitOverride(m.Unit.GrafanaUnit()),

@@ -8,7 +8,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // DatasourceUID is the uid of the one Prometheus datasource every panel,
@@ -59,14 +59,14 @@ func ptr(f float64) *float64 { return &f }
 // universal bands (share of tasks on time, share of overworked days); a
 // duration or count has no universal good value — the team's own
 // agreements and history are the yardstick — so it gets one neutral colour.
-func thresholds(m metrics.Metric) *dashboard.ThresholdsConfigBuilder {
+func thresholds(m outcome.Metric) *dashboard.ThresholdsConfigBuilder {
 	steps := []dashboard.Threshold{{Color: "blue"}}
 	switch {
-	case m.Unit == metrics.Ratio && m.Direction == metrics.HigherIsBetter:
+	case m.Unit == outcome.Ratio && m.Direction == outcome.HigherIsBetter:
 		steps = []dashboard.Threshold{{Color: "red"}, {Value: ptr(0.6), Color: "orange"}, {Value: ptr(0.8), Color: "green"}}
-	case m.Unit == metrics.Ratio && m.Direction == metrics.LowerIsBetter:
+	case m.Unit == outcome.Ratio && m.Direction == outcome.LowerIsBetter:
 		steps = []dashboard.Threshold{{Color: "green"}, {Value: ptr(0.15), Color: "orange"}, {Value: ptr(0.3), Color: "red"}}
-	case m.Direction == metrics.LowerIsBetter && m.Unit != metrics.Seconds:
+	case m.Direction == outcome.LowerIsBetter && m.Unit != outcome.Seconds:
 		// A count where zero is the goal (requests open past the SLA).
 		steps = []dashboard.Threshold{{Color: "green"}, {Value: ptr(1), Color: "orange"}, {Value: ptr(5), Color: "red"}}
 	}
@@ -75,12 +75,12 @@ func thresholds(m metrics.Metric) *dashboard.ThresholdsConfigBuilder {
 
 // describe is a panel's description: the catalog's help, its exact
 // definition and which way is better.
-func describe(m metrics.Metric, extra string) string {
+func describe(m outcome.Metric, extra string) string {
 	d := m.Help + " " + m.Definition
 	switch m.Direction {
-	case metrics.HigherIsBetter:
+	case outcome.HigherIsBetter:
 		d += " Higher is better."
-	case metrics.LowerIsBetter:
+	case outcome.LowerIsBetter:
 		d += " Lower is better."
 	}
 	if extra != "" {
@@ -113,14 +113,14 @@ func newTimeseries(title string) *timeseries.PanelBuilder {
 // metricTrend is a time series of one catalog metric week by week: its
 // unit and thresholds, steps (a window's value holds until the next), and
 // an axis from 0 (to 1 for ratios).
-func metricTrend(title string, m metrics.Metric) *timeseries.PanelBuilder {
+func metricTrend(title string, m outcome.Metric) *timeseries.PanelBuilder {
 	p := newTimeseries(title).
 		Unit(m.Unit.GrafanaUnit()).
 		Thresholds(thresholds(m)).
 		LineInterpolation(common.LineInterpolationStepAfter).
 		SpanNulls(common.BoolOrFloat64{Bool: ptrBool(true)}).
 		Min(0)
-	if m.Unit == metrics.Ratio {
+	if m.Unit == outcome.Ratio {
 		p = p.Max(1)
 	}
 	return p

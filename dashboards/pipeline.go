@@ -8,7 +8,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // Pipeline-health metric names exported by ingest (cmd/shoal's end-to-end
@@ -24,7 +24,7 @@ const (
 	consumerLag      = "shoal_ingest_consumer_lag_messages"
 	lastCommit       = "shoal_ingest_last_commit_timestamp_seconds"
 	generationsTotal = "shoal_ingest_group_generations_total"
-	// Exported by metrics.Exporter.
+	// Exported by the metrics package's exporter.
 	suppressedCells   = "shoal_suppressed_cells"
 	refreshedAt       = "shoal_outcomes_refreshed_timestamp_seconds"
 	refreshFailures   = "shoal_outcomes_refresh_failures_total"
@@ -105,7 +105,7 @@ func pipelineHealth() *dashboard.DashboardBuilder {
 			queryDef{"A", "sum by (stage) (" + rate(failuresTotal) + ")", "{{stage}}"})).
 		WithRow(dashboard.NewRowBuilder("Privacy")).
 		WithPanel(smallStat("k in force", "Minimum group size: no exported cell describes fewer people. A team below k is rolled up into its unit.",
-			metrics.MinGroupSizeName, "short", steps("blue"))).
+			outcome.MinGroupSizeName, "short", steps("blue"))).
 		WithPanel(smallStat("Cells withheld this week", "Outcome cells of this week withheld by the privacy policy, all metrics and levels.",
 			"sum("+suppressedCurrent+")", "short", steps("blue"))).
 		WithPanel(smallStat("Outcome snapshot age", "Time since the exported outcome snapshot was recomputed (every 5 s while Shoal runs).",

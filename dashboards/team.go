@@ -7,7 +7,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/text"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // teamVar selects the team the Team detail dashboard's variables name.
@@ -31,7 +31,7 @@ func unitVariable(selector string, all bool) *dashboard.QueryVariableBuilder {
 }
 
 // teamDetail is one team's outcomes next to its own agreements.
-func teamDetail(catalog []metrics.Metric, byFamily map[metrics.Family][]metrics.Metric) *dashboard.DashboardBuilder {
+func teamDetail(catalog []outcome.Metric, byFamily map[outcome.Family][]outcome.Metric) *dashboard.DashboardBuilder {
 	teamQ := labelValues(`{__name__=~"`+outcomeNames(catalog)+`",team!="",unit="$unit"}`, "team")
 	d := newDashboard("shoal-team", "Shoal / Team detail",
 		"One team's outcomes this week and last, week by week, next to what the team agreed in the teams file (response SLA, focus block, overwork threshold).").
@@ -71,10 +71,10 @@ func agreementsStat() *stat.PanelBuilder {
 		Title("What $team agreed").
 		Description("The team's own agreements from the teams file: response SLA (working time), shortest deep-work block, daily overwork threshold; and the minimum group size k in force.").
 		Datasource(datasource()).
-		WithTarget(instant("SLA", sel(metrics.TeamResponseSLAName, teamVar), "response SLA")).
-		WithTarget(instant("FOCUS", sel(metrics.TeamFocusBlockName, teamVar), "focus block")).
-		WithTarget(instant("OVERWORK", sel(metrics.TeamOverworkPerDayName, teamVar), "overwork above, per day")).
-		WithTarget(instant("K", metrics.MinGroupSizeName, "k (min group size)")).
+		WithTarget(instant("SLA", sel(outcome.TeamResponseSLAName, teamVar), "response SLA")).
+		WithTarget(instant("FOCUS", sel(outcome.TeamFocusBlockName, teamVar), "focus block")).
+		WithTarget(instant("OVERWORK", sel(outcome.TeamOverworkPerDayName, teamVar), "overwork above, per day")).
+		WithTarget(instant("K", outcome.MinGroupSizeName, "k (min group size)")).
 		Unit("s").
 		OverrideByQuery("K", unitOverride("short")).
 		Thresholds(steps("text")).
@@ -87,7 +87,7 @@ func agreementsStat() *stat.PanelBuilder {
 
 // teamMetric is one metric of the team, both windows week by week, with
 // the team's agreement as a dashed red line where one applies.
-func teamMetric(m metrics.Metric) *timeseries.PanelBuilder {
+func teamMetric(m outcome.Metric) *timeseries.PanelBuilder {
 	extra := ""
 	line, hasLine := agreementLines[m.ID]
 	if hasLine {
@@ -95,8 +95,8 @@ func teamMetric(m metrics.Metric) *timeseries.PanelBuilder {
 	}
 	p := metricTrend(m.Title, m).
 		Description(describe(m, extra)).
-		WithTarget(query("A", sel(m.Name, teamVar, window(metrics.CurrentWeek)), thisWeek)).
-		WithTarget(query("B", sel(m.Name, teamVar, window(metrics.PreviousWeek)), lastWeek)).
+		WithTarget(query("A", sel(m.Name, teamVar, window(outcome.CurrentWeek)), thisWeek)).
+		WithTarget(query("B", sel(m.Name, teamVar, window(outcome.PreviousWeek)), lastWeek)).
 		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeOff)).
 		Span(8).Height(7)
 	if hasLine {

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // TeamAgreement is what one team agreed in the teams file, as the
@@ -23,14 +25,6 @@ type Agreements struct {
 	// org defaults and are not exported.
 	Teams []TeamAgreement
 }
-
-// The names of the agreement gauges (dashboards draw them as thresholds).
-const (
-	TeamResponseSLAName    = "shoal_team_response_sla_seconds"
-	TeamFocusBlockName     = "shoal_team_focus_block_seconds"
-	TeamOverworkPerDayName = "shoal_team_overwork_threshold_seconds"
-	MinGroupSizeName       = "shoal_min_group_size"
-)
 
 // AgreementsCollector exports the team agreements in force as gauges with
 // team and unit labels only, so dashboards can draw a team's own promises
@@ -57,13 +51,13 @@ func NewAgreementsCollector(get func() Agreements, visible func() map[string]boo
 	c := &AgreementsCollector{
 		get:     get,
 		visible: visible,
-		sla: prometheus.NewDesc(TeamResponseSLAName,
+		sla: prometheus.NewDesc(outcome.TeamResponseSLAName,
 			"The team's agreed response_sla: working time within which a request should get a first response.", labels, nil),
-		focus: prometheus.NewDesc(TeamFocusBlockName,
+		focus: prometheus.NewDesc(outcome.TeamFocusBlockName,
 			"The team's agreed focus_block_min: the shortest focus entry that counts as a deep-work block.", labels, nil),
-		overwork: prometheus.NewDesc(TeamOverworkPerDayName,
+		overwork: prometheus.NewDesc(outcome.TeamOverworkPerDayName,
 			"The team's agreed overwork_hours_per_day, in seconds per day: more logged time in a day counts towards the overwork signal.", labels, nil),
-		k: prometheus.NewDesc(MinGroupSizeName,
+		k: prometheus.NewDesc(outcome.MinGroupSizeName,
 			"The minimum group size k in force: no exported cell describes fewer people.", nil, nil),
 	}
 	reg.MustRegister(c)

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
@@ -55,7 +56,7 @@ shoal_min_group_size 7
 # TYPE shoal_team_response_sla_seconds gauge
 shoal_team_response_sla_seconds{team="payments",unit="platform"} 7200
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want2), MinGroupSizeName, TeamResponseSLAName); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want2), outcome.MinGroupSizeName, outcome.TeamResponseSLAName); err != nil {
 		t.Error(err)
 	}
 	problems, err := testutil.CollectAndLint(NewAgreementsCollector(func() Agreements { return *cur.Load() }, nil, prometheus.NewRegistry()))
@@ -69,18 +70,18 @@ shoal_team_response_sla_seconds{team="payments",unit="platform"} 7200
 func TestExporterVisibleTeams(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	cur := WeekOf(now, time.UTC)
-	cell := func(level privacy.Level, team, unit string, people int) Cell {
-		return Cell{Week: cur, Level: level, Team: team, Unit: unit, Metric: "tasks_completed", Value: 1, Defined: true, People: people}
+	cell := func(level outcome.Level, team, unit string, people int) outcome.Cell {
+		return outcome.Cell{Week: cur, Level: level, Team: team, Unit: unit, Metric: "tasks_completed", Value: 1, Defined: true, People: people}
 	}
 	src := staticSource{
-		cell(privacy.LevelOrg, "", "", 40),
-		cell(privacy.LevelUnit, "", "platform", 25),
-		cell(privacy.LevelUnit, "", "people", 15),
-		cell(privacy.LevelTeam, "payments", "platform", 12),
-		cell(privacy.LevelTeam, "identity", "platform", 9),      // complementary to observability
-		cell(privacy.LevelTeam, "observability", "platform", 4), // below k
-		cell(privacy.LevelTeam, "recruiting", "people", 13),     // complementary to learning
-		cell(privacy.LevelTeam, "learning", "people", 2),        // below k
+		cell(outcome.LevelOrg, "", "", 40),
+		cell(outcome.LevelUnit, "", "platform", 25),
+		cell(outcome.LevelUnit, "", "people", 15),
+		cell(outcome.LevelTeam, "payments", "platform", 12),
+		cell(outcome.LevelTeam, "identity", "platform", 9),      // complementary to observability
+		cell(outcome.LevelTeam, "observability", "platform", 4), // below k
+		cell(outcome.LevelTeam, "recruiting", "people", 13),     // complementary to learning
+		cell(outcome.LevelTeam, "learning", "people", 2),        // below k
 	}
 	e := NewExporter(src, func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC }, func() time.Time { return now }, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	if got := e.VisibleTeams(); len(got) != 0 {

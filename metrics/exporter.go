@@ -13,38 +13,16 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 )
-
-// Cell is one precomputed outcome value of one metric for one team, unit or
-// the org over one ISO week.
-type Cell struct {
-	Week   int32 // Monday of the ISO week, days since 1970-01-01
-	Level  privacy.Level
-	Team   string // "" above team level
-	Unit   string // "" at org level
-	Metric string // catalog ID
-	Value  float64
-	// Defined is false when the value has no meaning for the window (e.g. a
-	// ratio with nothing to divide by); such cells are not exported.
-	Defined bool
-	// People is the number of distinct contributors of the metric's family
-	// behind the cell: what the suppression policy decides on.
-	People int
-}
 
 // Source provides precomputed outcome cells. It must not scan raw events.
 type Source interface {
 	// now bounds values that depend on the present (working time elapsed
 	// on requests still open in a week that has not ended).
-	Outcomes(ctx context.Context, fromWeek, toWeek int32, now time.Time) ([]Cell, error)
+	Outcomes(ctx context.Context, fromWeek, toWeek int32, now time.Time) ([]outcome.Cell, error)
 }
-
-// Windows are the exported windows, as values of the window label.
-const (
-	CurrentWeek  = "current_week"
-	PreviousWeek = "previous_week"
-)
 
 // Exporter serves the catalog's metrics for the current and previous ISO
 // week per team, unit and org, after the suppression policy, from a
@@ -92,7 +70,7 @@ func NewExporter(src Source, policy func() (privacy.Policy, *time.Location), now
 		policy: policy,
 		log:    logger.With("component", "metrics"),
 		now:    now,
-		descs:  make(map[string]*prometheus.Desc, len(Catalog)),
+		descs:  make(map[string]*prometheus.Desc, len(outcome.Catalog)),
 		suppressed: prometheus.NewDesc("shoal_suppressed_cells",
 			"Outcome cells withheld by the privacy policy in the exported windows, by metric, level and reason (below_k or complementary).",
 			[]string{"metric", "level", "reason", "window"}, nil),
@@ -101,7 +79,7 @@ func NewExporter(src Source, policy func() (privacy.Policy, *time.Location), now
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shoal_outcomes_refresh_failures_total", Help: "Failed refreshes of the exported outcome snapshot (the previous snapshot stays served)."}),
 	}
-	for _, m := range Catalog {
+	for _, m := range outcome.Catalog {
 		e.descs[m.ID] = prometheus.NewDesc(m.Name, m.Help, []string{"team", "unit", "window"}, nil)
 	}
 	e.own = prometheus.NewRegistry()
@@ -150,7 +128,7 @@ func (e *Exporter) Refresh(ctx context.Context) error {
 		e.errors.Inc()
 		return fmt.Errorf("refresh outcome metrics: %w", err)
 	}
-	snap, visible, err := e.build(policy, cells, map[int32]string{cur: CurrentWeek, prev: PreviousWeek})
+	snap, visible, err := e.build(policy, cells, map[int32]string{cur: outcome.CurrentWeek, prev: outcome.PreviousWeek})
 	if err != nil {
 		e.errors.Inc()
 		return err
@@ -216,21 +194,21 @@ func (e *Exporter) VisibleTeams() map[string]bool {
 
 // build applies the suppression policy to each (week, metric) tree and
 // turns the visible, defined cells into constant metrics.
-func (e *Exporter) build(policy privacy.Policy, cells []Cell, windows map[int32]string) ([]prometheus.Metric, map[string]bool, error) {
-	in := make([]Cell, 0, len(cells))
+func (e *Exporter) build(policy privacy.Policy, cells []outcome.Cell, windows map[int32]string) ([]prometheus.Metric, map[string]bool, error) {
+	in := make([]outcome.Cell, 0, len(cells))
 	for _, c := range cells {
 		if _, ok := windows[c.Week]; ok {
 			in = append(in, c)
 		}
 	}
-	published, err := Apply(policy, in)
+	published, err := privacy.Apply(policy, in)
 	if err != nil {
 		return nil, nil, err
 	}
 	visible := map[string]bool{}
 	type countKey struct {
 		metric, window string
-		level          privacy.Level
+		level          outcome.Level
 		reason         privacy.Reason
 	}
 	counts := map[countKey]int{}
@@ -241,7 +219,7 @@ func (e *Exporter) build(policy privacy.Policy, cells []Cell, windows map[int32]
 			counts[countKey{c.Metric, window, c.Level, c.Reason}]++
 			continue
 		}
-		if c.Level == privacy.LevelTeam {
+		if c.Level == outcome.LevelTeam {
 			visible[c.Team] = true
 		}
 		if !c.Defined {
@@ -251,9 +229,9 @@ func (e *Exporter) build(policy privacy.Policy, cells []Cell, windows map[int32]
 	}
 	// Always export the suppression counters for every metric, level and
 	// window, so a zero is visible as a zero.
-	for _, m := range Catalog {
-		for _, w := range []string{CurrentWeek, PreviousWeek} {
-			for _, l := range []privacy.Level{privacy.LevelTeam, privacy.LevelUnit, privacy.LevelOrg} {
+	for _, m := range outcome.Catalog {
+		for _, w := range []string{outcome.CurrentWeek, outcome.PreviousWeek} {
+			for _, l := range []outcome.Level{outcome.LevelTeam, outcome.LevelUnit, outcome.LevelOrg} {
 				for _, r := range []privacy.Reason{privacy.ReasonBelowK, privacy.ReasonComplementary} {
 					n := counts[countKey{m.ID, w, l, r}]
 					out = append(out, prometheus.MustNewConstMetric(e.suppressed, prometheus.GaugeValue, float64(n), m.ID, string(l), string(r), w))
@@ -262,50 +240,4 @@ func (e *Exporter) build(policy privacy.Policy, cells []Cell, windows map[int32]
 		}
 	}
 	return out, visible, nil
-}
-
-// CellID is the policy tree id of a cell.
-func CellID(c Cell) string {
-	switch c.Level {
-	case privacy.LevelTeam:
-		return "team:" + c.Team
-	case privacy.LevelUnit:
-		return "unit:" + c.Unit
-	default:
-		return "org"
-	}
-}
-
-// PolicyCells turns one (window, metric) set of outcome cells into the
-// org → unit → team tree the suppression policy decides on. This is the one
-// place outcome cells meet the policy: the exporter, SQL and report all use it.
-func PolicyCells(cells []Cell) []privacy.Cell {
-	out := make([]privacy.Cell, 0, len(cells))
-	hasOrg := false
-	units := map[string]bool{}
-	for _, c := range cells {
-		pc := privacy.Cell{ID: CellID(c), Level: c.Level, People: c.People}
-		switch c.Level {
-		case privacy.LevelTeam:
-			pc.Parent = "unit:" + c.Unit
-		case privacy.LevelUnit:
-			pc.Parent = "org"
-			units[c.Unit] = true
-		default:
-			hasOrg = true
-		}
-		out = append(out, pc)
-	}
-	// A tree needs its parents even where a level has no cell of its own
-	// (no data in the window): such parents have no people.
-	for _, c := range cells {
-		if c.Level == privacy.LevelTeam && !units[c.Unit] {
-			units[c.Unit] = true
-			out = append(out, privacy.Cell{ID: "unit:" + c.Unit, Parent: "org", Level: privacy.LevelUnit})
-		}
-	}
-	if !hasOrg && len(out) > 0 {
-		out = append(out, privacy.Cell{ID: "org", Level: privacy.LevelOrg})
-	}
-	return out
 }

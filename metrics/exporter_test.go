@@ -10,13 +10,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
-type staticSource []Cell
+type staticSource []outcome.Cell
 
-func (s staticSource) Outcomes(_ context.Context, from, to int32, _ time.Time) ([]Cell, error) {
-	var out []Cell
+func (s staticSource) Outcomes(_ context.Context, from, to int32, _ time.Time) ([]outcome.Cell, error) {
+	var out []outcome.Cell
 	for _, c := range s {
 		if c.Week >= from && c.Week <= to {
 			out = append(out, c)
@@ -28,19 +29,19 @@ func (s staticSource) Outcomes(_ context.Context, from, to int32, _ time.Time) (
 func TestExporterAppliesSuppression(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) // a Wednesday
 	cur := WeekOf(now, time.UTC)
-	cell := func(level privacy.Level, team, unit string, people int, v float64) Cell {
-		return Cell{Week: cur, Level: level, Team: team, Unit: unit, Metric: "tasks_completed", Value: v, Defined: true, People: people}
+	cell := func(level outcome.Level, team, unit string, people int, v float64) outcome.Cell {
+		return outcome.Cell{Week: cur, Level: level, Team: team, Unit: unit, Metric: "tasks_completed", Value: v, Defined: true, People: people}
 	}
 	src := staticSource{
-		cell(privacy.LevelOrg, "", "", 40, 100),
-		cell(privacy.LevelUnit, "", "platform", 25, 60),
-		cell(privacy.LevelUnit, "", "people", 15, 40),
-		cell(privacy.LevelTeam, "payments", "platform", 12, 30),
-		cell(privacy.LevelTeam, "identity", "platform", 9, 20),
-		cell(privacy.LevelTeam, "observability", "platform", 4, 10), // below k
-		cell(privacy.LevelTeam, "recruiting", "people", 13, 35),
-		cell(privacy.LevelTeam, "learning", "people", 2, 5),                                                            // below k, recruiting complementary
-		{Week: cur, Level: privacy.LevelTeam, Team: "payments", Unit: "platform", Metric: "on_time_ratio", People: 12}, // undefined
+		cell(outcome.LevelOrg, "", "", 40, 100),
+		cell(outcome.LevelUnit, "", "platform", 25, 60),
+		cell(outcome.LevelUnit, "", "people", 15, 40),
+		cell(outcome.LevelTeam, "payments", "platform", 12, 30),
+		cell(outcome.LevelTeam, "identity", "platform", 9, 20),
+		cell(outcome.LevelTeam, "observability", "platform", 4, 10), // below k
+		cell(outcome.LevelTeam, "recruiting", "people", 13, 35),
+		cell(outcome.LevelTeam, "learning", "people", 2, 5),                                                            // below k, recruiting complementary
+		{Week: cur, Level: outcome.LevelTeam, Team: "payments", Unit: "platform", Metric: "on_time_ratio", People: 12}, // undefined
 	}
 	reg := prometheus.NewPedanticRegistry()
 	e := NewExporter(src, func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC }, func() time.Time { return now }, reg, slog.New(slog.DiscardHandler))
@@ -85,7 +86,7 @@ shoal_tasks_completed{team="payments",unit="platform",window="current_week"} 30
 					window = l.GetValue()
 				}
 			}
-			if metric == "tasks_completed" && window == CurrentWeek {
+			if metric == "tasks_completed" && window == outcome.CurrentWeek {
 				sum[level+"/"+reason] += s.GetGauge().GetValue()
 			}
 		}
@@ -115,27 +116,5 @@ func TestWeekOf(t *testing.T) {
 				t.Errorf("WeekOf = %s, want %s", got, tc.want)
 			}
 		})
-	}
-}
-
-func TestCatalogIsWellFormed(t *testing.T) {
-	seen := map[string]bool{}
-	for _, m := range Catalog {
-		if seen[m.ID] || seen[m.Name] {
-			t.Errorf("duplicate %s", m.ID)
-		}
-		seen[m.ID], seen[m.Name] = true, true
-		if !strings.HasPrefix(m.Name, "shoal_") || strings.HasSuffix(m.Name, "_total") {
-			t.Errorf("%s: gauges are named shoal_* without _total", m.Name)
-		}
-		if m.Unit == Seconds && !strings.HasSuffix(m.Name, "_seconds") {
-			t.Errorf("%s: a seconds metric must end in _seconds", m.Name)
-		}
-		if m.Unit == Ratio && !strings.HasSuffix(m.Name, "_ratio") {
-			t.Errorf("%s: a ratio metric must end in _ratio", m.Name)
-		}
-		if m.Help == "" || m.Definition == "" || m.Title == "" || m.Family == "" || m.Direction == "" {
-			t.Errorf("%s: incomplete entry", m.ID)
-		}
 	}
 }

@@ -11,21 +11,22 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
 // orgCells returns every catalog metric for the current and previous week
 // of an organisation of teams teams in units of 20, each with 8 people.
-func orgCells(teams int, cur int32) []Cell {
-	var cells []Cell
+func orgCells(teams int, cur int32) []outcome.Cell {
+	var cells []outcome.Cell
 	for _, w := range []int32{cur - 7, cur} {
-		for _, m := range Catalog {
-			cells = append(cells, Cell{Week: w, Level: privacy.LevelOrg, Metric: m.ID, Value: 1, Defined: true, People: 8 * teams})
+		for _, m := range outcome.Catalog {
+			cells = append(cells, outcome.Cell{Week: w, Level: outcome.LevelOrg, Metric: m.ID, Value: 1, Defined: true, People: 8 * teams})
 			for u := 0; u < (teams+19)/20; u++ {
 				unit := fmt.Sprintf("unit-%03d", u)
-				cells = append(cells, Cell{Week: w, Level: privacy.LevelUnit, Unit: unit, Metric: m.ID, Value: 1, Defined: true, People: 160})
+				cells = append(cells, outcome.Cell{Week: w, Level: outcome.LevelUnit, Unit: unit, Metric: m.ID, Value: 1, Defined: true, People: 160})
 				for t := u * 20; t < min(teams, u*20+20); t++ {
-					cells = append(cells, Cell{Week: w, Level: privacy.LevelTeam, Team: fmt.Sprintf("team-%04d", t), Unit: unit, Metric: m.ID, Value: float64(t), Defined: true, People: 8})
+					cells = append(cells, outcome.Cell{Week: w, Level: outcome.LevelTeam, Team: fmt.Sprintf("team-%04d", t), Unit: unit, Metric: m.ID, Value: float64(t), Defined: true, People: 8})
 				}
 			}
 		}

@@ -1,8 +1,13 @@
 // Package privacy holds Shoal's privacy rules in one place: the keyed
 // pseudonymizer, the vocabulary of monitoring data Shoal refuses, and the
-// minimum-group-size policy every output passes through.
+// whole disclosure policy every output passes through: the minimum group
+// size (Policy), one tree's decision (Decide), the grouping of outcome
+// cells into org → unit → team trees (Apply) and the decision of daily
+// cells together with their weeks (ApplyDaily). Every output (the
+// exporter, SQL, the report, the demo summary) gets its published cells
+// from Apply and ApplyDaily, and from nowhere else.
 //
-// It imports nothing else of Shoal's. It must never log, store or return a
-// raw person identifier: the only thing that leaves Pseudonymizer is the
-// keyed HMAC of the identifier.
+// Of Shoal's packages it imports only the leaf vocabularies (outcome). It
+// must never log, store or return a raw person identifier: the only thing
+// that leaves Pseudonymizer is the keyed HMAC of the identifier.
 package privacy

@@ -4,16 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-)
 
-// Level is a cell's place in the organisation tree.
-type Level string
-
-// The levels of a Shoal cell tree: org → units → teams.
-const (
-	LevelOrg  Level = "org"
-	LevelUnit Level = "unit"
-	LevelTeam Level = "team"
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // Cell is one output cell of one metric in one window: a node of the tree
@@ -23,7 +15,7 @@ const (
 type Cell struct {
 	ID     string
 	Parent string // "" for the root, the one cell without a parent
-	Level  Level
+	Level  outcome.Level
 	People int
 }
 
@@ -215,8 +207,8 @@ func newTree(cells []Cell) (*tree, error) {
 		switch {
 		case c.ID == "":
 			return nil, fmt.Errorf("%w: cell %d (parent %q) has an empty ID; give every cell a unique ID", ErrMalformedTree, i, c.Parent)
-		case c.Level != LevelOrg && c.Level != LevelUnit && c.Level != LevelTeam:
-			return nil, fmt.Errorf("%w: cell %q has level %q; use %q, %q or %q", ErrMalformedTree, c.ID, c.Level, LevelOrg, LevelUnit, LevelTeam)
+		case c.Level != outcome.LevelOrg && c.Level != outcome.LevelUnit && c.Level != outcome.LevelTeam:
+			return nil, fmt.Errorf("%w: cell %q has level %q; use %q, %q or %q", ErrMalformedTree, c.ID, c.Level, outcome.LevelOrg, outcome.LevelUnit, outcome.LevelTeam)
 		case c.People < 0:
 			return nil, fmt.Errorf("%w: cell %q has %d people; a count of distinct people cannot be negative", ErrMalformedTree, c.ID, c.People)
 		}
@@ -322,8 +314,8 @@ type Summary struct {
 
 // Summarize counts the cells of each level by their decision, for report
 // footers ("3 teams rolled up") and for the suppression metrics.
-func Summarize(decisions map[string]Decision, cells []Cell) map[Level]Summary {
-	out := make(map[Level]Summary, 3)
+func Summarize(decisions map[string]Decision, cells []Cell) map[outcome.Level]Summary {
+	out := make(map[outcome.Level]Summary, 3)
 	for _, c := range cells {
 		s := out[c.Level]
 		d, ok := decisions[c.ID]

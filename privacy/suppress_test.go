@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // Builders for readable fixtures. A unit's or the org's people are the sum
@@ -16,17 +18,17 @@ import (
 
 type tb struct{ cells []Cell }
 
-func newOrg(id string) *tb { return &tb{cells: []Cell{{ID: id, Level: LevelOrg}}} }
+func newOrg(id string) *tb { return &tb{cells: []Cell{{ID: id, Level: outcome.LevelOrg}}} }
 
 // unit adds a unit under the org with teams given as "id:people" pairs.
 func (b *tb) unit(id string, teams ...string) *tb {
-	b.cells = append(b.cells, Cell{ID: id, Parent: b.cells[0].ID, Level: LevelUnit})
+	b.cells = append(b.cells, Cell{ID: id, Parent: b.cells[0].ID, Level: outcome.LevelUnit})
 	u := len(b.cells) - 1
 	for _, t := range teams {
 		name, n, _ := strings.Cut(t, ":")
 		var people int
 		fmt.Sscan(n, &people)
-		b.cells = append(b.cells, Cell{ID: name, Parent: id, Level: LevelTeam, People: people})
+		b.cells = append(b.cells, Cell{ID: name, Parent: id, Level: outcome.LevelTeam, People: people})
 		b.cells[u].People += people
 		b.cells[0].People += people
 	}
@@ -200,13 +202,13 @@ func TestDecide(t *testing.T) {
 		{
 			name:   "a lone org cell",
 			k:      5,
-			cells:  []Cell{{ID: "org", Level: LevelOrg, People: 40}},
+			cells:  []Cell{{ID: "org", Level: outcome.LevelOrg, People: 40}},
 			hidden: map[string]Reason{},
 		},
 		{
 			name:   "a lone org cell below k",
 			k:      5,
-			cells:  []Cell{{ID: "org", Level: LevelOrg, People: 4}},
+			cells:  []Cell{{ID: "org", Level: outcome.LevelOrg, People: 4}},
 			hidden: map[string]Reason{"org": bk},
 		},
 		{
@@ -361,33 +363,33 @@ func TestNewPolicy(t *testing.T) {
 }
 
 func TestDecideMalformed(t *testing.T) {
-	org := Cell{ID: "org", Level: LevelOrg, People: 30}
+	org := Cell{ID: "org", Level: outcome.LevelOrg, People: 30}
 	tests := []struct {
 		name  string
 		cells []Cell
 		want  string
 	}{
-		{"unknown parent", []Cell{org, {ID: "t", Parent: "nope", Level: LevelTeam, People: 9}},
+		{"unknown parent", []Cell{org, {ID: "t", Parent: "nope", Level: outcome.LevelTeam, People: 9}},
 			`cell "t" names parent "nope", which is not among the cells`},
-		{"duplicate id", []Cell{org, {ID: "u", Parent: "org", Level: LevelUnit, People: 9}, {ID: "u", Parent: "org", Level: LevelTeam, People: 9}},
+		{"duplicate id", []Cell{org, {ID: "u", Parent: "org", Level: outcome.LevelUnit, People: 9}, {ID: "u", Parent: "org", Level: outcome.LevelTeam, People: 9}},
 			`cells 1 and 2 both have ID "u"`},
 		{"duplicate root id", []Cell{org, org}, `cells 0 and 1 both have ID "org"`},
-		{"two roots", []Cell{org, {ID: "org2", Level: LevelOrg, People: 9}, {ID: "t", Parent: "org2", Level: LevelTeam, People: 9}},
+		{"two roots", []Cell{org, {ID: "org2", Level: outcome.LevelOrg, People: 9}, {ID: "t", Parent: "org2", Level: outcome.LevelTeam, People: 9}},
 			`2 roots ("org", "org2")`},
-		{"no root: everything in a cycle", []Cell{{ID: "a", Parent: "b", Level: LevelUnit}, {ID: "b", Parent: "a", Level: LevelUnit}},
+		{"no root: everything in a cycle", []Cell{{ID: "a", Parent: "b", Level: outcome.LevelUnit}, {ID: "b", Parent: "a", Level: outcome.LevelUnit}},
 			`no root`},
 		{"cycle beside the root", []Cell{org,
-			{ID: "u", Parent: "org", Level: LevelUnit, People: 9},
-			{ID: "x", Parent: "y", Level: LevelUnit, People: 9},
-			{ID: "y", Parent: "z", Level: LevelUnit, People: 9},
-			{ID: "z", Parent: "x", Level: LevelTeam, People: 9},
-			{ID: "w", Parent: "z", Level: LevelTeam, People: 9}},
+			{ID: "u", Parent: "org", Level: outcome.LevelUnit, People: 9},
+			{ID: "x", Parent: "y", Level: outcome.LevelUnit, People: 9},
+			{ID: "y", Parent: "z", Level: outcome.LevelUnit, People: 9},
+			{ID: "z", Parent: "x", Level: outcome.LevelTeam, People: 9},
+			{ID: "w", Parent: "z", Level: outcome.LevelTeam, People: 9}},
 			`"x" → "y" → "z" → "x"`},
-		{"cell is its own parent", []Cell{org, {ID: "t", Parent: "t", Level: LevelTeam, People: 9}},
+		{"cell is its own parent", []Cell{org, {ID: "t", Parent: "t", Level: outcome.LevelTeam, People: 9}},
 			`"t" → "t"`},
-		{"empty id", []Cell{org, {Parent: "org", Level: LevelTeam, People: 9}}, `cell 1 (parent "org") has an empty ID`},
+		{"empty id", []Cell{org, {Parent: "org", Level: outcome.LevelTeam, People: 9}}, `cell 1 (parent "org") has an empty ID`},
 		{"unknown level", []Cell{org, {ID: "t", Parent: "org", Level: "person", People: 9}}, `level "person"`},
-		{"negative people", []Cell{org, {ID: "t", Parent: "org", Level: LevelTeam, People: -1}}, `-1 people`},
+		{"negative people", []Cell{org, {ID: "t", Parent: "org", Level: outcome.LevelTeam, People: -1}}, `-1 people`},
 	}
 	p := mustPolicy(t, 5)
 	for _, tc := range tests {
@@ -405,7 +407,7 @@ func TestDecideMalformed(t *testing.T) {
 		})
 	}
 	t.Run("a child with more people than its parent is fine", func(t *testing.T) {
-		cells := []Cell{{ID: "org", Level: LevelOrg, People: 6}, {ID: "u", Parent: "org", Level: LevelUnit, People: 9}}
+		cells := []Cell{{ID: "org", Level: outcome.LevelOrg, People: 6}, {ID: "u", Parent: "org", Level: outcome.LevelUnit, People: 9}}
 		if _, err := p.Decide(cells); err != nil {
 			t.Fatal(err)
 		}
@@ -422,16 +424,16 @@ func TestSummarize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[Level]Summary{
-		LevelOrg:  {Visible: 1},
-		LevelUnit: {Visible: 2, BelowK: 1, Complementary: 1},
-		LevelTeam: {Visible: 6, BelowK: 2, Complementary: 1},
+	want := map[outcome.Level]Summary{
+		outcome.LevelOrg:  {Visible: 1},
+		outcome.LevelUnit: {Visible: 2, BelowK: 1, Complementary: 1},
+		outcome.LevelTeam: {Visible: 6, BelowK: 2, Complementary: 1},
 	}
 	if got := Summarize(d, cells); !maps.Equal(got, want) {
 		t.Errorf("Summarize:\n got  %+v\n want %+v", got, want)
 	}
 	delete(d, "h")
-	want[LevelTeam] = Summary{Visible: 5, BelowK: 2, Complementary: 1, Undecided: 1}
+	want[outcome.LevelTeam] = Summary{Visible: 5, BelowK: 2, Complementary: 1, Undecided: 1}
 	if got := Summarize(d, cells); !maps.Equal(got, want) {
 		t.Errorf("Summarize with a cell missing from the decisions:\n got  %+v\n want %+v", got, want)
 	}
@@ -449,20 +451,20 @@ func randomTree(r *rand.Rand, additive bool) []Cell {
 		}
 		return r.IntN(21)
 	}
-	cells := []Cell{{ID: "org", Level: LevelOrg}}
+	cells := []Cell{{ID: "org", Level: outcome.LevelOrg}}
 	if !additive {
 		cells[0].People = r.IntN(21)
 	}
 	for u := range 1 + r.IntN(8) {
 		uid := fmt.Sprintf("u%d", u)
-		cells = append(cells, Cell{ID: uid, Parent: "org", Level: LevelUnit})
+		cells = append(cells, Cell{ID: uid, Parent: "org", Level: outcome.LevelUnit})
 		ui := len(cells) - 1
 		if !additive {
 			cells[ui].People = r.IntN(21)
 		}
 		for tm := range 1 + r.IntN(8) {
 			n := draw()
-			cells = append(cells, Cell{ID: fmt.Sprintf("%s.t%d", uid, tm), Parent: uid, Level: LevelTeam, People: n})
+			cells = append(cells, Cell{ID: fmt.Sprintf("%s.t%d", uid, tm), Parent: uid, Level: outcome.LevelTeam, People: n})
 			if additive {
 				cells[ui].People += n
 				cells[0].People += n
@@ -726,14 +728,14 @@ func TestExactlyDerivable(t *testing.T) {
 // BenchmarkDecide decides 2,000 teams in 100 units of one org.
 func BenchmarkDecide(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
-	cells := []Cell{{ID: "org", Level: LevelOrg}}
+	cells := []Cell{{ID: "org", Level: outcome.LevelOrg}}
 	for u := range 100 {
 		uid := fmt.Sprintf("unit-%03d", u)
-		cells = append(cells, Cell{ID: uid, Parent: "org", Level: LevelUnit})
+		cells = append(cells, Cell{ID: uid, Parent: "org", Level: outcome.LevelUnit})
 		ui := len(cells) - 1
 		for tm := range 20 {
 			n := r.IntN(21)
-			cells = append(cells, Cell{ID: fmt.Sprintf("%s/team-%02d", uid, tm), Parent: uid, Level: LevelTeam, People: n})
+			cells = append(cells, Cell{ID: fmt.Sprintf("%s/team-%02d", uid, tm), Parent: uid, Level: outcome.LevelTeam, People: n})
 			cells[ui].People += n
 			cells[0].People += n
 		}
@@ -748,7 +750,7 @@ func BenchmarkDecide(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	s := Summarize(d, cells)[LevelTeam]
+	s := Summarize(d, cells)[outcome.LevelTeam]
 	b.ReportMetric(float64(s.BelowK), "teams_below_k")
 	b.ReportMetric(float64(s.Complementary), "teams_complementary")
 }

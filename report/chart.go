@@ -15,7 +15,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
 
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // Chart colours: the org in ink, units in a palette that stays apart in
@@ -112,11 +112,11 @@ func (b *builder) trend(weeks []int32, key func(int32) cellKey) []float64 {
 }
 
 // scale converts a metric's base unit to the chart's axis unit.
-func scale(m metrics.Metric, ss []series) (float64, string) {
+func scale(m outcome.Metric, ss []series) (float64, string) {
 	switch m.Unit {
-	case metrics.Ratio:
+	case outcome.Ratio:
 		return 100, "%"
-	case metrics.Seconds:
+	case outcome.Seconds:
 		top := 0.0
 		for _, s := range ss {
 			for _, y := range s.ys {
@@ -138,7 +138,7 @@ func scale(m metrics.Metric, ss []series) (float64, string) {
 }
 
 // chartSVG draws the series with gonum/plot and returns inline SVG.
-func chartSVG(m metrics.Metric, weekLabels []string, ss []series) (string, error) {
+func chartSVG(m outcome.Metric, weekLabels []string, ss []series) (string, error) {
 	factor, suffix := scale(m, ss)
 	p := plot.New()
 	p.BackgroundColor = color.Transparent
@@ -170,7 +170,7 @@ func chartSVG(m metrics.Metric, weekLabels []string, ss []series) (string, error
 	if top == 0 {
 		top = 1
 	}
-	if m.Unit == metrics.Ratio {
+	if m.Unit == outcome.Ratio {
 		top = math.Min(100, top*1.15)
 	} else {
 		top *= 1.15

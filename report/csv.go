@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 
-	"github.com/shoal-analytics/shoal/privacy"
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // csvHeader is the CSV report's columns. value, previous and change are in
@@ -50,7 +50,7 @@ func writeCSV(buf *bytes.Buffer, b *builder) error {
 			}
 			level := string(k.cur.level)
 			unit := k.cur.unit
-			if k.cur.level == privacy.LevelOrg {
+			if k.cur.level == outcome.LevelOrg {
 				unit = ""
 			}
 			if err := w.Write([]string{week, level, unit, k.cur.team, m.ID, value, previous, chg, suppressed, string(m.Unit)}); err != nil {

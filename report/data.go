@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
@@ -20,7 +20,7 @@ const TrendWeeks = 8
 const SLATarget = 0.9
 
 // Data is everything one weekly report shows. Cells must come from
-// metrics.Apply: the report shows a cell's value only when it is Visible
+// privacy.Apply: the report shows a cell's value only when it is Visible
 // and Defined.
 type Data struct {
 	// Week is the report week.
@@ -39,12 +39,12 @@ type Data struct {
 	Teams []Team
 	// Cells are the published cells of the weeks Week-TrendWeeks+1 to
 	// Week (the trend); others are ignored.
-	Cells []metrics.Published
+	Cells []privacy.Published
 	// Quality is what the pipeline accepted and refused on the days of the
 	// report week.
 	Quality []QualityDay
-	// Catalog is the metric catalog; nil means metrics.Catalog.
-	Catalog []metrics.Metric
+	// Catalog is the metric catalog; nil means outcome.Catalog.
+	Catalog []outcome.Metric
 }
 
 // Unit is one unit of the org.
@@ -139,13 +139,13 @@ func dayTime(day int32) time.Time { return time.Unix(int64(day)*86400, 0).UTC() 
 // cellKey addresses one cell of Data.
 type cellKey struct {
 	week   int32
-	level  privacy.Level
+	level  outcome.Level
 	unit   string
 	team   string
 	metric string
 }
 
-func keyOf(c metrics.Cell) cellKey {
+func keyOf(c outcome.Cell) cellKey {
 	return cellKey{c.Week, c.Level, c.Unit, c.Team, c.Metric}
 }
 
@@ -164,11 +164,11 @@ const (
 // The index holds positions, not copies: at 2,000 teams it has about
 // 245 k cells.
 type cells struct {
-	in []metrics.Published
+	in []privacy.Published
 	by map[cellKey]int32
 }
 
-func indexCells(in []metrics.Published) cells {
+func indexCells(in []privacy.Published) cells {
 	c := cells{in: in, by: make(map[cellKey]int32, len(in))}
 	for i, p := range in {
 		c.by[keyOf(p.Cell)] = int32(i)

@@ -1,7 +1,7 @@
 // Package report renders Shoal's weekly HR report — HTML (one
 // self-contained file with inline CSS and server-side SVG charts),
 // Markdown and CSV — from a Data value: outcome cells that have already
-// passed metrics.Apply, the data-quality counts of the week, the org's
+// passed privacy.Apply, the data-quality counts of the week, the org's
 // units and teams, k and the metric catalog.
 //
 // It is pure rendering: it opens no database, makes no network request and

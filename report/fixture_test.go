@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
@@ -57,14 +57,14 @@ func demoValue(metric string, team, week int) float64 {
 	if week == TrendWeeks-1 {
 		v *= demoBump[metric] // the report week has news
 	}
-	m, _ := metrics.ByID(metric)
+	m, _ := outcome.ByID(metric)
 	switch m.Unit {
-	case metrics.Ratio:
+	case outcome.Ratio:
 		v = math.Min(0.99, v)
 		if metric == "response_within_sla_ratio" && team == 3 && week == TrendWeeks-1 {
 			v = 0.72 // Mobile missed its SLA in the report week
 		}
-	case metrics.Tasks, metrics.Requests:
+	case outcome.Tasks, outcome.Requests:
 		v = math.Round(v * float64(team%3+1) / 2)
 	}
 	return v
@@ -72,8 +72,8 @@ func demoValue(metric string, team, week int) float64 {
 
 // demoCells builds the raw cells of the demo org; mutate changes the
 // values of one team's report-week cells (for the privacy tests).
-func demoCells(mutate func(c *metrics.Cell)) []metrics.Cell {
-	var out []metrics.Cell
+func demoCells(mutate func(c *outcome.Cell)) []outcome.Cell {
+	var out []outcome.Cell
 	for wi := range TrendWeeks {
 		week := demoWeek.Add(wi - TrendWeeks + 1).Monday()
 		unitPeople := map[string]int{}
@@ -91,13 +91,13 @@ func demoCells(mutate func(c *metrics.Cell)) []metrics.Cell {
 			if unitSum[t.Unit] == nil {
 				unitSum[t.Unit] = map[string]float64{}
 			}
-			for _, m := range metrics.Catalog {
+			for _, m := range outcome.Catalog {
 				v := demoValue(m.ID, ti, wi)
 				defined := true
 				if m.ID == "reopen_ratio" && t.ID == "platform-identity" && wi == TrendWeeks-1 {
 					defined, v = false, 0 // nothing completed with a reopen to measure
 				}
-				c := metrics.Cell{Week: week, Level: privacy.LevelTeam, Unit: t.Unit, Team: t.ID, Metric: m.ID, Value: v, Defined: defined, People: people}
+				c := outcome.Cell{Week: week, Level: outcome.LevelTeam, Unit: t.Unit, Team: t.ID, Metric: m.ID, Value: v, Defined: defined, People: people}
 				unitSum[t.Unit][m.ID] += v // unit values come from the true team values
 				if mutate != nil && wi == TrendWeeks-1 {
 					mutate(&c)
@@ -107,21 +107,21 @@ func demoCells(mutate func(c *metrics.Cell)) []metrics.Cell {
 		}
 		orgSum := map[string]float64{}
 		for _, u := range demoUnits {
-			for _, m := range metrics.Catalog {
+			for _, m := range outcome.Catalog {
 				v := unitSum[u.ID][m.ID]
-				if m.Unit != metrics.Tasks && m.Unit != metrics.Requests {
+				if m.Unit != outcome.Tasks && m.Unit != outcome.Requests {
 					v /= float64(unitN[u.ID])
 				}
 				orgSum[m.ID] += v
-				out = append(out, metrics.Cell{Week: week, Level: privacy.LevelUnit, Unit: u.ID, Metric: m.ID, Value: v, Defined: true, People: unitPeople[u.ID]})
+				out = append(out, outcome.Cell{Week: week, Level: outcome.LevelUnit, Unit: u.ID, Metric: m.ID, Value: v, Defined: true, People: unitPeople[u.ID]})
 			}
 		}
-		for _, m := range metrics.Catalog {
+		for _, m := range outcome.Catalog {
 			v := orgSum[m.ID]
-			if m.Unit != metrics.Tasks && m.Unit != metrics.Requests {
+			if m.Unit != outcome.Tasks && m.Unit != outcome.Requests {
 				v /= float64(len(demoUnits))
 			}
-			out = append(out, metrics.Cell{Week: week, Level: privacy.LevelOrg, Metric: m.ID, Value: v, Defined: true, People: orgPeople})
+			out = append(out, outcome.Cell{Week: week, Level: outcome.LevelOrg, Metric: m.ID, Value: v, Defined: true, People: orgPeople})
 		}
 	}
 	return out
@@ -129,13 +129,13 @@ func demoCells(mutate func(c *metrics.Cell)) []metrics.Cell {
 
 // demoData is the golden files' report: the demo cells through the one
 // suppression path.
-func demoData(t testing.TB, mutate func(c *metrics.Cell)) Data {
+func demoData(t testing.TB, mutate func(c *outcome.Cell)) Data {
 	t.Helper()
 	policy, err := privacy.NewPolicy(5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	published, err := metrics.Apply(policy, demoCells(mutate))
+	published, err := privacy.Apply(policy, demoCells(mutate))
 	if err != nil {
 		t.Fatal(err)
 	}

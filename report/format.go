@@ -6,20 +6,20 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // minus is the typographic minus sign the HTML and Markdown use.
 const minus = "−"
 
 // fmtValue formats a shown value compactly, for tables and charts.
-func fmtValue(m metrics.Metric, v float64) string {
+func fmtValue(m outcome.Metric, v float64) string {
 	switch m.Unit {
-	case metrics.Ratio:
+	case outcome.Ratio:
 		return signed(strconv.FormatFloat(noNegZero(math.Round(v*100)), 'f', 0, 64)) + "%"
-	case metrics.Seconds:
+	case outcome.Seconds:
 		return fmtDuration(v, false)
-	case metrics.Blocks:
+	case outcome.Blocks:
 		return signed(strconv.FormatFloat(v, 'f', 1, 64))
 	default:
 		return signed(thousands(int64(noNegZero(math.Round(v)))))
@@ -27,15 +27,15 @@ func fmtValue(m metrics.Metric, v float64) string {
 }
 
 // fmtLong formats a shown value with its unit spelled out, for sentences.
-func fmtLong(m metrics.Metric, v float64) string {
+func fmtLong(m outcome.Metric, v float64) string {
 	switch m.Unit {
-	case metrics.Tasks:
+	case outcome.Tasks:
 		return plural(v, "task", "tasks")
-	case metrics.Requests:
+	case outcome.Requests:
 		return plural(v, "request", "requests")
-	case metrics.Blocks:
+	case outcome.Blocks:
 		return fmtValue(m, v) + " per person"
-	case metrics.Seconds:
+	case outcome.Seconds:
 		return fmtDuration(v, true)
 	default:
 		return fmtValue(m, v)
@@ -84,12 +84,12 @@ type change struct {
 
 // compare describes the move from prev to cur. Ratios move in percentage
 // points; other units relative to prev.
-func compare(m metrics.Metric, prev, cur float64) change {
+func compare(m outcome.Metric, prev, cur float64) change {
 	d := cur - prev
 	var c change
 	c.up = d > 0
 	var moved bool
-	if m.Unit == metrics.Ratio {
+	if m.Unit == outcome.Ratio {
 		pts := math.Round(d * 100)
 		switch math.Abs(pts) {
 		case 0:
@@ -117,14 +117,14 @@ func compare(m metrics.Metric, prev, cur float64) change {
 		}
 		moved = math.Abs(r) >= 1
 		c.score = math.Abs(rel) / 5 // 5% is a notable move
-		if (m.Unit == metrics.Tasks || m.Unit == metrics.Requests) && math.Abs(d) < 2 {
+		if (m.Unit == outcome.Tasks || m.Unit == outcome.Requests) && math.Abs(d) < 2 {
 			c.score = 0 // 3 → 4 tasks is noise, however many percent
 		}
 	}
 	switch {
-	case !moved || m.Direction == metrics.Neutral:
+	case !moved || m.Direction == outcome.Neutral:
 		c.class = "flat"
-	case c.up == (m.Direction == metrics.HigherIsBetter):
+	case c.up == (m.Direction == outcome.HigherIsBetter):
 		c.class = "better"
 	default:
 		c.class = "worse"
@@ -134,11 +134,11 @@ func compare(m metrics.Metric, prev, cur float64) change {
 
 // csvNumber writes a value in its base unit (seconds, ratio 0..1, count)
 // at a precision a spreadsheet needs.
-func csvNumber(m metrics.Metric, v float64) string {
+func csvNumber(m outcome.Metric, v float64) string {
 	switch m.Unit {
-	case metrics.Ratio:
+	case outcome.Ratio:
 		return strconv.FormatFloat(noNegZero(math.Round(v*1e4)/1e4), 'f', 4, 64)
-	case metrics.Blocks:
+	case outcome.Blocks:
 		return strconv.FormatFloat(noNegZero(math.Round(v*100)/100), 'f', 2, 64)
 	default:
 		return strconv.FormatFloat(noNegZero(math.Round(v)), 'f', 0, 64)

@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// TestPureRendering proves report pulls in no DuckDB, Kafka, Arrow, ingest
-// or transform package: it renders what it is given and reads no store.
+// TestPureRendering proves report pulls in no DuckDB, Kafka, Arrow, ingest,
+// transform or Prometheus client package: it renders what it is given and
+// reads no store.
 func TestPureRendering(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
@@ -19,7 +20,7 @@ func TestPureRendering(t *testing.T) {
 	}
 	for _, path := range strings.Fields(string(out)) {
 		lower := strings.ToLower(path)
-		for _, bad := range []string{"duckdb", "kafka", "franz", "arrow", "shoal/transform", "shoal/ingest"} {
+		for _, bad := range []string{"duckdb", "kafka", "franz", "arrow", "shoal/transform", "shoal/ingest", "shoal/metrics", "prometheus/client_golang"} {
 			if strings.Contains(lower, bad) {
 				t.Errorf("report depends on %s", path)
 			}

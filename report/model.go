@@ -9,7 +9,7 @@ import (
 	"time"
 	_ "time/tzdata" // the org's zone must resolve on hosts without a zoneinfo database
 
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
@@ -26,10 +26,10 @@ var (
 )
 
 // familyWords names what a metric family's figures are about.
-var familyWords = map[metrics.Family]string{
-	metrics.Flow:  "delivery",
-	metrics.Time:  "focus",
-	metrics.Async: "responsiveness",
+var familyWords = map[outcome.Family]string{
+	outcome.Flow:  "delivery",
+	outcome.Time:  "focus",
+	outcome.Async: "responsiveness",
 }
 
 // NeverCollected is what Shoal refuses to take in, for the methodology.
@@ -152,14 +152,14 @@ type methodView struct {
 type builder struct {
 	d       Data
 	cells   cells
-	catalog map[string]metrics.Metric
+	catalog map[string]outcome.Metric
 	week    int32
 	prev    int32
 	units   []Unit // units with cells in the report week, in display order
 	teams   []Team // teams with cells in the report week, in display order
 }
 
-func (b *builder) metric(id string) metrics.Metric { return b.catalog[id] }
+func (b *builder) metric(id string) outcome.Metric { return b.catalog[id] }
 
 func newBuilder(d Data) (*builder, error) {
 	if d.K < privacy.FloorMinGroupSize {
@@ -169,9 +169,9 @@ func newBuilder(d Data) (*builder, error) {
 		return nil, fmt.Errorf("report: time zone %q: %w (pass the org's IANA zone, e.g. Europe/Berlin; empty means UTC)", d.TimeZone, err)
 	}
 	if d.Catalog == nil {
-		d.Catalog = metrics.Catalog
+		d.Catalog = outcome.Catalog
 	}
-	b := &builder{d: d, cells: indexCells(d.Cells), catalog: map[string]metrics.Metric{}, week: d.Week.Monday(), prev: d.Week.Add(-1).Monday()}
+	b := &builder{d: d, cells: indexCells(d.Cells), catalog: map[string]outcome.Metric{}, week: d.Week.Monday(), prev: d.Week.Add(-1).Monday()}
 	for _, m := range d.Catalog {
 		b.catalog[m.ID] = m
 	}
@@ -195,9 +195,9 @@ func (b *builder) present() ([]Unit, []Team) {
 			continue
 		}
 		switch p.Level {
-		case privacy.LevelUnit:
+		case outcome.LevelUnit:
 			unitSeen[p.Unit] = true
-		case privacy.LevelTeam:
+		case outcome.LevelTeam:
 			unitSeen[p.Unit] = true
 			teamSeen[p.Team] = Team{ID: p.Team, Name: p.Team, Unit: p.Unit}
 		}
@@ -265,18 +265,18 @@ func (b *builder) unitName(id string) string {
 }
 
 func orgKey(week int32, metric string) cellKey {
-	return cellKey{week: week, level: privacy.LevelOrg, metric: metric}
+	return cellKey{week: week, level: outcome.LevelOrg, metric: metric}
 }
 func unitKey(week int32, unit, metric string) cellKey {
-	return cellKey{week: week, level: privacy.LevelUnit, unit: unit, metric: metric}
+	return cellKey{week: week, level: outcome.LevelUnit, unit: unit, metric: metric}
 }
 func teamKey(week int32, t Team, metric string) cellKey {
-	return cellKey{week: week, level: privacy.LevelTeam, unit: t.Unit, team: t.ID, metric: metric}
+	return cellKey{week: week, level: outcome.LevelTeam, unit: t.Unit, team: t.ID, metric: metric}
 }
 
 // cellView describes the cell at k this week against the same cell the
 // week before (prevKey).
-func (b *builder) cellView(m metrics.Metric, k, prevKey cellKey) cellView {
+func (b *builder) cellView(m outcome.Metric, k, prevKey cellKey) cellView {
 	v, st, reason := b.cells.get(k)
 	switch st {
 	case absent:
@@ -343,7 +343,7 @@ func (b *builder) build() view {
 func (b *builder) orgCells() int {
 	n := 0
 	for _, p := range b.d.Cells {
-		if p.Week == b.week && p.Level == privacy.LevelOrg {
+		if p.Week == b.week && p.Level == outcome.LevelOrg {
 			n++
 		}
 	}
@@ -500,7 +500,7 @@ func (b *builder) summary(v *view) {
 	}
 	var better, worse []move
 	for _, m := range b.d.Catalog {
-		if m.Direction == metrics.Neutral {
+		if m.Direction == outcome.Neutral {
 			continue
 		}
 		cur, st, _ := b.cells.get(orgKey(b.week, m.ID))
@@ -587,7 +587,7 @@ func (b *builder) summary(v *view) {
 // summary names; the team table shows them all.
 const maxSLAListed = 5
 
-func summaryFact(m metrics.Metric, v float64) string {
+func summaryFact(m outcome.Metric, v float64) string {
 	switch m.ID {
 	case "tasks_completed":
 		return "teams completed " + fmtLong(m, v)
@@ -653,9 +653,9 @@ func (b *builder) methods() []methodView {
 	for _, m := range b.d.Catalog {
 		better := "neither: context, not a target"
 		switch m.Direction {
-		case metrics.HigherIsBetter:
+		case outcome.HigherIsBetter:
 			better = "higher"
-		case metrics.LowerIsBetter:
+		case outcome.LowerIsBetter:
 			better = "lower"
 		}
 		out = append(out, methodView{Title: m.Title, Help: m.Help, Definition: m.Definition, Unit: string(m.Unit), Better: better,
@@ -664,8 +664,8 @@ func (b *builder) methods() []methodView {
 	return out
 }
 
-var familyPeople = map[metrics.Family]string{
-	metrics.Flow:  "people who created, started or completed the tasks",
-	metrics.Time:  "people who logged time",
-	metrics.Async: "requesters and responders",
+var familyPeople = map[outcome.Family]string{
+	outcome.Flow:  "people who created, started or completed the tasks",
+	outcome.Time:  "people who logged time",
+	outcome.Async: "requesters and responders",
 }

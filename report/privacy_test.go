@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
@@ -37,7 +37,7 @@ func TestWithheldValuesReachNoOutput(t *testing.T) {
 	// sibling, else this test proves nothing.
 	withheld := map[string]privacy.Reason{}
 	for _, p := range d.Cells {
-		if p.Week == demoWeek.Monday() && p.Level == privacy.LevelTeam && !p.Visible {
+		if p.Week == demoWeek.Monday() && p.Level == outcome.LevelTeam && !p.Visible {
 			withheld[p.Team] = p.Reason
 		}
 	}
@@ -45,7 +45,7 @@ func TestWithheldValuesReachNoOutput(t *testing.T) {
 		t.Fatalf("fixture: withheld teams in the report week = %v, want data-ml below_k and data-analytics complementary", withheld)
 	}
 	for _, canary := range []float64{0, 987654.321, -42.5, 0.123456} {
-		mutated := demoData(t, func(c *metrics.Cell) {
+		mutated := demoData(t, func(c *outcome.Cell) {
 			if _, ok := withheld[c.Team]; ok {
 				c.Value = canary
 			}
@@ -85,8 +85,8 @@ func TestWithheldValuesReachNoOutput(t *testing.T) {
 			t.Errorf("CSV row of a withheld team carries values or is not flagged: %s", line)
 		}
 	}
-	if rows != 2*len(metrics.Catalog) {
-		t.Errorf("CSV has %d rows of the withheld teams, want %d (one per metric, flagged)", rows, 2*len(metrics.Catalog))
+	if rows != 2*len(outcome.Catalog) {
+		t.Errorf("CSV has %d rows of the withheld teams, want %d (one per metric, flagged)", rows, 2*len(outcome.Catalog))
 	}
 	assertNoPersonIDs(t, base)
 }
@@ -112,7 +112,7 @@ func assertNoPersonIDs(t *testing.T, outs map[Format][]byte) {
 // TestNoDataWeek: a week without any cell says so and shows no zeros.
 func TestNoDataWeek(t *testing.T) {
 	d := demoData(t, nil)
-	var keep []metrics.Published
+	var keep []privacy.Published
 	for _, p := range d.Cells {
 		if p.Week != demoWeek.Monday() {
 			keep = append(keep, p)

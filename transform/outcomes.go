@@ -19,7 +19,7 @@ import (
 
 // Outcome is one value of one catalog metric for one team, unit or the org
 // over one period: an ISO week (Outcomes) or a day (DailyOutcomes). It
-// converts field for field to metrics.Cell (transform does not import
+// converts field for field to outcome.Cell (transform does not import
 // metrics).
 type Outcome struct {
 	// Week is the first day of the period, days since 1970-01-01: the
@@ -39,7 +39,7 @@ type Outcome struct {
 	People int
 }
 
-// The levels of an Outcome, as privacy.Level spells them.
+// The levels of an Outcome, as outcome.Level spells them.
 const (
 	OutcomeTeam = "team"
 	OutcomeUnit = "unit"
@@ -62,7 +62,7 @@ var familyExpr = `CAST(CASE WHEN type = '` + event.TimeLogged + `' THEN ` + fmt.
 	ELSE -1 END AS TINYINT)`
 
 // OutcomeMetrics are the catalog IDs Outcomes computes, in catalog order,
-// with their family (TestOutcomeMetricIDs ties them to metrics.Catalog).
+// with their family (TestOutcomeMetricIDs ties them to outcome.Catalog).
 var OutcomeMetrics = []struct {
 	ID     string
 	Family string

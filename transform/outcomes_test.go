@@ -9,8 +9,7 @@ import (
 
 	"github.com/shoal-analytics/shoal/agreements"
 	"github.com/shoal-analytics/shoal/event"
-	"github.com/shoal-analytics/shoal/metrics"
-	"github.com/shoal-analytics/shoal/privacy"
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // outcomeOrg: t1 and t2 in unit u1 (UTC, Mon-Fri), t3 in u2 (New York).
@@ -128,16 +127,16 @@ func TestOutcomeWeekOf(t *testing.T) {
 }
 
 func TestOutcomeMetricIDs(t *testing.T) {
-	if len(OutcomeMetrics) != len(metrics.Catalog) {
-		t.Fatalf("%d outcome metrics, catalog has %d", len(OutcomeMetrics), len(metrics.Catalog))
+	if len(OutcomeMetrics) != len(outcome.Catalog) {
+		t.Fatalf("%d outcome metrics, catalog has %d", len(OutcomeMetrics), len(outcome.Catalog))
 	}
-	for i, m := range metrics.Catalog {
+	for i, m := range outcome.Catalog {
 		if OutcomeMetrics[i].ID != m.ID || OutcomeMetrics[i].Family != string(m.Family) {
 			t.Errorf("outcome metric %d is %+v, catalog has %s (%s)", i, OutcomeMetrics[i], m.ID, m.Family)
 		}
 	}
-	for _, l := range []privacy.Level{privacy.LevelTeam, privacy.LevelUnit, privacy.LevelOrg} {
-		if l != privacy.Level(OutcomeTeam) && l != privacy.Level(OutcomeUnit) && l != privacy.Level(OutcomeOrg) {
+	for _, l := range []outcome.Level{outcome.LevelTeam, outcome.LevelUnit, outcome.LevelOrg} {
+		if l != outcome.Level(OutcomeTeam) && l != outcome.Level(OutcomeUnit) && l != outcome.Level(OutcomeOrg) {
 			t.Errorf("privacy level %q has no outcome level", l)
 		}
 	}
@@ -421,10 +420,10 @@ func TestOutcomeUnion(t *testing.T) {
 	}
 }
 
-// TestOutcomeCell: an Outcome converts field for field to a metrics.Cell.
+// TestOutcomeCell: an Outcome converts field for field to a outcome.Cell.
 func TestOutcomeCell(t *testing.T) {
 	o := Outcome{Week: day0, Level: OutcomeUnit, Unit: "u1", Metric: "tasks_completed", Value: 3, Defined: true, People: 5}
-	c := metrics.Cell{Week: o.Week, Level: privacy.Level(o.Level), Team: o.Team, Unit: o.Unit,
+	c := outcome.Cell{Week: o.Week, Level: outcome.Level(o.Level), Team: o.Team, Unit: o.Unit,
 		Metric: o.Metric, Value: o.Value, Defined: o.Defined, People: o.People}
 	if got := fmt.Sprintf("%v", c); got != fmt.Sprintf("%v", o) {
 		t.Errorf("cell %s, outcome %s", got, fmt.Sprintf("%v", o))

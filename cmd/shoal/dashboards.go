@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/shoal-analytics/shoal/dashboards"
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 const dashboardsSummary = `Write Shoal's Grafana dashboards, generated from the metric catalog, into --out, one JSON
@@ -26,7 +26,7 @@ func runDashboards(_ context.Context, args []string, stdout, stderr io.Writer) e
 	if *out == "" {
 		return errors.New("--out is required: the directory for the dashboard JSON files, e.g. --out deploy/grafana/dashboards")
 	}
-	names, err := dashboards.Write(*out, metrics.Catalog)
+	names, err := dashboards.Write(*out, outcome.Catalog)
 	if err != nil {
 		return err
 	}

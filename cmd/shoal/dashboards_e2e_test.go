@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/dashboards"
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // committedDashboards is where the generated dashboards are committed
@@ -223,8 +223,8 @@ func pickTeam(t *testing.T, prom *promServer, teamQueries []dashboards.Query) (s
 }
 
 func outcomeNameRe() string {
-	names := make([]string, len(metrics.Catalog))
-	for i, m := range metrics.Catalog {
+	names := make([]string, len(outcome.Catalog))
+	for i, m := range outcome.Catalog {
 		names[i] = m.Name
 	}
 	return strings.Join(names, "|")

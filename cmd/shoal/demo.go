@@ -15,6 +15,7 @@ import (
 
 	"github.com/shoal-analytics/shoal/event"
 	"github.com/shoal-analytics/shoal/ingest"
+	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 	"github.com/shoal-analytics/shoal/synth"
 )
@@ -199,9 +200,9 @@ func orgCells(ctx context.Context, p *pipeline, org *synth.Org, teamPeople map[s
 		if err != nil {
 			return nil, err
 		}
-		cells = append(cells, privacy.Cell{ID: "unit:" + u.ID, Parent: "org", Level: privacy.LevelUnit, People: n})
+		cells = append(cells, privacy.Cell{ID: "unit:" + u.ID, Parent: "org", Level: outcome.LevelUnit, People: n})
 		for _, t := range u.Teams {
-			cells = append(cells, privacy.Cell{ID: "team:" + t, Parent: "unit:" + u.ID, Level: privacy.LevelTeam, People: teamPeople[t]})
+			cells = append(cells, privacy.Cell{ID: "team:" + t, Parent: "unit:" + u.ID, Level: outcome.LevelTeam, People: teamPeople[t]})
 		}
 		all = append(all, u.Teams...)
 	}
@@ -209,7 +210,7 @@ func orgCells(ctx context.Context, p *pipeline, org *synth.Org, teamPeople map[s
 	if err != nil {
 		return nil, err
 	}
-	return append(cells, privacy.Cell{ID: "org", Level: privacy.LevelOrg, People: n}), nil
+	return append(cells, privacy.Cell{ID: "org", Level: outcome.LevelOrg, People: n}), nil
 }
 
 // writeDemoTeams writes the demo organisation's team agreements file (its

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/privacy"
 	"github.com/shoal-analytics/shoal/report"
 )
 
@@ -122,7 +122,7 @@ func (p *pipeline) reportData(ctx context.Context, week report.Week) (report.Dat
 		return report.Data{}, fmt.Errorf("report %s: %w", week, err)
 	}
 	policy := org.Policy()
-	published, err := metrics.Apply(policy, outcomeCells(rows))
+	published, err := privacy.Apply(policy, outcomeCells(rows))
 	if err != nil {
 		return report.Data{}, fmt.Errorf("report %s: %w", week, err)
 	}

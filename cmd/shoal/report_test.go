@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 	"github.com/shoal-analytics/shoal/report"
 )
@@ -166,21 +166,21 @@ func assertWithheldNowhere(t *testing.T, p *pipeline, week report.Week, outs map
 	if err != nil {
 		t.Fatal(err)
 	}
-	published, err := metrics.Apply(p.teams.Get().Policy(), outcomeCells(rows))
+	published, err := privacy.Apply(p.teams.Get().Policy(), outcomeCells(rows))
 	if err != nil {
 		t.Fatal(err)
 	}
 	withheld := map[string]privacy.Reason{}
-	var hiddenValues []metrics.Published
+	var hiddenValues []privacy.Published
 	shownForms := map[string]bool{}
 	for _, c := range published {
-		m, _ := metrics.ByID(c.Metric)
+		m, _ := outcome.ByID(c.Metric)
 		if c.Visible && c.Defined {
 			for _, f := range distinctiveForms(m, c.Value) {
 				shownForms[f] = true
 			}
 		}
-		if c.Week != week.Monday() || c.Level != privacy.LevelTeam || c.Visible {
+		if c.Week != week.Monday() || c.Level != outcome.LevelTeam || c.Visible {
 			continue
 		}
 		if withheld[c.Team] != privacy.ReasonBelowK {
@@ -212,7 +212,7 @@ func assertWithheldNowhere(t *testing.T, p *pipeline, week report.Week, outs map
 	for _, canary := range []float64{0, 31415.9265, 0.777777} {
 		for i := range d.Cells {
 			c := &d.Cells[i]
-			if c.Week == week.Monday() && c.Level == privacy.LevelTeam && !c.Visible {
+			if c.Week == week.Monday() && c.Level == outcome.LevelTeam && !c.Visible {
 				c.Value = canary
 			}
 		}
@@ -246,7 +246,7 @@ func assertWithheldNowhere(t *testing.T, p *pipeline, week report.Week, outs map
 	// also has are skipped: those are another cell's numbers).
 	checked := 0
 	for _, c := range hiddenValues {
-		m, _ := metrics.ByID(c.Metric)
+		m, _ := outcome.ByID(c.Metric)
 		for _, form := range distinctiveForms(m, c.Value) {
 			if shownForms[form] {
 				continue
@@ -269,7 +269,7 @@ func assertWithheldNowhere(t *testing.T, p *pipeline, week report.Week, outs map
 // distinctiveForms are the renderings of v that carry enough digits not to
 // occur by chance: the CSV's base-unit numbers and the tables' durations
 // and ratios with decimals.
-func distinctiveForms(m metrics.Metric, v float64) []string {
+func distinctiveForms(m outcome.Metric, v float64) []string {
 	var out []string
 	add := func(s string) {
 		if digits := strings.Count(s, "") - 1 - strings.Count(s, "."); digits >= 4 {
@@ -277,14 +277,14 @@ func distinctiveForms(m metrics.Metric, v float64) []string {
 		}
 	}
 	switch m.Unit {
-	case metrics.Ratio:
+	case outcome.Ratio:
 		add(strconv.FormatFloat(v, 'f', 4, 64))
 		add(strconv.FormatFloat(v*100, 'f', 1, 64))
-	case metrics.Seconds:
+	case outcome.Seconds:
 		add(strconv.FormatFloat(v, 'f', 0, 64))
 		add(strconv.FormatFloat(v/3600, 'f', 2, 64))
 		add(strconv.FormatFloat(v/86400, 'f', 2, 64))
-	case metrics.Blocks:
+	case outcome.Blocks:
 		add(strconv.FormatFloat(v, 'f', 2, 64))
 		add(strconv.FormatFloat(v, 'f', 4, 64))
 	default:

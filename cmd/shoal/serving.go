@@ -13,7 +13,7 @@ import (
 
 	"github.com/shoal-analytics/shoal/agreements"
 	"github.com/shoal-analytics/shoal/event"
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 	sqlserver "github.com/shoal-analytics/shoal/sql"
 	"github.com/shoal-analytics/shoal/transform"
@@ -32,7 +32,7 @@ const servingWeeks = 26
 const servingRefreshInterval = 15 * time.Second
 
 // servingPublisher composes the SQL endpoint's tables: transform's weekly
-// and daily outcomes → metrics.Apply / metrics.ApplyDaily (the one
+// and daily outcomes → privacy.Apply / privacy.ApplyDaily (the one
 // suppression policy) → rows of the serving database. Nothing else is
 // published to it.
 type servingPublisher struct {
@@ -81,7 +81,7 @@ func (s *servingPublisher) Refresh(ctx context.Context, force bool) error {
 // period column.
 func outcomeColumns(period string) []transform.ServingColumn {
 	cols := []transform.ServingColumn{{Name: period, Type: "DATE"}, {Name: "level", Type: "VARCHAR"}, {Name: "unit", Type: "VARCHAR"}, {Name: "team", Type: "VARCHAR"}}
-	for _, m := range metrics.Catalog {
+	for _, m := range outcome.Catalog {
 		cols = append(cols, transform.ServingColumn{Name: m.ID, Type: "DOUBLE"})
 	}
 	return append(cols,
@@ -111,7 +111,7 @@ func (s *servingPublisher) tables(ctx context.Context, org *agreements.Org, now 
 	if err != nil {
 		return nil, err
 	}
-	weekly, err := metrics.Apply(policy, outcomeCells(weekRows))
+	weekly, err := privacy.Apply(policy, outcomeCells(weekRows))
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func (s *servingPublisher) tables(ctx context.Context, org *agreements.Org, now 
 	// (280 k at 2,000 teams) kept Go's collector busy for 45 % of the
 	// publication's CPU under --go-memory-limit, and handing ApplyDaily
 	// every week's cells each time rebuilt their index 26 times.
-	weeklyOf := map[int32][]metrics.Published{}
+	weeklyOf := map[int32][]privacy.Published{}
 	for _, c := range weekly {
 		weeklyOf[c.Week] = append(weeklyOf[c.Week], c)
 	}
@@ -133,7 +133,7 @@ func (s *servingPublisher) tables(ctx context.Context, org *agreements.Org, now 
 			if err != nil {
 				return err
 			}
-			daily, err := metrics.ApplyDaily(policy, weeklyOf[w], outcomeCells(dayRows))
+			daily, err := privacy.ApplyDaily(policy, weeklyOf[w], outcomeCells(dayRows))
 			if err != nil {
 				return err
 			}
@@ -170,20 +170,20 @@ func (s *servingPublisher) tables(ctx context.Context, org *agreements.Org, now 
 // unit, team). A hidden cell is NULL whatever its value, and whether or
 // not it was defined (an undefined hidden cell would say something about
 // the hidden group); a visible cell is NULL only when undefined.
-func outcomeRows(cells []metrics.Published) [][]any {
+func outcomeRows(cells []privacy.Published) [][]any {
 	type key struct {
 		period     int32
-		level      privacy.Level
+		level      outcome.Level
 		unit, team string
 	}
 	col := map[string]int{}
-	for i, m := range metrics.Catalog {
+	for i, m := range outcome.Catalog {
 		col[m.ID] = i
 	}
-	n := len(metrics.Catalog)
+	n := len(outcome.Catalog)
 	type acc struct {
 		values  []any
-		hidden  map[metrics.Family]bool
+		hidden  map[outcome.Family]bool
 		reasons map[string]bool
 	}
 	rows := map[key]*acc{}
@@ -192,15 +192,15 @@ func outcomeRows(cells []metrics.Published) [][]any {
 		k := key{c.Week, c.Level, c.Unit, c.Team}
 		a := rows[k]
 		if a == nil {
-			a = &acc{values: make([]any, n), hidden: map[metrics.Family]bool{}, reasons: map[string]bool{}}
+			a = &acc{values: make([]any, n), hidden: map[outcome.Family]bool{}, reasons: map[string]bool{}}
 			rows[k] = a
 			keys = append(keys, k)
 		}
-		m, _ := metrics.ByID(c.Metric)
+		m, _ := outcome.ByID(c.Metric)
 		switch {
 		case !c.Visible:
 			a.hidden[m.Family] = true
-			if c.Reason != metrics.ReasonWeeklyOnly {
+			if c.Reason != privacy.ReasonWeeklyOnly {
 				a.reasons[string(m.Family)+":"+string(c.Reason)] = true
 			}
 		case c.Defined:
@@ -235,7 +235,7 @@ func outcomeRows(cells []metrics.Published) [][]any {
 		if anyHidden {
 			reason = strings.Join(reasons, ",")
 		}
-		row = append(row, hiddenFlag(a.hidden, metrics.Flow, reasons), hiddenFlag(a.hidden, metrics.Time, reasons), hiddenFlag(a.hidden, metrics.Async, reasons), anyHidden, reason)
+		row = append(row, hiddenFlag(a.hidden, outcome.Flow, reasons), hiddenFlag(a.hidden, outcome.Time, reasons), hiddenFlag(a.hidden, outcome.Async, reasons), anyHidden, reason)
 		out = append(out, row)
 	}
 	return out
@@ -243,7 +243,7 @@ func outcomeRows(cells []metrics.Published) [][]any {
 
 // hiddenFlag says whether the family's cells of a row were withheld by
 // the policy (a weekly-only snapshot metric is not a withholding).
-func hiddenFlag(hidden map[metrics.Family]bool, f metrics.Family, reasons []string) bool {
+func hiddenFlag(hidden map[outcome.Family]bool, f outcome.Family, reasons []string) bool {
 	if !hidden[f] {
 		return false
 	}
@@ -255,11 +255,11 @@ func hiddenFlag(hidden map[metrics.Family]bool, f metrics.Family, reasons []stri
 	return false
 }
 
-func levelRank(l privacy.Level) int {
+func levelRank(l outcome.Level) int {
 	switch l {
-	case privacy.LevelOrg:
+	case outcome.LevelOrg:
 		return 0
-	case privacy.LevelUnit:
+	case outcome.LevelUnit:
 		return 1
 	}
 	return 2
@@ -278,8 +278,8 @@ func catalogTable() transform.ServingTable {
 		{Name: "help", Type: "VARCHAR"}, {Name: "definition", Type: "VARCHAR"}, {Name: "unit", Type: "VARCHAR"},
 		{Name: "direction", Type: "VARCHAR"}, {Name: "family", Type: "VARCHAR"}, {Name: "daily", Type: "BOOLEAN"},
 	}}
-	for _, m := range metrics.Catalog {
-		t.Rows = append(t.Rows, []any{m.ID, m.Name, m.Title, m.Help, m.Definition, string(m.Unit), string(m.Direction), string(m.Family), !metrics.WeeklyOnly(m.ID)})
+	for _, m := range outcome.Catalog {
+		t.Rows = append(t.Rows, []any{m.ID, m.Name, m.Title, m.Help, m.Definition, string(m.Unit), string(m.Direction), string(m.Family), !outcome.WeeklyOnly(m.ID)})
 	}
 	return t
 }

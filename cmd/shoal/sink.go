@@ -7,7 +7,7 @@ import (
 	"github.com/shoal-analytics/shoal/agreements"
 	"github.com/shoal-analytics/shoal/ingest"
 	"github.com/shoal-analytics/shoal/metrics"
-	"github.com/shoal-analytics/shoal/privacy"
+	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/transform"
 )
 
@@ -38,7 +38,7 @@ type outcomeSource struct {
 
 var _ metrics.Source = outcomeSource{}
 
-func (o outcomeSource) Outcomes(ctx context.Context, fromWeek, toWeek int32, now time.Time) ([]metrics.Cell, error) {
+func (o outcomeSource) Outcomes(ctx context.Context, fromWeek, toWeek int32, now time.Time) ([]outcome.Cell, error) {
 	rows, err := o.store.Outcomes(ctx, o.teams.Get(), fromWeek, toWeek, now)
 	if err != nil {
 		return nil, err
@@ -47,11 +47,11 @@ func (o outcomeSource) Outcomes(ctx context.Context, fromWeek, toWeek int32, now
 }
 
 // outcomeCells converts transform's outcome rows to metrics cells, field
-// for field; metrics.Apply then decides what may be published.
-func outcomeCells(rows []transform.Outcome) []metrics.Cell {
-	cells := make([]metrics.Cell, len(rows))
+// for field; privacy.Apply then decides what may be published.
+func outcomeCells(rows []transform.Outcome) []outcome.Cell {
+	cells := make([]outcome.Cell, len(rows))
 	for i, r := range rows {
-		cells[i] = metrics.Cell{Week: r.Week, Level: privacy.Level(r.Level), Team: r.Team, Unit: r.Unit,
+		cells[i] = outcome.Cell{Week: r.Week, Level: outcome.Level(r.Level), Team: r.Team, Unit: r.Unit,
 			Metric: r.Metric, Value: r.Value, Defined: r.Defined, People: r.People}
 	}
 	return cells

@@ -28,7 +28,7 @@ import (
 	_ "github.com/lib/pq"
 
 	"github.com/shoal-analytics/shoal/event"
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 	sqlserver "github.com/shoal-analytics/shoal/sql"
 	"github.com/shoal-analytics/shoal/synth"
@@ -616,7 +616,7 @@ func checkSQLPrivacy(t *testing.T, e *sqlEndpoint, org *synth.Org) {
 		team        string
 	}
 	family := map[string]string{}
-	for _, m := range metrics.Catalog {
+	for _, m := range outcome.Catalog {
 		family[m.ID] = string(m.Family)
 	}
 	truePeople := func(rows []transform.Outcome) map[pos]map[string]int {
@@ -692,13 +692,13 @@ func checkSQLPrivacy(t *testing.T, e *sqlEndpoint, org *synth.Org) {
 					if !dc.hidden[f] {
 						t.Errorf("%v: %s is below k in the week but visible on %s", k, f, dk.period)
 					}
-					for _, m := range metrics.Catalog {
+					for _, m := range outcome.Catalog {
 						if string(m.Family) == f && dc.values[m.ID] != nil {
 							t.Errorf("%v: %s shows %s on %s", k, m.ID, *dc.values[m.ID], dk.period)
 						}
 					}
 				}
-				for _, m := range metrics.Catalog {
+				for _, m := range outcome.Catalog {
 					if string(m.Family) == f && w.values[m.ID] != nil {
 						t.Errorf("%v: %s shows %s", k, m.ID, *w.values[m.ID])
 					}

@@ -1,4 +1,4 @@
-package metrics
+package outcome
 
 // Family says whose distinct people count a metric's cell towards the
 // minimum group size: the suppression policy decides each family's cells

@@ -1,4 +1,4 @@
-package metrics
+package outcome
 
 import (
 	"bytes"
@@ -23,9 +23,9 @@ func TestMetricsDoc(t *testing.T) {
 	}
 	got, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (generate it: go test ./metrics -run TestMetricsDoc -update)", err)
+		t.Fatalf("%v (generate it: go test ./outcome -run TestMetricsDoc -update)", err)
 	}
 	if !bytes.Equal(got, b.Bytes()) {
-		t.Error("docs/metrics.md is stale; regenerate it: go test ./metrics -run TestMetricsDoc -update")
+		t.Error("docs/metrics.md is stale; regenerate it: go test ./outcome -run TestMetricsDoc -update")
 	}
 }

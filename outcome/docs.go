@@ -1,4 +1,4 @@
-package metrics
+package outcome
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 func WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString("# Shoal's outcome metrics\n\n")
-	b.WriteString("<!-- Generated from metrics/catalog.go by `go test ./metrics -run TestMetricsDoc -update`; do not edit. -->\n\n")
+	b.WriteString("<!-- Generated from outcome/catalog.go by `go test ./outcome -run TestMetricsDoc -update`; do not edit. -->\n\n")
 	b.WriteString("Every metric is a team, unit or org aggregate over one window: the " + Window + ".\n")
 	b.WriteString("None is ever computed or shown for a person. A cell is shown only when at least k distinct people\n")
 	b.WriteString("(default 5) contributed to it: for flow metrics, people who acted on the tasks; for time metrics,\n")

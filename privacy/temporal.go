@@ -1,4 +1,4 @@
-package metrics
+package privacy
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/shoal-analytics/shoal/privacy"
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // Reasons a daily cell is hidden besides the policy's own (below_k,
@@ -16,25 +16,19 @@ const (
 	// ReasonTemporal: the day is hidden so that its week's value minus the
 	// other visible days of the week is not a hidden day's value (the
 	// policy's complementary rule applied to week = Σ days).
-	ReasonTemporal privacy.Reason = "temporal"
+	ReasonTemporal Reason = "temporal"
 	// ReasonWeeklyOnly: the metric is an end-of-window snapshot (work in
 	// progress, requests open past SLA): a team's value on the week's last
 	// day IS its weekly value, which would let a day tree be differenced
 	// with weekly values. Such metrics are published per week only.
-	ReasonWeeklyOnly privacy.Reason = "weekly_only"
+	ReasonWeeklyOnly Reason = "weekly_only"
 )
 
-// weeklyOnly are the snapshot metrics that are not published per day.
-var weeklyOnly = map[string]bool{"work_in_progress": true, "requests_open_past_sla": true}
-
-// WeeklyOnly reports whether metric is published per ISO week only.
-func WeeklyOnly(metric string) bool { return weeklyOnly[metric] }
-
-// ApplyDaily publishes daily cells (Cell.Week holding the day) next to the
+// ApplyDaily publishes daily cells (outcome.Cell.Week holding the day) next to the
 // weekly cells of the same weeks, already published by Apply. Publishing
 // both windows of one metric gives a reader two sets of equations: each
 // day's tree (parent = Σ children) and, per team, unit and the org, week =
-// Σ its days. privacy.Policy.Decide makes every tree equation safe on its
+// Σ its days. Policy.Decide makes every tree equation safe on its
 // own; ApplyDaily also decides each position's week → days tree with the
 // same policy (the week is the parent, fixed as Apply decided it: a
 // visible week with one hidden day hides another day; a hidden week with
@@ -53,7 +47,7 @@ func WeeklyOnly(metric string) bool { return weeklyOnly[metric] }
 //
 // The weekly cells are the reference: ApplyDaily never hides a weekly cell,
 // so SQL's weekly table and the Prometheus exporter show the same cells.
-func ApplyDaily(policy privacy.Policy, weeks []Published, days []Cell) ([]Published, error) {
+func ApplyDaily(policy Policy, weeks []Published, days []outcome.Cell) ([]Published, error) {
 	type wm struct {
 		week   int32
 		metric string
@@ -64,11 +58,11 @@ func ApplyDaily(policy privacy.Policy, weeks []Published, days []Cell) ([]Publis
 		if weekly[k] == nil {
 			weekly[k] = map[string]Published{}
 		}
-		weekly[k][CellID(p.Cell)] = p
+		weekly[k][outcome.CellID(p.Cell)] = p
 	}
-	groups := map[wm][]Cell{}
+	groups := map[wm][]outcome.Cell{}
 	for _, c := range days {
-		if _, ok := ByID(c.Metric); !ok {
+		if _, ok := outcome.ByID(c.Metric); !ok {
 			continue
 		}
 		k := wm{weekStart(c.Week), c.Metric}
@@ -79,12 +73,12 @@ func ApplyDaily(policy privacy.Policy, weeks []Published, days []Cell) ([]Publis
 	// family share them, so each distinct set is decided once.
 	type decision struct {
 		visible bool
-		reason  privacy.Reason
+		reason  Reason
 	}
 	memo := map[string]map[dayCell]decision{}
 	out := make([]Published, 0, len(days))
 	for k, cells := range groups {
-		if weeklyOnly[k.metric] {
+		if outcome.WeeklyOnly(k.metric) {
 			for _, c := range cells {
 				out = append(out, Published{Cell: c, Reason: ReasonWeeklyOnly})
 			}
@@ -93,7 +87,7 @@ func ApplyDaily(policy privacy.Policy, weeks []Published, days []Cell) ([]Publis
 		sig := signature(k.week, cells, weekly[k])
 		if m, ok := memo[sig]; ok {
 			for _, c := range cells {
-				d := m[dayCell{c.Week, CellID(c)}]
+				d := m[dayCell{c.Week, outcome.CellID(c)}]
 				out = append(out, Published{Cell: c, Visible: d.visible, Reason: d.reason})
 			}
 			continue
@@ -104,7 +98,7 @@ func ApplyDaily(policy privacy.Policy, weeks []Published, days []Cell) ([]Publis
 		}
 		m := make(map[dayCell]decision, len(pub))
 		for _, p := range pub {
-			m[dayCell{p.Week, CellID(p.Cell)}] = decision{p.Visible, p.Reason}
+			m[dayCell{p.Week, outcome.CellID(p.Cell)}] = decision{p.Visible, p.Reason}
 		}
 		memo[sig] = m
 		out = append(out, pub...)
@@ -122,15 +116,15 @@ func weekStart(day int32) int32 {
 	return int32(int64(day) - m)
 }
 
-// dayCell names one day cell of a week: its day and its CellID.
+// dayCell names one day cell of a week: its day and its outcome.CellID.
 type dayCell struct {
 	day int32
 	id  string
 }
 
 // decideWeekOfDays decides the day cells of one metric in one week.
-func decideWeekOfDays(policy privacy.Policy, week map[string]Published, cells []Cell) ([]Published, error) {
-	byDay := map[int32][]Cell{}
+func decideWeekOfDays(policy Policy, week map[string]Published, cells []outcome.Cell) ([]Published, error) {
+	byDay := map[int32][]outcome.Cell{}
 	for _, c := range cells {
 		byDay[c.Week] = append(byDay[c.Week], c)
 	}
@@ -142,15 +136,15 @@ func decideWeekOfDays(policy privacy.Policy, week map[string]Published, cells []
 	people := map[dayCell]int{}
 	for d, cs := range byDay {
 		for _, c := range cs {
-			people[dayCell{d, CellID(c)}] = c.People
+			people[dayCell{d, outcome.CellID(c)}] = c.People
 		}
 	}
 
-	forced := map[dayCell]privacy.Reason{}
-	decided := map[dayCell]privacy.Decision{}
+	forced := map[dayCell]Reason{}
+	decided := map[dayCell]Decision{}
 	for round := 0; ; round++ {
 		if round > 100000 {
-			return nil, fmt.Errorf("%w: daily suppression did not settle", privacy.ErrMalformedTree)
+			return nil, fmt.Errorf("%w: daily suppression did not settle", ErrMalformedTree)
 		}
 		changed, err := settle(policy, week, byDay, dayList, people, forced, decided)
 		if err != nil {
@@ -174,13 +168,13 @@ func decideWeekOfDays(policy privacy.Policy, week map[string]Published, cells []
 	out := make([]Published, 0, len(cells))
 	for _, d := range dayList {
 		for _, c := range byDay[d] {
-			k := dayCell{d, CellID(c)}
+			k := dayCell{d, outcome.CellID(c)}
 			dec := decided[k]
 			p := Published{Cell: c, Visible: dec.Visible, Reason: dec.Reason}
 			if r, f := forced[k]; f && !dec.Visible {
 				p.Reason = r
 				if c.People < policy.K && r == ReasonTemporal {
-					p.Reason = privacy.ReasonBelowK
+					p.Reason = ReasonBelowK
 				}
 			}
 			out = append(out, p)
@@ -192,16 +186,16 @@ func decideWeekOfDays(policy privacy.Policy, week map[string]Published, cells []
 // settle decides every day tree with the forced cells hidden, then each
 // position's week → days tree, forcing the days that tree hides; it
 // reports whether anything new was forced.
-func settle(policy privacy.Policy, week map[string]Published, byDay map[int32][]Cell, dayList []int32,
-	people map[dayCell]int, forced map[dayCell]privacy.Reason, decided map[dayCell]privacy.Decision) (bool, error) {
+func settle(policy Policy, week map[string]Published, byDay map[int32][]outcome.Cell, dayList []int32,
+	people map[dayCell]int, forced map[dayCell]Reason, decided map[dayCell]Decision) (bool, error) {
 	// 1. Each day's tree, with the forced cells hidden. A forced cell
 	// keeps People 1 if it carries anyone's data (so it counts as
 	// protection), 0 if not.
 	for _, d := range dayList {
-		tree := make([]Cell, len(byDay[d]))
+		tree := make([]outcome.Cell, len(byDay[d]))
 		copy(tree, byDay[d])
 		for i, c := range tree {
-			if _, f := forced[dayCell{d, CellID(c)}]; f {
+			if _, f := forced[dayCell{d, outcome.CellID(c)}]; f {
 				tree[i].People = min(c.People, 1)
 			}
 		}
@@ -210,7 +204,7 @@ func settle(policy privacy.Policy, week map[string]Published, byDay map[int32][]
 			return false, err
 		}
 		for _, c := range tree {
-			decided[dayCell{d, CellID(c)}] = dec[CellID(c)]
+			decided[dayCell{d, outcome.CellID(c)}] = dec[outcome.CellID(c)]
 		}
 	}
 	// 2. Each position's week → days tree.
@@ -218,7 +212,7 @@ func settle(policy privacy.Policy, week map[string]Published, byDay map[int32][]
 	var ids []string
 	for _, d := range dayList {
 		for _, c := range byDay[d] {
-			id := CellID(c)
+			id := outcome.CellID(c)
 			if positions[id] == nil {
 				ids = append(ids, id)
 			}
@@ -250,13 +244,13 @@ func settle(policy privacy.Policy, week map[string]Published, byDay map[int32][]
 		} else if wp < policy.K {
 			wp = policy.K // visible by the weekly tree's decision
 		}
-		tcells := []privacy.Cell{{ID: "week", Level: privacy.LevelOrg, People: wp}}
+		tcells := []Cell{{ID: "week", Level: outcome.LevelOrg, People: wp}}
 		for _, d := range ds {
 			p := people[dayCell{d, id}]
 			if !decided[dayCell{d, id}].Visible {
 				p = min(p, 1)
 			}
-			tcells = append(tcells, privacy.Cell{ID: fmt.Sprint(d), Parent: "week", Level: privacy.LevelUnit, People: p})
+			tcells = append(tcells, Cell{ID: fmt.Sprint(d), Parent: "week", Level: outcome.LevelUnit, People: p})
 		}
 		tdec, err := policy.Decide(tcells)
 		if err != nil {
@@ -271,7 +265,7 @@ func settle(policy privacy.Policy, week map[string]Published, byDay map[int32][]
 		// value: if it is hidden, it protects nothing in its day tree.
 		if len(ds) == 1 && w.Visible && !decided[dayCell{ds[0], id}].Visible {
 			for _, c := range byDay[ds[0]] {
-				if k := (dayCell{ds[0], CellID(c)}); decided[k].Visible {
+				if k := (dayCell{ds[0], outcome.CellID(c)}); decided[k].Visible {
 					force(k)
 				}
 			}
@@ -287,8 +281,8 @@ func settle(policy privacy.Policy, week map[string]Published, byDay map[int32][]
 // to hide next to the first unknown the equations solve: the visible day
 // cell with the fewest people in one of its equations. None means no
 // hidden cell is solvable.
-func unlink(week map[string]Published, byDay map[int32][]Cell, dayList []int32,
-	people map[dayCell]int, decided map[dayCell]privacy.Decision) []dayCell {
+func unlink(week map[string]Published, byDay map[int32][]outcome.Cell, dayList []int32,
+	people map[dayCell]int, decided map[dayCell]Decision) []dayCell {
 	const weekDay = int32(-1 << 30) // the dayCell.day of a week cell
 	var unknowns []dayCell
 	index := map[dayCell]int{}
@@ -324,7 +318,7 @@ func unlink(week map[string]Published, byDay map[int32][]Cell, dayList []int32,
 			eqs = append(eqs, eq)
 		}
 	}
-	parentOf := func(cells map[string]Cell) func(string) string {
+	parentOf := func(cells map[string]outcome.Cell) func(string) string {
 		return func(id string) string {
 			c := cells[id]
 			switch c.Level {
@@ -336,7 +330,7 @@ func unlink(week map[string]Published, byDay map[int32][]Cell, dayList []int32,
 			return ""
 		}
 	}
-	weekCells := map[string]Cell{}
+	weekCells := map[string]outcome.Cell{}
 	var weekIDs []string
 	for id, p := range week {
 		weekCells[id] = p.Cell
@@ -346,12 +340,12 @@ func unlink(week map[string]Published, byDay map[int32][]Cell, dayList []int32,
 	addTree(weekDay, weekIDs, parentOf(weekCells))
 	daysOf := map[string][]int32{}
 	for _, d := range dayList {
-		cells := map[string]Cell{}
+		cells := map[string]outcome.Cell{}
 		var ids []string
 		for _, c := range byDay[d] {
-			cells[CellID(c)] = c
-			ids = append(ids, CellID(c))
-			daysOf[CellID(c)] = append(daysOf[CellID(c)], d)
+			cells[outcome.CellID(c)] = c
+			ids = append(ids, outcome.CellID(c))
+			daysOf[outcome.CellID(c)] = append(daysOf[outcome.CellID(c)], d)
 		}
 		sort.Strings(ids)
 		addTree(d, ids, parentOf(cells))
@@ -432,7 +426,7 @@ func unlink(week map[string]Published, byDay map[int32][]Cell, dayList []int32,
 	unitOf := func(id string) string {
 		for _, d := range dayList {
 			for _, c := range byDay[d] {
-				if CellID(c) == id {
+				if outcome.CellID(c) == id {
 					return c.Unit
 				}
 			}
@@ -443,15 +437,15 @@ func unlink(week map[string]Published, byDay map[int32][]Cell, dayList []int32,
 		return ""
 	}
 	tu := unitOf(target.id)
-	for _, near := range []func(k dayCell, c Cell) bool{
-		func(k dayCell, _ Cell) bool { return k.id == target.id || k.day == target.day },
-		func(_ dayCell, c Cell) bool { return c.Unit == tu || c.Level == privacy.LevelOrg },
-		func(dayCell, Cell) bool { return true },
+	for _, near := range []func(k dayCell, c outcome.Cell) bool{
+		func(k dayCell, _ outcome.Cell) bool { return k.id == target.id || k.day == target.day },
+		func(_ dayCell, c outcome.Cell) bool { return c.Unit == tu || c.Level == outcome.LevelOrg },
+		func(dayCell, outcome.Cell) bool { return true },
 	} {
 		var out []dayCell
 		for _, d := range dayList {
 			for _, c := range byDay[d] {
-				k := dayCell{d, CellID(c)}
+				k := dayCell{d, outcome.CellID(c)}
 				if decided[k].Visible && people[k] > 0 && near(k, c) {
 					out = append(out, k)
 				}
@@ -527,10 +521,10 @@ func solvable(rows [][]float64, n int) int {
 // signature identifies what the daily decisions of one metric's week
 // depend on: every day cell's position and people, and every weekly cell's
 // position, people and decision.
-func signature(week int32, cells []Cell, weekly map[string]Published) string {
+func signature(week int32, cells []outcome.Cell, weekly map[string]Published) string {
 	parts := make([]string, 0, len(cells)+len(weekly))
 	for _, c := range cells {
-		parts = append(parts, fmt.Sprintf("d%d|%s|%s|%d", c.Week, CellID(c), c.Unit, c.People))
+		parts = append(parts, fmt.Sprintf("d%d|%s|%s|%d", c.Week, outcome.CellID(c), c.Unit, c.People))
 	}
 	for id, p := range weekly {
 		parts = append(parts, fmt.Sprintf("w|%s|%s|%d|%v|%s", id, p.Unit, p.People, p.Visible, p.Reason))

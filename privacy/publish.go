@@ -1,4 +1,4 @@
-package metrics
+package privacy
 
 import (
 	"cmp"
@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/shoal-analytics/shoal/privacy"
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // Published is an outcome cell after the suppression policy. A cell that is
@@ -14,11 +14,11 @@ import (
 // exporter, SQL, the report) publishes cells through Apply and shows only
 // Visible, Defined values.
 type Published struct {
-	Cell
+	outcome.Cell
 	Visible bool
-	// Reason is privacy.ReasonVisible for visible cells, otherwise why the
+	// Reason is ReasonVisible for visible cells, otherwise why the
 	// cell is withheld (below_k or complementary).
-	Reason privacy.Reason
+	Reason Reason
 }
 
 // Apply groups cells into one org → unit → team tree per (week, metric),
@@ -31,10 +31,10 @@ type Published struct {
 // slice and the result is in order as it is built: the weekly report at
 // 2,000 teams applies about 245 k cells, and grouping them into a map of
 // growing slices allocated three times their size.
-func Apply(policy privacy.Policy, cells []Cell) ([]Published, error) {
-	sorted := make([]Cell, 0, len(cells))
+func Apply(policy Policy, cells []outcome.Cell) ([]Published, error) {
+	sorted := make([]outcome.Cell, 0, len(cells))
 	for _, c := range cells {
-		if _, ok := ByID(c.Metric); ok {
+		if _, ok := outcome.ByID(c.Metric); ok {
 			sorted = append(sorted, c)
 		}
 	}
@@ -52,9 +52,9 @@ func Apply(policy privacy.Policy, cells []Cell) ([]Published, error) {
 			return nil, fmt.Errorf("suppression policy for %s in week starting day %d: %w", tree[0].Metric, tree[0].Week, err)
 		}
 		for _, c := range tree {
-			d, ok := decisions[CellID(c)]
+			d, ok := decisions[outcome.CellID(c)]
 			if !ok {
-				return nil, fmt.Errorf("suppression policy for %s: no decision for %s", c.Metric, CellID(c))
+				return nil, fmt.Errorf("suppression policy for %s: no decision for %s", c.Metric, outcome.CellID(c))
 			}
 			out = append(out, Published{Cell: c, Visible: d.Visible, Reason: d.Reason})
 		}
@@ -62,11 +62,11 @@ func Apply(policy privacy.Policy, cells []Cell) ([]Published, error) {
 	return out, nil
 }
 
-var levelOrder = map[privacy.Level]int{privacy.LevelOrg: 0, privacy.LevelUnit: 1, privacy.LevelTeam: 2}
+var levelOrder = map[outcome.Level]int{outcome.LevelOrg: 0, outcome.LevelUnit: 1, outcome.LevelTeam: 2}
 
 // compareCells orders cells by week, metric, level (org, unit, team),
 // unit and team.
-func compareCells(a, b Cell) int {
+func compareCells(a, b outcome.Cell) int {
 	if c := cmp.Compare(a.Week, b.Week); c != 0 {
 		return c
 	}
@@ -80,4 +80,38 @@ func compareCells(a, b Cell) int {
 		return c
 	}
 	return strings.Compare(a.Team, b.Team)
+}
+
+// PolicyCells turns one (window, metric) set of outcome cells into the
+// org → unit → team tree the suppression policy decides on. This is the one
+// place outcome cells meet the policy: the exporter, SQL and report all use it.
+func PolicyCells(cells []outcome.Cell) []Cell {
+	out := make([]Cell, 0, len(cells))
+	hasOrg := false
+	units := map[string]bool{}
+	for _, c := range cells {
+		pc := Cell{ID: outcome.CellID(c), Level: c.Level, People: c.People}
+		switch c.Level {
+		case outcome.LevelTeam:
+			pc.Parent = "unit:" + c.Unit
+		case outcome.LevelUnit:
+			pc.Parent = "org"
+			units[c.Unit] = true
+		default:
+			hasOrg = true
+		}
+		out = append(out, pc)
+	}
+	// A tree needs its parents even where a level has no cell of its own
+	// (no data in the window): such parents have no people.
+	for _, c := range cells {
+		if c.Level == outcome.LevelTeam && !units[c.Unit] {
+			units[c.Unit] = true
+			out = append(out, Cell{ID: "unit:" + c.Unit, Parent: "org", Level: outcome.LevelUnit})
+		}
+	}
+	if !hasOrg && len(out) > 0 {
+		out = append(out, Cell{ID: "org", Level: outcome.LevelOrg})
+	}
+	return out
 }
