@@ -5,8 +5,7 @@
 // provisioned next to one Prometheus datasource, DatasourceUID.
 //
 // It imports only package outcome (the catalog and the names of the series
-// Shoal exports), so
-// it builds without cgo, DuckDB, Kafka or the Prometheus client. It never queries a series below
-// team level: every panel shows team, unit or org cells that already passed
-// the privacy policy in the exporter.
+// Shoal exports), so it builds without cgo, DuckDB, Kafka or the Prometheus
+// client. It never queries a series below team level: every panel shows
+// team, unit or org cells that already passed the privacy policy.
 package dashboards
