@@ -612,7 +612,7 @@ func exportedNames(t *testing.T) map[string]bool {
 	// are served next to the registry's by metrics.Handler.
 	e := metrics.NewExporter(nil, func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC }, nil, rec, slog.New(slog.DiscardHandler))
 	rec.collectors = append(rec.collectors, e)
-	metrics.NewAgreementsCollector(func() metrics.Agreements { return metrics.Agreements{} }, nil, rec)
+	metrics.NewAgreementsCollector(agreements.Default, nil, rec)
 	names := map[string]bool{"up": true}
 	nameRe := regexp.MustCompile(`fqName: "([^"]+)"`)
 	for _, c := range rec.collectors {

@@ -12,38 +12,16 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/shoal-analytics/shoal/event"
 )
 
-// Rejected counts refused events for one day and reason.
-type Rejected struct {
-	Day    int32 // days since 1970-01-01 (UTC) of the Kafka message timestamp
-	Reason string
-	Count  int64
-}
-
-// Batch is one unit of durability: the accepted events of a run of messages,
-// the counts of the refused ones, and the offsets they cover.
-type Batch struct {
-	Record   arrow.Record // accepted events (event.Schema); owned by the consumer
-	Topic    string
-	Offsets  map[int32]int64 // partition -> next offset to read
-	Rejected []Rejected
-}
-
-// CommitResult is what a Sink reports about a committed batch.
-type CommitResult struct {
-	Inserted, Duplicates int64
-}
-
 // Sink makes batches durable. Commit must apply the events, the rejected
 // counts and the offsets atomically; Offsets returns what was committed.
 type Sink interface {
-	Commit(ctx context.Context, b *Batch) (CommitResult, error)
+	Commit(ctx context.Context, b *event.Batch) (event.CommitResult, error)
 	Offsets(ctx context.Context, topic string) (map[int32]int64, error)
 }
 
@@ -336,9 +314,9 @@ func (b *batcher) release() { b.builder.Release() }
 type prepared struct {
 	began    time.Time
 	n        int
-	batch    *Batch
+	batch    *event.Batch
 	hwm      map[int32]int64
-	rejected map[Rejected]int64
+	rejected map[event.Rejected]int64
 	dead     int
 }
 
@@ -386,7 +364,7 @@ func (b *batcher) wait() error {
 // letters.
 func (b *batcher) prepare(ctx context.Context, msgs []kafka.Message) (*prepared, error) {
 	c := b.c
-	p := &prepared{began: time.Now(), n: len(msgs), hwm: map[int32]int64{}, rejected: map[Rejected]int64{}}
+	p := &prepared{began: time.Now(), n: len(msgs), hwm: map[int32]int64{}, rejected: map[event.Rejected]int64{}}
 	n := len(msgs)
 	if cap(b.evs) < n {
 		b.evs = make([]event.Event, n)
@@ -411,7 +389,7 @@ func (b *batcher) prepare(ctx context.Context, msgs []kafka.Message) (*prepared,
 			if day.IsZero() {
 				day = time.Now()
 			}
-			p.rejected[Rejected{Day: event.DayOf(day, time.UTC), Reason: string(r.Reason)}]++
+			p.rejected[event.Rejected{Day: event.DayOf(day, time.UTC), Reason: string(r.Reason)}]++
 			continue
 		}
 		evs[i].Partition, evs[i].Offset = part, m.Offset
@@ -428,7 +406,7 @@ func (b *batcher) prepare(ctx context.Context, msgs []kafka.Message) (*prepared,
 		}
 	}
 	p.dead = len(dead)
-	p.batch = &Batch{Record: rec, Topic: c.cfg.Topic, Offsets: offsets}
+	p.batch = &event.Batch{Record: rec, Topic: c.cfg.Topic, Offsets: offsets}
 	for k, v := range p.rejected {
 		k.Count = v
 		p.batch.Rejected = append(p.batch.Rejected, k)
@@ -439,7 +417,7 @@ func (b *batcher) prepare(ctx context.Context, msgs []kafka.Message) (*prepared,
 // commit commits a prepared batch through the Sink and counts it.
 func (b *batcher) commit(ctx context.Context, gen *kafka.Generation, p *prepared) error {
 	c := b.c
-	var res CommitResult
+	var res event.CommitResult
 	if err := retry(ctx, c, "commit", func() (err error) { res, err = c.sink.Commit(ctx, p.batch); return err }); err != nil {
 		return fmt.Errorf("commit batch of %d messages: %w", p.n, err)
 	}

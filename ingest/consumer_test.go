@@ -16,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/shoal-analytics/shoal/event"
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
@@ -34,14 +35,14 @@ func newRecordingSink() *recordingSink {
 	return &recordingSink{ids: map[string]int{}, offsets: map[int32]int64{}, rejected: map[string]int64{}}
 }
 
-func (s *recordingSink) Commit(_ context.Context, b *Batch) (CommitResult, error) {
+func (s *recordingSink) Commit(_ context.Context, b *event.Batch) (event.CommitResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failNext > 0 {
 		s.failNext--
-		return CommitResult{}, fmt.Errorf("injected failure")
+		return event.CommitResult{}, fmt.Errorf("injected failure")
 	}
-	var res CommitResult
+	var res event.CommitResult
 	ids := b.Record.Column(1).(*array.String)
 	for i := 0; i < ids.Len(); i++ {
 		id := ids.Value(i)
@@ -291,7 +292,7 @@ type gatedSink struct {
 	overlap bool
 }
 
-func (s *gatedSink) Commit(ctx context.Context, b *Batch) (CommitResult, error) {
+func (s *gatedSink) Commit(ctx context.Context, b *event.Batch) (event.CommitResult, error) {
 	if len(s.order) == 0 {
 		// The next batch's record is about as big as this one's.
 		next := recordBytes(b.Record) * 3 / 2
@@ -376,10 +377,10 @@ type failAfter struct {
 	order     []int64
 }
 
-func (s *failAfter) Commit(ctx context.Context, b *Batch) (CommitResult, error) {
+func (s *failAfter) Commit(ctx context.Context, b *event.Batch) (event.CommitResult, error) {
 	s.calls++
 	if s.calls == s.ok+1 {
-		return CommitResult{}, fmt.Errorf("injected failure")
+		return event.CommitResult{}, fmt.Errorf("injected failure")
 	}
 	s.order = append(s.order, b.Offsets[0])
 	return s.recordingSink.Commit(ctx, b)

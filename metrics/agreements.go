@@ -1,30 +1,11 @@
 package metrics
 
 import (
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shoal-analytics/shoal/agreements"
 	"github.com/shoal-analytics/shoal/outcome"
 )
-
-// TeamAgreement is what one team agreed in the teams file, as the
-// agreements collector exports it. It describes a team, never a person.
-type TeamAgreement struct {
-	Team, Unit     string
-	ResponseSLA    time.Duration
-	FocusBlockMin  time.Duration
-	OverworkPerDay time.Duration
-}
-
-// Agreements is the teams file in force, as exported.
-type Agreements struct {
-	// MinGroupSize is k of the privacy policy in force.
-	MinGroupSize int
-	// Teams are the teams the file lists; teams it does not list get the
-	// org defaults and are not exported.
-	Teams []TeamAgreement
-}
 
 // AgreementsCollector exports the team agreements in force as gauges with
 // team and unit labels only, so dashboards can draw a team's own promises
@@ -35,7 +16,7 @@ type Agreements struct {
 // rolled up for having fewer than k people appears in no series at all,
 // the same as in the outcome metrics.
 type AgreementsCollector struct {
-	get     func() Agreements
+	get     func() *agreements.Org
 	visible func() map[string]bool
 
 	sla, focus, overwork, k *prometheus.Desc
@@ -43,10 +24,11 @@ type AgreementsCollector struct {
 
 var _ prometheus.Collector = (*AgreementsCollector)(nil)
 
-// NewAgreementsCollector registers a collector of the agreements get
-// returns. visible returns the teams that have a visible outcome cell (the
+// NewAgreementsCollector registers a collector of the teams file in force,
+// which get returns; teams the file does not list get the org defaults and
+// are not exported. visible returns the teams that have a visible outcome cell (the
 // Exporter's VisibleTeams); nil exports every listed team.
-func NewAgreementsCollector(get func() Agreements, visible func() map[string]bool, reg prometheus.Registerer) *AgreementsCollector {
+func NewAgreementsCollector(get func() *agreements.Org, visible func() map[string]bool, reg prometheus.Registerer) *AgreementsCollector {
 	labels := []string{"team", "unit"}
 	c := &AgreementsCollector{
 		get:     get,
@@ -74,13 +56,13 @@ func (c *AgreementsCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *AgreementsCollector) Collect(ch chan<- prometheus.Metric) {
-	a := c.get()
-	ch <- prometheus.MustNewConstMetric(c.k, prometheus.GaugeValue, float64(a.MinGroupSize))
+	org := c.get()
+	ch <- prometheus.MustNewConstMetric(c.k, prometheus.GaugeValue, float64(org.MinGroupSize()))
 	var visible map[string]bool
 	if c.visible != nil {
 		visible = c.visible()
 	}
-	for _, t := range a.Teams {
+	for _, t := range org.Teams() {
 		if c.visible != nil && !visible[t.Team] {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/shoal-analytics/shoal/agreements"
 	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 )
@@ -19,13 +20,17 @@ import (
 // unit labels only; a team without a visible cell is not; a new file in
 // force (a reload) shows at the next scrape.
 func TestAgreementsCollector(t *testing.T) {
-	var cur atomic.Pointer[Agreements]
-	cur.Store(&Agreements{MinGroupSize: 5, Teams: []TeamAgreement{
-		{Team: "payments", Unit: "platform", ResponseSLA: 4 * time.Hour, FocusBlockMin: 90 * time.Minute, OverworkPerDay: 10 * time.Hour},
-		{Team: "tiny", Unit: "platform", ResponseSLA: time.Hour, FocusBlockMin: time.Hour, OverworkPerDay: 9 * time.Hour},
-	}})
+	var cur atomic.Pointer[agreements.Org]
+	cur.Store(mustOrg(t, `
+min_group_size: 5
+units:
+  - id: platform
+    teams:
+      - {id: payments, response_sla: 4h, focus_block_min: 90m, overwork_hours_per_day: 10h}
+      - {id: tiny, response_sla: 1h, focus_block_min: 1h, overwork_hours_per_day: 9h}
+`))
 	reg := prometheus.NewPedanticRegistry()
-	NewAgreementsCollector(func() Agreements { return *cur.Load() },
+	NewAgreementsCollector(cur.Load,
 		func() map[string]bool { return map[string]bool{"payments": true} }, reg)
 	want := `
 # HELP shoal_min_group_size The minimum group size k in force: no exported cell describes fewer people.
@@ -45,9 +50,13 @@ shoal_team_overwork_threshold_seconds{team="payments",unit="platform"} 36000
 		t.Error(err)
 	}
 	// A reload: k raised, payments' SLA tightened.
-	cur.Store(&Agreements{MinGroupSize: 7, Teams: []TeamAgreement{
-		{Team: "payments", Unit: "platform", ResponseSLA: 2 * time.Hour, FocusBlockMin: 90 * time.Minute, OverworkPerDay: 10 * time.Hour},
-	}})
+	cur.Store(mustOrg(t, `
+min_group_size: 7
+units:
+  - id: platform
+    teams:
+      - {id: payments, response_sla: 2h, focus_block_min: 90m, overwork_hours_per_day: 10h}
+`))
 	want2 := `
 # HELP shoal_min_group_size The minimum group size k in force: no exported cell describes fewer people.
 # TYPE shoal_min_group_size gauge
@@ -59,7 +68,7 @@ shoal_team_response_sla_seconds{team="payments",unit="platform"} 7200
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want2), outcome.MinGroupSizeName, outcome.TeamResponseSLAName); err != nil {
 		t.Error(err)
 	}
-	problems, err := testutil.CollectAndLint(NewAgreementsCollector(func() Agreements { return *cur.Load() }, nil, prometheus.NewRegistry()))
+	problems, err := testutil.CollectAndLint(NewAgreementsCollector(cur.Load, nil, prometheus.NewRegistry()))
 	if err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", err, problems)
 	}
@@ -101,4 +110,14 @@ func TestExporterVisibleTeams(t *testing.T) {
 			t.Errorf("team %s has no visible cell but is among the visible teams %v", team, got)
 		}
 	}
+}
+
+// mustOrg parses a teams file.
+func mustOrg(t *testing.T, yaml string) *agreements.Org {
+	t.Helper()
+	org, err := agreements.Parse("teams.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return org
 }

@@ -42,7 +42,7 @@ type Data struct {
 	Cells []privacy.Published
 	// Quality is what the pipeline accepted and refused on the days of the
 	// report week.
-	Quality []QualityDay
+	Quality []outcome.QualityDay
 	// Catalog is the metric catalog; nil means outcome.Catalog.
 	Catalog []outcome.Metric
 }
@@ -57,15 +57,6 @@ type Team struct {
 	ID, Name, Unit string
 	// ResponseSLA is the response time the team agreed to.
 	ResponseSLA time.Duration
-}
-
-// QualityDay is what the pipeline did with one day's events (see
-// transform.QualityDay): accepted events by team-local day, refused ones
-// by reason. It describes no person and no team.
-type QualityDay struct {
-	Day      int32 // days since 1970-01-01
-	Accepted int64
-	Rejected map[string]int64
 }
 
 // Week is an ISO 8601 week: weeks start on Monday and week 1 is the week

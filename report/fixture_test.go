@@ -143,9 +143,9 @@ func demoData(t testing.TB, mutate func(c *outcome.Cell)) Data {
 	for _, dt := range demoTeams {
 		teams = append(teams, dt.Team)
 	}
-	var quality []QualityDay
+	var quality []outcome.QualityDay
 	for i := range int32(7) {
-		q := QualityDay{Day: demoWeek.Monday() + i, Accepted: 1800 + int64(i)*37}
+		q := outcome.QualityDay{Day: demoWeek.Monday() + i, Accepted: 1800 + int64(i)*37}
 		if i%2 == 0 {
 			q.Rejected = map[string]int64{"unknown_field": 3 + int64(i), "surveillance_field": 2}
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/marcboeker/go-duckdb"
+
 	"github.com/shoal-analytics/shoal/event"
 )
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
 	"github.com/shoal-analytics/shoal/event"
 )
 
@@ -127,7 +128,7 @@ func BenchmarkCommit(b *testing.B) {
 				next += batch
 				b.StartTimer()
 				start, cpu0 := time.Now(), cpuTime()
-				res, err := s.Commit(context.Background(), Batch{Record: rec, Topic: "t", Offsets: map[int32]int64{0: int64(next)}})
+				res, err := s.Commit(context.Background(), &event.Batch{Record: rec, Topic: "t", Offsets: map[int32]int64{0: int64(next)}})
 				elapsed += time.Since(start)
 				cpu += cpuTime() - cpu0
 				st.end()

@@ -3,6 +3,8 @@ package transform
 import (
 	"context"
 	"testing"
+
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // TestDailyOutcomes uses TestOutcomeFlow's week of tasks: per day, the
@@ -18,15 +20,17 @@ func TestDailyOutcomes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := map[outcomeCell]Outcome{}
+	m := map[outcomeCell]outcome.Cell{}
 	for _, o := range out {
 		name := o.Team
-		if o.Level == OutcomeUnit {
+		if o.Level == outcome.LevelUnit {
 			name = o.Unit
 		}
 		m[outcomeCell{o.Week, o.Level, name, o.Metric}] = o
 	}
-	c := func(d int32, metric string) outcomeCell { return outcomeCell{day0 + d, OutcomeTeam, "t1", metric} }
+	c := func(d int32, metric string) outcomeCell {
+		return outcomeCell{day0 + d, outcome.LevelTeam, "t1", metric}
+	}
 	// Completions: A Fri (day 4), C Wed (day 2), F Thu (day 3; its Tue
 	// completion was reopened). B's Wed completion was reopened.
 	for d, n := range []float64{0, 0, 1, 1, 1, -1, 0} {
@@ -50,7 +54,7 @@ func TestDailyOutcomes(t *testing.T) {
 
 	week := outcomes(t, s, org, day0, day0, at(30, 0))
 	for _, metric := range []string{"work_in_progress", "requests_open_past_sla"} {
-		if got, w := m[c(6, metric)].Value, week[outcomeCell{day0, OutcomeTeam, "t1", metric}].Value; got != w {
+		if got, w := m[c(6, metric)].Value, week[outcomeCell{day0, outcome.LevelTeam, "t1", metric}].Value; got != w {
 			t.Errorf("%s: Sunday %v, week %v: a week's snapshot is its last day's", metric, got, w)
 		}
 	}
@@ -58,7 +62,7 @@ func TestDailyOutcomes(t *testing.T) {
 	for d := int32(0); d < 7; d++ {
 		sum += m[c(d, "tasks_completed")].Value
 	}
-	if w := week[outcomeCell{day0, OutcomeTeam, "t1", "tasks_completed"}].Value; sum != w {
+	if w := week[outcomeCell{day0, outcome.LevelTeam, "t1", "tasks_completed"}].Value; sum != w {
 		t.Errorf("tasks_completed: days sum to %v, week %v", sum, w)
 	}
 }

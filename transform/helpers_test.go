@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
 	"github.com/shoal-analytics/shoal/event"
 )
 
@@ -68,7 +69,7 @@ func record(mem memory.Allocator, evs []event.Event) arrow.Record {
 
 // commit commits evs (with offsets of partition 0 after the last event) and
 // fails the test on error.
-func commit(t testing.TB, s *Store, mem memory.Allocator, evs ...event.Event) Result {
+func commit(t testing.TB, s *Store, mem memory.Allocator, evs ...event.Event) event.CommitResult {
 	t.Helper()
 	rec := record(mem, evs)
 	defer rec.Release()
@@ -78,7 +79,7 @@ func commit(t testing.TB, s *Store, mem memory.Allocator, evs ...event.Event) Re
 			off[e.Partition] = e.Offset + 1
 		}
 	}
-	res, err := s.Commit(context.Background(), Batch{Record: rec, Topic: "shoal.events", Offsets: off})
+	res, err := s.Commit(context.Background(), &event.Batch{Record: rec, Topic: "shoal.events", Offsets: off})
 	if err != nil {
 		t.Fatalf("Commit: %v", err)
 	}

@@ -15,35 +15,7 @@ import (
 
 	"github.com/shoal-analytics/shoal/agreements"
 	"github.com/shoal-analytics/shoal/event"
-)
-
-// Outcome is one value of one catalog metric for one team, unit or the org
-// over one period: an ISO week (Outcomes) or a day (DailyOutcomes). It
-// converts field for field to outcome.Cell (transform does not import
-// metrics).
-type Outcome struct {
-	// Week is the first day of the period, days since 1970-01-01: the
-	// Monday of the ISO week for Outcomes, the day itself for DailyOutcomes.
-	Week  int32
-	Level string // OutcomeTeam, OutcomeUnit or OutcomeOrg
-	Team  string // "" above team level
-	Unit  string // "" at org level
-	// Metric is the catalog ID.
-	Metric string
-	Value  float64
-	// Defined is false when the value has no meaning for the week (nothing
-	// to divide by, no samples). Counts are always defined.
-	Defined bool
-	// People is the number of distinct people of the metric's family behind
-	// the cell in the week.
-	People int
-}
-
-// The levels of an Outcome, as outcome.Level spells them.
-const (
-	OutcomeTeam = "team"
-	OutcomeUnit = "unit"
-	OutcomeOrg  = "org"
+	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // The metric families, for People.
@@ -60,30 +32,6 @@ var familyExpr = `CAST(CASE WHEN type = '` + event.TimeLogged + `' THEN ` + fmt.
 	WHEN type LIKE 'work.task.%' THEN ` + fmt.Sprint(famFlow) + `
 	WHEN type LIKE 'work.request.%' THEN ` + fmt.Sprint(famAsync) + `
 	ELSE -1 END AS TINYINT)`
-
-// OutcomeMetrics are the catalog IDs Outcomes computes, in catalog order,
-// with their family (TestOutcomeMetricIDs ties them to outcome.Catalog).
-var OutcomeMetrics = []struct {
-	ID     string
-	Family string
-}{
-	{"tasks_completed", "flow"},
-	{"lead_time_p50", "flow"},
-	{"lead_time_p85", "flow"},
-	{"cycle_time_p50", "flow"},
-	{"cycle_time_p85", "flow"},
-	{"work_in_progress", "flow"},
-	{"on_time_ratio", "flow"},
-	{"reopen_ratio", "flow"},
-	{"blocked_time_ratio", "flow"},
-	{"focus_ratio", "time"},
-	{"deep_work_blocks", "time"},
-	{"meeting_load", "time"},
-	{"overwork_ratio", "time"},
-	{"response_within_sla_ratio", "async"},
-	{"response_time_p50", "async"},
-	{"requests_open_past_sla", "async"},
-}
 
 // weekOf returns the Monday of day's ISO week (day 0, 1970-01-01, is a
 // Thursday).
@@ -177,11 +125,11 @@ func ratio(n, d float64) (float64, bool) {
 }
 
 // appendCells appends the acc's value of every metric to out, in
-// OutcomeMetrics order.
-func (a *outcomeAcc) appendCells(out []Outcome, week int32, level, team, unit string) []Outcome {
+// catalog order.
+func (a *outcomeAcc) appendCells(out []outcome.Cell, week int32, level outcome.Level, team, unit string) []outcome.Cell {
 	people := a.people
 	timePeople := float64(people[famTime])
-	for _, m := range OutcomeMetrics {
+	for _, m := range outcome.Catalog {
 		var v float64
 		ok := true
 		switch m.ID {
@@ -220,9 +168,9 @@ func (a *outcomeAcc) appendCells(out []Outcome, week int32, level, team, unit st
 		}
 		var n int
 		switch m.Family {
-		case "flow":
+		case outcome.Flow:
 			n = people[famFlow]
-		case "time":
+		case outcome.Time:
 			n = people[famTime]
 		default:
 			n = people[famAsync]
@@ -230,7 +178,7 @@ func (a *outcomeAcc) appendCells(out []Outcome, week int32, level, team, unit st
 		if !ok {
 			v = 0
 		}
-		out = append(out, Outcome{Week: week, Level: level, Team: team, Unit: unit, Metric: m.ID, Value: v, Defined: ok, People: n})
+		out = append(out, outcome.Cell{Week: week, Level: level, Team: team, Unit: unit, Metric: m.ID, Value: v, Defined: ok, People: n})
 	}
 	return out
 }
@@ -281,7 +229,7 @@ func (r *outcomeRun) periodOf(day int32) int32 {
 // the working time of open requests in a week that has not ended. It reads
 // the task and request state and the events of the weeks, never writes,
 // and may run concurrently with Commit.
-func (s *Store) Outcomes(ctx context.Context, org *agreements.Org, fromWeek, toWeek int32, now time.Time) ([]Outcome, error) {
+func (s *Store) Outcomes(ctx context.Context, org *agreements.Org, fromWeek, toWeek int32, now time.Time) ([]outcome.Cell, error) {
 	if org == nil {
 		org = agreements.Default()
 	}
@@ -298,12 +246,12 @@ func (s *Store) Outcomes(ctx context.Context, org *agreements.Org, fromWeek, toW
 
 // DailyOutcomes is Outcomes with days for periods: every catalog metric
 // for every team with any event on each day in [fromDay, toDay] (the
-// team-local day, as for weeks), its unit and the org. Each Outcome's Week
+// team-local day, as for weeks), its unit and the org. Each cell's Week
 // is its day. Snapshot metrics (work_in_progress, requests_open_past_sla)
 // are taken at the end of the day, so a Sunday's value is its ISO week's;
 // deep_work_blocks and meeting_load are per person who logged time that
 // day.
-func (s *Store) DailyOutcomes(ctx context.Context, org *agreements.Org, fromDay, toDay int32, now time.Time) ([]Outcome, error) {
+func (s *Store) DailyOutcomes(ctx context.Context, org *agreements.Org, fromDay, toDay int32, now time.Time) ([]outcome.Cell, error) {
 	if org == nil {
 		org = agreements.Default()
 	}
@@ -316,7 +264,7 @@ func (s *Store) DailyOutcomes(ctx context.Context, org *agreements.Org, fromDay,
 
 // outcomes computes the cells of the periods of length days starting on
 // each of starts (ascending).
-func (s *Store) outcomes(ctx context.Context, org *agreements.Org, starts []int32, length int32, now time.Time) ([]Outcome, error) {
+func (s *Store) outcomes(ctx context.Context, org *agreements.Org, starts []int32, length int32, now time.Time) ([]outcome.Cell, error) {
 	if len(starts) == 0 {
 		return nil, nil
 	}
@@ -413,7 +361,7 @@ func (r *outcomeRun) merge(sub *outcomeRun) {
 // The cells are counted first and go into one slice of that size: at
 // 2,000 teams and 8 weeks, growing it by appending allocated about five
 // times its final 24 MB, the weekly report's largest allocation.
-func (r *outcomeRun) emit() []Outcome {
+func (r *outcomeRun) emit() []outcome.Cell {
 	teams := map[int32][]string{}
 	for k := range r.active {
 		teams[k.week] = append(teams[k.week], k.team)
@@ -430,7 +378,7 @@ func (r *outcomeRun) emit() []Outcome {
 		}
 		n += len(teams[w]) + len(units[w]) + 1
 	}
-	out := make([]Outcome, 0, n*len(OutcomeMetrics))
+	out := make([]outcome.Cell, 0, n*len(outcome.Catalog))
 	for _, w := range r.weeks {
 		if len(teams[w]) == 0 {
 			continue
@@ -441,7 +389,7 @@ func (r *outcomeRun) emit() []Outcome {
 		for _, t := range teams[w] {
 			a := r.get(t, w)
 			u := r.org.UnitOf(t)
-			out = a.appendCells(out, w, OutcomeTeam, t, u)
+			out = a.appendCells(out, w, outcome.LevelTeam, t, u)
 			if wUnits[u] == nil {
 				wUnits[u] = newOutcomeAcc()
 			}
@@ -455,10 +403,10 @@ func (r *outcomeRun) emit() []Outcome {
 		slices.Sort(unitIDs)
 		for _, u := range unitIDs {
 			wUnits[u].people = r.unitPeople[outcomeKey{u, w}]
-			out = wUnits[u].appendCells(out, w, OutcomeUnit, "", u)
+			out = wUnits[u].appendCells(out, w, outcome.LevelUnit, "", u)
 		}
 		orgAcc.people = r.orgPeople[w]
-		out = orgAcc.appendCells(out, w, OutcomeOrg, "", "")
+		out = orgAcc.appendCells(out, w, outcome.LevelOrg, "", "")
 	}
 	return out
 }

@@ -39,28 +39,28 @@ func mustOrg(t *testing.T, yaml string) *agreements.Org {
 
 type outcomeCell struct {
 	week   int32
-	level  string
+	level  outcome.Level
 	name   string // team, unit or "" for the org
 	metric string
 }
 
 // outcomes runs Outcomes and indexes the cells, failing on duplicates.
-func outcomes(t *testing.T, s *Store, org *agreements.Org, from, to int32, now time.Time) map[outcomeCell]Outcome {
+func outcomes(t *testing.T, s *Store, org *agreements.Org, from, to int32, now time.Time) map[outcomeCell]outcome.Cell {
 	t.Helper()
 	out, err := s.Outcomes(context.Background(), org, from, to, now)
 	if err != nil {
 		t.Fatalf("Outcomes: %v", err)
 	}
-	m := map[outcomeCell]Outcome{}
+	m := map[outcomeCell]outcome.Cell{}
 	for _, o := range out {
 		name := o.Team
 		switch o.Level {
-		case OutcomeUnit:
+		case outcome.LevelUnit:
 			name = o.Unit
 			if o.Team != "" {
 				t.Errorf("unit cell with a team: %+v", o)
 			}
-		case OutcomeOrg:
+		case outcome.LevelOrg:
 			if o.Team != "" || o.Unit != "" {
 				t.Errorf("org cell with a team or unit: %+v", o)
 			}
@@ -76,7 +76,7 @@ func outcomes(t *testing.T, s *Store, org *agreements.Org, from, to int32, now t
 
 // want checks one cell: defined with value v (within 1e-9), or undefined
 // when v is NaN.
-func want(t *testing.T, m map[outcomeCell]Outcome, k outcomeCell, v float64) {
+func want(t *testing.T, m map[outcomeCell]outcome.Cell, k outcomeCell, v float64) {
 	t.Helper()
 	o, ok := m[k]
 	if !ok {
@@ -94,7 +94,7 @@ func want(t *testing.T, m map[outcomeCell]Outcome, k outcomeCell, v float64) {
 	}
 }
 
-func wantPeople(t *testing.T, m map[outcomeCell]Outcome, k outcomeCell, n int) {
+func wantPeople(t *testing.T, m map[outcomeCell]outcome.Cell, k outcomeCell, n int) {
 	t.Helper()
 	if o, ok := m[k]; !ok {
 		t.Errorf("%+v: no cell", k)
@@ -123,22 +123,6 @@ func TestOutcomeWeekOf(t *testing.T) {
 				t.Errorf("weekOf(%d) = %d, want %d", tc.day, got, tc.want)
 			}
 		})
-	}
-}
-
-func TestOutcomeMetricIDs(t *testing.T) {
-	if len(OutcomeMetrics) != len(outcome.Catalog) {
-		t.Fatalf("%d outcome metrics, catalog has %d", len(OutcomeMetrics), len(outcome.Catalog))
-	}
-	for i, m := range outcome.Catalog {
-		if OutcomeMetrics[i].ID != m.ID || OutcomeMetrics[i].Family != string(m.Family) {
-			t.Errorf("outcome metric %d is %+v, catalog has %s (%s)", i, OutcomeMetrics[i], m.ID, m.Family)
-		}
-	}
-	for _, l := range []outcome.Level{outcome.LevelTeam, outcome.LevelUnit, outcome.LevelOrg} {
-		if l != outcome.Level(OutcomeTeam) && l != outcome.Level(OutcomeUnit) && l != outcome.Level(OutcomeOrg) {
-			t.Errorf("privacy level %q has no outcome level", l)
-		}
 	}
 }
 
@@ -182,7 +166,7 @@ func TestOutcomeFlow(t *testing.T) {
 	org := mustOrg(t, outcomeOrg)
 	commit(t, s, mem, flowWeek(&g)...)
 	m := outcomes(t, s, org, day0, day0, at(30, 0))
-	c := func(metric string) outcomeCell { return outcomeCell{day0, OutcomeTeam, "t1", metric} }
+	c := func(metric string) outcomeCell { return outcomeCell{day0, outcome.LevelTeam, "t1", metric} }
 	for _, tc := range []struct {
 		metric string
 		want   float64
@@ -206,14 +190,14 @@ func TestOutcomeFlow(t *testing.T) {
 	} {
 		t.Run(tc.metric, func(t *testing.T) {
 			want(t, m, c(tc.metric), tc.want)
-			want(t, m, outcomeCell{day0, OutcomeUnit, "u1", tc.metric}, tc.want)
-			want(t, m, outcomeCell{day0, OutcomeOrg, "", tc.metric}, tc.want)
+			want(t, m, outcomeCell{day0, outcome.LevelUnit, "u1", tc.metric}, tc.want)
+			want(t, m, outcomeCell{day0, outcome.LevelOrg, "", tc.metric}, tc.want)
 		})
 	}
 	wantPeople(t, m, c("tasks_completed"), 4)
 	wantPeople(t, m, c("focus_ratio"), 0)
-	if len(m) != 3*len(OutcomeMetrics) {
-		t.Errorf("%d cells, want %d (one team, its unit, the org)", len(m), 3*len(OutcomeMetrics))
+	if len(m) != 3*len(outcome.Catalog) {
+		t.Errorf("%d cells, want %d (one team, its unit, the org)", len(m), 3*len(outcome.Catalog))
 	}
 	if o := m[c("tasks_completed")]; o.Unit != "u1" {
 		t.Errorf("team cell unit %q, want u1", o.Unit)
@@ -244,11 +228,11 @@ func TestOutcomeLocalWeek(t *testing.T) {
 		g.ev(event.TaskStarted, 0, 0, team("t3"), task("Y"), local(6, 22)),
 	)
 	m := outcomes(t, s, mustOrg(t, outcomeOrg), day0, day0+7, at(30, 0))
-	want(t, m, outcomeCell{day0, OutcomeTeam, "t3", "tasks_completed"}, 1)
-	want(t, m, outcomeCell{day0, OutcomeTeam, "t3", "cycle_time_p50"}, (4*24+14.5)*hour)
-	want(t, m, outcomeCell{day0, OutcomeTeam, "t3", "work_in_progress"}, 1)
-	want(t, m, outcomeCell{day0, OutcomeUnit, "u2", "tasks_completed"}, 1)
-	if _, ok := m[outcomeCell{day0 + 7, OutcomeTeam, "t3", "tasks_completed"}]; ok {
+	want(t, m, outcomeCell{day0, outcome.LevelTeam, "t3", "tasks_completed"}, 1)
+	want(t, m, outcomeCell{day0, outcome.LevelTeam, "t3", "cycle_time_p50"}, (4*24+14.5)*hour)
+	want(t, m, outcomeCell{day0, outcome.LevelTeam, "t3", "work_in_progress"}, 1)
+	want(t, m, outcomeCell{day0, outcome.LevelUnit, "u2", "tasks_completed"}, 1)
+	if _, ok := m[outcomeCell{day0 + 7, outcome.LevelTeam, "t3", "tasks_completed"}]; ok {
 		t.Error("cells for a week without events")
 	}
 }
@@ -259,7 +243,7 @@ func TestOutcomeLateEvent(t *testing.T) {
 	mem := checkedMem(t)
 	var g ids
 	org := mustOrg(t, outcomeOrg)
-	k := outcomeCell{day0, OutcomeTeam, "t1", "tasks_completed"}
+	k := outcomeCell{day0, outcome.LevelTeam, "t1", "tasks_completed"}
 	commit(t, s, mem,
 		g.ev(event.TaskCompleted, 4, 10, task("A")),
 		g.ev(event.TaskCompleted, 3, 10, task("B")),
@@ -281,7 +265,7 @@ func TestOutcomeLateEvent(t *testing.T) {
 			commit(t, s, mem, tc.ev)
 			m := outcomes(t, s, org, day0, day0+7, now)
 			want(t, m, k, tc.want)
-			want(t, m, outcomeCell{day0 + 7, OutcomeTeam, "t1", "tasks_completed"}, 0)
+			want(t, m, outcomeCell{day0 + 7, outcome.LevelTeam, "t1", "tasks_completed"}, 0)
 		})
 	}
 }
@@ -300,32 +284,34 @@ func TestOutcomeTime(t *testing.T) {
 	)
 	m := outcomes(t, s, mustOrg(t, outcomeOrg), day0, day0, at(30, 0))
 	for _, tc := range []struct {
-		name, level, metric string
-		want                float64
+		name   string
+		level  outcome.Level
+		metric string
+		want   float64
 	}{
-		{"t1", OutcomeTeam, "focus_ratio", 14.0 / 16},
-		{"t1", OutcomeTeam, "deep_work_blocks", 1},
-		{"t1", OutcomeTeam, "meeting_load", hour / 2},
-		{"t1", OutcomeTeam, "overwork_ratio", 2.0 / 3},
-		{"t2", OutcomeTeam, "focus_ratio", 1},
-		{"t2", OutcomeTeam, "deep_work_blocks", 0},
-		{"t2", OutcomeTeam, "meeting_load", 0},
-		{"t2", OutcomeTeam, "overwork_ratio", 1},
-		{"u1", OutcomeUnit, "focus_ratio", 24.0 / 26},
-		{"u1", OutcomeUnit, "deep_work_blocks", 1},
-		{"u1", OutcomeUnit, "meeting_load", hour / 2},
-		{"u1", OutcomeUnit, "overwork_ratio", 3.0 / 4},
-		{"", OutcomeOrg, "overwork_ratio", 3.0 / 4},
-		{"t1", OutcomeTeam, "tasks_completed", 0},
-		{"t1", OutcomeTeam, "reopen_ratio", math.NaN()},
+		{"t1", outcome.LevelTeam, "focus_ratio", 14.0 / 16},
+		{"t1", outcome.LevelTeam, "deep_work_blocks", 1},
+		{"t1", outcome.LevelTeam, "meeting_load", hour / 2},
+		{"t1", outcome.LevelTeam, "overwork_ratio", 2.0 / 3},
+		{"t2", outcome.LevelTeam, "focus_ratio", 1},
+		{"t2", outcome.LevelTeam, "deep_work_blocks", 0},
+		{"t2", outcome.LevelTeam, "meeting_load", 0},
+		{"t2", outcome.LevelTeam, "overwork_ratio", 1},
+		{"u1", outcome.LevelUnit, "focus_ratio", 24.0 / 26},
+		{"u1", outcome.LevelUnit, "deep_work_blocks", 1},
+		{"u1", outcome.LevelUnit, "meeting_load", hour / 2},
+		{"u1", outcome.LevelUnit, "overwork_ratio", 3.0 / 4},
+		{"", outcome.LevelOrg, "overwork_ratio", 3.0 / 4},
+		{"t1", outcome.LevelTeam, "tasks_completed", 0},
+		{"t1", outcome.LevelTeam, "reopen_ratio", math.NaN()},
 	} {
 		t.Run(tc.name+"/"+tc.metric, func(t *testing.T) {
 			want(t, m, outcomeCell{day0, tc.level, tc.name, tc.metric}, tc.want)
 		})
 	}
-	wantPeople(t, m, outcomeCell{day0, OutcomeTeam, "t1", "focus_ratio"}, 2)
-	wantPeople(t, m, outcomeCell{day0, OutcomeTeam, "t2", "focus_ratio"}, 1)
-	wantPeople(t, m, outcomeCell{day0, OutcomeUnit, "u1", "focus_ratio"}, 2)
+	wantPeople(t, m, outcomeCell{day0, outcome.LevelTeam, "t1", "focus_ratio"}, 2)
+	wantPeople(t, m, outcomeCell{day0, outcome.LevelTeam, "t2", "focus_ratio"}, 1)
+	wantPeople(t, m, outcomeCell{day0, outcome.LevelUnit, "u1", "focus_ratio"}, 2)
 }
 
 func TestOutcomeSLA(t *testing.T) {
@@ -354,7 +340,7 @@ func TestOutcomeSLA(t *testing.T) {
 			)
 			org := mustOrg(t, "units:\n  - id: u1\n    teams:\n      - id: t1\n        response_sla: "+tc.sla+"\n")
 			m := outcomes(t, s, org, day0, day0+7, tc.now)
-			c := func(week int32, metric string) outcomeCell { return outcomeCell{week, OutcomeTeam, "t1", metric} }
+			c := func(week int32, metric string) outcomeCell { return outcomeCell{week, outcome.LevelTeam, "t1", metric} }
 			want(t, m, c(day0, "response_within_sla_ratio"), tc.within)
 			want(t, m, c(day0, "requests_open_past_sla"), tc.past)
 			want(t, m, c(day0, "response_time_p50"), math.NaN())
@@ -392,19 +378,20 @@ func TestOutcomeUnion(t *testing.T) {
 	commit(t, s, mem, evs...)
 	m := outcomes(t, s, mustOrg(t, outcomeOrg), day0, day0, at(30, 0))
 	for _, tc := range []struct {
-		level, name string
-		p50         float64
-		flow, time  int
-		async       int
+		level      outcome.Level
+		name       string
+		p50        float64
+		flow, time int
+		async      int
 	}{
-		{OutcomeTeam, "t1", 1.5 * hour, 2, 1, 0},
-		{OutcomeTeam, "t2", 10 * hour, 1, 0, 1},
-		{OutcomeUnit, "u1", 2 * hour, 2, 1, 1}, // not the mean of 1.5h and 10h
-		{OutcomeUnit, "u2", 4 * hour, 1, 0, 0},
-		{OutcomeUnit, agreements.UnassignedUnit, 6 * hour, 1, 0, 0},
-		{OutcomeOrg, "", 4 * hour, 4, 1, 1},
+		{outcome.LevelTeam, "t1", 1.5 * hour, 2, 1, 0},
+		{outcome.LevelTeam, "t2", 10 * hour, 1, 0, 1},
+		{outcome.LevelUnit, "u1", 2 * hour, 2, 1, 1}, // not the mean of 1.5h and 10h
+		{outcome.LevelUnit, "u2", 4 * hour, 1, 0, 0},
+		{outcome.LevelUnit, agreements.UnassignedUnit, 6 * hour, 1, 0, 0},
+		{outcome.LevelOrg, "", 4 * hour, 4, 1, 1},
 	} {
-		t.Run(tc.level+"/"+tc.name, func(t *testing.T) {
+		t.Run(string(tc.level)+"/"+tc.name, func(t *testing.T) {
 			c := func(metric string) outcomeCell { return outcomeCell{day0, tc.level, tc.name, metric} }
 			want(t, m, c("cycle_time_p50"), tc.p50)
 			wantPeople(t, m, c("cycle_time_p50"), tc.flow)
@@ -412,17 +399,17 @@ func TestOutcomeUnion(t *testing.T) {
 			wantPeople(t, m, c("response_time_p50"), tc.async)
 		})
 	}
-	if o := m[outcomeCell{day0, OutcomeTeam, "zz", "tasks_completed"}]; o.Unit != agreements.UnassignedUnit {
+	if o := m[outcomeCell{day0, outcome.LevelTeam, "zz", "tasks_completed"}]; o.Unit != agreements.UnassignedUnit {
 		t.Errorf("unlisted team in unit %q, want %q", o.Unit, agreements.UnassignedUnit)
 	}
-	if len(m) != (4+3+1)*len(OutcomeMetrics) {
-		t.Errorf("%d cells, want %d", len(m), 8*len(OutcomeMetrics))
+	if len(m) != (4+3+1)*len(outcome.Catalog) {
+		t.Errorf("%d cells, want %d", len(m), 8*len(outcome.Catalog))
 	}
 }
 
-// TestOutcomeCell: an Outcome converts field for field to a outcome.Cell.
+// TestOutcomeCell: an outcome.Cell converts field for field to a outcome.Cell.
 func TestOutcomeCell(t *testing.T) {
-	o := Outcome{Week: day0, Level: OutcomeUnit, Unit: "u1", Metric: "tasks_completed", Value: 3, Defined: true, People: 5}
+	o := outcome.Cell{Week: day0, Level: outcome.LevelUnit, Unit: "u1", Metric: "tasks_completed", Value: 3, Defined: true, People: 5}
 	c := outcome.Cell{Week: o.Week, Level: outcome.Level(o.Level), Team: o.Team, Unit: o.Unit,
 		Metric: o.Metric, Value: o.Value, Defined: o.Defined, People: o.People}
 	if got := fmt.Sprintf("%v", c); got != fmt.Sprintf("%v", o) {
@@ -450,12 +437,13 @@ func TestOutcomeBlocked(t *testing.T) {
 	)
 	m := outcomes(t, s, mustOrg(t, outcomeOrg), day0, day0, at(30, 0))
 	for _, tc := range []struct {
-		level, name string
-		want        float64
+		level outcome.Level
+		name  string
+		want  float64
 	}{
-		{OutcomeTeam, "t1", 2.0 / 4},
-		{OutcomeTeam, "t2", 1.0 / 4},
-		{OutcomeUnit, "u1", 3.0 / 8},
+		{outcome.LevelTeam, "t1", 2.0 / 4},
+		{outcome.LevelTeam, "t2", 1.0 / 4},
+		{outcome.LevelUnit, "u1", 3.0 / 8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want(t, m, outcomeCell{day0, tc.level, tc.name, "blocked_time_ratio"}, tc.want)
@@ -476,8 +464,8 @@ func TestOutcomeWeeks(t *testing.T) {
 	}{
 		{"no data", day0, day0, 0},
 		{"empty range", day0 + 7, day0, 0},
-		{"from not a monday", day0 + 1, day0 + 7, 3 * len(OutcomeMetrics)},
-		{"to not a monday", day0, day0 + 9, 3 * len(OutcomeMetrics)},
+		{"from not a monday", day0 + 1, day0 + 7, 3 * len(outcome.Catalog)},
+		{"to not a monday", day0, day0 + 9, 3 * len(outcome.Catalog)},
 		{"from after the only monday", day0 + 8, day0 + 13, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

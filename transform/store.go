@@ -20,8 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/marcboeker/go-duckdb"
+
 	"github.com/shoal-analytics/shoal/event"
 	"github.com/shoal-analytics/shoal/privacy"
 )
@@ -41,35 +41,6 @@ var (
 	// transaction was open (a query of the outputs); try again later.
 	ErrCheckpointBusy = errors.New("another transaction is open")
 )
-
-// Rejected is a count of events refused for one reason on one day.
-type Rejected struct {
-	Day    int32 // days since 1970-01-01
-	Reason string
-	Count  int64
-}
-
-// Batch is what Commit writes in one transaction.
-type Batch struct {
-	// Record holds the accepted events, with event.Schema. It may be nil or
-	// empty. The caller keeps ownership: the Store never releases it and
-	// holds no reference to it after Commit returns.
-	Record arrow.Record
-	// Topic is the Kafka topic the offsets belong to.
-	Topic string
-	// Offsets maps partition to the next offset to read (the last offset in
-	// the batch + 1). Stored offsets never move backwards.
-	Offsets map[int32]int64
-	// Rejected are counts of refused events to add.
-	Rejected []Rejected
-}
-
-// Result reports what a Commit changed.
-type Result struct {
-	Inserted     int64 // new events stored
-	Duplicates   int64 // events whose (source, id) was already stored or repeated in the batch
-	CellsTouched int64 // distinct (team, day) cells recomputed
-}
 
 // TeamDay is one row of the team_day rollup. Durations are in seconds.
 type TeamDay struct {
@@ -441,7 +412,7 @@ func (s *Store) run(ctx context.Context, steps []step) (cells int64, err error) 
 	return cells, nil
 }
 
-func checkBatch(b Batch) error {
+func checkBatch(b *event.Batch) error {
 	if b.Record != nil && !b.Record.Schema().Equal(event.Schema) {
 		return fmt.Errorf("%w: record schema is not event.Schema: %s", ErrBadBatch, b.Record.Schema())
 	}
@@ -499,25 +470,25 @@ var (
 // the team_day and team_day_people cells they touch, the offsets and the
 // rejection counts. On any error nothing of the batch is visible. Commit
 // calls are serialised; the caller keeps ownership of b.Record.
-func (s *Store) Commit(ctx context.Context, b Batch) (Result, error) {
+func (s *Store) Commit(ctx context.Context, b *event.Batch) (event.CommitResult, error) {
 	if err := checkBatch(b); err != nil {
-		return Result{}, err
+		return event.CommitResult{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return Result{}, ErrClosed
+		return event.CommitResult{}, ErrClosed
 	}
 	start := time.Now()
 	s.steps.reset()
-	var res Result
+	var res event.CommitResult
 	err := s.inTx(ctx, func() error {
 		var err error
 		res, err = s.commitTx(ctx, b)
 		return err
 	})
 	if err != nil {
-		return Result{}, fmt.Errorf("commit batch: %w", err)
+		return event.CommitResult{}, fmt.Errorf("commit batch: %w", err)
 	}
 	s.lastCommit.Store(time.Now().UnixNano())
 	if s.logger.Enabled(ctx, slog.LevelDebug) {
@@ -559,8 +530,8 @@ func (s *Store) duckdbMemory(ctx context.Context) string {
 	return fmt.Sprintf("%dMiB (%s), temporary %dMiB", total>>20, strings.Join(tags, ", "), temp>>20)
 }
 
-func (s *Store) commitTx(ctx context.Context, b Batch) (Result, error) {
-	var res Result
+func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResult, error) {
+	var res event.CommitResult
 	if _, err := s.exec(ctx, stepResetScratch); err != nil {
 		return res, err
 	}
@@ -603,9 +574,9 @@ func (s *Store) commitTx(ctx context.Context, b Batch) (Result, error) {
 			return res, err
 		}
 	}
-	rej := map[Rejected]int64{}
+	rej := map[event.Rejected]int64{}
 	for _, r := range b.Rejected {
-		rej[Rejected{Day: r.Day, Reason: r.Reason}] += r.Count
+		rej[event.Rejected{Day: r.Day, Reason: r.Reason}] += r.Count
 	}
 	for r, n := range rej {
 		if n == 0 {

@@ -19,7 +19,9 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
 	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
@@ -214,13 +216,13 @@ func TestDedup(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		batches [][]string // event ids per batch (all: created event of task "k"+id)
-		want    []Result
+		want    []event.CommitResult
 		events  int64
 	}{
-		{"distinct", [][]string{{"a", "b"}, {"c"}}, []Result{{Inserted: 2, CellsTouched: 1}, {Inserted: 1, CellsTouched: 1}}, 3},
-		{"within batch", [][]string{{"a", "a", "b", "a"}}, []Result{{Inserted: 2, Duplicates: 2, CellsTouched: 1}}, 2},
-		{"across batches", [][]string{{"a", "b"}, {"b", "a"}}, []Result{{Inserted: 2, CellsTouched: 1}, {Duplicates: 2}}, 2},
-		{"mixed", [][]string{{"a"}, {"a", "b", "b"}}, []Result{{Inserted: 1, CellsTouched: 1}, {Inserted: 1, Duplicates: 2, CellsTouched: 1}}, 2},
+		{"distinct", [][]string{{"a", "b"}, {"c"}}, []event.CommitResult{{Inserted: 2, CellsTouched: 1}, {Inserted: 1, CellsTouched: 1}}, 3},
+		{"within batch", [][]string{{"a", "a", "b", "a"}}, []event.CommitResult{{Inserted: 2, Duplicates: 2, CellsTouched: 1}}, 2},
+		{"across batches", [][]string{{"a", "b"}, {"b", "a"}}, []event.CommitResult{{Inserted: 2, CellsTouched: 1}, {Duplicates: 2}}, 2},
+		{"mixed", [][]string{{"a"}, {"a", "b", "b"}}, []event.CommitResult{{Inserted: 1, CellsTouched: 1}, {Inserted: 1, Duplicates: 2, CellsTouched: 1}}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := checkedMem(t)
@@ -263,7 +265,7 @@ func TestDuplicateChangesNothing(t *testing.T) {
 		g.ev(event.TimeLogged, 5, 9, team("t2"), who(3), logged("focus", 2), withID(first[0].ID)),
 	}
 	res := commit(t, s, mem, resent...)
-	if want := (Result{Duplicates: 2}); res != want {
+	if want := (event.CommitResult{Duplicates: 2}); res != want {
 		t.Fatalf("re-send: %+v, want %+v", res, want)
 	}
 	if after := teamDays(t, s); !reflect.DeepEqual(before, after) {
@@ -310,7 +312,7 @@ func TestOffsets(t *testing.T) {
 		{"b", map[int32]int64{0: 7}},
 	}
 	for _, st := range steps {
-		if _, err := s.Commit(ctx, Batch{Topic: st.topic, Offsets: st.off}); err != nil {
+		if _, err := s.Commit(ctx, &event.Batch{Topic: st.topic, Offsets: st.off}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -347,12 +349,12 @@ func TestOffsets(t *testing.T) {
 func TestRejections(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := context.Background()
-	for _, rej := range [][]Rejected{
+	for _, rej := range [][]event.Rejected{
 		{{Day: day0, Reason: "invalid", Count: 2}, {Day: day0, Reason: "surveillance", Count: 1}},
 		{{Day: day0, Reason: "invalid", Count: 3}, {Day: day0 + 1, Reason: "invalid", Count: 4}, {Day: day0 + 1, Reason: "invalid", Count: 1}},
 		{{Day: day0, Reason: "too_large", Count: 0}},
 	} {
-		if _, err := s.Commit(ctx, Batch{Rejected: rej}); err != nil {
+		if _, err := s.Commit(ctx, &event.Batch{Rejected: rej}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -371,7 +373,7 @@ func TestRejections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantQ := []QualityDay{
+	wantQ := []outcome.QualityDay{
 		{Day: day0, Rejected: map[string]int64{"invalid": 5, "surveillance": 1}},
 		{Day: day0 + 1, Rejected: map[string]int64{"invalid": 5}},
 	}
@@ -518,7 +520,7 @@ func TestFailedCommitLeavesNothing(t *testing.T) {
 			commit(t, s, mem,
 				g.ev(event.TaskCreated, 0, 9, task("k1"), who(1)),
 				g.ev(event.RequestOpened, 0, 9, request("r1"), who(1)))
-			if _, err := s.Commit(context.Background(), Batch{Rejected: []Rejected{{Day: day0, Reason: "invalid", Count: 1}}}); err != nil {
+			if _, err := s.Commit(context.Background(), &event.Batch{Rejected: []event.Rejected{{Day: day0, Reason: "invalid", Count: 1}}}); err != nil {
 				t.Fatal(err)
 			}
 			before := takeSnapshot(t, s)
@@ -540,8 +542,8 @@ func TestFailedCommitLeavesNothing(t *testing.T) {
 			if f.setup != nil {
 				f.setup(s, cancel)
 			}
-			_, err := s.Commit(ctx, Batch{Record: rec, Topic: "shoal.events", Offsets: map[int32]int64{0: 100, 3: 7},
-				Rejected: []Rejected{{Day: day0, Reason: "invalid", Count: 5}, {Day: day0, Reason: "surveillance", Count: 1}}})
+			_, err := s.Commit(ctx, &event.Batch{Record: rec, Topic: "shoal.events", Offsets: map[int32]int64{0: 100, 3: 7},
+				Rejected: []event.Rejected{{Day: day0, Reason: "invalid", Count: 5}, {Day: day0, Reason: "surveillance", Count: 1}}})
 			if err == nil {
 				t.Fatal("Commit succeeded, want an error")
 			}
@@ -557,7 +559,7 @@ func TestFailedCommitLeavesNothing(t *testing.T) {
 
 			// The Store keeps working, and the retried batch has its full effect.
 			s.failpoint = nil
-			res, err := s.Commit(context.Background(), Batch{Record: good, Topic: "shoal.events", Offsets: map[int32]int64{0: 100}})
+			res, err := s.Commit(context.Background(), &event.Batch{Record: good, Topic: "shoal.events", Offsets: map[int32]int64{0: 100}})
 			if err != nil {
 				t.Fatalf("commit after failure: %v", err)
 			}
@@ -595,7 +597,7 @@ func TestPseudonymPattern(t *testing.T) {
 			t.Fatalf("case %d: test table disagrees with privacy.IsPseudonym(%q)", i, tc.person)
 		}
 		rec := record(mem, []event.Event{{Source: "s", ID: fmt.Sprint(i), Type: event.TaskCreated, Time: at(0, 1), Day: day0, Team: "t", Task: "k", Person: tc.person}})
-		_, err := s.Commit(context.Background(), Batch{Record: rec})
+		_, err := s.Commit(context.Background(), &event.Batch{Record: rec})
 		rec.Release()
 		if tc.ok != (err == nil) {
 			t.Errorf("case %d: Commit error = %v, want accepted %v", i, err, tc.ok)
@@ -670,7 +672,7 @@ func TestClosedStore(t *testing.T) {
 		t.Fatal("LastCommit before any commit is not zero")
 	}
 	s.Close()
-	if _, err := s.Commit(context.Background(), Batch{}); !errors.Is(err, ErrClosed) {
+	if _, err := s.Commit(context.Background(), &event.Batch{}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Commit after Close: %v, want ErrClosed", err)
 	}
 	if err := s.Rebuild(context.Background()); !errors.Is(err, ErrClosed) {
@@ -873,7 +875,7 @@ func TestScanStepsRaiseThreads(t *testing.T) {
 			return nil
 		}
 		rec := record(mem, []event.Event{g.ev(event.TaskStarted, 0, 11, task("T-1"), who(1))})
-		if _, err := s.Commit(ctx, Batch{Record: rec}); !errors.Is(err, injected) {
+		if _, err := s.Commit(ctx, &event.Batch{Record: rec}); !errors.Is(err, injected) {
 			t.Errorf("threads %d: commit error %v, want the injected one", tc.threads, err)
 		}
 		rec.Release()

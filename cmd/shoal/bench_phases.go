@@ -517,7 +517,7 @@ func newBenchConsumer(ctx context.Context, brokers []string, dataDir string, tun
 		return nil, nil, err
 	}
 	dec := ingest.NewDecoder(pseudo, func(string) *time.Location { return time.UTC }, cfg.MaxEventBytes)
-	c, err := ingest.NewConsumer(cfg.Config, dec, storeSink{store}, memory.NewGoAllocator(), ingest.NewMetrics(prometheus.NewRegistry()), logger)
+	c, err := ingest.NewConsumer(cfg.Config, dec, store, memory.NewGoAllocator(), ingest.NewMetrics(prometheus.NewRegistry()), logger)
 	if err != nil {
 		store.Close()
 		return nil, nil, err

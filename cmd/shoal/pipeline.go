@@ -97,7 +97,7 @@ func startPipeline(ctx context.Context, cfg Config, key []byte, logger *slog.Log
 	}
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	dec := ingest.NewDecoder(pseudo, p.location, cfg.MaxEventBytes)
-	p.consumer, err = ingest.NewConsumer(p.cfg.Config, dec, storeSink{p.store}, memory.NewGoAllocator(), ingest.NewMetrics(p.reg), logger)
+	p.consumer, err = ingest.NewConsumer(p.cfg.Config, dec, p.store, memory.NewGoAllocator(), ingest.NewMetrics(p.reg), logger)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func startPipeline(ctx context.Context, cfg Config, key []byte, logger *slog.Log
 		org := p.teams.Get()
 		return org.Policy(), org.Location("") // a team the file does not list has the org's zone
 	}, p.now, p.reg, logger)
-	metrics.NewAgreementsCollector(func() metrics.Agreements { return exportedAgreements(p.teams.Get()) }, p.exporter.VisibleTeams, p.reg)
+	metrics.NewAgreementsCollector(p.teams.Get, p.exporter.VisibleTeams, p.reg)
 	if cfg.SQL.Enabled() {
 		p.serving, err = transform.OpenServing(ctx, transform.ServingConfig{}, logger)
 		if err != nil {

@@ -122,7 +122,7 @@ func (p *pipeline) reportData(ctx context.Context, week report.Week) (report.Dat
 		return report.Data{}, fmt.Errorf("report %s: %w", week, err)
 	}
 	policy := org.Policy()
-	published, err := privacy.Apply(policy, outcomeCells(rows))
+	published, err := privacy.Apply(policy, rows)
 	if err != nil {
 		return report.Data{}, fmt.Errorf("report %s: %w", week, err)
 	}
@@ -131,9 +131,7 @@ func (p *pipeline) reportData(ctx context.Context, week report.Week) (report.Dat
 		return report.Data{}, fmt.Errorf("report %s: %w", week, err)
 	}
 	d := report.Data{Week: week, TimeZone: loc.String(), K: policy.K, Generated: p.now(), Cells: published}
-	for _, q := range days {
-		d.Quality = append(d.Quality, report.QualityDay{Day: q.Day, Accepted: q.Accepted, Rejected: q.Rejected})
-	}
+	d.Quality = days
 	for _, u := range org.Units() {
 		d.Units = append(d.Units, report.Unit{ID: u.ID, Name: u.Name})
 	}

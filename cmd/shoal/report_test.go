@@ -166,7 +166,7 @@ func assertWithheldNowhere(t *testing.T, p *pipeline, week report.Week, outs map
 	if err != nil {
 		t.Fatal(err)
 	}
-	published, err := privacy.Apply(p.teams.Get().Policy(), outcomeCells(rows))
+	published, err := privacy.Apply(p.teams.Get().Policy(), rows)
 	if err != nil {
 		t.Fatal(err)
 	}

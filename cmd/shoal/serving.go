@@ -111,7 +111,7 @@ func (s *servingPublisher) tables(ctx context.Context, org *agreements.Org, now 
 	if err != nil {
 		return nil, err
 	}
-	weekly, err := privacy.Apply(policy, outcomeCells(weekRows))
+	weekly, err := privacy.Apply(policy, weekRows)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func (s *servingPublisher) tables(ctx context.Context, org *agreements.Org, now 
 			if err != nil {
 				return err
 			}
-			daily, err := privacy.ApplyDaily(policy, weeklyOf[w], outcomeCells(dayRows))
+			daily, err := privacy.ApplyDaily(policy, weeklyOf[w], dayRows)
 			if err != nil {
 				return err
 			}
@@ -306,10 +306,10 @@ func agreementsTable(org *agreements.Org) transform.ServingTable {
 
 // orgDayPeople is, per day, the most people behind any metric family of
 // the org's cell (a lower bound on the distinct people active that day).
-func orgDayPeople(rows []transform.Outcome) map[int32]int {
+func orgDayPeople(rows []outcome.Cell) map[int32]int {
 	out := map[int32]int{}
 	for _, r := range rows {
-		if r.Level == transform.OutcomeOrg {
+		if r.Level == outcome.LevelOrg {
 			out[r.Week] = max(out[r.Week], r.People)
 		}
 	}
@@ -323,7 +323,7 @@ func orgDayPeople(rows []transform.Outcome) map[int32]int {
 // on /metrics.)
 var qualityColumns = []transform.ServingColumn{{Name: "day", Type: "DATE"}, {Name: "reason", Type: "VARCHAR"}, {Name: "events", Type: "BIGINT"}}
 
-func qualityRows(days []transform.QualityDay, people map[int32]int, policy privacy.Policy) [][]any {
+func qualityRows(days []outcome.QualityDay, people map[int32]int, policy privacy.Policy) [][]any {
 	var rows [][]any
 	for _, d := range days {
 		if d.Accepted > 0 {

@@ -32,7 +32,6 @@ import (
 	"github.com/shoal-analytics/shoal/privacy"
 	sqlserver "github.com/shoal-analytics/shoal/sql"
 	"github.com/shoal-analytics/shoal/synth"
-	"github.com/shoal-analytics/shoal/transform"
 )
 
 const sqlTestPassword = "correct horse battery staple"
@@ -619,10 +618,10 @@ func checkSQLPrivacy(t *testing.T, e *sqlEndpoint, org *synth.Org) {
 	for _, m := range outcome.Catalog {
 		family[m.ID] = string(m.Family)
 	}
-	truePeople := func(rows []transform.Outcome) map[pos]map[string]int {
+	truePeople := func(rows []outcome.Cell) map[pos]map[string]int {
 		out := map[pos]map[string]int{}
 		for _, o := range rows {
-			k := pos{event.DayTime(o.Week).Format(time.DateOnly), o.Level, o.Unit, o.Team}
+			k := pos{event.DayTime(o.Week).Format(time.DateOnly), string(o.Level), o.Unit, o.Team}
 			if out[k] == nil {
 				out[k] = map[string]int{}
 			}

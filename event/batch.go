@@ -1,0 +1,34 @@
+package event
+
+import "github.com/apache/arrow/go/v17/arrow"
+
+// Rejected counts refused events of one day by reason.
+type Rejected struct {
+	Day    int32 // days since 1970-01-01 (UTC) of the Kafka message timestamp
+	Reason string
+	Count  int64
+}
+
+// Batch is one unit of durability, handed from ingest to transform: the
+// accepted events of a run of messages, the counts of the refused ones,
+// and the offsets they cover. Its sink writes all of it in one transaction.
+type Batch struct {
+	// Record holds the accepted events, with Schema. It may be nil or
+	// empty. The producer keeps ownership: the sink never releases it and
+	// holds no reference to it after its commit returns.
+	Record arrow.Record
+	// Topic is the Kafka topic the offsets belong to.
+	Topic string
+	// Offsets maps partition to the next offset to read (the last offset in
+	// the batch + 1). Stored offsets never move backwards.
+	Offsets map[int32]int64
+	// Rejected are counts of refused events to add.
+	Rejected []Rejected
+}
+
+// CommitResult reports what committing a Batch changed.
+type CommitResult struct {
+	Inserted     int64 // new events stored
+	Duplicates   int64 // events whose (source, id) was already stored or repeated in the batch
+	CellsTouched int64 // distinct (team, day) cells recomputed
+}
