@@ -1,6 +1,7 @@
 // Package event is Shoal's event contract: the event types it accepts, the
-// shape of one accepted event after pseudonymization, and the Arrow schema
-// in which accepted events travel from ingest to transform.
+// shape of one accepted event after pseudonymization, the Arrow schema in
+// which accepted events travel from ingest to transform, and the Batch, the
+// unit of durability ingest hands its sink, with the sink's CommitResult.
 //
 // It is the one thing ingest and transform share, so neither imports the
 // other. It never carries a raw person identifier: Event.Person is always a

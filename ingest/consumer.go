@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"maps"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/shoal-analytics/shoal/broker"
 	"github.com/shoal-analytics/shoal/event"
 )
 
@@ -63,28 +63,13 @@ func NewConsumer(cfg Config, dec *Decoder, sink Sink, mem memory.Allocator, m *M
 		cfg:        cfg,
 		dec:        dec,
 		sink:       sink,
-		dlq:        NewWriter(cfg.Brokers, cfg.DLQTopic),
+		dlq:        broker.NewWriter(cfg.Brokers, cfg.DLQTopic),
 		mem:        mem,
 		metrics:    m,
 		log:        logger.With("component", "ingest"),
 		rejectedBy: make(map[string]int64),
 		committed:  make(map[int32]int64),
 	}, nil
-}
-
-// NewWriter returns a synchronous, acks=all kafka-go writer for topic,
-// balancing by message key.
-func NewWriter(brokers []string, topic string) *kafka.Writer {
-	return &kafka.Writer{
-		Addr:                   kafka.TCP(brokers...),
-		Topic:                  topic,
-		Balancer:               &kafka.Hash{},
-		RequiredAcks:           kafka.RequireAll,
-		BatchSize:              10000,
-		BatchBytes:             1_000_000, // below Kafka's default message.max.bytes (1048588) for a produce batch
-		BatchTimeout:           5 * time.Millisecond,
-		AllowAutoTopicCreation: true,
-	}
 }
 
 // Stats returns the running totals since the consumer started.
@@ -402,7 +387,7 @@ func (b *batcher) prepare(ctx context.Context, msgs []kafka.Message) (*prepared,
 	if len(dead) > 0 {
 		if err := retry(ctx, c, "dlq_write", func() error { return c.dlq.WriteMessages(ctx, dead...) }); err != nil {
 			rec.Release()
-			return nil, fmt.Errorf("write %d messages to dead-letter topic %s: %w", len(dead), c.cfg.DLQTopic, SummarizeWriteError(err))
+			return nil, fmt.Errorf("write %d messages to dead-letter topic %s: %w", len(dead), c.cfg.DLQTopic, broker.SummarizeWriteError(err))
 		}
 	}
 	p.dead = len(dead)
@@ -524,30 +509,12 @@ func decodeParallel(dec *Decoder, msgs []kafka.Message, evs []event.Event, rejs 
 	wg.Wait()
 }
 
-// SummarizeWriteError shortens kafka-go's per-message WriteErrors (one entry
-// per message, easily megabytes) to a count and the distinct causes.
-func SummarizeWriteError(err error) error {
-	var we kafka.WriteErrors
-	if !errors.As(err, &we) {
-		return err
-	}
-	causes := map[string]bool{}
-	var list []string
-	for _, e := range we {
-		if e != nil && !causes[e.Error()] && len(list) < 3 {
-			causes[e.Error()] = true
-			list = append(list, e.Error())
-		}
-	}
-	return fmt.Errorf("%d of %d messages not written: %s", we.Count(), len(we), strings.Join(list, "; "))
-}
-
 // retry runs fn until it succeeds or ctx ends, counting and logging each
 // failure, with backoff from 100ms to 5s.
 func retry(ctx context.Context, c *Consumer, stage string, fn func() error) error {
 	wait := 100 * time.Millisecond
 	for {
-		err := SummarizeWriteError(fn())
+		err := broker.SummarizeWriteError(fn())
 		if err == nil {
 			return nil
 		}

@@ -14,8 +14,9 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/shoal-analytics/shoal/broker"
+	"github.com/shoal-analytics/shoal/broker/brokertest"
 	"github.com/shoal-analytics/shoal/event"
 	"github.com/shoal-analytics/shoal/privacy"
 )
@@ -71,12 +72,7 @@ func (s *recordingSink) Offsets(context.Context, string) (map[int32]int64, error
 
 func startTestBroker(t *testing.T) string {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "events", "dlq"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c.ListenAddrs()[0]
+	return brokertest.Start(t, 3, "events", "dlq")
 }
 
 func validEvent(i int) []byte {
@@ -94,7 +90,7 @@ func validEvents(from, to int) [][]byte {
 
 func produce(t *testing.T, addr string, values ...[]byte) {
 	t.Helper()
-	w := NewWriter([]string{addr}, "events")
+	w := broker.NewWriter([]string{addr}, "events")
 	defer w.Close()
 	msgs := make([]kafka.Message, len(values))
 	for i, v := range values {
@@ -135,7 +131,7 @@ func startConsumer(t *testing.T, addr string, sink Sink) (*Consumer, map[int32]i
 		}
 		mem.AssertSize(t, 0)
 	}
-	end, err := EndOffsets(ctx, cfg.Brokers, cfg.Topic)
+	end, err := broker.EndOffsets(ctx, cfg.Brokers, cfg.Topic)
 	if err != nil {
 		stop()
 		t.Fatal(err)
@@ -263,7 +259,7 @@ func TestTenThousandBadEvents(t *testing.T) {
 	if total != 10_000 {
 		t.Errorf("sink counted %d rejections, want 10000 (%v)", total, sink.rejected)
 	}
-	dlqEnd, err := EndOffsets(context.Background(), []string{addr}, "dlq")
+	dlqEnd, err := broker.EndOffsets(context.Background(), []string{addr}, "dlq")
 	if err != nil {
 		t.Fatal(err)
 	}

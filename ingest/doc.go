@@ -13,5 +13,6 @@
 // ingest never writes a raw person identifier anywhere: not to a log line,
 // not to a metric label, not to the dead-letter topic (bodies are
 // sanitized first), not to the Sink (only pseudonyms reach event.Event).
-// It does not import transform; cmd/shoal connects the two.
+// It does not import transform: both speak event.Batch, and app hands the
+// store to the consumer as its Sink.
 package ingest

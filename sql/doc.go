@@ -7,11 +7,17 @@
 // statement timeout and row cap, the mapping of result columns to
 // PostgreSQL types, and the audit log and query counter.
 //
+// It also owns what is published to it (publish.go): the five tables'
+// schemas and null rules, filled by a Publisher from transform's weekly and
+// daily outcome cells through privacy.Apply and privacy.ApplyDaily (the one
+// disclosure policy), the metric catalog, the team agreements and the data
+// quality counts.
+//
 // It never opens a database itself and never imports DuckDB: it queries an
-// Engine, which cmd/shoal wires to transform's serving database — a
-// separate in-memory DuckDB instance that holds only published,
-// privacy-safe tables. The engine checks every statement against its
-// allowlist; this package adds the limits around it.
+// Engine, which app wires to transform's serving database — a separate
+// in-memory DuckDB instance that holds only published, privacy-safe
+// tables. The engine checks every statement against its allowlist; this
+// package adds the limits around it.
 //
 // It must never:
 //   - run a statement that is not a single read statement, or reach

@@ -14,6 +14,9 @@ type Message struct {
 	Bad        string
 }
 
+// KeyValue is the message's Kafka key and value.
+func (m Message) KeyValue() (key, value []byte) { return m.Key, m.Value }
+
 // Generate returns the organisation and its events in publish order. The
 // output is a pure function of opts after WithDefaults (set End for
 // reproducible bytes). It panics if opts.WithDefaults().Validate() fails;

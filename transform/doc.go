@@ -15,6 +15,8 @@
 //   - the Kafka offsets that produced those rows, and the counts of rejected
 //     events, committed in the same transaction as the rows (exactly-once
 //     effect: Commit is one DuckDB transaction or nothing);
+//   - the checkpoint policy (checkpoint.go): DuckDB's write-ahead log is
+//     checkpointed once the stream pauses after a commit;
 //   - the derived state: one row per task and per async request, and the
 //     team_day rollup cells and the distinct contributors per team and day,
 //     merged incrementally with each batch (reading the batch and the

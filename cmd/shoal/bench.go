@@ -22,6 +22,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/shoal-analytics/shoal/app"
+	"github.com/shoal-analytics/shoal/broker"
 	"github.com/shoal-analytics/shoal/ingest"
 	"github.com/shoal-analytics/shoal/synth"
 	"github.com/shoal-analytics/shoal/transform"
@@ -111,7 +113,7 @@ type benchTuning struct {
 	goMemory    string
 }
 
-func (t benchTuning) apply(cfg *Config) {
+func (t benchTuning) apply(cfg *app.Config) {
 	cfg.BatchSize, cfg.DuckDBThreads, cfg.DuckDBMemoryLimit = t.batchSize, t.threads, t.memoryLimit
 	cfg.DuckDBCheckpointThreshold, cfg.GoMemoryLimit = t.checkpoint, t.goMemory
 }
@@ -242,7 +244,7 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 		return err
 	}
 	if f.tuning.goMemory != "" {
-		if _, err := parseSize(f.tuning.goMemory); err != nil {
+		if _, err := app.ParseSize(f.tuning.goMemory); err != nil {
 			return fmt.Errorf("--go-memory-limit: %w", err)
 		}
 	}
@@ -284,15 +286,15 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		load = strings.Join(strings.Fields(string(b))[:3], " ")
 	}
-	broker, err := startEmbeddedBroker("127.0.0.1:0", work, ingest.DefaultConfig().Partitions, []string{benchTopic, benchDLQ}, logger)
+	emb, err := broker.StartEmbedded("127.0.0.1:0", work, ingest.DefaultConfig().Partitions, []string{benchTopic, benchDLQ}, logger)
 	if err != nil {
 		return err
 	}
-	defer broker.Close()
+	defer emb.Close()
 
-	fmt.Fprintf(stderr, "bench: generating %d teams × %d weeks and publishing to the embedded broker on %s\n", opts.Teams, opts.Weeks, broker.addr)
+	fmt.Fprintf(stderr, "bench: generating %d teams × %d weeks and publishing to the embedded broker on %s\n", opts.Teams, opts.Weeks, emb.Addr())
 	began := time.Now()
-	n, bytesOut, err := benchPublish(ctx, opts, broker.addr, filepath.Join(work, "events.ndjson"), stderr)
+	n, bytesOut, err := benchPublish(ctx, opts, emb.Addr(), filepath.Join(work, "events.ndjson"), stderr)
 	if err != nil {
 		return err
 	}
@@ -307,7 +309,7 @@ func runBenchParent(ctx context.Context, f benchFlags, args []string, stdout, st
 			continue
 		}
 		fmt.Fprintf(stderr, "bench: phase %s ...\n", ph)
-		childArgs := []string{"bench", "--phase", ph, "--brokers", broker.addr, "--work-dir", work,
+		childArgs := []string{"bench", "--phase", ph, "--brokers", emb.Addr(), "--work-dir", work,
 			"--naive-events", fmt.Sprint(f.naiveEvents), "--absorb", fmt.Sprint(f.absorb), "--log-level", f.logLevel}
 		childArgs = append(childArgs, f.tuning.args()...)
 		if f.profileDir != "" {
@@ -363,7 +365,7 @@ func benchPublish(ctx context.Context, opts synth.Options, addr, ndjson string, 
 	}
 	defer file.Close()
 	out := bufio.NewWriterSize(file, 1<<20)
-	w := ingest.NewWriter([]string{addr}, benchTopic)
+	w := broker.NewWriter([]string{addr}, benchTopic)
 	defer w.Close()
 	var n, size int64
 	batch := make([]kafka.Message, 0, 5000)
@@ -373,7 +375,7 @@ func benchPublish(ctx context.Context, opts synth.Options, addr, ndjson string, 
 			return nil
 		}
 		if err := w.WriteMessages(ctx, batch...); err != nil {
-			return fmt.Errorf("publish after %d events: %w", n, ingest.SummarizeWriteError(err))
+			return fmt.Errorf("publish after %d events: %w", n, broker.SummarizeWriteError(err))
 		}
 		batch = batch[:0]
 		bar.update(n)

@@ -27,6 +27,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/shoal-analytics/shoal/app"
+	"github.com/shoal-analytics/shoal/broker"
 	"github.com/shoal-analytics/shoal/ingest"
 	"github.com/shoal-analytics/shoal/privacy"
 	"github.com/shoal-analytics/shoal/report"
@@ -36,7 +38,7 @@ import (
 // runBenchPhase runs one measurement in this (child) process and prints
 // its benchResult as JSON on stdout.
 func runBenchPhase(ctx context.Context, f benchFlags, stdout io.Writer) error {
-	level, err := parseLevel(f.logLevel)
+	level, err := app.ParseLevel(f.logLevel)
 	if err != nil {
 		return err
 	}
@@ -60,7 +62,7 @@ func runBenchPhase(ctx context.Context, f benchFlags, stdout io.Writer) error {
 	}
 	if f.phase != "ceiling" && f.phase != "naive" && f.phase != "readjson" {
 		// Shoal's phases, also those that open the store without a pipeline.
-		if err := setGoMemoryLimit(f.tuning.goMemory); err != nil {
+		if err := app.SetGoMemoryLimit(f.tuning.goMemory); err != nil {
 			return err
 		}
 	}
@@ -95,7 +97,7 @@ func runBenchPhase(ctx context.Context, f benchFlags, stdout io.Writer) error {
 // commits offsets every 20k messages per partition and at the end, doing
 // nothing else with the messages.
 func benchCeiling(ctx context.Context, brokers []string, logger *slog.Logger) (benchResult, error) {
-	end, err := ingest.EndOffsets(ctx, brokers, benchTopic)
+	end, err := broker.EndOffsets(ctx, brokers, benchTopic)
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -180,26 +182,26 @@ func benchKey() []byte {
 // refresh and the /metrics scrape latency. It leaves its store in
 // WORK/shoal for the absorb phase.
 func benchShoal(ctx context.Context, brokers []string, work string, tune benchTuning, logger *slog.Logger) (benchResult, error) {
-	cfg := defaultConfig(filepath.Join(work, "shoal"))
+	cfg := app.DefaultConfig(filepath.Join(work, "shoal"))
 	cfg.Brokers, cfg.Topic, cfg.DLQTopic, cfg.Group = brokers, benchTopic, benchDLQ, "bench-shoal"
 	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.now = func() time.Time { return benchEnd }
+	cfg.Now = func() time.Time { return benchEnd }
 	tune.apply(&cfg)
-	end, err := ingest.EndOffsets(ctx, brokers, benchTopic)
+	end, err := broker.EndOffsets(ctx, brokers, benchTopic)
 	if err != nil {
 		return benchResult{}, err
 	}
 	began := time.Now()
-	p, err := startPipeline(ctx, cfg, benchKey(), logger)
+	p, err := app.New(ctx, cfg, benchKey(), logger)
 	if err != nil {
 		return benchResult{}, err
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- p.run(rctx) }()
+	go func() { done <- p.Run(rctx) }()
 	t := time.NewTicker(20 * time.Millisecond)
-	for !p.consumer.CaughtUp(end) {
+	for !p.CaughtUp(end) {
 		select {
 		case <-ctx.Done():
 			return benchResult{}, ctx.Err()
@@ -209,7 +211,7 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 		}
 	}
 	t.Stop()
-	st := p.consumer.Stats()
+	st := p.Stats()
 	r := benchResult{Events: st.Consumed, Seconds: time.Since(began).Seconds(), Extra: map[string]float64{}}
 	// The peak RSS after each step below shows which one raises it.
 	peakAfter := func(step string) {
@@ -225,7 +227,7 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 	// of the refresh loop makes DuckDB refuse; it ends within seconds.
 	began = time.Now()
 	for {
-		wal, released, err := p.idleCheckpoint(ctx)
+		wal, released, err := p.IdleCheckpoint(ctx)
 		if errors.Is(err, transform.ErrCheckpointBusy) && time.Since(began) < time.Minute {
 			time.Sleep(100 * time.Millisecond)
 			continue
@@ -245,7 +247,7 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 	// As the refresh loop does, so that the loop does not recompute the same
 	// snapshot again while the scrapes and the report are measured.
 	began = time.Now()
-	if err := p.refreshSnapshot(ctx, true); err != nil {
+	if err := p.RefreshMetrics(ctx, true); err != nil {
 		return benchResult{}, err
 	}
 	r.Extra["refresh_seconds"] = time.Since(began).Seconds()
@@ -254,7 +256,7 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 	var lat []float64
 	for range scrapes {
 		began := time.Now()
-		resp, err := http.Get(p.httpURL() + "/metrics")
+		resp, err := http.Get(p.URL() + "/metrics")
 		if err != nil {
 			return benchResult{}, err
 		}
@@ -275,7 +277,7 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 	var took []float64
 	for range benchReports {
 		began = time.Now()
-		html, err := p.renderReport(ctx, p.lastCompleteWeek(), report.HTML)
+		html, err := p.RenderReport(ctx, p.LastCompleteWeek(), report.HTML)
 		if err != nil {
 			return benchResult{}, fmt.Errorf("render the weekly report: %w", err)
 		}
@@ -502,13 +504,13 @@ func readBenchMessages(path string, partitions, chunk int, fn func([]kafka.Messa
 // newBenchConsumer builds the ingest consumer and store the stage and
 // absorb phases feed from memory.
 func newBenchConsumer(ctx context.Context, brokers []string, dataDir string, tune benchTuning, logger *slog.Logger) (*ingest.Consumer, *transform.Store, error) {
-	cfg := defaultConfig(dataDir)
+	cfg := app.DefaultConfig(dataDir)
 	cfg.Brokers, cfg.Topic, cfg.DLQTopic = brokers, benchTopic, benchDLQ
 	tune.apply(&cfg)
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return nil, nil, err
 	}
-	store, err := transform.Open(ctx, cfg.storeConfig(), logger)
+	store, err := transform.Open(ctx, cfg.StoreConfig(), logger)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -614,14 +616,14 @@ GROUP BY unit, week ORDER BY week DESC, unit`
 // on (nothing left to consume), times publishing the serving tables, then
 // runs benchAnalystQuery through the endpoint with pgx.
 func benchSQL(ctx context.Context, brokers []string, work string, tune benchTuning, logger *slog.Logger) (benchResult, error) {
-	cfg := defaultConfig(filepath.Join(work, "shoal"))
+	cfg := app.DefaultConfig(filepath.Join(work, "shoal"))
 	cfg.Brokers, cfg.Topic, cfg.DLQTopic, cfg.Group = brokers, benchTopic, benchDLQ, "bench-shoal"
 	tune.apply(&cfg)
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.SQL.Addr, cfg.SQL.AllowAnonymous = "127.0.0.1:0", true
-	cfg.now = func() time.Time { return benchEnd }
+	cfg.Now = func() time.Time { return benchEnd }
 	began := time.Now()
-	p, err := startPipeline(ctx, cfg, benchKey(), logger) // publishes the serving tables before it returns
+	p, err := app.New(ctx, cfg, benchKey(), logger) // publishes the serving tables before it returns
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -629,8 +631,8 @@ func benchSQL(ctx context.Context, brokers []string, work string, tune benchTuni
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- p.run(rctx) }()
-	conn, err := pgx.Connect(ctx, "postgres://analyst@"+p.sqlSrv.Addr()+"/shoal?sslmode=disable")
+	go func() { done <- p.Run(rctx) }()
+	conn, err := pgx.Connect(ctx, "postgres://analyst@"+p.SQLAddr()+"/shoal?sslmode=disable")
 	if err != nil {
 		return benchResult{}, fmt.Errorf("connect to the SQL endpoint: %w", err)
 	}
@@ -654,7 +656,7 @@ func benchSQL(ctx context.Context, brokers []string, work string, tune benchTuni
 		lat = append(lat, time.Since(began).Seconds())
 	}
 	q := median(lat)
-	n, err := p.store.EventCount(ctx)
+	n, err := p.Store().EventCount(ctx)
 	if err != nil {
 		return benchResult{}, err
 	}

@@ -6,10 +6,12 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoal-analytics/shoal/app"
+	"github.com/shoal-analytics/shoal/app/apptest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/ (go test ./cmd/shoal -run Help -update)")
@@ -29,7 +31,7 @@ func TestRunRefusesBadInput(t *testing.T) {
 	if err := os.WriteFile(short, []byte("too short"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	keyPath, _ := testKey(t, dir)
+	keyPath, _ := apptest.TestKey(t, dir)
 	base := []string{"run", "--data-dir", filepath.Join(dir, "data"), "--http-addr", "127.0.0.1:0", "--embedded-addr", "127.0.0.1:0"}
 	tests := []struct {
 		name     string
@@ -81,10 +83,10 @@ func TestRunRefusesBadInput(t *testing.T) {
 func TestConfigPrecedence(t *testing.T) {
 	t.Setenv("SHOAL_GROUP", "from-env")
 	t.Setenv("SHOAL_BATCH_SIZE", "777")
-	cfg := defaultConfig("data")
+	cfg := app.DefaultConfig("data")
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
-	cfg.registerFlags(fs)
-	err := parseLayered(fs, []string{"--config", "testdata/good.yaml", "--topic", "from-flag"}, &cfg, &cfg.configFile)
+	cfg.RegisterFlags(fs)
+	err := parseLayered(fs, []string{"--config", "testdata/good.yaml", "--topic", "from-flag"}, &cfg, &cfg.ConfigFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +106,7 @@ func TestConfigPrecedence(t *testing.T) {
 	if cfg.BatchSize != 777 {
 		t.Errorf("batch size (env beats yaml) = %d, want 777", cfg.BatchSize)
 	}
-	if err := cfg.validate(true); err != nil {
+	if err := cfg.Validate(true); err != nil {
 		t.Errorf("good.yaml does not validate: %v", err)
 	}
 }
@@ -145,31 +147,30 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// TestParseSize: sizes read as DuckDB reads them (KB/MB/GB decimal,
-// KiB/MiB/GiB binary); a size without a unit or below 1 MiB is refused.
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"320MiB": 320 << 20, "512MB": 512e6, "1.5GiB": 3 << 29, " 2 gb ": 2e9, "1048576b": 1 << 20} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
+// TestReportCLIErrors: shoal report says what is wrong and what to do.
+func TestReportCLIErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"no server", []string{"report", "--server", "http://127.0.0.1:1", "--out", t.TempDir()}, []string{"no Shoal is answering at http://127.0.0.1:1", "start `shoal run`"}},
+		{"bad week", []string{"report", "--week", "2026-47"}, []string{"--week", `"2026-47"`, "e.g. 2026-W47"}},
+		{"week out of range", []string{"report", "--week", "2027-W53"}, []string{"2027 has ISO weeks 1 to 52"}},
+		{"bad format", []string{"report", "--format", "pdf"}, []string{`--format: format "pdf": use html, md or csv`}},
+		{"bad server", []string{"report", "--server", "127.0.0.1:9464"}, []string{"give a URL such as http://127.0.0.1:9464"}},
 	}
-	for _, in := range []string{"", "300", "lots", "-1GB", "12 parsecs", "1KB"} {
-		if got, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q) = %d, want an error", in, got)
-		}
-	}
-}
-
-// TestGoMemoryLimit: --go-memory-limit becomes the Go runtime's soft
-// memory limit when the pipeline starts.
-func TestGoMemoryLimit(t *testing.T) {
-	prev := debug.SetMemoryLimit(-1)
-	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
-	org, msgs := smallOrg()
-	addr := startKafka(t, "shoal.events", "shoal.dlq")
-	publish(t, addr, "shoal.events", msgs[:100])
-	testPipeline(t, addr, t.TempDir(), org, &syncBuffer{}, func(c *Config) { c.GoMemoryLimit = "300MiB" })
-	if got := debug.SetMemoryLimit(-1); got != 300<<20 {
-		t.Errorf("Go memory limit %d after start, want %d", got, 300<<20)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, tc.args...)
+			if code != 1 {
+				t.Errorf("exit %d, want 1; stderr:\n%s", code, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
 	}
 }

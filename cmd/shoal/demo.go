@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoal-analytics/shoal/app"
 	"github.com/shoal-analytics/shoal/event"
 	"github.com/shoal-analytics/shoal/ingest"
 	"github.com/shoal-analytics/shoal/outcome"
@@ -29,20 +30,20 @@ the events, consume them into DuckDB until caught up, print a summary, and keep 
 const demoMarker = ".shoal-demo"
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg := defaultConfig("shoal-demo")
+	cfg := app.DefaultConfig("shoal-demo")
 	cfg.SQL.Addr, cfg.SQL.AllowAnonymous = "127.0.0.1:5433", true
 	fs := newFlagSet("demo", demoSummary, stdout, stderr)
-	cfg.registerFlags(fs)
+	cfg.RegisterFlags(fs)
 	var opts synth.Options
 	synthFlags(fs, &opts)
 	once := fs.Bool("once", false, "exit after catching up instead of serving until Ctrl-C")
-	if err := parseFlags(fs, args, &cfg, &cfg.configFile, stdout); err != nil {
+	if err := parseFlags(fs, args, &cfg, &cfg.ConfigFile, stdout); err != nil {
 		return err
 	}
-	if err := cfg.validate(false); err != nil {
+	if err := cfg.Validate(false); err != nil {
 		return fmt.Errorf("bad configuration:\n%w", err)
 	}
-	logger := newLogger(&cfg, stderr)
+	logger := app.NewLogger(&cfg, stderr)
 	if err := freshDemoDir(cfg.DataDir); err != nil {
 		return err
 	}
@@ -60,14 +61,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	fmt.Fprintf(stdout, "team agreements: %s (edit it and send SIGHUP or POST /-/reload)\n", cfg.Teams)
-	p, err := startPipeline(ctx, cfg, key, logger)
+	p, err := app.New(ctx, cfg, key, logger)
 	if err != nil {
 		return err
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- p.run(rctx) }()
+	go func() { done <- p.Run(rctx) }()
 	stopEarly := func(err error) error {
 		cancel()
 		<-done
@@ -75,26 +76,26 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	began := time.Now()
-	if err := publishAll(rctx, p.cfg.Brokers, cfg.Topic, msgs, newProgress(stderr, "published", int64(len(msgs)))); err != nil {
+	if err := publishAll(rctx, p.Brokers(), cfg.Topic, msgs, newProgress(stderr, "published", int64(len(msgs)))); err != nil {
 		return stopEarly(err)
 	}
 	bar := newProgress(stderr, "ingested", int64(len(msgs)))
-	if err := p.waitCaughtUp(rctx, func(s ingest.Stats) { bar.update(s.Consumed) }); err != nil {
+	if err := p.WaitCaughtUp(rctx, func(s ingest.Stats) { bar.update(s.Consumed) }); err != nil {
 		return stopEarly(err)
 	}
-	st := p.consumer.Stats()
+	st := p.Stats()
 	bar.finish(st.Consumed)
-	p.refreshServingNow(rctx, true) // the SQL tables show everything caught up
-	if err := printDemoSummary(rctx, stdout, p, org, opts, st, time.Since(began)); err != nil {
+	p.RefreshSQLNow(rctx, true) // the SQL tables show everything caught up
+	if err := printDemoSummary(rctx, stdout, p, cfg.DLQTopic, st, time.Since(began)); err != nil {
 		return stopEarly(err)
 	}
 	if *once {
 		return stopEarly(nil)
 	}
-	fmt.Fprintf(stdout, "\nServing %s/metrics and the weekly reports at %s/reports/ (Kafka-protocol broker on %s). Press Ctrl-C to stop.\n", p.httpURL(), p.httpURL(), strings.Join(p.cfg.Brokers, ","))
-	if p.sqlSrv != nil {
-		host, port, _ := net.SplitHostPort(p.sqlSrv.Addr())
-		fmt.Fprintf(stdout, "SQL (privacy-safe tables only): psql \"host=%s port=%s user=analyst dbname=shoal\" or shoal sql --addr %s \"SELECT * FROM shoal.weekly_outcomes LIMIT 5\"\n", host, port, p.sqlSrv.Addr())
+	fmt.Fprintf(stdout, "\nServing %s/metrics and the weekly reports at %s/reports/ (Kafka-protocol broker on %s). Press Ctrl-C to stop.\n", p.URL(), p.URL(), strings.Join(p.Brokers(), ","))
+	if addr := p.SQLAddr(); addr != "" {
+		host, port, _ := net.SplitHostPort(addr)
+		fmt.Fprintf(stdout, "SQL (privacy-safe tables only): psql \"host=%s port=%s user=analyst dbname=shoal\" or shoal sql --addr %s \"SELECT * FROM shoal.weekly_outcomes LIMIT 5\"\n", host, port, addr)
 	}
 	return <-done
 }
@@ -123,7 +124,7 @@ func freshDemoDir(dir string) error {
 }
 
 // demoKey loads the configured key or generates one in the data dir.
-func demoKey(cfg *Config) ([]byte, error) {
+func demoKey(cfg *app.Config) ([]byte, error) {
 	if cfg.PseudonymKeyFile != "" {
 		return privacy.LoadKeyFile(cfg.PseudonymKeyFile)
 	}
@@ -138,9 +139,9 @@ func demoKey(cfg *Config) ([]byte, error) {
 	return key, nil
 }
 
-func printDemoSummary(ctx context.Context, w io.Writer, p *pipeline, org *synth.Org, opts synth.Options, st ingest.Stats, took time.Duration) error {
+func printDemoSummary(ctx context.Context, w io.Writer, p *app.App, dlqTopic string, st ingest.Stats, took time.Duration) error {
 	fmt.Fprintf(w, "\nCaught up in %s: %d messages read, %d events accepted, %d re-sent duplicates ignored, %d refused to %s.\n",
-		took.Round(time.Millisecond), st.Consumed, st.Accepted, st.Duplicates, st.Rejected, p.cfg.DLQTopic)
+		took.Round(time.Millisecond), st.Consumed, st.Accepted, st.Duplicates, st.Rejected, dlqTopic)
 	reasons := make([]string, 0, len(st.RejectedBy))
 	for r := range st.RejectedBy {
 		reasons = append(reasons, r)
@@ -150,37 +151,16 @@ func printDemoSummary(ctx context.Context, w io.Writer, p *pipeline, org *synth.
 		fmt.Fprintf(w, "  refused %-20s %d\n", r, st.RejectedBy[r])
 	}
 
-	// Privacy: which teams have at least k contributors in the last complete week.
-	endDay := event.DayOf(opts.End, time.UTC)
-	monday := endDay - (endDay+3)%7 // 1970-01-01 was a Thursday
-	from, to := monday-7, monday-1
-	people, err := p.store.TeamContributors(ctx, from, to)
+	// Privacy: what the last complete week's report publishes of each
+	// team, from the same published cells every output shows.
+	week := p.LastCompleteWeek()
+	d, err := p.ReportData(ctx, week)
 	if err != nil {
 		return fmt.Errorf("summarise teams: %w", err)
 	}
-	policy := p.teams.Get().Policy()
-	cells, err := orgCells(ctx, p, org, people, from, to)
-	if err != nil {
-		return err
-	}
-	decisions, err := policy.Decide(cells)
-	if err != nil {
-		return fmt.Errorf("apply the suppression policy: %w", err)
-	}
-	var shown int
-	var rolled, complement []string
-	for _, t := range org.Teams {
-		switch d := decisions["team:"+t.ID]; d.Reason {
-		case privacy.ReasonVisible:
-			shown++
-		case privacy.ReasonBelowK:
-			rolled = append(rolled, fmt.Sprintf("%s (unit %s, %d contributors)", t.ID, t.Unit, people[t.ID]))
-		default:
-			complement = append(complement, fmt.Sprintf("%s (unit %s)", t.ID, t.Unit))
-		}
-	}
-	fmt.Fprintf(w, "\nWeek %s to %s, k = %d: %d teams shown, %d rolled up into their unit for having fewer than %d contributors, %d hidden so the rolled-up ones cannot be derived from unit totals:\n",
-		event.DayTime(from).Format("2006-01-02"), event.DayTime(to).Format("2006-01-02"), policy.K, shown, len(rolled), policy.K, len(complement))
+	shown, rolled, complement := demoTeamDecisions(d.Cells, week.Monday())
+	fmt.Fprintf(w, "\nWeek %s (%s to %s), k = %d: %d teams shown, %d rolled up into their unit for having fewer than %d contributors to some metric family, %d hidden so the rolled-up ones cannot be derived from unit totals:\n",
+		week, event.DayTime(week.Monday()).Format(time.DateOnly), event.DayTime(week.Monday()+6).Format(time.DateOnly), d.K, shown, len(rolled), d.K, len(complement))
 	for _, r := range rolled {
 		fmt.Fprintf(w, "  rolled up:     %s\n", r)
 	}
@@ -190,48 +170,46 @@ func printDemoSummary(ctx context.Context, w io.Writer, p *pipeline, org *synth.
 	return nil
 }
 
-// orgCells builds the org → unit → team tree of distinct contributors over
-// days [from, to] for the suppression policy.
-func orgCells(ctx context.Context, p *pipeline, org *synth.Org, teamPeople map[string]int, from, to int32) ([]privacy.Cell, error) {
-	var all []string
-	var cells []privacy.Cell
-	for _, u := range org.Units {
-		n, err := p.store.DistinctPeople(ctx, u.Teams, from, to)
-		if err != nil {
-			return nil, err
+// demoTeamDecisions sorts the teams of the published cells of the week
+// starting monday: shown (every cell visible), rolled up (some cell below
+// k) or hidden complementary (the rest), the latter two as "team (unit u)".
+func demoTeamDecisions(cells []privacy.Published, monday int32) (shown int, rolled, complement []string) {
+	type team struct{ id, unit string }
+	worst := map[team]privacy.Reason{}
+	var order []team
+	for _, c := range cells {
+		if c.Week != monday || c.Level != outcome.LevelTeam {
+			continue
 		}
-		cells = append(cells, privacy.Cell{ID: "unit:" + u.ID, Parent: "org", Level: outcome.LevelUnit, People: n})
-		for _, t := range u.Teams {
-			cells = append(cells, privacy.Cell{ID: "team:" + t, Parent: "unit:" + u.ID, Level: outcome.LevelTeam, People: teamPeople[t]})
+		t := team{c.Team, c.Unit}
+		r, seen := worst[t]
+		if !seen {
+			order = append(order, t)
 		}
-		all = append(all, u.Teams...)
+		if c.Reason == privacy.ReasonBelowK || r == privacy.ReasonVisible {
+			r = c.Reason
+		}
+		worst[t] = r
 	}
-	n, err := p.store.DistinctPeople(ctx, all, from, to)
-	if err != nil {
-		return nil, err
+	slices.SortFunc(order, func(a, b team) int { return strings.Compare(a.id, b.id) })
+	for _, t := range order {
+		switch worst[t] {
+		case privacy.ReasonVisible:
+			shown++
+		case privacy.ReasonBelowK:
+			rolled = append(rolled, fmt.Sprintf("%s (unit %s)", t.id, t.unit))
+		default:
+			complement = append(complement, fmt.Sprintf("%s (unit %s)", t.id, t.unit))
+		}
 	}
-	return append(cells, privacy.Cell{ID: "org", Level: outcome.LevelOrg, People: n}), nil
+	return shown, rolled, complement
 }
 
-// writeDemoTeams writes the demo organisation's team agreements file (its
-// units, teams and time zones) into dir and returns its path.
+// writeDemoTeams writes the demo organisation's team agreements file
+// into dir and returns its path.
 func writeDemoTeams(dir string, org *synth.Org) (string, error) {
-	var b strings.Builder
-	b.WriteString("# Team agreements of the synthetic demo organisation, written by `shoal demo`.\n")
-	b.WriteString("# See docs/agreements.md and docs/teams.example.yaml.\nmin_group_size: 5\n")
-	b.WriteString("defaults:\n  response_sla: 24h\n  working_days: Mon-Fri\n  focus_block_min: 90m\n  overwork_hours_per_day: 10h\nunits:\n")
-	tz := map[string]string{}
-	for _, t := range org.Teams {
-		tz[t.ID] = t.TimeZone
-	}
-	for _, u := range org.Units {
-		fmt.Fprintf(&b, "  - id: %s\n    teams:\n", u.ID)
-		for _, t := range u.Teams {
-			fmt.Fprintf(&b, "      - id: %s\n        timezone: %s\n", t, tz[t])
-		}
-	}
 	path := filepath.Join(dir, "teams.yaml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o640); err != nil {
+	if err := os.WriteFile(path, org.TeamsYAML(), 0o640); err != nil {
 		return "", fmt.Errorf("write demo teams file: %w", err)
 	}
 	return path, nil

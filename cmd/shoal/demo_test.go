@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-analytics/shoal/app/apptest"
 	"github.com/shoal-analytics/shoal/synth"
 )
 
@@ -58,13 +59,13 @@ func TestEmbeddedBrokerSurvivesKill(t *testing.T) {
 	_, msgs := synth.Generate(synth.Options{Seed: 3, Teams: 6, Units: 2, People: 40, Weeks: 2,
 		End: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)})
 	dir := t.TempDir()
-	keyPath, _ := testKey(t, dir)
+	keyPath, _ := apptest.TestKey(t, dir)
 	dataDir := filepath.Join(dir, "data")
-	brokerAddr := freeAddr(t)
+	brokerAddr := apptest.FreeAddr(t)
 	args := []string{"run", "--data-dir", dataDir, "--pseudonym-key-file", keyPath, "--embedded-addr", brokerAddr,
 		"--batch-latency", "20ms"}
 
-	httpAddr := freeAddr(t)
+	httpAddr := apptest.FreeAddr(t)
 	cmd := exec.Command(shoalBin, append(args, "--http-addr", httpAddr)...)
 	logf, _ := os.Create(filepath.Join(dir, "run1.log"))
 	defer logf.Close()
@@ -86,6 +87,6 @@ func TestEmbeddedBrokerSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatalf("restart: %v\n%s", err, out)
 	}
-	store := openStoreMatchingOracle(t, dataDir, msgs)
+	store := apptest.OpenStoreMatchingOracle(t, dataDir, msgs)
 	store.Close()
 }

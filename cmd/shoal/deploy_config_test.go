@@ -8,25 +8,27 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/shoal-analytics/shoal/app"
 )
 
 // TestDeployConfigsParse feeds the settings of deploy/compose and
 // deploy/kubernetes through the real flag / SHOAL_* / YAML parsing and
 // validation of `shoal run`: what a platform team deploys starts.
 func TestDeployConfigsParse(t *testing.T) {
-	parse := func(t *testing.T, args []string) Config {
+	parse := func(t *testing.T, args []string) app.Config {
 		t.Helper()
 		if len(args) == 0 || args[0] != "run" {
 			t.Fatalf("args %v do not start with run", args)
 		}
-		cfg := defaultConfig("data")
+		cfg := app.DefaultConfig("data")
 		fs := newFlagSet("run", runSummary, io.Discard, io.Discard)
-		cfg.registerFlags(fs)
+		cfg.RegisterFlags(fs)
 		fs.Bool("once", false, "")
-		if err := parseLayered(fs, args[1:], &cfg, &cfg.configFile); err != nil {
+		if err := parseLayered(fs, args[1:], &cfg, &cfg.ConfigFile); err != nil {
 			t.Fatalf("shoal %s: %v", strings.Join(args, " "), err)
 		}
-		if err := cfg.validate(true); err != nil {
+		if err := cfg.Validate(true); err != nil {
 			t.Fatalf("shoal %s: %v", strings.Join(args, " "), err)
 		}
 		if !strings.HasPrefix(cfg.HTTPAddr, "0.0.0.0:") || len(cfg.Brokers) == 0 {

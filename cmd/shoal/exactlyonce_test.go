@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,18 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-analytics/shoal/app/apptest"
 	"github.com/shoal-analytics/shoal/synth"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 var batchesRe = regexp.MustCompile(`(?m)^shoal_ingest_batches_committed_total (\d+)`)
 
@@ -63,10 +53,10 @@ func killTestSetup(t *testing.T, weeks int) ([]synth.Message, string, func(httpA
 	t.Helper()
 	_, msgs := synth.Generate(synth.Options{Seed: 9, Teams: 10, Units: 3, People: 80, Weeks: weeks,
 		End: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)})
-	addr := startKafka(t, "shoal.events", "shoal.dlq")
-	publish(t, addr, "shoal.events", msgs)
+	addr := apptest.StartKafka(t, "shoal.events", "shoal.dlq")
+	apptest.Publish(t, addr, "shoal.events", msgs)
 	dir := t.TempDir()
-	keyPath, _ := testKey(t, dir)
+	keyPath, _ := apptest.TestKey(t, dir)
 	dataDir := filepath.Join(dir, "data")
 	return msgs, dataDir, func(httpAddr string, extra ...string) []string {
 		return append([]string{"run", "--brokers", addr, "--data-dir", dataDir, "--pseudonym-key-file", keyPath,
@@ -87,7 +77,7 @@ func TestExactlyOnceUnderSIGKILL(t *testing.T) {
 	dir := filepath.Dir(dataDir)
 	kills := 0
 	for i := 0; i < 4; i++ {
-		httpAddr := freeAddr(t)
+		httpAddr := apptest.FreeAddr(t)
 		log, err := os.Create(filepath.Join(dir, fmt.Sprintf("run-%d.log", i)))
 		if err != nil {
 			t.Fatal(err)
@@ -113,15 +103,15 @@ func TestExactlyOnceUnderSIGKILL(t *testing.T) {
 		kills++
 	}
 
-	out, err := exec.Command(shoalBin, args(freeAddr(t), "--once")...).CombinedOutput()
+	out, err := exec.Command(shoalBin, args(apptest.FreeAddr(t), "--once")...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("final run: %v\n%s", err, out)
 	}
 	t.Logf("after %d kills: %s", kills, out)
 
-	store := openStoreMatchingOracle(t, dataDir, msgs)
+	store := apptest.OpenStoreMatchingOracle(t, dataDir, msgs)
 	defer store.Close()
-	_, bad := countBad(msgs)
+	_, bad := apptest.CountBad(msgs)
 	rej, err := store.Rejections(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +134,7 @@ func TestExactlyOnceUnderSIGKILL(t *testing.T) {
 func TestExactlyOnceAfterWALSetAside(t *testing.T) {
 	needBinary(t)
 	msgs, dataDir, args := killTestSetup(t, 2)
-	httpAddr := freeAddr(t)
+	httpAddr := apptest.FreeAddr(t)
 	cmd := exec.Command(shoalBin, args(httpAddr)...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -172,13 +162,13 @@ func TestExactlyOnceAfterWALSetAside(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out, err := exec.Command(shoalBin, args(freeAddr(t), "--once")...).CombinedOutput()
+	out, err := exec.Command(shoalBin, args(apptest.FreeAddr(t), "--once")...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("run after the corrupted log: %v\n%s", err, out)
 	}
 	if !bytes.Contains(out, []byte("could not be replayed")) {
 		t.Fatalf("the run did not set the write-ahead log aside:\n%s", out)
 	}
-	store := openStoreMatchingOracle(t, dataDir, msgs)
+	store := apptest.OpenStoreMatchingOracle(t, dataDir, msgs)
 	store.Close()
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/shoal-analytics/shoal/broker"
 	"github.com/shoal-analytics/shoal/ingest"
 	"github.com/shoal-analytics/shoal/synth"
 )
@@ -53,7 +54,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	org, msgs := synth.Generate(opts)
 	fmt.Fprintf(stderr, "generated %d events for %d teams in %d units\n", len(msgs), len(org.Teams), len(org.Units))
 	if len(brokers) > 0 {
-		if err := ingest.EnsureTopics(ctx, brokers, 6, *topic); err != nil {
+		if err := broker.EnsureTopics(ctx, brokers, 6, *topic); err != nil {
 			return err
 		}
 		return publishAll(ctx, brokers, *topic, msgs, newProgress(stderr, "published", int64(len(msgs))))

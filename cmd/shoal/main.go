@@ -1,7 +1,9 @@
-// Command shoal is the single composition root of Shoal: it reads flags,
-// SHOAL_* environment variables and an optional YAML file, builds every
-// component with an injected logger and Prometheus registry, and runs them
-// until a signal arrives.
+// Command shoal is Shoal's command line: it reads flags, SHOAL_*
+// environment variables and an optional YAML file into an app.Config and
+// runs one subcommand. `run` and `demo` hand the configuration to package
+// app, which builds and runs the pipeline; the client commands (report,
+// sql) talk to a running Shoal over its HTTP and SQL endpoints and never
+// open its DuckDB file.
 package main
 
 import (
@@ -10,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -137,13 +138,4 @@ func parseFlags(fs *flag.FlagSet, args []string, yamlTarget any, configPath *str
 		return errUsage
 	}
 	return nil
-}
-
-func newLogger(cfg *Config, w io.Writer) *slog.Logger {
-	level, _ := parseLevel(cfg.LogLevel)
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/shoal-analytics/shoal/broker"
 	"github.com/shoal-analytics/shoal/ingest"
 	"github.com/shoal-analytics/shoal/synth"
 )
@@ -47,10 +48,10 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		in = f
 	}
-	if err := ingest.EnsureTopics(ctx, brokers, 6, *topic); err != nil {
+	if err := broker.EnsureTopics(ctx, brokers, 6, *topic); err != nil {
 		return err
 	}
-	w := ingest.NewWriter(brokers, *topic)
+	w := broker.NewWriter(brokers, *topic)
 	defer w.Close()
 	bar := newProgress(stderr, "published bytes", total)
 	var sent, bytes int64
@@ -62,7 +63,7 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return nil
 		}
 		if err := w.WriteMessages(ctx, batch...); err != nil {
-			return fmt.Errorf("publish to %s after %d events: %w", *topic, sent, ingest.SummarizeWriteError(err))
+			return fmt.Errorf("publish to %s after %d events: %w", *topic, sent, broker.SummarizeWriteError(err))
 		}
 		sent += int64(len(batch))
 		batch = batch[:0]
@@ -108,23 +109,14 @@ func teamKey(v []byte) []byte {
 	return []byte(e.Data.Team)
 }
 
-// publishAll sends msgs to topic in chunks, reporting progress.
+// publishAll sends msgs to topic with a progress bar (nil: none).
 func publishAll(ctx context.Context, brokers []string, topic string, msgs []synth.Message, bar *progress) error {
-	w := ingest.NewWriter(brokers, topic)
-	defer w.Close()
-	const chunk = 5000
-	batch := make([]kafka.Message, 0, chunk)
-	for i := 0; i < len(msgs); i += chunk {
-		batch = batch[:0]
-		for _, m := range msgs[i:min(i+chunk, len(msgs))] {
-			batch = append(batch, kafka.Message{Key: m.Key, Value: m.Value})
-		}
-		if err := w.WriteMessages(ctx, batch...); err != nil {
-			return fmt.Errorf("publish to %s after %d of %d events: %w", topic, i, len(msgs), ingest.SummarizeWriteError(err))
-		}
-		if bar != nil {
-			bar.update(int64(i + len(batch)))
-		}
+	var update func(int)
+	if bar != nil {
+		update = func(n int) { bar.update(int64(n)) }
+	}
+	if err := broker.Publish(ctx, brokers, topic, msgs, synth.Message.KeyValue, update); err != nil {
+		return err
 	}
 	if bar != nil {
 		bar.finish(int64(len(msgs)))

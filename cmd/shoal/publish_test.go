@@ -7,7 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/shoal-analytics/shoal/ingest"
+	"github.com/shoal-analytics/shoal/app/apptest"
+	"github.com/shoal-analytics/shoal/broker"
 )
 
 // TestGenerateThenPublish: `shoal generate --out` writes reproducible NDJSON
@@ -29,7 +30,7 @@ func TestGenerateThenPublish(t *testing.T) {
 	}
 	lines := int64(bytes.Count(first, []byte("\n")))
 
-	addr := startKafka(t, "acme.events")
+	addr := apptest.StartKafka(t, "acme.events")
 	code, stdout, stderr := runCLI(t, "publish", "--file", file, "--brokers", addr, "--topic", "acme.events")
 	if code != 0 {
 		t.Fatalf("publish: %d %s", code, stderr)
@@ -37,7 +38,7 @@ func TestGenerateThenPublish(t *testing.T) {
 	if !bytes.Contains([]byte(stderr), []byte("published bytes [")) {
 		t.Errorf("publish showed no progress: %q", stderr)
 	}
-	end, err := ingest.EndOffsets(context.Background(), []string{addr}, "acme.events")
+	end, err := broker.EndOffsets(context.Background(), []string{addr}, "acme.events")
 	if err != nil {
 		t.Fatal(err)
 	}

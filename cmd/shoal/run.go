@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/shoal-analytics/shoal/app"
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
@@ -15,34 +16,34 @@ land everything in DuckDB exactly once. Serves /metrics, /healthz, /readyz and t
 HR reports at /reports/, which it also writes to DATA_DIR/reports on a schedule.`
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg := defaultConfig("data")
+	cfg := app.DefaultConfig("data")
 	fs := newFlagSet("run", runSummary, stdout, stderr)
-	cfg.registerFlags(fs)
+	cfg.RegisterFlags(fs)
 	once := fs.Bool("once", false, "exit after catching up with everything published when the run started")
-	if err := parseFlags(fs, args, &cfg, &cfg.configFile, stdout); err != nil {
+	if err := parseFlags(fs, args, &cfg, &cfg.ConfigFile, stdout); err != nil {
 		return err
 	}
-	if err := cfg.validate(true); err != nil {
+	if err := cfg.Validate(true); err != nil {
 		return fmt.Errorf("bad configuration:\n%w", err)
 	}
-	logger := newLogger(&cfg, stderr)
+	logger := app.NewLogger(&cfg, stderr)
 	key, err := privacy.LoadKeyFile(cfg.PseudonymKeyFile)
 	if err != nil {
 		return err
 	}
-	p, err := startPipeline(ctx, cfg, key, logger)
+	p, err := app.New(ctx, cfg, key, logger)
 	if err != nil {
 		return err
 	}
 	if !*once {
-		return p.run(ctx)
+		return p.Run(ctx)
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- p.run(rctx) }()
+	go func() { done <- p.Run(rctx) }()
 	began := time.Now()
-	err = p.waitCaughtUp(rctx, nil)
-	st := p.consumer.Stats()
+	err = p.WaitCaughtUp(rctx, nil)
+	st := p.Stats()
 	cancel()
 	if rerr := <-done; err == nil {
 		err = rerr

@@ -1,4 +1,4 @@
-package main
+package broker
 
 import (
 	"fmt"
@@ -9,15 +9,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// embeddedBroker is the in-process Kafka-protocol broker used when no
-// brokers are configured: one node, listening on a fixed address so any
-// Kafka client can publish to it, persisting its log under the data dir.
-type embeddedBroker struct {
+// Embedded is the in-process Kafka-protocol broker used when no brokers
+// are configured: one node, listening on a fixed address so any Kafka
+// client can publish to it, persisting its log under DATA_DIR/kafka.
+type Embedded struct {
 	cluster *kfake.Cluster
 	addr    string
 }
 
-func startEmbeddedBroker(addr, dataDir string, partitions int, topics []string, logger *slog.Logger) (*embeddedBroker, error) {
+// StartEmbedded starts the broker on addr with topics seeded at partitions
+// partitions (and any other topic created on first use).
+func StartEmbedded(addr, dataDir string, partitions int, topics []string, logger *slog.Logger) (*Embedded, error) {
 	var bound string
 	listen := func(network, _ string) (net.Listener, error) {
 		ln, err := net.Listen(network, addr)
@@ -39,7 +41,11 @@ func startEmbeddedBroker(addr, dataDir string, partitions int, topics []string, 
 		return nil, fmt.Errorf("start embedded broker on %s: %w (is another process using the port? pass --embedded-addr 127.0.0.1:0 for any free port, or --brokers to use your Kafka)", addr, err)
 	}
 	logger.Info("embedded Kafka-protocol broker started", "component", "broker", "addr", bound, "log_dir", filepath.Join(dataDir, "kafka"))
-	return &embeddedBroker{cluster: c, addr: bound}, nil
+	return &Embedded{cluster: c, addr: bound}, nil
 }
 
-func (b *embeddedBroker) Close() { b.cluster.Close() }
+// Addr is the address the broker listens on (host:port).
+func (b *Embedded) Addr() string { return b.addr }
+
+// Close stops the broker.
+func (b *Embedded) Close() { b.cluster.Close() }

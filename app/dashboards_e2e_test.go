@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -13,19 +13,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-analytics/shoal/app/apptest"
 	"github.com/shoal-analytics/shoal/dashboards"
 	"github.com/shoal-analytics/shoal/outcome"
 )
 
 // committedDashboards is where the generated dashboards are committed
 // (what Grafana provisioning loads).
-const committedDashboards = "../../deploy/grafana/dashboards"
+const committedDashboards = "../deploy/grafana/dashboards"
 
-// dashboardClock is one second before the end of smallOrg's events: at
-// orgNow itself the current ISO week has just begun and holds no event, so
+// dashboardClock is one second before the end of apptest.SmallOrg's events: at
+// apptest.OrgNow itself the current ISO week has just begun and holds no event, so
 // every "this week" panel would rightly be empty. One second earlier, both
 // exported windows (the last two generated weeks) hold data.
-var dashboardClock = orgNow.Add(-time.Second)
+var dashboardClock = apptest.OrgNow.Add(-time.Second)
 
 // TestDashboardQueriesReturnData runs Shoal on the synthetic organisation,
 // lets the real Prometheus scrape it, then runs EVERY PromQL expression of
@@ -34,10 +35,10 @@ var dashboardClock = orgNow.Add(-time.Second)
 // query API: each must parse and return data.
 func TestDashboardQueriesReturnData(t *testing.T) {
 	needPrometheus(t)
-	org, msgs := smallOrg()
-	addr := startKafka(t, "shoal.events", "shoal.dlq")
-	publish(t, addr, "shoal.events", msgs)
-	p, _ := testPipelineAt(t, addr, t.TempDir(), org, &syncBuffer{}, dashboardClock)
+	org, msgs := apptest.SmallOrg()
+	addr := apptest.StartKafka(t, "shoal.events", "shoal.dlq")
+	apptest.Publish(t, addr, "shoal.events", msgs)
+	p, _ := testPipelineAt(t, addr, t.TempDir(), org, &apptest.SyncBuffer{}, dashboardClock)
 	waitCaughtUp(t, p)
 	p.refreshNow(context.Background(), true)
 	prom := startPrometheus(t, p)

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-analytics/shoal/app/apptest"
 	"github.com/shoal-analytics/shoal/metrics"
 )
 
@@ -23,14 +24,14 @@ import (
 // also runs `promtool check metrics` on the real /metrics output.
 func TestPrometheusScrapesOutcomes(t *testing.T) {
 	needPrometheus(t)
-	org, msgs := smallOrg()
-	addr := startKafka(t, "shoal.events", "shoal.dlq")
-	publish(t, addr, "shoal.events", msgs)
-	p, _ := testPipeline(t, addr, t.TempDir(), org, &syncBuffer{})
+	org, msgs := apptest.SmallOrg()
+	addr := apptest.StartKafka(t, "shoal.events", "shoal.dlq")
+	apptest.Publish(t, addr, "shoal.events", msgs)
+	p, _ := testPipeline(t, addr, t.TempDir(), org, &apptest.SyncBuffer{})
 	waitCaughtUp(t, p)
 	p.refreshNow(context.Background(), true)
 
-	exposition := httpGet(t, p.httpURL()+"/metrics")
+	exposition := apptest.HTTPGet(t, p.URL()+"/metrics")
 	if promtool, err := exec.LookPath("promtool"); err == nil {
 		cmd := exec.Command(promtool, "check", "metrics")
 		cmd.Stdin = strings.NewReader(exposition)
@@ -59,8 +60,8 @@ func TestPrometheusScrapesOutcomes(t *testing.T) {
 		t.Errorf("Prometheus has %v for the org throughput; Shoal exported:\n%s", org0[0].Value, grepLines(exposition, "shoal_tasks_completed{"))
 	}
 	// Known teams' values in Prometheus equal the rollups in DuckDB.
-	prev := metrics.WeekOf(orgNow, time.UTC) - 7
-	rows, err := p.store.Outcomes(context.Background(), p.teams.Get(), prev, prev, orgNow)
+	prev := metrics.WeekOf(apptest.OrgNow, time.UTC) - 7
+	rows, err := p.store.Outcomes(context.Background(), p.teams.Get(), prev, prev, apptest.OrgNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,16 +132,16 @@ type promServer struct {
 // startPrometheus runs the real Prometheus server scraping p's /metrics
 // every second (job "shoal"), with its TSDB in a temp dir; it is killed
 // when the test ends.
-func startPrometheus(t *testing.T, p *pipeline) *promServer {
+func startPrometheus(t *testing.T, p *App) *promServer {
 	t.Helper()
 	promBin := needPrometheus(t)
 	dir := t.TempDir()
-	target := strings.TrimPrefix(p.httpURL(), "http://")
+	target := strings.TrimPrefix(p.URL(), "http://")
 	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: shoal\n    static_configs:\n      - targets: [%q]\n", target)
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	promAddr := freeAddr(t)
+	promAddr := apptest.FreeAddr(t)
 	prom := exec.Command(promBin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+promAddr, "--log.level=warn")
 	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))

@@ -1,9 +1,10 @@
-package ingest
+package broker
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -76,4 +77,37 @@ func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int32]
 		out[int32(p.Partition)] = p.LastOffset
 	}
 	return out, nil
+}
+
+// NewWriter returns a synchronous, acks=all kafka-go writer for topic,
+// balancing by message key.
+func NewWriter(brokers []string, topic string) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:                   kafka.TCP(brokers...),
+		Topic:                  topic,
+		Balancer:               &kafka.Hash{},
+		RequiredAcks:           kafka.RequireAll,
+		BatchSize:              10000,
+		BatchBytes:             1_000_000, // below Kafka's default message.max.bytes (1048588) for a produce batch
+		BatchTimeout:           5 * time.Millisecond,
+		AllowAutoTopicCreation: true,
+	}
+}
+
+// SummarizeWriteError shortens kafka-go's per-message WriteErrors (one entry
+// per message, easily megabytes) to a count and the distinct causes.
+func SummarizeWriteError(err error) error {
+	var we kafka.WriteErrors
+	if !errors.As(err, &we) {
+		return err
+	}
+	causes := map[string]bool{}
+	var list []string
+	for _, e := range we {
+		if e != nil && !causes[e.Error()] && len(list) < 3 {
+			causes[e.Error()] = true
+			list = append(list, e.Error())
+		}
+	}
+	return fmt.Errorf("%d of %d messages not written: %s", we.Count(), len(we), strings.Join(list, "; "))
 }

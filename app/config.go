@@ -1,9 +1,10 @@
-package main
+package app
 
 import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/ingest"
+	"github.com/shoal-analytics/shoal/report"
 	sqlserver "github.com/shoal-analytics/shoal/sql"
 	"github.com/shoal-analytics/shoal/transform"
 )
@@ -23,8 +25,8 @@ import (
 // underscores).
 type Config struct {
 	ingest.Config `yaml:",inline"`
-	// ReportSchedule is when run writes the weekly report (report.go).
-	ReportSchedule `yaml:",inline"`
+	// Schedule is when run writes the weekly report (--report-* flags).
+	report.Schedule `yaml:",inline"`
 	// SQL is the governed SQL endpoint (--sql-* flags; off by default).
 	SQL sqlserver.Config `yaml:",inline"`
 
@@ -61,30 +63,31 @@ type Config struct {
 	// LogFormat is text or json. Default: text
 	LogFormat string `yaml:"log_format"`
 
-	configFile string
-	// now is the pipeline's clock (nil: time.Now); tests pin it to the
+	// ConfigFile is the YAML file given by --config (read by the CLI).
+	ConfigFile string `yaml:"-"`
+	// Now is the pipeline's clock (nil: time.Now); tests pin it to the
 	// synthetic organisation's end so "previous week" has data.
-	now func() time.Time
-	// idleCheckpoint is how long after the last commit the pipeline
+	Now func() time.Time `yaml:"-"`
+	// IdleCheckpoint is how long after the last commit the pipeline
 	// checkpoints DuckDB's write-ahead log (0: idleCheckpointAfter).
-	idleCheckpoint time.Duration
+	IdleCheckpoint time.Duration `yaml:"-"`
 }
 
-func defaultConfig(dataDir string) Config {
+func DefaultConfig(dataDir string) Config {
 	return Config{
-		Config:         ingest.DefaultConfig(),
-		ReportSchedule: defaultReportSchedule(),
-		SQL:            sqlserver.DefaultConfig(),
-		DataDir:        dataDir,
-		EmbeddedAddr:   "127.0.0.1:9092",
-		HTTPAddr:       "127.0.0.1:9464",
-		LogLevel:       "info",
-		LogFormat:      "text",
+		Config:       ingest.DefaultConfig(),
+		Schedule:     report.DefaultSchedule(),
+		SQL:          sqlserver.DefaultConfig(),
+		DataDir:      dataDir,
+		EmbeddedAddr: "127.0.0.1:9092",
+		HTTPAddr:     "127.0.0.1:9464",
+		LogLevel:     "info",
+		LogFormat:    "text",
 	}
 }
 
-func (c *Config) registerFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.configFile, "config", "", "optional YAML file with any of these settings (keys: flag names with _ for -); unknown keys are an error")
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.ConfigFile, "config", "", "optional YAML file with any of these settings (keys: flag names with _ for -); unknown keys are an error")
 	c.Config.RegisterFlags("", fs)
 	c.SQL.RegisterFlags("sql-", fs)
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the DuckDB file and the embedded broker's log")
@@ -94,20 +97,20 @@ func (c *Config) registerFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.PseudonymKeyFile, "pseudonym-key-file", c.PseudonymKeyFile, "file with the secret key (>= 32 bytes) that pseudonymizes person ids; create one with: head -c 32 /dev/urandom > shoal.key")
 	fs.IntVar(&c.DuckDBThreads, "duckdb-threads", c.DuckDBThreads, "DuckDB threads (0 = one less than the cores, at least 1, so the spare core prepares the next batch; all of them for the commit steps that scan the stored tables)")
 	fs.StringVar(&c.DuckDBMemoryLimit, "duckdb-memory-limit", c.DuckDBMemoryLimit, "DuckDB memory limit, e.g. 2GB (empty = DuckDB default)")
-	fs.StringVar(&c.DuckDBCheckpointThreshold, "duckdb-checkpoint-threshold", c.DuckDBCheckpointThreshold, "write-ahead log size that makes DuckDB checkpoint, e.g. 256MB: larger is fewer checkpoints and a longer replay after a crash; Shoal also checkpoints "+idleCheckpointAfter.String()+" after the last commit when the stream pauses (empty = "+transform.DefaultCheckpointThreshold+")")
+	fs.StringVar(&c.DuckDBCheckpointThreshold, "duckdb-checkpoint-threshold", c.DuckDBCheckpointThreshold, "write-ahead log size that makes DuckDB checkpoint, e.g. 256MB: larger is fewer checkpoints and a longer replay after a crash; Shoal also checkpoints "+transform.IdleCheckpointAfter.String()+" after the last commit when the stream pauses (empty = "+transform.DefaultCheckpointThreshold+")")
 	fs.StringVar(&c.GoMemoryLimit, "go-memory-limit", c.GoMemoryLimit, "soft limit of the Go heap (like GOMEMLIMIT), e.g. 320MiB: the garbage collector works harder near it; DuckDB's memory is separate (empty = GOMEMLIMIT or none)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
-	c.ReportSchedule.registerFlags(fs)
+	c.Schedule.RegisterFlags(fs)
 }
 
 // validate reports every problem at once.
-func (c *Config) validate(requireKey bool) error {
+func (c *Config) Validate(requireKey bool) error {
 	var errs []error
 	if err := c.Config.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := c.ReportSchedule.validate(); err != nil {
+	if err := c.Schedule.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.SQL.Validate(); err != nil {
@@ -128,11 +131,11 @@ func (c *Config) validate(requireKey bool) error {
 		errs = append(errs, errors.New("pseudonym-key-file is required: create a key with `head -c 32 /dev/urandom > shoal.key` and pass --pseudonym-key-file shoal.key (keep it secret and keep it: a new key gives everyone new pseudonyms)"))
 	}
 	if c.GoMemoryLimit != "" {
-		if _, err := parseSize(c.GoMemoryLimit); err != nil {
+		if _, err := ParseSize(c.GoMemoryLimit); err != nil {
 			errs = append(errs, fmt.Errorf("go-memory-limit: %w", err))
 		}
 	}
-	if _, err := parseLevel(c.LogLevel); err != nil {
+	if _, err := ParseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
@@ -141,8 +144,8 @@ func (c *Config) validate(requireKey bool) error {
 	return errors.Join(errs...)
 }
 
-// storeConfig is the DuckDB store's configuration.
-func (c *Config) storeConfig() transform.Config {
+// StoreConfig is the DuckDB store's configuration.
+func (c *Config) StoreConfig() transform.Config {
 	return transform.Config{Path: c.duckDBPath(), Threads: c.DuckDBThreads, MemoryLimit: c.DuckDBMemoryLimit, CheckpointThreshold: c.DuckDBCheckpointThreshold}
 }
 
@@ -155,9 +158,9 @@ var sizeUnits = map[string]float64{
 	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
 }
 
-// parseSize reads a size with a unit, as DuckDB does: 512MB (decimal) or
+// ParseSize reads a size with a unit, as DuckDB does: 512MB (decimal) or
 // 320MiB (binary).
-func parseSize(s string) (int64, error) {
+func ParseSize(s string) (int64, error) {
 	m := sizeRE.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return 0, fmt.Errorf("%q is not a size; use a number with a unit, e.g. 320MiB or 1GB", s)
@@ -173,13 +176,13 @@ func parseSize(s string) (int64, error) {
 	return int64(b), nil
 }
 
-// setGoMemoryLimit makes limit (a size, "" = leave it) the Go runtime's
+// SetGoMemoryLimit makes limit (a size, "" = leave it) the Go runtime's
 // soft memory limit.
-func setGoMemoryLimit(limit string) error {
+func SetGoMemoryLimit(limit string) error {
 	if limit == "" {
 		return nil
 	}
-	n, err := parseSize(limit)
+	n, err := ParseSize(limit)
 	if err != nil {
 		return fmt.Errorf("go-memory-limit: %w", err)
 	}
@@ -187,10 +190,22 @@ func setGoMemoryLimit(limit string) error {
 	return nil
 }
 
-func parseLevel(s string) (slog.Level, error) {
+// ParseLevel reads a log level: debug, info, warn or error.
+func ParseLevel(s string) (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
 		return 0, fmt.Errorf("log-level %q: use debug, info, warn or error", s)
 	}
 	return l, nil
+}
+
+// NewLogger returns the logger cfg asks for (--log-level, --log-format),
+// writing to w.
+func NewLogger(cfg *Config, w io.Writer) *slog.Logger {
+	level, _ := ParseLevel(cfg.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"net/http"
@@ -8,23 +8,25 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shoal-analytics/shoal/app/apptest"
 )
 
 // TestReloadTeams: POST /-/reload and SIGHUP apply an edited teams file
 // without a restart; a bad edit is refused with file:line and the old file
 // stays in force.
 func TestReloadTeams(t *testing.T) {
-	org, _ := smallOrg()
-	addr := startKafka(t, "shoal.events", "shoal.dlq")
+	org, _ := apptest.SmallOrg()
+	addr := apptest.StartKafka(t, "shoal.events", "shoal.dlq")
 	dataDir := t.TempDir()
-	p, _ := testPipeline(t, addr, dataDir, org, &syncBuffer{})
+	p, _ := testPipeline(t, addr, dataDir, org, &apptest.SyncBuffer{})
 	path := p.cfg.Teams
 	good, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	post := func() (int, string) {
-		resp, err := http.Post(p.httpURL()+"/-/reload", "text/plain", nil)
+		resp, err := http.Post(p.URL()+"/-/reload", "text/plain", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

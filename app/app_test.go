@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -9,48 +9,49 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/shoal-analytics/shoal/app/apptest"
 	"github.com/shoal-analytics/shoal/synth"
 	"github.com/shoal-analytics/shoal/transform"
 )
 
 // testPipeline starts an in-process pipeline against the broker at addr,
-// its clock pinned to orgNow; opts adjust its configuration.
-func testPipeline(t *testing.T, addr, dataDir string, org *synth.Org, logs *syncBuffer, opts ...func(*Config)) (*pipeline, func()) {
+// its clock pinned to apptest.OrgNow; opts adjust its configuration.
+func testPipeline(t *testing.T, addr, dataDir string, org *synth.Org, logs *apptest.SyncBuffer, opts ...func(*Config)) (*App, func()) {
 	t.Helper()
-	return testPipelineAt(t, addr, dataDir, org, logs, orgNow, opts...)
+	return testPipelineAt(t, addr, dataDir, org, logs, apptest.OrgNow, opts...)
 }
 
 // testPipelineAt is testPipeline with its clock pinned to now.
-func testPipelineAt(t *testing.T, addr, dataDir string, org *synth.Org, logs *syncBuffer, now time.Time, opts ...func(*Config)) (*pipeline, func()) {
+func testPipelineAt(t *testing.T, addr, dataDir string, org *synth.Org, logs *apptest.SyncBuffer, now time.Time, opts ...func(*Config)) (*App, func()) {
 	t.Helper()
-	cfg := defaultConfig(dataDir)
+	cfg := DefaultConfig(dataDir)
 	cfg.Brokers = []string{addr}
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.BatchSize = 2000
 	cfg.BatchLatency = 50 * time.Millisecond
-	_, key := testKey(t, t.TempDir())
+	_, key := apptest.TestKey(t, t.TempDir())
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx := context.Background()
-	teams, err := writeDemoTeams(dataDir, org)
-	if err != nil {
+	cfg.Teams = filepath.Join(dataDir, "teams.yaml")
+	if err := os.WriteFile(cfg.Teams, org.TeamsYAML(), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Teams = teams
-	cfg.now = func() time.Time { return now }
+	cfg.Now = func() time.Time { return now }
 	for _, o := range opts {
 		o(&cfg)
 	}
-	p, err := startPipeline(ctx, cfg, key, logger)
+	p, err := New(ctx, cfg, key, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- p.run(rctx) }()
+	go func() { done <- p.Run(rctx) }()
 	stopped := false
 	stop := func() {
 		if stopped {
@@ -66,11 +67,11 @@ func testPipelineAt(t *testing.T, addr, dataDir string, org *synth.Org, logs *sy
 	return p, stop
 }
 
-func waitCaughtUp(t *testing.T, p *pipeline) {
+func waitCaughtUp(t *testing.T, p *App) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := p.waitCaughtUp(ctx, nil); err != nil {
+	if err := p.WaitCaughtUp(ctx, nil); err != nil {
 		t.Fatalf("pipeline did not catch up: %v (stats %+v)", err, p.consumer.Stats())
 	}
 }
@@ -81,11 +82,11 @@ func waitCaughtUp(t *testing.T, p *pipeline) {
 // changed; then checks that no raw person id reached the DuckDB file, the
 // logs or the dead-letter topic.
 func TestPipelineMatchesOracle(t *testing.T) {
-	org, msgs := smallOrg()
-	addr := startKafka(t, "shoal.events", "shoal.dlq")
-	publish(t, addr, "shoal.events", msgs)
+	org, msgs := apptest.SmallOrg()
+	addr := apptest.StartKafka(t, "shoal.events", "shoal.dlq")
+	apptest.Publish(t, addr, "shoal.events", msgs)
 	dataDir := t.TempDir()
-	logs := &syncBuffer{}
+	logs := &apptest.SyncBuffer{}
 	p, stop := testPipeline(t, addr, dataDir, org, logs)
 	waitCaughtUp(t, p)
 
@@ -95,10 +96,10 @@ func TestPipelineMatchesOracle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	compareTeamDays(t, got, want)
+	apptest.CompareTeamDays(t, got, want)
 	t.Logf("%d messages, %d team-day cells match the oracle", len(msgs), len(want))
 
-	badBy, bad := countBad(msgs)
+	badBy, bad := apptest.CountBad(msgs)
 	st := p.consumer.Stats()
 	if st.Consumed != int64(len(msgs)) || st.Rejected != bad {
 		t.Errorf("consumed %d rejected %d, want %d and %d", st.Consumed, st.Rejected, len(msgs), bad)
@@ -117,7 +118,7 @@ func TestPipelineMatchesOracle(t *testing.T) {
 			t.Errorf("stored rejections %s: %d, want %d", r, stored[r], n)
 		}
 	}
-	dlq := readTopic(t, addr, "shoal.dlq")
+	dlq := apptest.ReadTopic(t, addr, "shoal.dlq")
 	if int64(len(dlq)) != bad {
 		t.Errorf("dead-letter topic has %d messages, want %d", len(dlq), bad)
 	}
@@ -139,7 +140,7 @@ func TestPipelineMatchesOracle(t *testing.T) {
 		}
 	}
 
-	metrics := httpGet(t, p.httpURL()+"/metrics")
+	metrics := apptest.HTTPGet(t, p.URL()+"/metrics")
 	for _, name := range []string{"shoal_ingest_messages_consumed_total", "shoal_ingest_events_accepted_total",
 		`shoal_ingest_events_rejected_total{reason="surveillance_field"}`, "shoal_ingest_batches_committed_total",
 		"shoal_ingest_batch_duration_seconds_bucket", `shoal_ingest_consumer_lag_messages{partition="0"}`,
@@ -151,7 +152,7 @@ func TestPipelineMatchesOracle(t *testing.T) {
 	// Outcome metrics: exported per team, unit and org after the policy;
 	// nothing for a team under k; labels are only team, unit and window.
 	p.refreshNow(ctx, true)
-	metrics = httpGet(t, p.httpURL()+"/metrics")
+	metrics = apptest.HTTPGet(t, p.URL()+"/metrics")
 	if !strings.Contains(metrics, `shoal_tasks_completed{team="",unit="",window="previous_week"}`) {
 		t.Errorf("/metrics lacks the org throughput for the previous week:\n%s", grepLines(metrics, "shoal_tasks_completed"))
 	}
@@ -174,19 +175,19 @@ func TestPipelineMatchesOracle(t *testing.T) {
 			t.Errorf("metric line looks like it carries a pseudonym or raw id: %s", line)
 		}
 	}
-	if got := httpGet(t, p.httpURL()+"/readyz"); !strings.Contains(got, "ready") {
+	if got := apptest.HTTPGet(t, p.URL()+"/readyz"); !strings.Contains(got, "ready") {
 		t.Errorf("/readyz = %q", got)
 	}
 
 	// Redeliver everything: nothing may change.
 	before := p.consumer.Stats()
-	publish(t, addr, "shoal.events", msgs)
+	apptest.Publish(t, addr, "shoal.events", msgs)
 	waitCaughtUp(t, p)
 	got2, err := p.store.TeamDays(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	compareTeamDays(t, got2, want)
+	apptest.CompareTeamDays(t, got2, want)
 	after := p.consumer.Stats()
 	if after.Accepted != before.Accepted {
 		t.Errorf("redelivery inserted %d events, want 0", after.Accepted-before.Accepted)
@@ -200,8 +201,8 @@ func TestPipelineMatchesOracle(t *testing.T) {
 	if len(raw) < 50 {
 		t.Fatalf("org has only %d raw people ids", len(raw))
 	}
-	assertNoRawIDs(t, "dead-letter topic", dlqBytes, raw)
-	assertNoRawIDs(t, "logs", logs.Bytes(), raw)
+	apptest.AssertNoRawIDs(t, "dead-letter topic", dlqBytes, raw)
+	apptest.AssertNoRawIDs(t, "logs", logs.Bytes(), raw)
 	files := 0
 	filepath.WalkDir(dataDir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -212,7 +213,7 @@ func TestPipelineMatchesOracle(t *testing.T) {
 			return err
 		}
 		files++
-		assertNoRawIDs(t, path, b, raw)
+		apptest.AssertNoRawIDs(t, path, b, raw)
 		return nil
 	})
 	if files == 0 {
@@ -265,10 +266,10 @@ func TestRefreshLoopBacksOff(t *testing.T) {
 // the exporter's snapshot is not recomputed (until idleRefreshInterval);
 // a commit or a forced refresh (a reload) recomputes it.
 func TestIdleRefreshIsSkipped(t *testing.T) {
-	org, msgs := smallOrg()
-	addr := startKafka(t, "shoal.events", "shoal.dlq")
-	publish(t, addr, "shoal.events", msgs[:len(msgs)-1])
-	p, _ := testPipeline(t, addr, t.TempDir(), org, &syncBuffer{})
+	org, msgs := apptest.SmallOrg()
+	addr := apptest.StartKafka(t, "shoal.events", "shoal.dlq")
+	apptest.Publish(t, addr, "shoal.events", msgs[:len(msgs)-1])
+	p, _ := testPipeline(t, addr, t.TempDir(), org, &apptest.SyncBuffer{})
 	waitCaughtUp(t, p)
 	ctx := context.Background()
 	refreshedAt := func() time.Time {
@@ -290,7 +291,7 @@ func TestIdleRefreshIsSkipped(t *testing.T) {
 	if !forced.After(first) {
 		t.Errorf("a forced refresh did not recompute the snapshot")
 	}
-	publish(t, addr, "shoal.events", msgs[len(msgs)-1:])
+	apptest.Publish(t, addr, "shoal.events", msgs[len(msgs)-1:])
 	waitCaughtUp(t, p)
 	p.refreshNow(ctx, false)
 	p.refreshMu.Lock()
@@ -304,14 +305,14 @@ func TestIdleRefreshIsSkipped(t *testing.T) {
 // checkpoints DuckDB's write-ahead log into the file, well before DuckDB's
 // own 1GB threshold, so a restart has nothing to replay.
 func TestIdleCheckpoint(t *testing.T) {
-	org, msgs := smallOrg()
-	addr := startKafka(t, "shoal.events", "shoal.dlq")
-	publish(t, addr, "shoal.events", msgs)
+	org, msgs := apptest.SmallOrg()
+	addr := apptest.StartKafka(t, "shoal.events", "shoal.dlq")
+	apptest.Publish(t, addr, "shoal.events", msgs)
 	dir := t.TempDir()
-	logs := &syncBuffer{}
-	p, _ := testPipeline(t, addr, dir, org, logs, func(c *Config) { c.idleCheckpoint = 200 * time.Millisecond })
+	logs := &apptest.SyncBuffer{}
+	p, _ := testPipeline(t, addr, dir, org, logs, func(c *Config) { c.IdleCheckpoint = 200 * time.Millisecond })
 	waitCaughtUp(t, p)
-	wal := p.cfg.storeConfig().Path + ".wal"
+	wal := p.cfg.StoreConfig().Path + ".wal"
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		fi, err := os.Stat(wal)
@@ -333,7 +334,7 @@ func TestIdleCheckpoint(t *testing.T) {
 	runtime.KeepAlive(garbage)
 	garbage = nil
 	for {
-		_, released, err := p.idleCheckpoint(context.Background())
+		_, released, err := p.IdleCheckpoint(context.Background())
 		if errors.Is(err, transform.ErrCheckpointBusy) && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
 			continue
@@ -345,5 +346,34 @@ func TestIdleCheckpoint(t *testing.T) {
 			t.Errorf("the idle checkpoint returned %d MiB of the Go heap to the system, want the 64 MiB dropped before it", released>>20)
 		}
 		break
+	}
+}
+
+// TestParseSize: sizes read as DuckDB reads them (KB/MB/GB decimal,
+// KiB/MiB/GiB binary); a size without a unit or below 1 MiB is refused.
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"320MiB": 320 << 20, "512MB": 512e6, "1.5GiB": 3 << 29, " 2 gb ": 2e9, "1048576b": 1 << 20} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "300", "lots", "-1GB", "12 parsecs", "1KB"} {
+		if got, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) = %d, want an error", in, got)
+		}
+	}
+}
+
+// TestGoMemoryLimit: --go-memory-limit becomes the Go runtime's soft
+// memory limit when the pipeline starts.
+func TestGoMemoryLimit(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
+	org, msgs := apptest.SmallOrg()
+	addr := apptest.StartKafka(t, "shoal.events", "shoal.dlq")
+	apptest.Publish(t, addr, "shoal.events", msgs[:100])
+	testPipeline(t, addr, t.TempDir(), org, &apptest.SyncBuffer{}, func(c *Config) { c.GoMemoryLimit = "300MiB" })
+	if got := debug.SetMemoryLimit(-1); got != 300<<20 {
+		t.Errorf("Go memory limit %d after start, want %d", got, 300<<20)
 	}
 }

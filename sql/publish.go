@@ -1,8 +1,7 @@
-package main
+package sql
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"maps"
 	"math"
@@ -15,30 +14,29 @@ import (
 	"github.com/shoal-analytics/shoal/event"
 	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
-	sqlserver "github.com/shoal-analytics/shoal/sql"
 	"github.com/shoal-analytics/shoal/transform"
 )
 
 // The SQL endpoint queries transform's serving database.
-var _ sqlserver.Engine = (*transform.Serving)(nil)
+var _ Engine = (*transform.Serving)(nil)
 
 // servingWeeks is how many ISO weeks (up to the current one) the SQL
 // endpoint's outcome tables cover.
 const servingWeeks = 26
 
-// servingRefreshInterval is how often the serving database is republished
+// RefreshInterval is how often the serving database should be republished
 // when data or agreements changed (at least four times the last
-// publication's duration apart, see refreshLoop).
-const servingRefreshInterval = 15 * time.Second
+// publication's duration apart).
+const RefreshInterval = 15 * time.Second
 
-// servingPublisher composes the SQL endpoint's tables: transform's weekly
+// Publisher composes the SQL endpoint's tables: transform's weekly
 // and daily outcomes → privacy.Apply / privacy.ApplyDaily (the one
 // suppression policy) → rows of the serving database. Nothing else is
 // published to it.
-type servingPublisher struct {
+type Publisher struct {
 	store   *transform.Store
 	serving *transform.Serving
-	teams   *agreements.Holder
+	teams   func() *agreements.Org
 	now     func() time.Time
 	log     *slog.Logger
 
@@ -50,12 +48,18 @@ type servingPublisher struct {
 	}
 }
 
+// NewPublisher returns a publisher of store's outcomes into serving under
+// the agreements teams returns, with now as the clock.
+func NewPublisher(store *transform.Store, serving *transform.Serving, teams func() *agreements.Org, now func() time.Time, logger *slog.Logger) *Publisher {
+	return &Publisher{store: store, serving: serving, teams: teams, now: now, log: logger}
+}
+
 // Refresh republishes the serving database if data, agreements or the
 // current day changed since the last publication (force: always).
-func (s *servingPublisher) Refresh(ctx context.Context, force bool) error {
+func (s *Publisher) Refresh(ctx context.Context, force bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	org := s.teams.Get()
+	org := s.teams()
 	now := s.now()
 	y, m, d := now.In(org.Location("")).Date()
 	today := event.DateOf(y, m, d)
@@ -95,7 +99,7 @@ func outcomeColumns(period string) []transform.ServingColumn {
 
 // tables are the serving tables; the daily table's rows are counted into
 // *dailyRows as Publish fills it.
-func (s *servingPublisher) tables(ctx context.Context, org *agreements.Org, now time.Time, today int32, dailyRows *int) ([]transform.ServingTable, error) {
+func (s *Publisher) tables(ctx context.Context, org *agreements.Org, now time.Time, today int32, dailyRows *int) ([]transform.ServingTable, error) {
 	policy := org.Policy()
 	quality, err := s.store.Quality(ctx, 0, math.MaxInt32) // refusals are dated by their commit
 	if err != nil {
@@ -343,21 +347,4 @@ func qualityRows(days []outcome.QualityDay, people map[int32]int, policy privacy
 		}
 	}
 	return rows
-}
-
-// refreshServing republishes the serving database off the query path
-// until ctx ends.
-func (p *pipeline) refreshServing(ctx context.Context) {
-	refreshLoop(ctx, servingRefreshInterval, func(ctx context.Context) { p.refreshServingNow(ctx, false) })
-}
-
-func (p *pipeline) refreshServingNow(ctx context.Context, force bool) {
-	if p.publisher == nil {
-		return
-	}
-	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	if err := p.publisher.Refresh(rctx, force); err != nil && ctx.Err() == nil {
-		p.log.Warn("SQL tables not refreshed; the previous ones stay served", "component", "sql", "err", fmt.Sprint(err))
-	}
 }

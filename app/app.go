@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"cmp"
@@ -10,30 +10,33 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/shoal-analytics/shoal/agreements"
+	"github.com/shoal-analytics/shoal/broker"
 	"github.com/shoal-analytics/shoal/ingest"
 	"github.com/shoal-analytics/shoal/metrics"
 	"github.com/shoal-analytics/shoal/privacy"
+	"github.com/shoal-analytics/shoal/report"
 	sqlserver "github.com/shoal-analytics/shoal/sql"
 	"github.com/shoal-analytics/shoal/transform"
 )
 
-// pipeline is one running Shoal: broker (embedded or not) → ingest →
-// transform, plus the HTTP endpoint.
-type pipeline struct {
+// App is one running Shoal: broker (embedded or not) → ingest →
+// transform → the outputs (exporter, SQL endpoint, reports), plus the HTTP
+// endpoint.
+type App struct {
 	cfg      Config
 	log      *slog.Logger
-	broker   *embeddedBroker // nil with external brokers
+	broker   *broker.Embedded // nil with external brokers
 	store    *transform.Store
 	consumer *ingest.Consumer
 	reg      *prometheus.Registry
@@ -41,11 +44,12 @@ type pipeline struct {
 	srv      *http.Server
 	teams    *agreements.Holder
 	exporter *metrics.Exporter
+	reports  *report.Service
 	// The governed SQL endpoint (nil when --sql-addr is empty): the server,
 	// the serving database it queries and what publishes to it.
 	sqlSrv    *sqlserver.Server
 	serving   *transform.Serving
-	publisher *servingPublisher
+	publisher *sqlserver.Publisher
 	// now is the clock that decides the current ISO week of every output.
 	now func() time.Time
 	// lastRefresh is what the exporter's snapshot was computed from.
@@ -56,9 +60,9 @@ type pipeline struct {
 	}
 }
 
-// startPipeline builds every component; nothing consumes until run.
-func startPipeline(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *pipeline, err error) {
-	p := &pipeline{cfg: cfg, log: logger, reg: prometheus.NewRegistry(), now: cfg.now}
+// New builds every component; nothing consumes until Run.
+func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *App, err error) {
+	p := &App{cfg: cfg, log: logger, reg: prometheus.NewRegistry(), now: cfg.Now}
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -67,7 +71,7 @@ func startPipeline(ctx context.Context, cfg Config, key []byte, logger *slog.Log
 			p.close()
 		}
 	}()
-	if err := setGoMemoryLimit(cfg.GoMemoryLimit); err != nil {
+	if err := SetGoMemoryLimit(cfg.GoMemoryLimit); err != nil {
 		return nil, err
 	}
 	p.teams, err = agreements.NewHolder(cfg.Teams, logger)
@@ -82,16 +86,16 @@ func startPipeline(ctx context.Context, cfg Config, key []byte, logger *slog.Log
 		return nil, err
 	}
 	if len(cfg.Brokers) == 0 {
-		p.broker, err = startEmbeddedBroker(cfg.EmbeddedAddr, cfg.DataDir, cfg.Partitions, []string{cfg.Topic, cfg.DLQTopic}, logger)
+		p.broker, err = broker.StartEmbedded(cfg.EmbeddedAddr, cfg.DataDir, cfg.Partitions, []string{cfg.Topic, cfg.DLQTopic}, logger)
 		if err != nil {
 			return nil, err
 		}
-		p.cfg.Brokers = ingest.StringList{p.broker.addr}
+		p.cfg.Brokers = ingest.StringList{p.broker.Addr()}
 	}
-	if err := ingest.EnsureTopics(ctx, p.cfg.Brokers, cfg.Partitions, cfg.Topic, cfg.DLQTopic); err != nil {
+	if err := broker.EnsureTopics(ctx, p.cfg.Brokers, cfg.Partitions, cfg.Topic, cfg.DLQTopic); err != nil {
 		return nil, err
 	}
-	p.store, err = transform.Open(ctx, cfg.storeConfig(), logger)
+	p.store, err = transform.Open(ctx, cfg.StoreConfig(), logger)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +115,7 @@ func startPipeline(ctx context.Context, cfg Config, key []byte, logger *slog.Log
 		if err != nil {
 			return nil, err
 		}
-		p.publisher = &servingPublisher{store: p.store, serving: p.serving, teams: p.teams, now: p.now, log: logger}
+		p.publisher = sqlserver.NewPublisher(p.store, p.serving, p.teams.Get, p.now, logger)
 		if err := p.publisher.Refresh(ctx, true); err != nil {
 			return nil, fmt.Errorf("publish the SQL tables: %w", err)
 		}
@@ -119,6 +123,10 @@ func startPipeline(ctx context.Context, cfg Config, key []byte, logger *slog.Log
 		if err != nil {
 			return nil, err
 		}
+	}
+	p.reports, err = report.NewService(cfg.Schedule, filepath.Join(cfg.DataDir, "reports"), p.ReportData, p.orgLocation, p.now, logger)
+	if err != nil {
+		return nil, err
 	}
 	p.ln, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -132,7 +140,7 @@ func startPipeline(ctx context.Context, cfg Config, key []byte, logger *slog.Log
 // the file does not list is reported once and gets the org default. A
 // reload changes the zone for events read after it; days already stored
 // keep the zone they were read with.
-func (p *pipeline) location(team string) *time.Location {
+func (p *App) location(team string) *time.Location {
 	org := p.teams.Get()
 	a := org.Team(team)
 	if !a.Listed && p.cfg.Teams != "" {
@@ -143,12 +151,12 @@ func (p *pipeline) location(team string) *time.Location {
 
 // reload re-reads the teams file; a bad edit leaves the old one in force.
 // The exported outcomes are recomputed under the new agreements.
-func (p *pipeline) reload() error {
+func (p *App) reload() error {
 	if err := p.teams.Reload(); err != nil {
 		return err
 	}
 	p.refreshNow(context.Background(), true)
-	p.refreshServingNow(context.Background(), true)
+	p.RefreshSQLNow(context.Background(), true)
 	return nil
 }
 
@@ -163,7 +171,7 @@ const (
 
 // refreshOutcomes recomputes the exporter's snapshot off the scrape path
 // until ctx ends.
-func (p *pipeline) refreshOutcomes(ctx context.Context) {
+func (p *App) refreshOutcomes(ctx context.Context) {
 	refreshLoop(ctx, refreshInterval, func(ctx context.Context) { p.refreshNow(ctx, false) })
 }
 
@@ -187,8 +195,8 @@ func refreshLoop(ctx context.Context, interval time.Duration, refresh func(conte
 
 // refreshNow recomputes the exporter's snapshot (refreshSnapshot) and logs
 // a failure: the previous snapshot stays served.
-func (p *pipeline) refreshNow(ctx context.Context, force bool) {
-	if err := p.refreshSnapshot(ctx, force); err != nil && ctx.Err() == nil {
+func (p *App) refreshNow(ctx context.Context, force bool) {
+	if err := p.RefreshMetrics(ctx, force); err != nil && ctx.Err() == nil {
 		p.log.Warn("outcome metrics not refreshed; the previous snapshot stays served", "component", "metrics", "err", err)
 	}
 }
@@ -198,7 +206,7 @@ func (p *pipeline) refreshNow(ctx context.Context, force bool) {
 // refresh less than idleRefreshInterval ago: an idle pipeline does not keep
 // both cores busy recomputing the same outcomes (they slowed a weekly report
 // at 2,000 teams by a quarter).
-func (p *pipeline) refreshSnapshot(ctx context.Context, force bool) error {
+func (p *App) RefreshMetrics(ctx context.Context, force bool) error {
 	p.refreshMu.Lock()
 	defer p.refreshMu.Unlock()
 	commit, org, began := p.store.LastCommit(), p.teams.Get(), time.Now()
@@ -215,73 +223,7 @@ func (p *pipeline) refreshSnapshot(ctx context.Context, force bool) error {
 	return nil
 }
 
-// idleCheckpointAfter is how long after the last commit the pipeline
-// checkpoints DuckDB's write-ahead log. Until DuckDB's own checkpoint at
-// --duckdb-checkpoint-threshold (1GB by default), the log keeps growing
-// across bursts: every restart replays it (about 37 s for 1 GB at 20 M
-// events) and every outcome query reads its data uncompressed. A pause of
-// this long in the stream ends that.
-const idleCheckpointAfter = 10 * time.Second
-
-// checkpointWhenIdle checkpoints the store (Store.Checkpoint) once the
-// stream has paused for the idle interval after a commit, until ctx ends.
-// While a query of the outputs runs DuckDB refuses; the next tick tries
-// again.
-func (p *pipeline) checkpointWhenIdle(ctx context.Context) {
-	idle := cmp.Or(p.cfg.idleCheckpoint, idleCheckpointAfter)
-	t := time.NewTicker(idle / 4)
-	defer t.Stop()
-	var done time.Time // the last commit the log was checkpointed after
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		last := p.store.LastCommit()
-		if last.IsZero() || !last.After(done) || time.Since(last) < idle {
-			continue
-		}
-		_, _, err := p.idleCheckpoint(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return
-		case errors.Is(err, transform.ErrCheckpointBusy):
-			p.log.Debug("checkpoint deferred: a query is running", "component", "transform")
-			continue
-		case err != nil:
-			p.log.Warn("write-ahead log not checkpointed; DuckDB checkpoints it at --duckdb-checkpoint-threshold, and a restart replays it",
-				"component", "transform", "err", err)
-		}
-		done = last
-	}
-}
-
-// idleCheckpoint is what the pipeline does once the stream has paused:
-// it checkpoints the store's write-ahead log (Store.Checkpoint) and then
-// returns the Go heap's free pages to the system (released, in bytes).
-// While batches flow, the batches in flight keep the heap near
-// --go-memory-limit; once they are committed that memory is free but stays
-// resident until Go's background scavenger gets to it. At 20 M events
-// the resident set fell from 864-973 MiB when ingest caught up to 589-657
-// MiB after it, and the pause took no longer than before (2.9-3.2 s, most
-// of it the checkpoint; BENCHMARKS.md). It does not lower the peak: the
-// weekly report computed later takes DuckDB's memory back up to its limit.
-func (p *pipeline) idleCheckpoint(ctx context.Context) (walBytes, released int64, err error) {
-	walBytes, err = p.store.Checkpoint(ctx)
-	if err != nil {
-		return walBytes, 0, err
-	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	debug.FreeOSMemory()
-	runtime.ReadMemStats(&after)
-	released = int64(after.HeapReleased) - int64(before.HeapReleased)
-	p.log.Debug("stream paused: free Go heap returned to the system", "released_bytes", released)
-	return walBytes, released, nil
-}
-
-func (p *pipeline) routes() http.Handler {
+func (p *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler(p.reg, p.exporter))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -299,82 +241,85 @@ func (p *pipeline) routes() http.Handler {
 		}
 		fmt.Fprintln(w, "teams file reloaded")
 	})
-	p.reportRoutes(mux)
+	p.reports.Routes(mux)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Shoal: /metrics (Prometheus), /healthz, /readyz, /reports/ (weekly reports)")
 	})
 	return mux
 }
 
-// httpURL is the base URL of the HTTP endpoint.
-func (p *pipeline) httpURL() string { return "http://" + p.ln.Addr().String() }
+// URL is the base URL of the HTTP endpoint.
+func (p *App) URL() string { return "http://" + p.ln.Addr().String() }
 
-// run serves until ctx ends, then shuts down in order: stop fetching and
-// flush the last batch → stop the SQL endpoint → close DuckDB → stop HTTP →
-// stop the embedded broker.
-func (p *pipeline) run(ctx context.Context) error {
+// Run serves until ctx ends or a component fails, then shuts down in
+// order: stop fetching and flush the last batch, stop the background loops
+// (no query may be in flight when DuckDB closes) → stop the SQL endpoint →
+// close DuckDB → stop HTTP → stop the embedded broker. The components run
+// as one oklog/run group: the first to return interrupts the others. On
+// ctx's end the consumer returns first, so Run returns its error (a batch
+// that could not be flushed).
+func (p *App) Run(ctx context.Context) error {
 	httpErr := make(chan error, 1)
 	go func() {
 		if err := p.srv.Serve(p.ln); !errors.Is(err, http.ErrServerClosed) {
-			httpErr <- err
+			httpErr <- fmt.Errorf("http server: %w", err)
 		}
-		close(httpErr)
 	}()
-	p.log.Info("serving", "component", "http", "url", p.httpURL())
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	consumerErr := make(chan error, 1)
-	go func() { consumerErr <- p.consumer.Run(cctx) }()
-	refreshed := make(chan struct{})
-	go func() { p.refreshOutcomes(cctx); close(refreshed) }()
-	reported := make(chan struct{})
-	go func() { p.scheduleReports(cctx, p.now); close(reported) }()
-	servingRefreshed := make(chan struct{})
-	go func() { p.refreshServing(cctx); close(servingRefreshed) }()
-	checkpointed := make(chan struct{})
-	go func() { p.checkpointWhenIdle(cctx); close(checkpointed) }()
+	p.log.Info("serving", "component", "http", "url", p.URL())
 	sqlErr := make(chan error, 1)
 	if p.sqlSrv != nil {
-		go func() { sqlErr <- p.sqlSrv.Serve() }()
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-cctx.Done():
-				return
-			case <-hup:
-				_ = p.reload() // logged by the holder; the old file stays in force on error
+		go func() {
+			if err := p.sqlSrv.Serve(); err != nil {
+				sqlErr <- fmt.Errorf("sql server: %w", err)
 			}
-		}
-	}()
-
-	var err error
-	select {
-	case err = <-consumerErr:
-	case err = <-httpErr:
-		err = fmt.Errorf("http server: %w", err)
-		cancel()
-		<-consumerErr
-	case err = <-sqlErr:
-		err = fmt.Errorf("sql server: %w", err)
-		cancel()
-		<-consumerErr
-	case <-ctx.Done():
-		err = <-consumerErr
+		}()
 	}
-	cancel()
-	<-refreshed // no query may be in flight when DuckDB closes
-	<-reported
-	<-servingRefreshed
-	<-checkpointed
+
+	var g run.Group
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g.Add(func() error { return p.consumer.Run(cctx) }, func(error) { cancel() })
+	for _, loop := range []func(context.Context){p.refreshOutcomes, p.reports.Run, p.refreshServing, p.checkpointWhenIdle, p.reloadOnHUP} {
+		// Only the consumer watches ctx: the loops stop when the group is
+		// interrupted, so the consumer's error is the one Run returns.
+		lctx, lcancel := context.WithCancel(context.Background())
+		g.Add(func() error { loop(lctx); return nil }, func(error) { lcancel() })
+	}
+	// The servers are stopped by close, in order, after the group: this
+	// actor only ends the group when one of them fails.
+	stop := make(chan struct{})
+	g.Add(func() error {
+		select {
+		case err := <-httpErr:
+			return err
+		case err := <-sqlErr:
+			return err
+		case <-stop:
+			return nil
+		}
+	}, func(error) { close(stop) })
+	err := g.Run()
 	p.close()
 	return err
 }
 
-func (p *pipeline) close() {
+// reloadOnHUP reloads the teams file on every SIGHUP until ctx ends; a bad
+// file is logged by the holder and the old one stays in force.
+func (p *App) reloadOnHUP(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_ = p.reload()
+		}
+	}
+}
+
+func (p *App) close() {
 	if p.sqlSrv != nil { // stop accepting SQL before the databases close
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := p.sqlSrv.Shutdown(sctx); err != nil {
@@ -410,8 +355,8 @@ func (p *pipeline) close() {
 
 // waitCaughtUp blocks until everything published to the topic when it was
 // called has been committed, logging progress.
-func (p *pipeline) waitCaughtUp(ctx context.Context, progress func(ingest.Stats)) error {
-	end, err := ingest.EndOffsets(ctx, p.cfg.Brokers, p.cfg.Topic)
+func (p *App) WaitCaughtUp(ctx context.Context, progress func(ingest.Stats)) error {
+	end, err := broker.EndOffsets(ctx, p.cfg.Brokers, p.cfg.Topic)
 	if err != nil {
 		return err
 	}
@@ -428,4 +373,38 @@ func (p *pipeline) waitCaughtUp(ctx context.Context, progress func(ingest.Stats)
 		}
 	}
 	return nil
+}
+
+// Stats are the consumer's running totals.
+func (p *App) Stats() ingest.Stats { return p.consumer.Stats() }
+
+// CaughtUp reports whether every partition has been committed up to end
+// (broker.EndOffsets).
+func (p *App) CaughtUp(end map[int32]int64) bool { return p.consumer.CaughtUp(end) }
+
+// Store is the DuckDB store, for read-only questions (event counts).
+func (p *App) Store() *transform.Store { return p.store }
+
+// Brokers are the Kafka brokers the app consumes from: the embedded
+// broker's address when none were configured.
+func (p *App) Brokers() []string { return p.cfg.Brokers }
+
+// SQLAddr is the address of the SQL endpoint, "" when it is off.
+func (p *App) SQLAddr() string {
+	if p.sqlSrv == nil {
+		return ""
+	}
+	return p.sqlSrv.Addr()
+}
+
+// checkpointWhenIdle runs the store's idle checkpoint policy until ctx
+// ends.
+func (p *App) checkpointWhenIdle(ctx context.Context) {
+	p.store.CheckpointWhenIdle(ctx, cmp.Or(p.cfg.IdleCheckpoint, transform.IdleCheckpointAfter))
+}
+
+// IdleCheckpoint is what the app does once the stream has paused
+// (transform.Store.IdleCheckpoint).
+func (p *App) IdleCheckpoint(ctx context.Context) (walBytes, released int64, err error) {
+	return p.store.IdleCheckpoint(ctx)
 }

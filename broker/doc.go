@@ -1,0 +1,9 @@
+// Package broker is Shoal's Kafka plumbing outside the consumer: the
+// embedded Kafka-protocol broker (kfake) that runs when no brokers are
+// configured, topic administration (create the topics, read their end
+// offsets) and the acks=all writer every producer of Shoal's uses.
+//
+// It knows nothing of events, people or DuckDB and never decodes a
+// message. The embedded broker listens where it is told (loopback by
+// default) and keeps its log under the data directory.
+package broker
