@@ -4,6 +4,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"golang.org/x/net/netutil"
 )
 
 // TestLimitListener: a third client is accepted only after one of two
@@ -13,7 +15,7 @@ func TestLimitListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newLimitListener(ln, 2)
+	l := netutil.LimitListener(ln, 2)
 	defer l.Close()
 	accepted := make(chan net.Conn, 3)
 	go func() {

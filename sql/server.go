@@ -15,6 +15,7 @@ import (
 	"github.com/jeroenrinzema/psql-wire/codes"
 	pgerror "github.com/jeroenrinzema/psql-wire/errors"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/netutil"
 )
 
 // Engine runs checked, read-only statements. transform's serving database
@@ -110,7 +111,7 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("listen on --sql-addr %s: %w (pick a free port, e.g. --sql-addr 127.0.0.1:0)", cfg.Addr, err)
 	}
-	s.ln = newLimitListener(ln, maxConnections)
+	s.ln = netutil.LimitListener(ln, maxConnections)
 	if cfg.Users != "" && cfg.TLSCert == "" {
 		host, _, _ := net.SplitHostPort(cfg.Addr)
 		if !isLoopback(host) {
