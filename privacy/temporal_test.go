@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/shoal-analytics/shoal/outcome"
+	"github.com/shoal-analytics/shoal/privacy/privacytest"
 )
 
 // TestApplyDaily: a unit with teams a and b, visible for the week. On
@@ -330,4 +331,75 @@ func BenchmarkSolvable(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(unknowns)/float64(len(systems)), "unknowns/system")
+}
+
+// TestApplyDailyNothingDetermined decides random small organisations'
+// weeks and checks with privacytest.Determined, which shares no code or
+// method with solvable, that no hidden cell can be computed from the
+// equations a reader of the published cells has.
+func TestApplyDailyNothingDetermined(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 2))
+	p := mustPolicy(t, DefaultMinGroupSize)
+	unknowns := 0
+	for i := range 500 {
+		s := weekShape{people: [2]int{0, 12}, activity: [2]float64{0, 1}, empty: true}
+		for range 1 + r.IntN(3) {
+			s.teams = append(s.teams, 1+r.IntN(4))
+		}
+		s.days = make([]int32, 0, 7)
+		for _, d := range r.Perm(7)[:1+r.IntN(7)] {
+			s.days = append(s.days, int32(d))
+		}
+		slices.Sort(s.days)
+		weekly, daily := randomWeek(r, s)
+		wp, err := Apply(p, weekly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dp, err := ApplyDaily(p, wp, daily)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eqs, cells := readerEquations(wp, dp)
+		unknowns += len(cells)
+		for _, j := range privacytest.Determined(eqs, len(cells)) {
+			t.Errorf("case %d (teams per unit %v, days %v): hidden cell %s is determined", i, s.teams, s.days, cells[j])
+		}
+	}
+	t.Logf("%d hidden cells with people checked", unknowns)
+}
+
+// TestSolvable checks solvable against privacytest.Determined on random
+// systems: it must return the first determined unknown, or -1 when there
+// is none.
+func TestSolvable(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 3))
+	found := 0
+	for i := range 2000 {
+		n := 1 + r.IntN(12)
+		var eqs [][]int
+		for range r.IntN(n + 3) {
+			eq := []int{-1}
+			if r.IntN(3) > 0 {
+				eq[0] = r.IntN(n)
+			}
+			for range 1 + r.IntN(4) {
+				u := -1
+				if r.IntN(4) > 0 {
+					u = r.IntN(n)
+				}
+				eq = append(eq, u)
+			}
+			eqs = append(eqs, eq)
+		}
+		want := -1
+		if d := privacytest.Determined(eqs, n); len(d) > 0 {
+			want = d[0]
+			found++
+		}
+		if got := solvable(solverRows(eqs, n), n); got != want {
+			t.Errorf("case %d: solvable(%v, %d) = %d, want %d", i, eqs, n, got, want)
+		}
+	}
+	t.Logf("%d of 2000 systems determine an unknown", found)
 }
