@@ -250,10 +250,10 @@ func readerEquations(weekly, daily []Published) (eqs [][]int, cells []string) {
 
 // solverRows turns equations in privacytest.Determined's form into
 // solvable's rows: -1 for the parent, +1 for each child among the unknowns.
-func solverRows(eqs [][]int, n int) [][]float64 {
-	var rows [][]float64
+func solverRows(eqs [][]int, n int) [][]int64 {
+	var rows [][]int64
 	for _, eq := range eqs {
-		r := make([]float64, n)
+		r := make([]int64, n)
 		nonzero := false
 		for j, u := range eq {
 			if u < 0 {
@@ -402,9 +402,49 @@ func TestSolvable(t *testing.T) {
 			want = d[0]
 			found++
 		}
-		if got := solvable(solverRows(eqs, n), n); got != want {
+		rows := solverRows(eqs, n)
+		if got := solvable(rows, n); got != want {
 			t.Errorf("case %d: solvable(%v, %d) = %d, want %d", i, eqs, n, got, want)
+		}
+		if got := solvableRat(rows, n); got != want {
+			t.Errorf("case %d: solvableRat(%v, %d) = %d, want %d", i, eqs, n, got, want)
 		}
 	}
 	t.Logf("%d of 2000 systems determine an unknown", found)
+}
+
+// TestSolvableChain: cells y₀…yₙ₋₁ each the sum of the two before it
+// (yⱼ = yⱼ₋₁ + yⱼ₋₂, a chain of parent = Σ children equations), which
+// makes yⱼ = Fⱼ₊₁·y₀ + … with Fibonacci coefficients. With y₁ = y₀ nothing
+// is known, so nothing is determined; with y₀ + y₁ known, y₂ is. The float
+// elimination solvable used before found y₀ determined, with y₁ = y₀ from
+// n = 45 on and with y₀ + y₁ known from n = 48. From n = 47 the
+// coefficients pass maxEntry and solvableRat answers.
+func TestSolvableChain(t *testing.T) {
+	for _, n := range []int{45, 48, 92} {
+		for _, tc := range []struct {
+			name string
+			eq   []int
+			want int
+		}{
+			{"y1=y0", []int{1, 0}, -1},
+			{"y0+y1 known", []int{-1, 0, 1}, 2},
+		} {
+			var eqs [][]int
+			for j := n - 1; j >= 2; j-- {
+				eqs = append(eqs, []int{j, j - 1, j - 2})
+			}
+			eqs = append(eqs, tc.eq)
+			if d := privacytest.Determined(eqs, n); tc.want < 0 && len(d) > 0 || tc.want >= 0 && (len(d) == 0 || d[0] != tc.want) {
+				t.Fatalf("n=%d, %s: privacytest.Determined = %v, want first %d", n, tc.name, d, tc.want)
+			}
+			rows := solverRows(eqs, n)
+			if got := solvable(rows, n); got != tc.want {
+				t.Errorf("n=%d, %s: solvable = %d, want %d", n, tc.name, got, tc.want)
+			}
+			if _, ok := solvableInt64(rows, n); ok != (n < 47) {
+				t.Errorf("n=%d, %s: solvableInt64 finished %v", n, tc.name, ok)
+			}
+		}
+	}
 }
