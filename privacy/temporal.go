@@ -466,12 +466,13 @@ func unlink(week map[string]Published, byDay map[int32][]outcome.Cell, dayList [
 // determine — its unit vector is in their span — or -1. The elimination
 // is exact: Gauss-Jordan over the integers, in int64 while every entry
 // stays within ±maxEntry (the coefficients here are ±1 and stay small),
-// else over math/big.Rat. solvable does not modify rows.
+// else over math/big.Rat. It overwrites rows.
 func solvable(rows [][]int64, n int) int {
-	if j, ok := solvableInt64(rows, n); ok {
-		return j
+	j, rest := solvableInt64(rows, n)
+	if rest != nil {
+		return solvableRat(rest, n)
 	}
-	return solvableRat(rows, n)
+	return j
 }
 
 // maxEntry bounds the entries solvableInt64 keeps: a product of two is
@@ -481,25 +482,19 @@ const maxEntry = 1<<31 - 1
 // solvableInt64 is solvable in int64 arithmetic, fraction-free: a row r
 // is reduced by the pivot row p at column c as p[c]·r − r[c]·p (both
 // divided by their gcd first), then divided by the gcd of its entries.
-// Scaling a row by a non-zero integer keeps the span, so the reduced rows
-// span what the input rows span. It reports false, having given up, when
-// an entry would exceed maxEntry.
-func solvableInt64(rows [][]int64, n int) (int, bool) {
-	work := make([][]int64, 0, len(rows))
-	buf := make([]int64, len(rows)*n)
+// Each step is invertible, so the rows always span what they spanned at
+// the start. When an entry exceeds maxEntry it gives up and returns the
+// rows it has (still exact, and spanning the same) for solvableRat.
+func solvableInt64(rows [][]int64, n int) (int, [][]int64) {
 	for _, r := range rows {
-		w := buf[:n:n]
-		buf = buf[n:]
-		copy(w, r)
-		for _, v := range w {
+		for _, v := range r {
 			if v > maxEntry || v < -maxEntry {
-				return 0, false
+				return 0, rows
 			}
 		}
-		work = append(work, w)
 	}
 	// reduce sets r to p[col]·r − r[col]·p, divided by their and its
-	// entries' gcd; it reports false on overflow.
+	// entries' gcd; it reports whether every entry is within maxEntry.
 	reduce := func(r, p []int64, col int) bool {
 		g := gcd(p[col], r[col])
 		fp, fr := p[col]/g, r[col]/g
@@ -510,46 +505,53 @@ func solvableInt64(rows [][]int64, n int) (int, bool) {
 				h = gcd(h, r[k])
 			}
 		}
+		ok := true
 		for k := range r {
 			if h > 1 {
 				r[k] /= h
 			}
-			if r[k] > maxEntry || r[k] < -maxEntry {
-				return false
-			}
+			ok = ok && r[k] <= maxEntry && r[k] >= -maxEntry
 		}
-		return true
+		return ok
 	}
 	type pivot struct {
 		col int
 		row []int64
 	}
 	var basis []pivot
+	// giveUp returns every row, reduced or not.
+	giveUp := func() [][]int64 {
+		rest := slices.DeleteFunc(rows, func(r []int64) bool { return r == nil })
+		for _, b := range basis {
+			rest = append(rest, b.row)
+		}
+		return rest
+	}
 	for col := 0; col < n; col++ {
 		// Any row with a non-zero entry will do (the result does not
 		// depend on the choice); the smallest entry keeps the others small.
 		best := -1
-		for i, r := range work {
-			if r != nil && r[col] != 0 && (best < 0 || abs64(r[col]) < abs64(work[best][col])) {
+		for i, r := range rows {
+			if r != nil && r[col] != 0 && (best < 0 || abs64(r[col]) < abs64(rows[best][col])) {
 				best = i
 			}
 		}
 		if best < 0 {
 			continue
 		}
-		p := work[best]
-		work[best] = nil
-		for _, r := range work {
-			if r != nil && r[col] != 0 && !reduce(r, p, col) {
-				return 0, false
-			}
-		}
-		for _, b := range basis {
-			if b.row[col] != 0 && !reduce(b.row, p, col) {
-				return 0, false
-			}
-		}
+		p := rows[best]
+		rows[best] = nil
 		basis = append(basis, pivot{col, p})
+		for _, r := range rows {
+			if r != nil && r[col] != 0 && !reduce(r, p, col) {
+				return 0, giveUp()
+			}
+		}
+		for _, b := range basis[:len(basis)-1] {
+			if b.row[col] != 0 && !reduce(b.row, p, col) {
+				return 0, giveUp()
+			}
+		}
 	}
 	// In reduced row echelon form, unknown j is determined exactly when a
 	// basis row has its pivot at j and no other non-zero entry.
@@ -561,10 +563,10 @@ func solvableInt64(rows [][]int64, n int) (int, bool) {
 			}
 		}
 		if nonzero == 1 {
-			return b.col, true
+			return b.col, nil
 		}
 	}
-	return -1, true
+	return -1, nil
 }
 
 // solvableRat is solvable in math/big.Rat arithmetic: Gauss-Jordan with

@@ -402,11 +402,10 @@ func TestSolvable(t *testing.T) {
 			want = d[0]
 			found++
 		}
-		rows := solverRows(eqs, n)
-		if got := solvable(rows, n); got != want {
+		if got := solvable(solverRows(eqs, n), n); got != want {
 			t.Errorf("case %d: solvable(%v, %d) = %d, want %d", i, eqs, n, got, want)
 		}
-		if got := solvableRat(rows, n); got != want {
+		if got := solvableRat(solverRows(eqs, n), n); got != want {
 			t.Errorf("case %d: solvableRat(%v, %d) = %d, want %d", i, eqs, n, got, want)
 		}
 	}
@@ -438,13 +437,48 @@ func TestSolvableChain(t *testing.T) {
 			if d := privacytest.Determined(eqs, n); tc.want < 0 && len(d) > 0 || tc.want >= 0 && (len(d) == 0 || d[0] != tc.want) {
 				t.Fatalf("n=%d, %s: privacytest.Determined = %v, want first %d", n, tc.name, d, tc.want)
 			}
-			rows := solverRows(eqs, n)
-			if got := solvable(rows, n); got != tc.want {
+			if got := solvable(solverRows(eqs, n), n); got != tc.want {
 				t.Errorf("n=%d, %s: solvable = %d, want %d", n, tc.name, got, tc.want)
 			}
-			if _, ok := solvableInt64(rows, n); ok != (n < 47) {
-				t.Errorf("n=%d, %s: solvableInt64 finished %v", n, tc.name, ok)
+			if _, rest := solvableInt64(solverRows(eqs, n), n); (rest == nil) != (n < 47) {
+				t.Errorf("n=%d, %s: solvableInt64 finished %v", n, tc.name, rest == nil)
 			}
 		}
 	}
+}
+
+// TestSolvableShuffledChains: TestSolvableChain's chains with their cells
+// and equations shuffled and a few more equations, so that solvableInt64
+// gives up at different points of its elimination and solvableRat goes on
+// from there.
+func TestSolvableShuffledChains(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 4))
+	gaveUp := 0
+	for i := range 100 {
+		n := 40 + r.IntN(30)
+		perm := r.Perm(n)
+		var eqs [][]int
+		for j := 2; j < n; j++ {
+			eqs = append(eqs, []int{perm[j], perm[j-1], perm[j-2]})
+		}
+		for range r.IntN(3) {
+			eq := []int{-1}
+			for range 1 + r.IntN(3) {
+				eq = append(eq, r.IntN(n))
+			}
+			eqs = append(eqs, eq)
+		}
+		r.Shuffle(len(eqs), func(i, j int) { eqs[i], eqs[j] = eqs[j], eqs[i] })
+		want := -1
+		if d := privacytest.Determined(eqs, n); len(d) > 0 {
+			want = d[0]
+		}
+		if _, rest := solvableInt64(solverRows(eqs, n), n); rest != nil {
+			gaveUp++
+		}
+		if got := solvable(solverRows(eqs, n), n); got != want {
+			t.Errorf("case %d: solvable(%v, %d) = %d, want %d", i, eqs, n, got, want)
+		}
+	}
+	t.Logf("solvableInt64 gave up on %d of 100", gaveUp)
 }
