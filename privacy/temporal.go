@@ -283,7 +283,8 @@ func settle(policy Policy, week map[string]Published, byDay map[int32][]outcome.
 // to hide next to the first unknown the equations solve: the visible day
 // cell with the fewest people in one of its equations. None means no
 // hidden cell is solvable. The equations' coefficients are integers and
-// solvable eliminates exactly, so both answers are exact.
+// solvable eliminates exactly: a cell it names is determined, and when it
+// names none, none is.
 func unlink(week map[string]Published, byDay map[int32][]outcome.Cell, dayList []int32,
 	people map[dayCell]int, decided map[dayCell]Decision) []dayCell {
 	const weekDay = int32(-1 << 30) // the dayCell.day of a week cell
@@ -480,8 +481,9 @@ func solvable(rows [][]int64, n int) int {
 const maxEntry = 1<<31 - 1
 
 // solvableInt64 is solvable in int64 arithmetic, fraction-free: a row r
-// is reduced by the pivot row p at column c as p[c]·r − r[c]·p (both
-// divided by their gcd first), then divided by the gcd of its entries.
+// is reduced by the pivot row p at column c as p[c]·r − r[c]·p (with
+// p[c] and r[c] first divided by their gcd), then divided by the gcd of
+// its entries.
 // Each step is invertible, so the rows always span what they spanned at
 // the start. When an entry exceeds maxEntry it gives up and returns the
 // rows it has (still exact, and spanning the same) for solvableRat.
@@ -493,8 +495,8 @@ func solvableInt64(rows [][]int64, n int) (int, [][]int64) {
 			}
 		}
 	}
-	// reduce sets r to p[col]·r − r[col]·p, divided by their and its
-	// entries' gcd; it reports whether every entry is within maxEntry.
+	// reduce reduces r by p at col as above; it reports whether every
+	// entry of r is still within maxEntry.
 	reduce := func(r, p []int64, col int) bool {
 		g := gcd(p[col], r[col])
 		fp, fr := p[col]/g, r[col]/g
