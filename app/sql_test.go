@@ -31,6 +31,7 @@ import (
 	"github.com/shoal-analytics/shoal/event"
 	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
+	"github.com/shoal-analytics/shoal/privacy/privacytest"
 	sqlserver "github.com/shoal-analytics/shoal/sql"
 	"github.com/shoal-analytics/shoal/synth"
 )
@@ -753,7 +754,7 @@ func checkSQLPrivacy(t *testing.T, e *sqlEndpoint, org *synth.Org) {
 					eqs = append(eqs, eq)
 				}
 				hiddenTotal += len(cells)
-				for _, i := range determined(eqs, len(cells)) {
+				for _, i := range privacytest.Determined(eqs, len(cells)) {
 					t.Errorf("%s, week %s: hidden cell %+v (daily %v) is solvable from the published cells", f, wk.period, cells[i].p, cells[i].daily)
 				}
 			}
@@ -763,139 +764,6 @@ func checkSQLPrivacy(t *testing.T, e *sqlEndpoint, org *synth.Org) {
 		}
 		t.Logf("%d hidden cells checked", hiddenTotal)
 	})
-}
-
-// determined returns the unknowns whose value the equations fix: each
-// equation says parent = Σ children over its entries (entry 0 is the
-// parent; -1 marks a known cell), so its row has -1 for the parent and +1
-// for each child among the unknowns. An unknown is determined when its
-// unit vector lies in the row space.
-func determined(eqs [][]int, n int) []int {
-	if n == 0 {
-		return nil
-	}
-	var rows [][]float64
-	for _, eq := range eqs {
-		r := make([]float64, n)
-		nonzero := false
-		for j, u := range eq {
-			if u < 0 {
-				continue
-			}
-			if j == 0 {
-				r[u] -= 1
-			} else {
-				r[u] += 1
-			}
-			nonzero = true
-		}
-		if nonzero {
-			rows = append(rows, r)
-		}
-	}
-	basis := rref(rows, n)
-	var out []int
-	for j := range n {
-		v := make([]float64, n)
-		v[j] = 1
-		if inSpan(basis, v) {
-			out = append(out, j)
-		}
-	}
-	return out
-}
-
-type pivotRow struct {
-	col int
-	row []float64
-}
-
-// rref reduces rows to a basis in reduced row echelon form.
-func rref(rows [][]float64, n int) []pivotRow {
-	const eps = 1e-9
-	var basis []pivotRow
-	for col := 0; col < n; col++ {
-		best := -1
-		for i, r := range rows {
-			if r != nil && abs(r[col]) > eps && (best < 0 || abs(r[col]) > abs(rows[best][col])) {
-				best = i
-			}
-		}
-		if best < 0 {
-			continue
-		}
-		p := rows[best]
-		rows[best] = nil
-		for k := range p {
-			if k != col {
-				p[k] /= p[col]
-			}
-		}
-		p[col] = 1
-		for i, r := range rows {
-			if r != nil && abs(r[col]) > eps {
-				f := r[col]
-				for k := range r {
-					r[k] -= f * p[k]
-				}
-				rows[i] = r
-			}
-		}
-		for _, b := range basis {
-			if abs(b.row[col]) > eps {
-				f := b.row[col]
-				for k := range b.row {
-					b.row[k] -= f * p[k]
-				}
-			}
-		}
-		basis = append(basis, pivotRow{col, p})
-	}
-	return basis
-}
-
-func inSpan(basis []pivotRow, v []float64) bool {
-	const eps = 1e-9
-	w := append([]float64(nil), v...)
-	for _, b := range basis {
-		if f := w[b.col]; abs(f) > eps {
-			for k := range w {
-				w[k] -= f * b.row[k]
-			}
-		}
-	}
-	for _, x := range w {
-		if abs(x) > eps {
-			return false
-		}
-	}
-	return true
-}
-
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
-
-// TestDetermined: the solver the differencing test relies on finds what a
-// reader could compute.
-func TestDetermined(t *testing.T) {
-	// parent (known) = a + b; a = x + y (x known): b and a are unknowns
-	// with one equation each side: a + b known, a - y = known.
-	// Unknowns: 0=a, 1=b, 2=y.
-	if got := determined([][]int{{-1, 0, 1}, {0, -1, 2}}, 3); len(got) != 0 {
-		t.Errorf("two equations in three unknowns solved %v", got)
-	}
-	// parent known = a + known: a is determined.
-	if got := determined([][]int{{-1, 0, -1}}, 1); len(got) != 1 {
-		t.Errorf("parent minus visible sibling not solved: %v", got)
-	}
-	// a + b known, a - b known (b = c with c... ) : both determined.
-	if got := determined([][]int{{-1, 0, 1}, {0, 1}}, 2); len(got) != 2 {
-		t.Errorf("a+b and a=b: got %v, want both", got)
-	}
 }
 
 // selfSigned writes a certificate and key for 127.0.0.1 into dir.

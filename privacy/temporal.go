@@ -2,7 +2,7 @@ package privacy
 
 import (
 	"fmt"
-	"math"
+	"math/big"
 	"slices"
 	"sort"
 	"strings"
@@ -36,9 +36,11 @@ const (
 // hidden cells until nothing changes. Equations that are each safe can
 // still solve a cell together (a hidden day linked through its day tree
 // and its week's), so the week's whole system — week tree, day trees,
-// week = Σ days — is then solved by elimination, and while some hidden
-// cell is determined, the visible day cell with the fewest people in one
-// of its equations is hidden too (and everything settled again). A day
+// week = Σ days — is then solved by exact elimination (integer
+// arithmetic, no rounding: a cell is found determined exactly when the
+// equations fix it), and while some hidden cell is determined, the
+// visible day cell with the fewest people in one of its equations is
+// hidden too (and everything settled again). A day
 // cell hidden for the week tree or the system has ReasonTemporal (or
 // below_k if it has fewer than K people). When a hidden day is its position's only active day
 // in a visible week, its value is the week's (public), so it protects
@@ -280,7 +282,9 @@ func settle(policy Policy, week map[string]Published, byDay map[int32][]outcome.
 // with nobody behind it is a known zero), and returns visible day cells
 // to hide next to the first unknown the equations solve: the visible day
 // cell with the fewest people in one of its equations. None means no
-// hidden cell is solvable.
+// hidden cell is solvable. The equations' coefficients are integers and
+// solvable eliminates exactly: a cell it names is determined, and when it
+// names none, none is.
 func unlink(week map[string]Published, byDay map[int32][]outcome.Cell, dayList []int32,
 	people map[dayCell]int, decided map[dayCell]Decision) []dayCell {
 	const weekDay = int32(-1 << 30) // the dayCell.day of a week cell
@@ -359,7 +363,7 @@ func unlink(week map[string]Published, byDay map[int32][]outcome.Cell, dayList [
 			eqs = append(eqs, eq)
 		}
 	}
-	var rows [][]float64
+	var rows [][]int64
 	var rowEqs [][]dayCell
 	for _, eq := range eqs {
 		for _, k := range eq {
@@ -375,7 +379,7 @@ func unlink(week map[string]Published, byDay map[int32][]outcome.Cell, dayList [
 		return nil
 	}
 	for _, eq := range eqs {
-		r := make([]float64, len(unknowns))
+		r := make([]int64, len(unknowns))
 		any := false
 		for j, k := range eq {
 			if i, ok := index[k]; ok {
@@ -459,19 +463,78 @@ func unlink(week map[string]Published, byDay map[int32][]outcome.Cell, dayList [
 }
 
 // solvable returns the first unknown whose value the rows (linear
-// equations with a known right-hand side) determine — its unit vector is
-// in their span — or -1.
-func solvable(rows [][]float64, n int) int {
-	const eps = 1e-9
+// equations with integer coefficients and a known right-hand side)
+// determine — its unit vector is in their span — or -1. The elimination
+// is exact: Gauss-Jordan over the integers, in int64 while every entry
+// stays within ±maxEntry (the coefficients here are ±1 and stay small),
+// else over math/big.Rat. It overwrites rows.
+func solvable(rows [][]int64, n int) int {
+	j, rest := solvableInt64(rows, n)
+	if rest != nil {
+		return solvableRat(rest, n)
+	}
+	return j
+}
+
+// maxEntry bounds the entries solvableInt64 keeps: a product of two is
+// below 2⁶², a difference of two products below 2⁶³.
+const maxEntry = 1<<31 - 1
+
+// solvableInt64 is solvable in int64 arithmetic, fraction-free: a row r
+// is reduced by the pivot row p at column c as p[c]·r − r[c]·p (with
+// p[c] and r[c] first divided by their gcd), then divided by the gcd of
+// its entries.
+// Each step is invertible, so the rows always span what they spanned at
+// the start. When an entry exceeds maxEntry it gives up and returns the
+// rows it has (still exact, and spanning the same) for solvableRat.
+func solvableInt64(rows [][]int64, n int) (int, [][]int64) {
+	for _, r := range rows {
+		for _, v := range r {
+			if v > maxEntry || v < -maxEntry {
+				return 0, rows
+			}
+		}
+	}
+	// reduce reduces r by p at col as above; it reports whether every
+	// entry of r is still within maxEntry.
+	reduce := func(r, p []int64, col int) bool {
+		g := gcd(p[col], r[col])
+		fp, fr := p[col]/g, r[col]/g
+		h := int64(0)
+		for k := range r {
+			r[k] = fp*r[k] - fr*p[k]
+			if h != 1 && r[k] != 0 {
+				h = gcd(h, r[k])
+			}
+		}
+		ok := true
+		for k := range r {
+			if h > 1 {
+				r[k] /= h
+			}
+			ok = ok && r[k] <= maxEntry && r[k] >= -maxEntry
+		}
+		return ok
+	}
 	type pivot struct {
 		col int
-		row []float64
+		row []int64
 	}
 	var basis []pivot
+	// giveUp returns every row, reduced or not.
+	giveUp := func() [][]int64 {
+		rest := slices.DeleteFunc(rows, func(r []int64) bool { return r == nil })
+		for _, b := range basis {
+			rest = append(rest, b.row)
+		}
+		return rest
+	}
 	for col := 0; col < n; col++ {
+		// Any row with a non-zero entry will do (the result does not
+		// depend on the choice); the smallest entry keeps the others small.
 		best := -1
 		for i, r := range rows {
-			if r != nil && math.Abs(r[col]) > eps && (best < 0 || math.Abs(r[col]) > math.Abs(rows[best][col])) {
+			if r != nil && r[col] != 0 && (best < 0 || abs64(r[col]) < abs64(rows[best][col])) {
 				best = i
 			}
 		}
@@ -480,42 +543,112 @@ func solvable(rows [][]float64, n int) int {
 		}
 		p := rows[best]
 		rows[best] = nil
-		f := p[col]
-		for k := range p {
-			p[k] /= f
-		}
-		for _, r := range rows {
-			if r != nil && math.Abs(r[col]) > eps {
-				g := r[col]
-				for k := range r {
-					r[k] -= g * p[k]
-				}
-			}
-		}
-		for _, b := range basis {
-			if g := b.row[col]; math.Abs(g) > eps {
-				for k := range b.row {
-					b.row[k] -= g * p[k]
-				}
-			}
-		}
 		basis = append(basis, pivot{col, p})
+		for _, r := range rows {
+			if r != nil && r[col] != 0 && !reduce(r, p, col) {
+				return 0, giveUp()
+			}
+		}
+		for _, b := range basis[:len(basis)-1] {
+			if b.row[col] != 0 && !reduce(b.row, p, col) {
+				return 0, giveUp()
+			}
+		}
 	}
 	// In reduced row echelon form, unknown j is determined exactly when a
 	// basis row has its pivot at j and no other non-zero entry.
 	for _, b := range basis {
-		alone := true
-		for k, v := range b.row {
-			if k != b.col && math.Abs(v) > eps {
-				alone = false
+		nonzero := 0
+		for _, v := range b.row {
+			if v != 0 {
+				nonzero++
+			}
+		}
+		if nonzero == 1 {
+			return b.col, nil
+		}
+	}
+	return -1, nil
+}
+
+// solvableRat is solvable in math/big.Rat arithmetic: Gauss-Jordan with
+// each pivot row scaled to a leading 1.
+func solvableRat(rows [][]int64, n int) int {
+	work := make([][]*big.Rat, len(rows))
+	for i, r := range rows {
+		work[i] = make([]*big.Rat, n)
+		for k, v := range r {
+			work[i][k] = new(big.Rat).SetInt64(v)
+		}
+	}
+	type pivot struct {
+		col int
+		row []*big.Rat
+	}
+	var basis []pivot
+	var t big.Rat
+	reduce := func(r, p []*big.Rat, col int) {
+		f := new(big.Rat).Set(r[col])
+		for k := range r {
+			r[k].Sub(r[k], t.Mul(f, p[k]))
+		}
+	}
+	for col := 0; col < n; col++ {
+		best := -1
+		for i, r := range work {
+			if r != nil && r[col].Sign() != 0 {
+				best = i
 				break
 			}
 		}
-		if alone {
+		if best < 0 {
+			continue
+		}
+		p := work[best]
+		work[best] = nil
+		f := new(big.Rat).Inv(p[col])
+		for k := range p {
+			p[k].Mul(p[k], f)
+		}
+		for _, r := range work {
+			if r != nil && r[col].Sign() != 0 {
+				reduce(r, p, col)
+			}
+		}
+		for _, b := range basis {
+			if b.row[col].Sign() != 0 {
+				reduce(b.row, p, col)
+			}
+		}
+		basis = append(basis, pivot{col, p})
+	}
+	for _, b := range basis {
+		nonzero := 0
+		for _, v := range b.row {
+			if v.Sign() != 0 {
+				nonzero++
+			}
+		}
+		if nonzero == 1 {
 			return b.col
 		}
 	}
 	return -1
+}
+
+func gcd(a, b int64) int64 {
+	a, b = abs64(a), abs64(b)
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+func abs64(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // signature identifies what the daily decisions of one metric's week

@@ -1,9 +1,16 @@
 package privacy
 
 import (
+	"cmp"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/shoal-analytics/shoal/outcome"
+	"github.com/shoal-analytics/shoal/privacy/privacytest"
 )
 
 // TestApplyDaily: a unit with teams a and b, visible for the week. On
@@ -15,7 +22,7 @@ func TestApplyDaily(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const week = int32(20412) // a Monday
+	const week = int32(20409) // a Monday (2025-11-17)
 	cell := func(period int32, level outcome.Level, unit, team string, people int) outcome.Cell {
 		return outcome.Cell{Week: period, Level: level, Unit: unit, Team: team, Metric: "tasks_completed", Value: 1, Defined: true, People: people}
 	}
@@ -70,4 +77,408 @@ func TestApplyDaily(t *testing.T) {
 			t.Errorf("%s: exactly one hidden day %v", id, hidden[id])
 		}
 	}
+	// Days matched with their week are published where it is safe: the
+	// org has at least k people every day and no sibling.
+	if len(hidden["org"]) > 0 {
+		t.Errorf("org hidden on days %v", hidden["org"])
+	}
+}
+
+// weekShape is the organisation randomWeek draws: teams[u] teams in unit
+// u, each of people[0] to people[1] people, with cells on the given days (offsets
+// 0-6 from the Monday).
+type weekShape struct {
+	teams  []int
+	people [2]int // the bounds of a team's size
+	days   []int32
+	// activity bounds each day's chance that a member is active.
+	activity [2]float64
+	// empty keeps some cells with nobody behind them (a team with no
+	// activity on a day), as a known zero.
+	empty bool
+}
+
+const benchWeek = int32(20409) // a Monday (2025-11-17)
+
+// randomWeek draws one week of tasks_completed: each team's members are
+// active on a day with that day's probability, so a team's week has the
+// people active on any of its days and a parent the sum of its children.
+func randomWeek(r *rand.Rand, s weekShape) (weekly, daily []outcome.Cell) {
+	const metric = "tasks_completed"
+	type pos struct {
+		level      outcome.Level
+		unit, team string
+	}
+	dayPeople := map[pos]map[int32]int{}
+	weekPeople := map[pos]int{}
+	present := map[pos]map[int32]bool{}
+	add := func(p pos, d int32, n int, keep bool) {
+		if dayPeople[p] == nil {
+			dayPeople[p], present[p] = map[int32]int{}, map[int32]bool{}
+		}
+		dayPeople[p][d] += n
+		present[p][d] = present[p][d] || n > 0 || keep
+	}
+	prob := make([]float64, len(s.days))
+	for i := range prob {
+		prob[i] = s.activity[0] + (s.activity[1]-s.activity[0])*r.Float64()
+	}
+	org := pos{level: outcome.LevelOrg}
+	for u, nt := range s.teams {
+		unit := pos{outcome.LevelUnit, fmt.Sprintf("u%d", u), ""}
+		for t := range nt {
+			team := pos{outcome.LevelTeam, unit.unit, fmt.Sprintf("%s-t%d", unit.unit, t)}
+			active := make([]bool, s.people[0]+r.IntN(s.people[1]-s.people[0]+1))
+			for i, d := range s.days {
+				n := 0
+				for m := range active {
+					if r.Float64() < prob[i] {
+						active[m] = true
+						n++
+					}
+				}
+				keep := s.empty && r.IntN(2) == 0
+				add(team, d, n, keep)
+				add(unit, d, n, keep)
+				add(org, d, n, keep)
+			}
+			n := 0
+			for _, a := range active {
+				if a {
+					n++
+				}
+			}
+			weekPeople[team] += n
+			weekPeople[unit] += n
+			weekPeople[org] += n
+		}
+	}
+	cell := func(p pos, period int32, n int) outcome.Cell {
+		return outcome.Cell{Week: period, Level: p.level, Unit: p.unit, Team: p.team, Metric: metric, Value: float64(n), Defined: true, People: n}
+	}
+	for p, ds := range dayPeople {
+		inWeek := false
+		for _, d := range s.days {
+			if present[p][d] {
+				daily = append(daily, cell(p, benchWeek+d, ds[d]))
+				inWeek = true
+			}
+		}
+		if inWeek {
+			weekly = append(weekly, cell(p, benchWeek, weekPeople[p]))
+		}
+	}
+	return weekly, daily
+}
+
+// readerEquations are the equations a reader of the published weekly and
+// daily cells of one metric's week has, in privacytest.Determined's form:
+// each tree's parent = Σ children and, per position, week = Σ its days.
+// The unknowns are the hidden cells with people behind them; cells names
+// them.
+func readerEquations(weekly, daily []Published) (eqs [][]int, cells []string) {
+	type key struct {
+		daily bool
+		day   int32
+		id    string
+	}
+	pub := map[key]Published{}
+	for _, p := range weekly {
+		pub[key{false, p.Week, outcome.CellID(p.Cell)}] = p
+	}
+	for _, p := range daily {
+		pub[key{true, p.Week, outcome.CellID(p.Cell)}] = p
+	}
+	index := map[key]int{}
+	unknown := func(k key) int {
+		p := pub[k]
+		if p.Visible || p.People == 0 {
+			return -1
+		}
+		if i, ok := index[k]; ok {
+			return i
+		}
+		index[k] = len(cells)
+		cells = append(cells, fmt.Sprintf("%+v", k))
+		return index[k]
+	}
+	keys := slices.SortedFunc(maps.Keys(pub), func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.day, b.day), strings.Compare(a.id, b.id), cmp.Compare(fmt.Sprint(a.daily), fmt.Sprint(b.daily)))
+	})
+	children := map[key][]key{}
+	var parents []key
+	for _, k := range keys {
+		c := pub[k].Cell
+		parent := key{k.daily, k.day, "org"}
+		switch c.Level {
+		case outcome.LevelTeam:
+			parent.id = "unit:" + c.Unit
+		case outcome.LevelOrg:
+			continue
+		}
+		if _, ok := pub[parent]; !ok {
+			continue
+		}
+		if children[parent] == nil {
+			parents = append(parents, parent)
+		}
+		children[parent] = append(children[parent], k)
+	}
+	for _, p := range parents {
+		eq := []int{unknown(p)}
+		for _, k := range children[p] {
+			eq = append(eq, unknown(k))
+		}
+		eqs = append(eqs, eq)
+	}
+	for _, k := range keys {
+		if k.daily {
+			continue
+		}
+		eq := []int{unknown(k)}
+		for d := range int32(7) {
+			if dk := (key{true, k.day + d, k.id}); pub[dk].Metric != "" {
+				eq = append(eq, unknown(dk))
+			}
+		}
+		if len(eq) > 1 {
+			eqs = append(eqs, eq)
+		}
+	}
+	return eqs, cells
+}
+
+// solverRows turns equations in privacytest.Determined's form into
+// solvable's rows: -1 for the parent, +1 for each child among the unknowns.
+func solverRows(eqs [][]int, n int) [][]int64 {
+	var rows [][]int64
+	for _, eq := range eqs {
+		r := make([]int64, n)
+		nonzero := false
+		for j, u := range eq {
+			if u < 0 {
+				continue
+			}
+			if j == 0 {
+				r[u]--
+			} else {
+				r[u]++
+			}
+			nonzero = true
+		}
+		if nonzero {
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+// benchShape is a realistic week: 40 teams of 3 to 12 people in 8 units,
+// with cells on all 7 days, each member active on 40-100 % of them.
+var benchShape = weekShape{teams: []int{5, 5, 5, 5, 5, 5, 5, 5}, people: [2]int{3, 12}, days: []int32{0, 1, 2, 3, 4, 5, 6}, activity: [2]float64{0.4, 1}}
+
+// BenchmarkApplyDaily decides one realistic random week of one metric.
+func BenchmarkApplyDaily(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	p := mustPolicy(b, DefaultMinGroupSize)
+	weekly, daily := randomWeek(r, benchShape)
+	wp, err := Apply(p, weekly)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out []Published
+	for b.Loop() {
+		if out, err = ApplyDaily(p, wp, daily); err != nil {
+			b.Fatal(err)
+		}
+	}
+	hidden := 0
+	for _, c := range out {
+		if !c.Visible {
+			hidden++
+		}
+	}
+	b.ReportMetric(float64(len(out)), "day_cells")
+	b.ReportMetric(float64(hidden), "hidden_day_cells")
+}
+
+// BenchmarkSolvable solves the final systems of eight realistic random
+// weeks (those ApplyDaily leaves: no hidden cell determined, so the
+// elimination runs to the end).
+func BenchmarkSolvable(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	p := mustPolicy(b, DefaultMinGroupSize)
+	type system struct {
+		eqs [][]int
+		n   int
+	}
+	var systems []system
+	unknowns := 0
+	for range 8 {
+		weekly, daily := randomWeek(r, benchShape)
+		wp, err := Apply(p, weekly)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dp, err := ApplyDaily(p, wp, daily)
+		if err != nil {
+			b.Fatal(err)
+		}
+		eqs, cells := readerEquations(wp, dp)
+		systems = append(systems, system{eqs, len(cells)})
+		unknowns += len(cells)
+	}
+	for b.Loop() {
+		for _, s := range systems {
+			if j := solvable(solverRows(s.eqs, s.n), s.n); j >= 0 {
+				b.Fatalf("unknown %d of %d determined", j, s.n)
+			}
+		}
+	}
+	b.ReportMetric(float64(unknowns)/float64(len(systems)), "unknowns/system")
+}
+
+// TestApplyDailyNothingDetermined decides random small organisations'
+// weeks and checks with privacytest.Determined, which shares no code or
+// method with solvable, that no hidden cell can be computed from the
+// equations a reader of the published cells has.
+func TestApplyDailyNothingDetermined(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 2))
+	p := mustPolicy(t, DefaultMinGroupSize)
+	unknowns := 0
+	for i := range 500 {
+		s := weekShape{people: [2]int{0, 12}, activity: [2]float64{0, 1}, empty: true}
+		for range 1 + r.IntN(3) {
+			s.teams = append(s.teams, 1+r.IntN(4))
+		}
+		s.days = make([]int32, 0, 7)
+		for _, d := range r.Perm(7)[:1+r.IntN(7)] {
+			s.days = append(s.days, int32(d))
+		}
+		slices.Sort(s.days)
+		weekly, daily := randomWeek(r, s)
+		wp, err := Apply(p, weekly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dp, err := ApplyDaily(p, wp, daily)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eqs, cells := readerEquations(wp, dp)
+		unknowns += len(cells)
+		for _, j := range privacytest.Determined(eqs, len(cells)) {
+			t.Errorf("case %d (teams per unit %v, days %v): hidden cell %s is determined", i, s.teams, s.days, cells[j])
+		}
+	}
+	t.Logf("%d hidden cells with people checked", unknowns)
+}
+
+// TestSolvable checks solvable against privacytest.Determined on random
+// systems: it must return the first determined unknown, or -1 when there
+// is none.
+func TestSolvable(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 3))
+	found := 0
+	for i := range 2000 {
+		n := 1 + r.IntN(12)
+		var eqs [][]int
+		for range r.IntN(n + 3) {
+			eq := []int{-1}
+			if r.IntN(3) > 0 {
+				eq[0] = r.IntN(n)
+			}
+			for range 1 + r.IntN(4) {
+				u := -1
+				if r.IntN(4) > 0 {
+					u = r.IntN(n)
+				}
+				eq = append(eq, u)
+			}
+			eqs = append(eqs, eq)
+		}
+		want := -1
+		if d := privacytest.Determined(eqs, n); len(d) > 0 {
+			want = d[0]
+			found++
+		}
+		if got := solvable(solverRows(eqs, n), n); got != want {
+			t.Errorf("case %d: solvable(%v, %d) = %d, want %d", i, eqs, n, got, want)
+		}
+		if got := solvableRat(solverRows(eqs, n), n); got != want {
+			t.Errorf("case %d: solvableRat(%v, %d) = %d, want %d", i, eqs, n, got, want)
+		}
+	}
+	t.Logf("%d of 2000 systems determine an unknown", found)
+}
+
+// TestSolvableChain: cells y₀…yₙ₋₁ each the sum of the two before it
+// (yⱼ = yⱼ₋₁ + yⱼ₋₂, a chain of parent = Σ children equations), which
+// makes yⱼ = Fⱼ₊₁·y₀ + … with Fibonacci coefficients. With y₁ = y₀ nothing
+// is known, so nothing is determined; with y₀ + y₁ known, y₂ is. The float
+// elimination solvable used before found y₀ determined, with y₁ = y₀ from
+// n = 45 on and with y₀ + y₁ known from n = 48. From n = 47 the
+// coefficients pass maxEntry and solvableRat answers.
+func TestSolvableChain(t *testing.T) {
+	for _, n := range []int{45, 48, 92} {
+		for _, tc := range []struct {
+			name string
+			eq   []int
+			want int
+		}{
+			{"y1=y0", []int{1, 0}, -1},
+			{"y0+y1 known", []int{-1, 0, 1}, 2},
+		} {
+			var eqs [][]int
+			for j := n - 1; j >= 2; j-- {
+				eqs = append(eqs, []int{j, j - 1, j - 2})
+			}
+			eqs = append(eqs, tc.eq)
+			if d := privacytest.Determined(eqs, n); tc.want < 0 && len(d) > 0 || tc.want >= 0 && (len(d) == 0 || d[0] != tc.want) {
+				t.Fatalf("n=%d, %s: privacytest.Determined = %v, want first %d", n, tc.name, d, tc.want)
+			}
+			if got := solvable(solverRows(eqs, n), n); got != tc.want {
+				t.Errorf("n=%d, %s: solvable = %d, want %d", n, tc.name, got, tc.want)
+			}
+			if _, rest := solvableInt64(solverRows(eqs, n), n); (rest == nil) != (n < 47) {
+				t.Errorf("n=%d, %s: solvableInt64 finished %v", n, tc.name, rest == nil)
+			}
+		}
+	}
+}
+
+// TestSolvableShuffledChains: TestSolvableChain's chains with their cells
+// and equations shuffled and a few more equations, so that solvableInt64
+// gives up at different points of its elimination and solvableRat goes on
+// from there.
+func TestSolvableShuffledChains(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 4))
+	gaveUp := 0
+	for i := range 100 {
+		n := 40 + r.IntN(30)
+		perm := r.Perm(n)
+		var eqs [][]int
+		for j := 2; j < n; j++ {
+			eqs = append(eqs, []int{perm[j], perm[j-1], perm[j-2]})
+		}
+		for range r.IntN(3) {
+			eq := []int{-1}
+			for range 1 + r.IntN(3) {
+				eq = append(eq, r.IntN(n))
+			}
+			eqs = append(eqs, eq)
+		}
+		r.Shuffle(len(eqs), func(i, j int) { eqs[i], eqs[j] = eqs[j], eqs[i] })
+		want := -1
+		if d := privacytest.Determined(eqs, n); len(d) > 0 {
+			want = d[0]
+		}
+		if _, rest := solvableInt64(solverRows(eqs, n), n); rest != nil {
+			gaveUp++
+		}
+		if got := solvable(solverRows(eqs, n), n); got != want {
+			t.Errorf("case %d: solvable(%v, %d) = %d, want %d", i, eqs, n, got, want)
+		}
+	}
+	t.Logf("solvableInt64 gave up on %d of 100", gaveUp)
 }
