@@ -4,7 +4,13 @@ PKGS      ?= ./...
 FUZZTIME  ?= 15s
 GOFLAGS_TEST ?= -timeout 30m
 
-.PHONY: help test test-short lint vet fmt-check fuzz bench bench-pipeline demo build clean generate check-generated
+# golangci-lint: the pinned version, which `make tools` installs where
+# `go install` puts binaries; lint runs that one, else the one on PATH.
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOBIN_DIR      = $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)
+GOLANGCI_LINT ?= $(or $(wildcard $(GOBIN_DIR)/golangci-lint),$(shell command -v golangci-lint 2>/dev/null))
+
+.PHONY: help test test-short lint vet fmt-check golangci-lint tools fuzz bench bench-pipeline demo build clean generate check-generated
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n", $$1, $$2}'
@@ -16,13 +22,23 @@ test: lint ## the full test suite (what CI runs): lint, every test, a short fuzz
 test-short: ## unit tests only (skips whole-binary tests)
 	$(GO) test -short $(PKGS)
 
-lint: vet fmt-check ## go vet and gofmt
+lint: vet fmt-check golangci-lint ## go vet, gofmt and golangci-lint (.golangci.yml: import rules, errors, doc comments)
 
 vet: ## go vet
 	$(GO) vet $(PKGS)
 
 fmt-check: ## fail if any file is not gofmt-clean
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+golangci-lint: ## golangci-lint run with .golangci.yml
+	@if [ -z "$(GOLANGCI_LINT)" ]; then echo "golangci-lint not found on PATH or in $(GOBIN_DIR): make tools installs $(GOLANGCI_LINT_VERSION)"; exit 1; fi
+	@v=$$($(GOLANGCI_LINT) version --short 2>/dev/null); if [ "v$$v" != "$(GOLANGCI_LINT_VERSION)" ]; then echo "warning: $(GOLANGCI_LINT) is $${v:-of unknown version}, the pinned version is $(GOLANGCI_LINT_VERSION) (make tools)"; fi
+	$(GOLANGCI_LINT) run
+
+tools: ## install golangci-lint at GOLANGCI_LINT_VERSION with go install (skipped when that version is there)
+	@if [ "v$$($(GOBIN_DIR)/golangci-lint version --short 2>/dev/null)" = "$(GOLANGCI_LINT_VERSION)" ]; then echo "golangci-lint $(GOLANGCI_LINT_VERSION) already in $(GOBIN_DIR)"; exit 0; fi; \
+	echo "go install golangci-lint $(GOLANGCI_LINT_VERSION) (a cold build takes minutes)"; \
+	GOTOOLCHAIN=local $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 fuzz: ## fuzz the decoder for longer (FUZZTIME=10m make fuzz)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./ingest

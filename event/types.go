@@ -24,11 +24,11 @@ var Types = []string{
 	TaskReopened, TaskCancelled, TimeLogged, RequestOpened, RequestResponded,
 }
 
-// Time-entry categories (work.time.logged data.category).
+// Categories lists the accepted time-entry categories (work.time.logged data.category).
 var Categories = []string{"focus", "meeting", "collaboration", "support", "admin", "learning", "other"}
 
-// Task kinds (work.task.created data.kind).
+// TaskKinds lists the accepted task kinds (work.task.created data.kind).
 var TaskKinds = []string{"feature", "bug", "chore", "other"}
 
-// Request kinds (work.request.opened data.kind).
+// RequestKinds lists the accepted request kinds (work.request.opened data.kind).
 var RequestKinds = []string{"review", "question", "handoff"}
