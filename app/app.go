@@ -201,7 +201,7 @@ func (p *App) refreshNow(ctx context.Context, force bool) {
 	}
 }
 
-// refreshSnapshot recomputes the exporter's snapshot, unless force is false
+// RefreshMetrics recomputes the exporter's snapshot, unless force is false
 // and nothing was committed, nor the agreements changed, since the last
 // refresh less than idleRefreshInterval ago: an idle pipeline does not keep
 // both cores busy recomputing the same outcomes (they slowed a weekly report
@@ -353,7 +353,7 @@ func (p *App) close() {
 	}
 }
 
-// waitCaughtUp blocks until everything published to the topic when it was
+// WaitCaughtUp blocks until everything published to the topic when it was
 // called has been committed, logging progress.
 func (p *App) WaitCaughtUp(ctx context.Context, progress func(ingest.Stats)) error {
 	end, err := broker.EndOffsets(ctx, p.cfg.Brokers, p.cfg.Topic)

@@ -332,7 +332,6 @@ func TestIdleCheckpoint(t *testing.T) {
 		garbage[i] = 1
 	}
 	runtime.KeepAlive(garbage)
-	garbage = nil
 	for {
 		_, released, err := p.IdleCheckpoint(context.Background())
 		if errors.Is(err, transform.ErrCheckpointBusy) && time.Now().Before(deadline) {

@@ -73,6 +73,8 @@ type Config struct {
 	IdleCheckpoint time.Duration `yaml:"-"`
 }
 
+// DefaultConfig is the configuration before flags, environment and file,
+// with the DuckDB file and broker log under dataDir.
 func DefaultConfig(dataDir string) Config {
 	return Config{
 		Config:       ingest.DefaultConfig(),
@@ -86,6 +88,7 @@ func DefaultConfig(dataDir string) Config {
 	}
 }
 
+// RegisterFlags registers every setting as a flag of fs, defaulting to c.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ConfigFile, "config", "", "optional YAML file with any of these settings (keys: flag names with _ for -); unknown keys are an error")
 	c.Config.RegisterFlags("", fs)
@@ -104,7 +107,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Schedule.RegisterFlags(fs)
 }
 
-// validate reports every problem at once.
+// Validate reports every problem at once; requireKey makes the pseudonym
+// key file required (run), demo generates one.
 func (c *Config) Validate(requireKey bool) error {
 	var errs []error
 	if err := c.Config.Validate(); err != nil {

@@ -14,6 +14,8 @@ func (p *App) refreshServing(ctx context.Context) {
 	refreshLoop(ctx, sqlserver.RefreshInterval, func(ctx context.Context) { p.RefreshSQLNow(ctx, false) })
 }
 
+// RefreshSQLNow republishes the SQL endpoint's tables if anything changed
+// (force: always); a failure is logged and the previous tables stay served.
 func (p *App) RefreshSQLNow(ctx context.Context, force bool) {
 	if p.publisher == nil {
 		return

@@ -103,8 +103,8 @@ func (s *sanitizer) value(depth int) bool {
 	if lx.i >= len(lx.b) || depth > maxNesting {
 		return false
 	}
-	switch c := lx.b[lx.i]; {
-	case c == '"':
+	switch c := lx.b[lx.i]; c {
+	case '"':
 		v, ok := lx.str()
 		if !ok {
 			return false
@@ -112,9 +112,9 @@ func (s *sanitizer) value(depth int) bool {
 		text, _ := unescape(nil, lx.b[v.start:v.end])
 		s.out = s.quote(s.out, text)
 		return true
-	case c == '{':
+	case '{':
 		return s.object(depth + 1)
-	case c == '[':
+	case '[':
 		lx.i++
 		s.out = append(s.out, '[')
 		lx.ws()
@@ -275,13 +275,13 @@ func (s *sanitizer) raw(msg []byte) []byte {
 		var vend int
 		var vtext []byte
 		quote := byte('"')
-		switch c := msg[k]; {
-		case c == '"' || c == '\'':
+		switch c := msg[k]; c {
+		case '"', '\'':
 			quote = c
 			var vclosed bool
 			vend, vclosed = lexStringLenient(msg, k)
 			vtext = literalText(msg, k, vend, vclosed)
-		case c == '{' || c == '[':
+		case '{', '[':
 			vend = skipCompositeLenient(msg, k)
 		default:
 			vend = k

@@ -3,6 +3,7 @@ package transform
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -115,7 +116,7 @@ func TestQueryArrowErrors(t *testing.T) {
 		}
 		return nil
 	})
-	if err != stop || rows != 4 {
+	if !errors.Is(err, stop) || rows != 4 {
 		t.Fatalf("error %v after %d rows, want stop after 4", err, rows)
 	}
 }

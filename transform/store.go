@@ -184,7 +184,7 @@ func (s *Store) setWALAside(path, dsn string, replayErr error) (*duckdb.Connecto
 	wal := walPath(path)
 	aside := wal + ".unreplayable-" + time.Now().UTC().Format("20060102T150405Z")
 	if err := os.Rename(wal, aside); err != nil {
-		return nil, fmt.Errorf("%w; moving the write-ahead log aside failed too: %v", replayErr, err)
+		return nil, fmt.Errorf("%w; moving the write-ahead log aside failed too: %w", replayErr, err)
 	}
 	s.logger.Warn("the DuckDB write-ahead log could not be replayed (the process was killed while writing it?); it was moved aside and the last checkpoint opened: "+
 		"the batches committed since then are consumed from Kafka again, with their offsets, so nothing is counted twice; if the topic's retention has dropped them they are lost",

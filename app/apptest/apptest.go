@@ -87,12 +87,12 @@ func TestKey(t *testing.T, dir string) (string, []byte) {
 	return path, key
 }
 
-// SmallOrg is a quick organisation for tests: every fault and edge the
-// generator makes, at a size that ingests in seconds.
 // OrgNow is the end of SmallOrg's events: the in-process pipelines' clock,
 // so "current week" and "previous week" hold data whatever today is.
 var OrgNow = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 
+// SmallOrg is a quick organisation for tests: every fault and edge the
+// generator makes, at a size that ingests in seconds, ending at OrgNow.
 func SmallOrg() (*synth.Org, []synth.Message) {
 	return synth.Generate(synth.Options{Seed: 42, Teams: 8, Units: 3, People: 60, Weeks: 3,
 		End: OrgNow, BadRate: 0.03, DuplicateRate: 0.01, LateRate: 0.05})

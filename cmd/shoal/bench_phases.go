@@ -206,7 +206,7 @@ func benchShoal(ctx context.Context, brokers []string, work string, tune benchTu
 		case <-ctx.Done():
 			return benchResult{}, ctx.Err()
 		case err := <-done:
-			return benchResult{}, fmt.Errorf("pipeline stopped before catching up: %v", err)
+			return benchResult{}, fmt.Errorf("pipeline stopped before catching up: %w", err)
 		case <-t.C:
 		}
 	}

@@ -59,7 +59,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		return publishAll(ctx, brokers, *topic, msgs, newProgress(stderr, "published", int64(len(msgs))))
 	}
-	var w io.Writer = stdout
+	w := stdout
 	if *out != "" {
 		f, err := os.Create(*out)
 		if err != nil {
