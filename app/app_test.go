@@ -313,16 +313,13 @@ func TestIdleCheckpoint(t *testing.T) {
 	p, _ := testPipeline(t, addr, dir, org, logs, func(c *Config) { c.IdleCheckpoint = 200 * time.Millisecond })
 	waitCaughtUp(t, p)
 	wal := p.cfg.StoreConfig().Path + ".wal"
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		fi, err := os.Stat(wal)
-		if (err != nil || fi.Size() == 0) && bytes.Contains(logs.Bytes(), []byte("write-ahead log checkpointed")) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the write-ahead log was not checkpointed within 15 s of catching up (stat: %v, %v)", fi, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var fi os.FileInfo
+	var err error
+	if !apptest.Poll(15*time.Second, func() bool {
+		fi, err = os.Stat(wal)
+		return (err != nil || fi.Size() == 0) && bytes.Contains(logs.Bytes(), []byte("write-ahead log checkpointed"))
+	}) {
+		t.Fatalf("the write-ahead log was not checkpointed within 15 s of catching up (stat: %v, %v)", fi, err)
 	}
 
 	// The pause also returns the Go heap's free pages: 64 MiB written and
@@ -332,19 +329,16 @@ func TestIdleCheckpoint(t *testing.T) {
 		garbage[i] = 1
 	}
 	runtime.KeepAlive(garbage)
-	for {
-		_, released, err := p.IdleCheckpoint(context.Background())
-		if errors.Is(err, transform.ErrCheckpointBusy) && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if released < 48<<20 {
-			t.Errorf("the idle checkpoint returned %d MiB of the Go heap to the system, want the 64 MiB dropped before it", released>>20)
-		}
-		break
+	var released int64
+	apptest.Poll(15*time.Second, func() bool {
+		_, released, err = p.IdleCheckpoint(context.Background())
+		return !errors.Is(err, transform.ErrCheckpointBusy)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if released < 48<<20 {
+		t.Errorf("the idle checkpoint returned %d MiB of the Go heap to the system, want the 64 MiB dropped before it", released>>20)
 	}
 }
 

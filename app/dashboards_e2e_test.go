@@ -123,19 +123,17 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 // bounds a hang; nothing is timed.
 func waitScrapes(t *testing.T, prom *promServer, n int) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		up, _ := prom.query(`count_over_time(up{job="shoal"}[10m])`)
-		org, _ := prom.query(`shoal_tasks_completed{team="",unit="",window="previous_week"}`)
-		if len(up) > 0 && len(org) > 0 {
-			if scrapes, _ := strconv.ParseFloat(fmt.Sprint(up[0].Value[1]), 64); scrapes >= float64(n) {
-				return
-			}
+	var up, org []promSample
+	if !apptest.Poll(90*time.Second, func() bool {
+		up, _ = prom.query(`count_over_time(up{job="shoal"}[10m])`)
+		org, _ = prom.query(`shoal_tasks_completed{team="",unit="",window="previous_week"}`)
+		if len(up) == 0 || len(org) == 0 {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Prometheus did not scrape Shoal %d times (up: %v, org series: %d); its log:\n%s", n, up, len(org), prom.log())
-		}
-		time.Sleep(250 * time.Millisecond)
+		scrapes, _ := strconv.ParseFloat(fmt.Sprint(up[0].Value[1]), 64)
+		return scrapes >= float64(n)
+	}) {
+		t.Fatalf("Prometheus did not scrape Shoal %d times (up: %v, org series: %d); its log:\n%s", n, up, len(org), prom.log())
 	}
 }
 

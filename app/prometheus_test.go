@@ -45,13 +45,11 @@ func TestPrometheusScrapesOutcomes(t *testing.T) {
 		r, _ := prom.query(q)
 		return r
 	}
-	deadline := time.Now().Add(60 * time.Second)
 	var org0 []promSample
-	for len(org0) == 0 && time.Now().Before(deadline) {
-		time.Sleep(500 * time.Millisecond)
+	if !apptest.Poll(60*time.Second, func() bool {
 		org0 = query(`shoal_tasks_completed{team="",unit="",window="previous_week"}`)
-	}
-	if len(org0) == 0 {
+		return len(org0) > 0
+	}) {
 		t.Fatalf("Prometheus never returned the org throughput; its log:\n%s", prom.log())
 	}
 	// The value Prometheus holds equals what Shoal exported.

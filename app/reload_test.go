@@ -62,11 +62,7 @@ func TestReloadTeams(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for p.teams.Get().Team(org.Teams[0].ID).ResponseSLA != 12*time.Hour {
-		if time.Now().After(deadline) {
-			t.Fatal("SIGHUP did not reload the teams file")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !apptest.Poll(10*time.Second, func() bool { return p.teams.Get().Team(org.Teams[0].ID).ResponseSLA == 12*time.Hour }) {
+		t.Fatal("SIGHUP did not reload the teams file")
 	}
 }

@@ -117,17 +117,13 @@ func TestReportEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() { sched.Run(sctx); close(scheduled) }()
-	deadline := time.Now().Add(30 * time.Second)
 	for _, f := range report.Formats {
 		path := filepath.Join(dataDir, "reports", report.FileName(week, f))
-		for {
-			if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, outs[f]) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the scheduled report %s was not written", path)
-			}
-			time.Sleep(50 * time.Millisecond)
+		if !apptest.Poll(30*time.Second, func() bool {
+			b, err := os.ReadFile(path)
+			return err == nil && bytes.Equal(b, outs[f])
+		}) {
+			t.Fatalf("the scheduled report %s was not written", path)
 		}
 	}
 	stopSchedule()

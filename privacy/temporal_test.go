@@ -248,31 +248,6 @@ func readerEquations(weekly, daily []Published) (eqs [][]int, cells []string) {
 	return eqs, cells
 }
 
-// solverRows turns equations in privacytest.Determined's form into
-// solvable's rows: -1 for the parent, +1 for each child among the unknowns.
-func solverRows(eqs [][]int, n int) [][]int64 {
-	var rows [][]int64
-	for _, eq := range eqs {
-		r := make([]int64, n)
-		nonzero := false
-		for j, u := range eq {
-			if u < 0 {
-				continue
-			}
-			if j == 0 {
-				r[u]--
-			} else {
-				r[u]++
-			}
-			nonzero = true
-		}
-		if nonzero {
-			rows = append(rows, r)
-		}
-	}
-	return rows
-}
-
 // benchShape is a realistic week: 40 teams of 3 to 12 people in 8 units,
 // with cells on all 7 days, each member active on 40-100 % of them.
 var benchShape = weekShape{teams: []int{5, 5, 5, 5, 5, 5, 5, 5}, people: [2]int{3, 12}, days: []int32{0, 1, 2, 3, 4, 5, 6}, activity: [2]float64{0.4, 1}}
@@ -330,7 +305,7 @@ func BenchmarkSolvable(b *testing.B) {
 	}
 	for b.Loop() {
 		for _, s := range systems {
-			if j := solvable(solverRows(s.eqs, s.n), s.n); j >= 0 {
+			if j := solvable(privacytest.Rows(s.eqs, s.n), s.n); j >= 0 {
 				b.Fatalf("unknown %d of %d determined", j, s.n)
 			}
 		}
@@ -402,10 +377,10 @@ func TestSolvable(t *testing.T) {
 			want = d[0]
 			found++
 		}
-		if got := solvable(solverRows(eqs, n), n); got != want {
+		if got := solvable(privacytest.Rows(eqs, n), n); got != want {
 			t.Errorf("case %d: solvable(%v, %d) = %d, want %d", i, eqs, n, got, want)
 		}
-		if got := solvableRat(solverRows(eqs, n), n); got != want {
+		if got := solvableRat(privacytest.Rows(eqs, n), n); got != want {
 			t.Errorf("case %d: solvableRat(%v, %d) = %d, want %d", i, eqs, n, got, want)
 		}
 	}
@@ -437,10 +412,10 @@ func TestSolvableChain(t *testing.T) {
 			if d := privacytest.Determined(eqs, n); tc.want < 0 && len(d) > 0 || tc.want >= 0 && (len(d) == 0 || d[0] != tc.want) {
 				t.Fatalf("n=%d, %s: privacytest.Determined = %v, want first %d", n, tc.name, d, tc.want)
 			}
-			if got := solvable(solverRows(eqs, n), n); got != tc.want {
+			if got := solvable(privacytest.Rows(eqs, n), n); got != tc.want {
 				t.Errorf("n=%d, %s: solvable = %d, want %d", n, tc.name, got, tc.want)
 			}
-			if _, rest := solvableInt64(solverRows(eqs, n), n); (rest == nil) != (n < 47) {
+			if _, rest := solvableInt64(privacytest.Rows(eqs, n), n); (rest == nil) != (n < 47) {
 				t.Errorf("n=%d, %s: solvableInt64 finished %v", n, tc.name, rest == nil)
 			}
 		}
@@ -473,10 +448,10 @@ func TestSolvableShuffledChains(t *testing.T) {
 		if d := privacytest.Determined(eqs, n); len(d) > 0 {
 			want = d[0]
 		}
-		if _, rest := solvableInt64(solverRows(eqs, n), n); rest != nil {
+		if _, rest := solvableInt64(privacytest.Rows(eqs, n), n); rest != nil {
 			gaveUp++
 		}
-		if got := solvable(solverRows(eqs, n), n); got != want {
+		if got := solvable(privacytest.Rows(eqs, n), n); got != want {
 			t.Errorf("case %d: solvable(%v, %d) = %d, want %d", i, eqs, n, got, want)
 		}
 	}

@@ -73,10 +73,7 @@ func TestEmbeddedBrokerSurvivesKill(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for committedBatches("http://"+httpAddr) < 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	apptest.Poll(30*time.Second, func() bool { return committedBatches("http://"+httpAddr) >= 0 })
 	if err := publishAll(context.Background(), []string{brokerAddr}, "shoal.events", msgs, nil); err != nil {
 		t.Fatal(err)
 	}

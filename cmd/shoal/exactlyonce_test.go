@@ -90,10 +90,7 @@ func TestExactlyOnceUnderSIGKILL(t *testing.T) {
 		// Wait until this run has committed a few batches, then kill it at a
 		// random moment shortly after.
 		target := 1 + rng.IntN(8)
-		deadline := time.Now().Add(60 * time.Second)
-		for committedBatches("http://"+httpAddr) < target && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
+		apptest.Poll(60*time.Second, func() bool { return committedBatches("http://"+httpAddr) >= target })
 		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -139,10 +136,7 @@ func TestExactlyOnceAfterWALSetAside(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for committedBatches("http://"+httpAddr) < 8 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	apptest.Poll(60*time.Second, func() bool { return committedBatches("http://"+httpAddr) >= 8 })
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

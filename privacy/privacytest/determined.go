@@ -16,6 +16,14 @@ func Determined(eqs [][]int, n int) []int {
 	if n == 0 {
 		return nil
 	}
+	return determined(Rows(eqs, n), n)
+}
+
+// Rows turns equations in Determined's form into integer rows over the n
+// unknowns: -1 for the parent, +1 for each child among the unknowns
+// (equations with no unknown are left out). Tests hand the same rows to
+// the solver they check.
+func Rows(eqs [][]int, n int) [][]int64 {
 	var rows [][]int64
 	for _, eq := range eqs {
 		r := make([]int64, n)
@@ -35,7 +43,7 @@ func Determined(eqs [][]int, n int) []int {
 			rows = append(rows, r)
 		}
 	}
-	return determined(rows, n)
+	return rows
 }
 
 // determined is Determined over integer rows.

@@ -1,0 +1,91 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEmbeddedBroker: the embedded broker keeps its log under the data
+// dir; topics are created once with the partitions asked for; what
+// Publish sends is what EndOffsets counts, across a restart of the broker.
+func TestEmbeddedBroker(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	logger := slog.New(slog.DiscardHandler)
+	b, err := StartEmbedded("127.0.0.1:0", dir, 3, []string{"events"}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokers := []string{b.Addr()}
+	if err := EnsureTopics(ctx, brokers, 2, "events", "dlq"); err != nil {
+		t.Fatal(err)
+	}
+	if err := EnsureTopics(ctx, brokers, 2, "events", "dlq"); err != nil {
+		t.Fatalf("ensuring existing topics again: %v", err)
+	}
+	msgs := make([]int, 12_000) // more than one chunk
+	var progress []int
+	kv := func(i int) ([]byte, []byte) { return fmt.Appendf(nil, "k%d", i%7), fmt.Appendf(nil, "v%d", i) }
+	for i := range msgs {
+		msgs[i] = i
+	}
+	if err := Publish(ctx, brokers, "events", msgs, kv, func(n int) { progress = append(progress, n) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(progress) != 3 || progress[2] != len(msgs) {
+		t.Errorf("progress %v, want three chunks ending at %d", progress, len(msgs))
+	}
+	count := func(topic string) (int64, int) {
+		end, err := EndOffsets(ctx, brokers, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, o := range end {
+			n += o
+		}
+		return n, len(end)
+	}
+	if n, parts := count("events"); n != int64(len(msgs)) || parts != 3 {
+		t.Errorf("events: %d messages in %d partitions, want %d in 3 (seeded)", n, parts, len(msgs))
+	}
+	if n, parts := count("dlq"); n != 0 || parts != 2 {
+		t.Errorf("dlq: %d messages in %d partitions, want 0 in 2 (created)", n, parts)
+	}
+	b.Close()
+	if _, err := os.Stat(filepath.Join(dir, "kafka")); err != nil {
+		t.Fatalf("no broker log under the data dir: %v", err)
+	}
+	b, err = StartEmbedded("127.0.0.1:0", dir, 3, []string{"events"}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	brokers = []string{b.Addr()}
+	if n, _ := count("events"); n != int64(len(msgs)) {
+		t.Errorf("after a restart the broker holds %d messages, want %d", n, len(msgs))
+	}
+}
+
+// TestStartEmbeddedBusyPort: a port in use is refused with what to do.
+func TestStartEmbeddedBusyPort(t *testing.T) {
+	b, err := StartEmbedded("127.0.0.1:0", t.TempDir(), 1, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	_, err = StartEmbedded(b.Addr(), t.TempDir(), 1, nil, slog.New(slog.DiscardHandler))
+	if err == nil {
+		t.Fatal("a second broker on the same port started")
+	}
+	if want := "--embedded-addr 127.0.0.1:0"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+}
