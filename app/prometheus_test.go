@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/app/apptest"
-	"github.com/shoal-analytics/shoal/metrics"
+	"github.com/shoal-analytics/shoal/event/calendar"
 )
 
 // TestPrometheusScrapesOutcomes runs the real Prometheus server (Debian's
@@ -58,7 +58,7 @@ func TestPrometheusScrapesOutcomes(t *testing.T) {
 		t.Errorf("Prometheus has %v for the org throughput; Shoal exported:\n%s", org0[0].Value, grepLines(exposition, "shoal_tasks_completed{"))
 	}
 	// Known teams' values in Prometheus equal the rollups in DuckDB.
-	prev := metrics.WeekOf(apptest.OrgNow, time.UTC) - 7
+	prev := calendar.WeekStartOf(apptest.OrgNow, time.UTC) - 7
 	rows, err := p.store.Outcomes(context.Background(), p.teams.Get(), prev, prev, apptest.OrgNow)
 	if err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ import (
 	_ "github.com/lib/pq"
 
 	"github.com/shoal-analytics/shoal/app/apptest"
-	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/event/calendar"
 	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 	"github.com/shoal-analytics/shoal/privacy/privacytest"
@@ -564,7 +564,7 @@ func checkSQLPrivacy(t *testing.T, e *sqlEndpoint, org *synth.Org) {
 	_, weeks := sqlRows(t, c, "SELECT min(week), max(week) FROM shoal.weekly_outcomes")
 	from, _ := time.Parse(time.DateOnly, *weeks[0][0])
 	to, _ := time.Parse(time.DateOnly, *weeks[0][1])
-	fromDay, toDay := event.DayOf(from, time.UTC), event.DayOf(to, time.UTC)
+	fromDay, toDay := calendar.DayOf(from, time.UTC), calendar.DayOf(to, time.UTC)
 	weekly, err := e.p.store.Outcomes(ctx, e.p.teams.Get(), fromDay, toDay, apptest.OrgNow)
 	if err != nil {
 		t.Fatal(err)
@@ -585,7 +585,7 @@ func checkSQLPrivacy(t *testing.T, e *sqlEndpoint, org *synth.Org) {
 	truePeople := func(rows []outcome.Cell) map[pos]map[string]int {
 		out := map[pos]map[string]int{}
 		for _, o := range rows {
-			k := pos{event.DayTime(o.Week).Format(time.DateOnly), string(o.Level), o.Unit, o.Team}
+			k := pos{calendar.DayTime(o.Week).Format(time.DateOnly), string(o.Level), o.Unit, o.Team}
 			if out[k] == nil {
 				out[k] = map[string]int{}
 			}
@@ -837,7 +837,7 @@ func TestSQLDataQuality(t *testing.T) {
 	}
 	want := map[string]int64{}
 	for _, q := range quality {
-		day := event.DayTime(q.Day).Format(time.DateOnly)
+		day := calendar.DayTime(q.Day).Format(time.DateOnly)
 		want[day+" accepted"] = q.Accepted
 		for r, n := range q.Rejected {
 			want[day+" "+r] = n

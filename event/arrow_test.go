@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/shoal-analytics/shoal/event/calendar"
 )
 
 func sampleEvents(n int) []Event {
@@ -13,7 +15,7 @@ func sampleEvents(n int) []Event {
 	t0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	for i := range evs {
 		e := Event{Source: "https://jira.acme.example", ID: fmt.Sprint(100000 + i), Time: t0.Add(time.Duration(i) * time.Second),
-			Day: DayOf(t0, time.UTC), Team: fmt.Sprintf("team-%02d", i%30), Person: fmt.Sprintf("p_%024x", i%250), Partition: int32(i % 6), Offset: int64(i)}
+			Day: calendar.DayOf(t0, time.UTC), Team: fmt.Sprintf("team-%02d", i%30), Person: fmt.Sprintf("p_%024x", i%250), Partition: int32(i % 6), Offset: int64(i)}
 		if i%2 == 0 {
 			e.Type, e.Category, e.Start, e.End = TimeLogged, "focus", e.Time, e.Time.Add(time.Hour)
 		} else {

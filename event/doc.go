@@ -3,6 +3,9 @@
 // which accepted events travel from ingest to transform, and the Batch, the
 // unit of durability ingest hands its sink, with the sink's CommitResult.
 //
+// Day and week arithmetic is in the calendar subpackage, which imports no
+// Arrow, so the outputs use it too.
+//
 // It is the one thing ingest and transform share, so neither imports the
 // other. It never carries a raw person identifier: Event.Person is always a
 // keyed pseudonym by the time an Event exists.

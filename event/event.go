@@ -39,17 +39,3 @@ type Event struct {
 
 // Reset clears e for reuse without reallocating.
 func (e *Event) Reset() { *e = Event{} }
-
-// DayOf returns the calendar day of t in loc as days since 1970-01-01.
-func DayOf(t time.Time, loc *time.Location) int32 {
-	y, m, d := t.In(loc).Date()
-	return int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
-}
-
-// DateOf returns the day number of a civil date.
-func DateOf(y int, m time.Month, d int) int32 {
-	return int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
-}
-
-// DayTime returns midnight UTC of a day number (for printing).
-func DayTime(day int32) time.Time { return time.Unix(int64(day)*86400, 0).UTC() }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/shoal-analytics/shoal/broker"
 	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/event/calendar"
 )
 
 // Sink makes batches durable. Commit must apply the events, the rejected
@@ -374,7 +375,7 @@ func (b *batcher) prepare(ctx context.Context, msgs []kafka.Message) (*prepared,
 			if day.IsZero() {
 				day = time.Now()
 			}
-			p.rejected[event.Rejected{Day: event.DayOf(day, time.UTC), Reason: string(r.Reason)}]++
+			p.rejected[event.Rejected{Day: calendar.DayOf(day, time.UTC), Reason: string(r.Reason)}]++
 			continue
 		}
 		evs[i].Partition, evs[i].Offset = part, m.Offset

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/event/calendar"
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
@@ -1020,14 +1021,14 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 		loc = d.loc(ev.Team)
 	}
 	if loc == nil || loc == time.UTC {
-		// event.DayOf(day, time.UTC), without the calendar conversions.
+		// calendar.DayOf(day, time.UTC), without the calendar conversions.
 		sec := day.Unix()
 		if sec < 0 {
 			sec -= 86400 - 1
 		}
 		ev.Day = int32(sec / 86400)
 	} else {
-		ev.Day = event.DayOf(day, loc)
+		ev.Day = calendar.DayOf(day, loc)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/event/calendar"
 	"github.com/shoal-analytics/shoal/privacy"
 	"github.com/shoal-analytics/shoal/schema"
 )
@@ -70,7 +71,7 @@ func dtRetime(m []byte, t string) []byte {
 func TestDecodeAccepts(t *testing.T) {
 	p := dtPseudonymizer(t)
 	alice, user := p.Pseudonym(dtRawEmail), p.Pseudonym(dtRawUserID)
-	day := event.DateOf(2024, time.May, 1)
+	day := calendar.DateOf(2024, time.May, 1)
 	base := func(typ string) event.Event {
 		return event.Event{Source: "jira/acme", ID: "evt-1", Type: typ, Time: dtTime("2024-05-01T09:30:00Z"), Day: day, Team: "team-orca", Task: "ORCA-1"}
 	}
@@ -131,7 +132,7 @@ func TestDecodeAccepts(t *testing.T) {
 		{"negative offset, leap day",
 			dtRetime(dtMsg(event.TaskBlocked, `{"team":"team-orca","task":"ORCA-1"}`), "2024-02-29T23:30:00-01:30"),
 			with(base(event.TaskBlocked), func(e *event.Event) {
-				e.Time, e.Day = dtTime("2024-03-01T01:00:00Z"), event.DateOf(2024, time.March, 1)
+				e.Time, e.Day = dtTime("2024-03-01T01:00:00Z"), calendar.DateOf(2024, time.March, 1)
 			})},
 	}
 
@@ -165,7 +166,7 @@ func TestDecodeDayUsesTeamZone(t *testing.T) {
 		"team-sf":    time.FixedZone("PDT", -7*3600),
 	}
 	d := NewDecoder(dtPseudonymizer(t), func(team string) *time.Location { return zones[team] }, 0)
-	may1 := event.DateOf(2024, time.May, 1)
+	may1 := calendar.DateOf(2024, time.May, 1)
 	tests := []struct {
 		name string
 		msg  []byte
@@ -185,7 +186,7 @@ func TestDecodeDayUsesTeamZone(t *testing.T) {
 				t.Fatal(r)
 			}
 			if ev.Day != tt.want {
-				t.Errorf("Day = %v, want %v", event.DayTime(ev.Day), event.DayTime(tt.want))
+				t.Errorf("Day = %v, want %v", calendar.DayTime(ev.Day), calendar.DayTime(tt.want))
 			}
 		})
 	}
@@ -841,7 +842,7 @@ func BenchmarkDecodeParallel(b *testing.B) {
 func TestDecodeCalendarMatchesTimePackage(t *testing.T) {
 	for day := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC); day.Year() < 10000; day = day.AddDate(0, 0, 1) {
 		y, m, d := day.Date()
-		if got, want := daysFromCivil(y, int(m), d), int64(event.DateOf(y, m, d)); got != want {
+		if got, want := daysFromCivil(y, int(m), d), int64(calendar.DateOf(y, m, d)); got != want {
 			t.Fatalf("daysFromCivil(%d-%d-%d) = %d, want %d", y, m, d, got, want)
 		}
 	}
@@ -859,7 +860,7 @@ func TestDecodeCalendarMatchesTimePackage(t *testing.T) {
 		if !ok || !got.Equal(tm) || got.Location() != time.UTC {
 			t.Fatalf("parseTimestamp(%s) = %v, %v; want %v", s, got, ok, tm)
 		}
-		want := event.DayOf(tm, time.UTC)
+		want := calendar.DayOf(tm, time.UTC)
 		var ev event.Event
 		m := dtRetime(dtMsg(event.TaskBlocked, `{"team":"t","task":"x"}`), s)
 		if r := d.Decode(m, &ev); r != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/event/calendar"
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
@@ -49,7 +50,7 @@ func FuzzDecode(f *testing.F) {
 			if ev.Type == event.TimeLogged {
 				day = ev.Start
 			}
-			if want := event.DayOf(day, loc); ev.Day != want {
+			if want := calendar.DayOf(day, loc); ev.Day != want {
 				t.Errorf("Day = %d, want event.DayOf = %d", ev.Day, want)
 			}
 			if err := dtValidate(sch, msg); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/shoal-analytics/shoal/agreements"
+	"github.com/shoal-analytics/shoal/event/calendar"
 	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 )
@@ -78,7 +79,7 @@ shoal_team_response_sla_seconds{team="payments",unit="platform"} 7200
 // visible cell; a team under k and its complementary sibling are not.
 func TestExporterVisibleTeams(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	cur := WeekOf(now, time.UTC)
+	cur := calendar.WeekStartOf(now, time.UTC)
 	cell := func(level outcome.Level, team, unit string, people int) outcome.Cell {
 		return outcome.Cell{Week: cur, Level: level, Team: team, Unit: unit, Metric: "tasks_completed", Value: 1, Defined: true, People: people}
 	}

@@ -13,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/shoal-analytics/shoal/event/calendar"
 	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 )
@@ -109,19 +110,11 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// WeekOf returns the Monday (days since epoch) of the ISO week containing t
-// in loc.
-func WeekOf(t time.Time, loc *time.Location) int32 {
-	y, m, d := t.In(loc).Date()
-	day := int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
-	return day - (day+3)%7 // 1970-01-01 was a Thursday
-}
-
 // Refresh recomputes the snapshot. On error the previous snapshot stays.
 func (e *Exporter) Refresh(ctx context.Context) error {
 	policy, loc := e.policy()
 	now := e.now()
-	cur := WeekOf(now, loc)
+	cur := calendar.WeekStartOf(now, loc)
 	prev := cur - 7
 	cells, err := e.src.Outcomes(ctx, prev, cur, now)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/shoal-analytics/shoal/event/calendar"
 	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 )
@@ -28,7 +29,7 @@ func (s staticSource) Outcomes(_ context.Context, from, to int32, _ time.Time) (
 
 func TestExporterAppliesSuppression(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) // a Wednesday
-	cur := WeekOf(now, time.UTC)
+	cur := calendar.WeekStartOf(now, time.UTC)
 	cell := func(level outcome.Level, team, unit string, people int, v float64) outcome.Cell {
 		return outcome.Cell{Week: cur, Level: level, Team: team, Unit: unit, Metric: "tasks_completed", Value: v, Defined: true, People: people}
 	}
@@ -93,28 +94,5 @@ shoal_tasks_completed{team="payments",unit="platform",window="current_week"} 30
 		if sum["team/below_k"] != 2 || sum["team/complementary"] != 2 {
 			t.Errorf("suppressed cells = %v, want 2 below_k and 2 complementary teams", sum)
 		}
-	}
-}
-
-func TestWeekOf(t *testing.T) {
-	tokyo, _ := time.LoadLocation("Asia/Tokyo")
-	tests := []struct {
-		name string
-		t    time.Time
-		loc  *time.Location
-		want string
-	}{
-		{"wednesday", time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), time.UTC, "2026-11-23"},
-		{"monday midnight", time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), time.UTC, "2026-11-23"},
-		{"sunday late", time.Date(2026, 11, 29, 23, 59, 0, 0, time.UTC), time.UTC, "2026-11-23"},
-		{"sunday UTC is monday in Tokyo", time.Date(2026, 11, 29, 20, 0, 0, 0, time.UTC), tokyo, "2026-11-30"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := time.Unix(int64(WeekOf(tc.t, tc.loc))*86400, 0).UTC().Format("2006-01-02")
-			if got != tc.want {
-				t.Errorf("WeekOf = %s, want %s", got, tc.want)
-			}
-		})
 	}
 }

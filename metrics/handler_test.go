@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/shoal-analytics/shoal/event/calendar"
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
@@ -26,7 +27,7 @@ func TestHandler(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	live := prometheus.NewCounter(prometheus.CounterOpts{Name: "shoal_test_live_total", Help: "A live counter."})
 	reg.MustRegister(live)
-	e := NewExporter(staticSource(orgCells(30, WeekOf(now, time.UTC))), func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC },
+	e := NewExporter(staticSource(orgCells(30, calendar.WeekStartOf(now, time.UTC))), func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC },
 		func() time.Time { return now }, reg, slog.New(slog.DiscardHandler))
 	if err := e.Refresh(context.Background()); err != nil {
 		t.Fatal(err)

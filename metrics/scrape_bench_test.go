@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shoal-analytics/shoal/event/calendar"
 	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 )
@@ -42,7 +43,7 @@ func BenchmarkScrape(b *testing.B) {
 		b.Run(fmt.Sprintf("teams=%d", teams), func(b *testing.B) {
 			now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 			reg := prometheus.NewRegistry()
-			e := NewExporter(staticSource(orgCells(teams, WeekOf(now, time.UTC))), func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC },
+			e := NewExporter(staticSource(orgCells(teams, calendar.WeekStartOf(now, time.UTC))), func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC },
 				func() time.Time { return now }, reg, slog.New(slog.DiscardHandler))
 			if err := e.Refresh(context.Background()); err != nil {
 				b.Fatal(err)
@@ -67,7 +68,7 @@ func BenchmarkScrape(b *testing.B) {
 
 func BenchmarkRefresh(b *testing.B) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	src := staticSource(orgCells(2000, WeekOf(now, time.UTC)))
+	src := staticSource(orgCells(2000, calendar.WeekStartOf(now, time.UTC)))
 	e := NewExporter(src, func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC },
 		func() time.Time { return now }, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	b.ReportAllocs()

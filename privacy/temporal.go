@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/shoal-analytics/shoal/event/calendar"
 	"github.com/shoal-analytics/shoal/outcome"
 )
 
@@ -67,7 +68,7 @@ func ApplyDaily(policy Policy, weeks []Published, days []outcome.Cell) ([]Publis
 		if _, ok := outcome.ByID(c.Metric); !ok {
 			continue
 		}
-		k := wm{weekStart(c.Week), c.Metric}
+		k := wm{calendar.WeekStart(c.Week), c.Metric}
 		groups[k] = append(groups[k], c)
 	}
 	// The decisions depend only on the cells' positions and people (and
@@ -107,15 +108,6 @@ func ApplyDaily(policy Policy, weeks []Published, days []outcome.Cell) ([]Publis
 	}
 	slices.SortFunc(out, func(a, b Published) int { return compareCells(a.Cell, b.Cell) })
 	return out, nil
-}
-
-// weekStart is the Monday of day's ISO week (day 0 was a Thursday).
-func weekStart(day int32) int32 {
-	m := (int64(day) + 3) % 7
-	if m < 0 {
-		m += 7
-	}
-	return int32(int64(day) - m)
 }
 
 // dayCell names one day cell of a week: its day and its outcome.CellID.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/shoal-analytics/shoal/event/calendar"
 	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 )
@@ -93,7 +94,7 @@ func WeeksIn(year int) int {
 
 // WeekOfDay returns the ISO week of day (days since 1970-01-01).
 func WeekOfDay(day int32) Week {
-	y, w := dayTime(day).ISOWeek()
+	y, w := calendar.DayTime(day).ISOWeek()
 	return Week{y, w}
 }
 
@@ -105,9 +106,7 @@ func WeekOf(t time.Time, loc *time.Location) Week {
 
 // Monday returns the week's Monday, in days since 1970-01-01.
 func (w Week) Monday() int32 {
-	jan4 := int32(time.Date(w.Year, 1, 4, 0, 0, 0, 0, time.UTC).Unix() / 86400)
-	week1 := jan4 - (jan4+3)%7 // 1970-01-01 was a Thursday
-	return week1 + int32(w.Week-1)*7
+	return calendar.WeekStart(calendar.DateOf(w.Year, time.January, 4)) + int32(w.Week-1)*7
 }
 
 // Add returns the week n weeks later (earlier for negative n).
@@ -115,7 +114,7 @@ func (w Week) Add(n int) Week { return WeekOfDay(w.Monday() + int32(7*n)) }
 
 // Start returns the week's first instant (Monday 00:00) in loc.
 func (w Week) Start(loc *time.Location) time.Time {
-	y, m, d := dayTime(w.Monday()).Date()
+	y, m, d := calendar.DayTime(w.Monday()).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, loc)
 }
 
@@ -124,8 +123,6 @@ func (w Week) End(loc *time.Location) time.Time { return w.Add(1).Start(loc) }
 
 // String writes the week as 2026-W47, which is also its file name stem.
 func (w Week) String() string { return fmt.Sprintf("%04d-W%02d", w.Year, w.Week) }
-
-func dayTime(day int32) time.Time { return time.Unix(int64(day)*86400, 0).UTC() }
 
 // cellKey addresses one cell of Data.
 type cellKey struct {

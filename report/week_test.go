@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoal-analytics/shoal/event/calendar"
 )
 
 func TestParseWeek(t *testing.T) {
@@ -37,7 +39,7 @@ func TestParseWeek(t *testing.T) {
 			if err != nil || got != tc.want {
 				t.Fatalf("ParseWeek(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 			}
-			if m := dayTime(got.Monday()).Format(time.DateOnly); m != tc.monday {
+			if m := calendar.DayTime(got.Monday()).Format(time.DateOnly); m != tc.monday {
 				t.Errorf("Monday of %v = %s, want %s", got, m, tc.monday)
 			}
 			if WeekOfDay(got.Monday()) != got || WeekOfDay(got.Monday()+6) != got || WeekOfDay(got.Monday()+7) != got.Add(1) {

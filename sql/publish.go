@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/agreements"
-	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/event/calendar"
 	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 	"github.com/shoal-analytics/shoal/transform"
@@ -62,7 +62,7 @@ func (s *Publisher) Refresh(ctx context.Context, force bool) error {
 	org := s.teams()
 	now := s.now()
 	y, m, d := now.In(org.Location("")).Date()
-	today := event.DateOf(y, m, d)
+	today := calendar.DateOf(y, m, d)
 	commit := s.store.LastCommit()
 	if !force && commit.Equal(s.last.commit) && today == s.last.day && org == s.last.org {
 		return nil
@@ -105,10 +105,10 @@ func (s *Publisher) tables(ctx context.Context, org *agreements.Org, now time.Ti
 	if err != nil {
 		return nil, err
 	}
-	curWeek := today - (today+3)%7
+	curWeek := calendar.WeekStart(today)
 	fromWeek := curWeek - 7*(servingWeeks-1)
 	if len(quality) > 0 {
-		first := quality[0].Day - (quality[0].Day+3)%7
+		first := calendar.WeekStart(quality[0].Day)
 		fromWeek = max(fromWeek, first)
 	}
 	weekRows, err := s.store.Outcomes(ctx, org, fromWeek, curWeek, now)
@@ -227,7 +227,7 @@ func outcomeRows(cells []privacy.Published) [][]any {
 	out := make([][]any, 0, len(keys))
 	for _, k := range keys {
 		a := rows[k]
-		row := []any{event.DayTime(k.period), string(k.level), nullIfEmpty(k.unit), nullIfEmpty(k.team)}
+		row := []any{calendar.DayTime(k.period), string(k.level), nullIfEmpty(k.unit), nullIfEmpty(k.team)}
 		row = append(row, a.values...)
 		reasons := make([]string, 0, len(a.reasons))
 		for r := range a.reasons {
@@ -335,7 +335,7 @@ func qualityRows(days []outcome.QualityDay, people map[int32]int, policy privacy
 			if !policy.Visible(people[d.Day]) {
 				n = nil
 			}
-			rows = append(rows, []any{event.DayTime(d.Day), "accepted", n})
+			rows = append(rows, []any{calendar.DayTime(d.Day), "accepted", n})
 		}
 		reasons := make([]string, 0, len(d.Rejected))
 		for r := range d.Rejected {
@@ -343,7 +343,7 @@ func qualityRows(days []outcome.QualityDay, people map[int32]int, policy privacy
 		}
 		sort.Strings(reasons)
 		for _, r := range reasons {
-			rows = append(rows, []any{event.DayTime(d.Day), r, d.Rejected[r]})
+			rows = append(rows, []any{calendar.DayTime(d.Day), r, d.Rejected[r]})
 		}
 	}
 	return rows

@@ -38,7 +38,7 @@
 // Expect reimplements the DuckDB rollups in plain Go from the message
 // bytes alone (encoding/json; no ingest code), reading only messages with
 // Bad == "" and keeping the first of a repeated (source, id). A person is
-// the trimmed, lower-cased raw id. An event's day is event.DayOf(time,
+// the trimmed, lower-cased raw id. An event's day is calendar.DayOf(time,
 // team zone), except work.time.logged, whose day is that of its start.
 //
 // Tasks, per (team, task), from that task's events only: created_at = min

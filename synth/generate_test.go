@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/event/calendar"
 )
 
 var testEnd = time.Date(2025, 3, 14, 15, 0, 0, 0, time.UTC)
@@ -584,7 +585,7 @@ func TestAppendTimeMatchesTimeFormat(t *testing.T) {
 					t.Fatalf("%s style %d: %s, want %s", name, tc.style, got, tc.want)
 				}
 			}
-			if got, want := floorDiv(z.civil(u), day), int64(event.DayOf(tt, loc)); got != want {
+			if got, want := floorDiv(z.civil(u), day), int64(calendar.DayOf(tt, loc)); got != want {
 				t.Fatalf("%s: civil day %d, want %d", name, got, want)
 			}
 		}

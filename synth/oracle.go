@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/event/calendar"
 )
 
 // TeamDay is one row of the team-day rollup: what the pipeline must
@@ -125,9 +126,9 @@ func Expect(msgs []Message, loc func(team string) *time.Location) []TeamDay {
 		at, start, end := p.at, p.start, p.end
 		d := &w.Data
 		l := zoneOf(d.Team)
-		day := event.DayOf(at, l)
+		day := calendar.DayOf(at, l)
 		if w.Type == event.TimeLogged {
-			day = event.DayOf(start, l)
+			day = calendar.DayOf(start, l)
 		}
 		k := teamDayKey{d.Team, day}
 		r := row(d.Team, day)
@@ -228,7 +229,7 @@ func Expect(msgs []Message, loc func(team string) *time.Location) []TeamDay {
 		if dueAt, err := time.Parse(time.RFC3339, s.due); err == nil {
 			onTime = !s.completed.at.After(dueAt)
 		} else if dueDate, err := time.Parse(time.DateOnly, s.due); err == nil {
-			onTime = s.completed.day <= event.DayOf(dueDate, time.UTC)
+			onTime = s.completed.day <= calendar.DayOf(dueDate, time.UTC)
 		} else {
 			panic(fmt.Sprintf("synth.Expect: task %q of team %q: due %q is neither RFC 3339 nor a date", ti.id, ti.team, s.due))
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/event/calendar"
 )
 
 // ce builds a fixture message; data is the inside of the data object.
@@ -29,7 +30,7 @@ func fixtureZone(team string) *time.Location {
 }
 
 // march returns the day number of 2025-03-d.
-func march(d int) int32 { return event.DateOf(2025, time.March, d) }
+func march(d int) int32 { return calendar.DateOf(2025, time.March, d) }
 
 const (
 	jira  = "https://jira.test"
@@ -202,7 +203,7 @@ func TestExpectFixtures(t *testing.T) {
 func rowsString(rows []TeamDay) string {
 	var b strings.Builder
 	for _, r := range rows {
-		fmt.Fprintf(&b, "  %s %s %+v\n", r.Team, event.DayTime(r.Day).Format(time.DateOnly), r)
+		fmt.Fprintf(&b, "  %s %s %+v\n", r.Team, calendar.DayTime(r.Day).Format(time.DateOnly), r)
 	}
 	return b.String()
 }

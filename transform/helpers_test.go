@@ -11,12 +11,13 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/event/calendar"
 )
 
 // base is a Monday at 00:00 UTC; day0 is its day number.
 var (
 	base = time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC)
-	day0 = event.DateOf(2025, time.March, 3)
+	day0 = calendar.DateOf(2025, time.March, 3)
 )
 
 // at returns base + d days + h hours.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shoal-analytics/shoal/agreements"
 	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/event/calendar"
 	"github.com/shoal-analytics/shoal/outcome"
 )
 
@@ -33,20 +34,10 @@ var familyExpr = `CAST(CASE WHEN type = '` + event.TimeLogged + `' THEN ` + fmt.
 	WHEN type LIKE 'work.request.%' THEN ` + fmt.Sprint(famAsync) + `
 	ELSE -1 END AS TINYINT)`
 
-// weekOf returns the Monday of day's ISO week (day 0, 1970-01-01, is a
-// Thursday).
-func weekOf(day int32) int32 {
-	m := (int64(day) + 3) % 7
-	if m < 0 {
-		m += 7
-	}
-	return int32(int64(day) - m)
-}
-
 // periodEnd returns the end of the period of length days that starts on
 // day start: the next period's first day at 00:00 in loc.
 func periodEnd(start, length int32, loc *time.Location) time.Time {
-	y, m, d := event.DayTime(start + length).Date()
+	y, m, d := calendar.DayTime(start + length).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, loc)
 }
 
@@ -217,7 +208,7 @@ func (r *outcomeRun) periodOf(day int32) int32 {
 	if r.period == 1 {
 		return day
 	}
-	return weekOf(day)
+	return calendar.WeekStart(day)
 }
 
 // Outcomes computes every catalog metric for every team with any event in
@@ -233,7 +224,7 @@ func (s *Store) Outcomes(ctx context.Context, org *agreements.Org, fromWeek, toW
 	if org == nil {
 		org = agreements.Default()
 	}
-	first := weekOf(fromWeek)
+	first := calendar.WeekStart(fromWeek)
 	if first < fromWeek {
 		first += 7
 	}
@@ -303,7 +294,7 @@ func (s *Store) outcomes(ctx context.Context, org *agreements.Org, starts []int3
 				began := time.Now()
 				if err := parts[i].run(subs[i]); err != nil {
 					errs[i] = fmt.Errorf("outcomes of %s to %s: %s: %w",
-						event.DayTime(r.from).Format(time.DateOnly), event.DayTime(r.to).Format(time.DateOnly), parts[i].name, err)
+						calendar.DayTime(r.from).Format(time.DateOnly), calendar.DayTime(r.to).Format(time.DateOnly), parts[i].name, err)
 					continue
 				}
 				s.logger.Debug("outcome query", "query", parts[i].name, "periods", len(starts), "period_days", length, "duration", time.Since(began))
@@ -633,10 +624,10 @@ func (r *outcomeRun) workInProgress() error {
 			AND (cancelled_at IS NULL OR cancelled_at >= ` + dateExpr + `)`
 	return r.query(q, []any{lastEnd + 2, firstEnd, firstEnd - 1}, []any{&team, &startUS, &doneDay, &cancelUS}, func() error {
 		loc := r.org.Location(team)
-		startDay := event.DayOf(usTime(startUS), loc)
+		startDay := calendar.DayOf(usTime(startUS), loc)
 		cancelDay := int32(math.MaxInt32)
 		if cancelUS.Valid {
-			cancelDay = event.DayOf(usTime(cancelUS.Int64), loc)
+			cancelDay = calendar.DayOf(usTime(cancelUS.Int64), loc)
 		}
 		for _, w := range r.weeks {
 			last := w + r.period - 1

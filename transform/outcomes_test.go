@@ -105,27 +105,6 @@ func wantPeople(t *testing.T, m map[outcomeCell]outcome.Cell, k outcomeCell, n i
 
 const hour = 3600.0
 
-func TestOutcomeWeekOf(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		day  int32
-		want int32
-	}{
-		{"monday", day0, day0},
-		{"friday", day0 + 4, day0},
-		{"sunday", day0 + 6, day0},
-		{"next monday", day0 + 7, day0 + 7},
-		{"epoch thursday", 0, -3},
-		{"before epoch", -4, -10},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := weekOf(tc.day); got != tc.want {
-				t.Errorf("weekOf(%d) = %d, want %d", tc.day, got, tc.want)
-			}
-		})
-	}
-}
-
 // flowWeek is one team's week of task events (t1, Monday day0 to Sunday),
 // hand-computed in TestOutcomeFlow and per day in TestDailyOutcomes.
 func flowWeek(g *ids) []event.Event {

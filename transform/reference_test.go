@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/event/calendar"
 )
 
 // reference computes team_day in plain Go, straight from the spec in
@@ -247,7 +248,7 @@ func diffTeamDays(got, want []TeamDay) string {
 			}
 			if !same {
 				fmt.Fprintf(&b, "row %d (%s, %s): %s = %v, want %v\n", i, got[i].Team,
-					event.DayTime(got[i].Day).Format(time.DateOnly), g.Type().Field(f).Name, gf, wf)
+					calendar.DayTime(got[i].Day).Format(time.DateOnly), g.Type().Field(f).Name, gf, wf)
 			}
 		}
 		if b.Len() > 2000 {

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/app"
-	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/event/calendar"
 	"github.com/shoal-analytics/shoal/ingest"
 	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
@@ -160,7 +160,7 @@ func printDemoSummary(ctx context.Context, w io.Writer, p *app.App, dlqTopic str
 	}
 	shown, rolled, complement := demoTeamDecisions(d.Cells, week.Monday())
 	fmt.Fprintf(w, "\nWeek %s (%s to %s), k = %d: %d teams shown, %d rolled up into their unit for having fewer than %d contributors to some metric family, %d hidden so the rolled-up ones cannot be derived from unit totals:\n",
-		week, event.DayTime(week.Monday()).Format(time.DateOnly), event.DayTime(week.Monday()+6).Format(time.DateOnly), d.K, shown, len(rolled), d.K, len(complement))
+		week, calendar.DayTime(week.Monday()).Format(time.DateOnly), calendar.DayTime(week.Monday()+6).Format(time.DateOnly), d.K, shown, len(rolled), d.K, len(complement))
 	for _, r := range rolled {
 		fmt.Fprintf(w, "  rolled up:     %s\n", r)
 	}
