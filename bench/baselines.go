@@ -109,7 +109,16 @@ type naiveEvent struct {
 // runNaive is what most teams would write first: a kafka-go group
 // reader, encoding/json, one INSERT per event, the rollup at the end. Person
 // values are pseudonymized before the INSERT (no raw id at rest, even here).
+// It reads limit events, or the whole topic if it holds fewer.
 func runNaive(ctx context.Context, brokers []string, work string, limit int) (result, error) {
+	end, err := broker.EndOffsets(ctx, brokers, topic)
+	if err != nil {
+		return result{}, err
+	}
+	var published int64 // the topic is fresh: its end offsets add up to its events
+	for _, o := range end {
+		published += o
+	}
 	store, err := transform.OpenNaive(ctx, filepath.Join(work, "naive.duckdb"))
 	if err != nil {
 		return result{}, err
@@ -124,7 +133,7 @@ func runNaive(ctx context.Context, brokers []string, work string, limit int) (re
 	defer r.Close()
 	began := time.Now()
 	var n, skipped int64
-	for n < int64(limit) {
+	for n < min(int64(limit), published) {
 		m, err := r.ReadMessage(ctx)
 		if err != nil {
 			return result{}, err

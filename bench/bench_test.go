@@ -7,8 +7,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMain lets this test binary stand in for shoal: Run runs each phase
@@ -132,5 +135,28 @@ func TestBenchReportsFailedPhases(t *testing.T) {
 	}
 	if strings.Contains(string(md), "| 2. Shoal end to end") {
 		t.Errorf("a failed phase has a row:\n%s", md)
+	}
+}
+
+// TestBenchNaiveStopsAtTheTopicEnd: with fewer events published than
+// --naive-events (as on the tiny preset with the default 20000), the naive
+// phase reads them all and stops instead of waiting for more.
+func TestBenchNaiveStopsAtTheTopicEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a child process against an embedded broker; skipped in -short mode")
+	}
+	var stdout, stderr strings.Builder
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	if err := Run(ctx, parse(t, "--preset", "tiny", "--teams", "2", "--weeks", "1", "--phases", "naive", "--out", "-"), &stdout, &stderr); err != nil {
+		t.Fatalf("bench --preset tiny --teams 2 --weeks 1 --phases naive: %v\n%s", err, stderr.String())
+	}
+	m := regexp.MustCompile(`(?m)^3\. naive[^\n]*?  +(\d+)  `).FindStringSubmatch(stdout.String())
+	published := regexp.MustCompile(`bench: (\d+) events \(`).FindStringSubmatch(stderr.String())
+	if m == nil || published == nil {
+		t.Fatalf("no naive row or no published count:\n%s\n%s", stdout.String(), stderr.String())
+	}
+	if n, _ := strconv.Atoi(m[1]); n >= DefaultConfig().NaiveEvents || m[1] != published[1] {
+		t.Errorf("naive row: %s events, want all %s published (fewer than --naive-events %d)", m[1], published[1], DefaultConfig().NaiveEvents)
 	}
 }
