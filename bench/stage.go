@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"hash/fnv"
 	"log/slog"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/shoal-analytics/shoal/app"
 	"github.com/shoal-analytics/shoal/ingest"
 	"github.com/shoal-analytics/shoal/privacy"
+	"github.com/shoal-analytics/shoal/synth"
 	"github.com/shoal-analytics/shoal/transform"
 )
 
@@ -38,7 +38,7 @@ func readMessages(path string, partitions, chunk int, fn func([]kafka.Message) e
 	now := time.Now()
 	for sc.Scan() {
 		v := bytes.Clone(sc.Bytes())
-		key := teamKey(v)
+		key := synth.TeamKey(v)
 		h := fnv.New32a()
 		h.Write(key)
 		p := int(h.Sum32() % uint32(partitions))
@@ -161,18 +161,4 @@ func runAbsorb(ctx context.Context, brokers []string, work string, n int, tune T
 	full := time.Since(began).Seconds()
 	return result{Events: stored, Seconds: incremental + full, Extra: map[string]float64{
 		"absorbed": float64(c.Stats().Consumed), "incremental_seconds": incremental, "full_seconds": full}}, nil
-}
-
-// teamKey returns data.team of an event as its Kafka message key (so one
-// team's events stay in order on one partition), or nil if there is none.
-func teamKey(v []byte) []byte {
-	var e struct {
-		Data struct {
-			Team string `json:"team"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(v, &e) != nil || e.Data.Team == "" {
-		return nil
-	}
-	return []byte(e.Data.Team)
 }

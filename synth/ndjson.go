@@ -41,7 +41,7 @@ func ReadNDJSON(r io.Reader) ([]Message, error) {
 		line = bytes.TrimSuffix(line, []byte("\n"))
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		if len(bytes.TrimSpace(line)) > 0 {
-			msgs = append(msgs, Message{Key: teamKey(line), Value: line})
+			msgs = append(msgs, Message{Key: TeamKey(line), Value: line})
 		}
 		if errors.Is(err, io.EOF) {
 			return msgs, nil
@@ -58,8 +58,9 @@ var (
 	teamName = []byte(`"team":`)
 )
 
-// teamKey returns data.team of a JSON object, or nil.
-func teamKey(v []byte) []byte {
+// TeamKey returns data.team of an event, the Kafka message key that keeps
+// one team's events in order on one partition, or nil if there is none.
+func TeamKey(v []byte) []byte {
 	if !json.Valid(v) {
 		return nil
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -77,7 +76,7 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			continue
 		}
 		v := append([]byte(nil), line...)
-		batch = append(batch, kafka.Message{Key: teamKey(v), Value: v})
+		batch = append(batch, kafka.Message{Key: synth.TeamKey(v), Value: v})
 		if len(batch) == cap(batch) {
 			if err := flush(); err != nil {
 				return err
@@ -93,20 +92,6 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	bar.finish(bytes)
 	fmt.Fprintf(stdout, "published %d events to %s\n", sent, *topic)
 	return nil
-}
-
-// teamKey returns data.team of an event as the Kafka message key (so one
-// team's events stay in order on one partition), or nil if there is none.
-func teamKey(v []byte) []byte {
-	var e struct {
-		Data struct {
-			Team string `json:"team"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(v, &e) != nil || e.Data.Team == "" {
-		return nil
-	}
-	return []byte(e.Data.Team)
 }
 
 // publishAll sends msgs to topic with a progress bar (nil: none).
