@@ -101,6 +101,11 @@ func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *A
 	}
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	dec := ingest.NewDecoder(pseudo, p.location, cfg.MaxEventBytes)
+	earliest, ahead, err := cfg.TimeWindow()
+	if err != nil {
+		return nil, err
+	}
+	dec.SetTimeWindow(earliest, ahead, p.now)
 	p.consumer, err = ingest.NewConsumer(p.cfg.Config, dec, p.store, memory.NewGoAllocator(), ingest.NewMetrics(p.reg), logger)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,10 @@
 package event
 
-import "github.com/apache/arrow/go/v17/arrow"
+import (
+	"errors"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
 
 // Rejected counts refused events of one day by reason.
 type Rejected struct {
@@ -32,3 +36,10 @@ type CommitResult struct {
 	Duplicates   int64 // events whose (source, id) was already stored or repeated in the batch
 	CellsTouched int64 // distinct (team, day) cells recomputed
 }
+
+// ErrSinkFailed marks (wrapped) a commit error after which the sink takes
+// no more batches: what it holds in memory may no longer match what is
+// durable, so it must not write, and the process must start again from
+// what is durable (the sink's file and the batches' offsets in Kafka).
+// Retrying such a commit cannot succeed; the consumer stops instead.
+var ErrSinkFailed = errors.New("the store takes no more batches after a failed commit")

@@ -37,6 +37,14 @@ type Config struct {
 	// MaxEventBytes is the largest accepted event; bigger ones are refused as
 	// too_large. Default: 65536
 	MaxEventBytes int `yaml:"max_event_bytes"`
+	// EarliestEventTime (YYYY-MM-DD, UTC) is the earliest plausible time of
+	// an event, a time entry or a due date: earlier ones (a zero time, a
+	// year 1900) are refused as bad_time. Default: 2000-01-01
+	EarliestEventTime string `yaml:"earliest_event_time"`
+	// MaxEventAhead is how far past the present an event's time or a time
+	// entry may be (clocks differ): later ones are refused as bad_time. A due
+	// date may be up to ten years ahead. Default: 24h
+	MaxEventAhead time.Duration `yaml:"max_event_ahead"`
 }
 
 // Sentinel errors returned (wrapped) by Validate.
@@ -49,13 +57,15 @@ var (
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Topic:         "shoal.events",
-		DLQTopic:      "shoal.dlq",
-		Group:         "shoal",
-		Partitions:    6,
-		BatchSize:     100000,
-		BatchLatency:  500 * time.Millisecond,
-		MaxEventBytes: 64 << 10,
+		Topic:             "shoal.events",
+		DLQTopic:          "shoal.dlq",
+		Group:             "shoal",
+		Partitions:        6,
+		BatchSize:         100000,
+		BatchLatency:      500 * time.Millisecond,
+		MaxEventBytes:     64 << 10,
+		EarliestEventTime: "2000-01-01",
+		MaxEventAhead:     24 * time.Hour,
 	}
 }
 
@@ -69,6 +79,21 @@ func (c *Config) RegisterFlags(prefix string, fs *flag.FlagSet) {
 	fs.IntVar(&c.BatchSize, prefix+"batch-size", c.BatchSize, "most events per Arrow batch and DuckDB transaction")
 	fs.DurationVar(&c.BatchLatency, prefix+"batch-latency", c.BatchLatency, "longest time an event waits before its batch commits")
 	fs.IntVar(&c.MaxEventBytes, prefix+"max-event-bytes", c.MaxEventBytes, "largest accepted event in bytes")
+	fs.StringVar(&c.EarliestEventTime, prefix+"earliest-event-time", c.EarliestEventTime, "earliest plausible event time (YYYY-MM-DD, UTC); earlier times are refused as bad_time")
+	fs.DurationVar(&c.MaxEventAhead, prefix+"max-event-ahead", c.MaxEventAhead, "how far past now an event's time may be; later times are refused as bad_time (a due date may be ten years ahead)")
+}
+
+// TimeWindow is the plausible window of event times the config sets:
+// EarliestEventTime and MaxEventAhead, checked by Validate.
+func (c *Config) TimeWindow() (earliest time.Time, ahead time.Duration, err error) {
+	earliest, err = time.Parse(time.DateOnly, strings.TrimSpace(c.EarliestEventTime))
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("earliest-event-time %q is not a YYYY-MM-DD date; e.g. 2000-01-01", c.EarliestEventTime)
+	}
+	if c.MaxEventAhead < 0 {
+		return time.Time{}, 0, fmt.Errorf("max-event-ahead must not be negative, got %s", c.MaxEventAhead)
+	}
+	return earliest, c.MaxEventAhead, nil
 }
 
 // Validate reports the first problem with the config.
@@ -88,6 +113,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: batch-latency must be at least 1ms, got %s", ErrBadBatching, c.BatchLatency)
 	case c.MaxEventBytes < 1024 || c.MaxEventBytes > 900<<10:
 		return fmt.Errorf("max-event-bytes must be between 1024 and %d (Kafka's message limit), got %d", 900<<10, c.MaxEventBytes)
+	}
+	if _, _, err := c.TimeWindow(); err != nil {
+		return err
 	}
 	for _, b := range c.Brokers {
 		if !strings.Contains(b, ":") {

@@ -45,6 +45,8 @@ type Consumer struct {
 
 	consumed, accepted, duplicates, rejected, batches atomic.Int64
 	ready                                             atomic.Bool
+	// commitFailures counts failed attempts in a row to commit the current batch.
+	commitFailures atomic.Int64
 
 	mu         sync.Mutex
 	rejectedBy map[string]int64
@@ -85,7 +87,7 @@ func (c *Consumer) Stats() Stats {
 }
 
 // Ready reports whether the consumer has joined its group at least once.
-func (c *Consumer) Ready() bool { return c.ready.Load() }
+func (c *Consumer) Ready() bool { return c.ready.Load() && c.commitFailures.Load() == 0 }
 
 // CaughtUp reports whether every partition in end has been committed up to
 // (at least) its offset.
@@ -101,8 +103,10 @@ func (c *Consumer) CaughtUp(end map[int32]int64) bool {
 }
 
 // Run consumes until ctx is cancelled, then flushes and commits what it has
-// read and returns nil. It returns an error only if the consumer group
-// cannot be created.
+// read and returns nil. It returns an error if the consumer group cannot be
+// created, or when the Sink failed for good (event.ErrSinkFailed): the
+// process must then start again from what is durable, and nothing is lost,
+// as the failed batch's offsets were not committed.
 func (c *Consumer) Run(ctx context.Context) error {
 	defer c.dlq.Close()
 	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
@@ -142,7 +146,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.metrics.generations.Inc()
 		c.ready.Store(true)
 		if err := c.runGeneration(ctx, gen); err != nil {
-			c.log.Error("generation ended with error", "generation", gen.ID, "err", err)
+			if errors.Is(err, event.ErrSinkFailed) {
+				c.ready.Store(false)
+				return err
+			}
+			c.log.Error("generation ended with error; rejoining the group", "generation", gen.ID, "err", err)
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -273,6 +281,11 @@ func (c *Consumer) batchLoop(ctx context.Context, gen *kafka.Generation, msgs <-
 			if err := flush(); err != nil {
 				return err
 			}
+		case err := <-b.inflight: // nil (blocks) while no commit runs
+			b.inflight = nil
+			if err != nil { // retries are over: the sink failed for good, or the flush window ended
+				return err
+			}
 		}
 	}
 }
@@ -307,14 +320,33 @@ type prepared struct {
 }
 
 // flushTimeout bounds one batch's dead-letter write and commit, which run
-// to the end even when the consumer is shutting down.
+// to the end even when the consumer is shutting down, but for at most
+// ShutdownGrace after the shutdown began: a commit that keeps failing does
+// not hold the process. A batch cut short is not committed and is read
+// again after the restart.
 const flushTimeout = 2 * time.Minute
+
+// ShutdownGrace is how long the batch being written when a shutdown begins
+// may still take to commit (its retries included).
+const ShutdownGrace = 10 * time.Second
+
+// flushContext is the context of one batch's flush: not cancelled with
+// ctx, so what was read is committed, but ended flushTimeout after it
+// starts or ShutdownGrace after ctx ends, whichever is first.
+func flushContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(ShutdownGrace, cancel)
+		context.AfterFunc(fctx, func() { t.Stop() })
+	})
+	return fctx, func() { stop(); cancel() }
+}
 
 // process prepares msgs as a batch, waits for the previous batch's commit
 // and starts this one's. It returns the previous commit's error, or this
 // preparation's; wait returns the last commit's.
 func (b *batcher) process(ctx context.Context, gen *kafka.Generation, msgs []kafka.Message) error {
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+	fctx, cancel := flushContext(ctx)
 	p, err := b.prepare(fctx, msgs)
 	cancel()
 	if err != nil {
@@ -327,7 +359,7 @@ func (b *batcher) process(ctx context.Context, gen *kafka.Generation, msgs []kaf
 	done := make(chan error, 1)
 	b.inflight = done
 	go func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+		cctx, cancel := flushContext(ctx)
 		err := b.commit(cctx, gen, p)
 		cancel()
 		p.batch.Record.Release() // before wait returns: the caller may check or free memory then
@@ -511,15 +543,30 @@ func decodeParallel(dec *Decoder, msgs []kafka.Message, evs []event.Event, rejs 
 }
 
 // retry runs fn until it succeeds or ctx ends, counting and logging each
-// failure, with backoff from 100ms to 5s.
+// failure, with backoff from 100ms to 5s. A commit the Sink refuses for
+// good (event.ErrSinkFailed) is not retried. While a commit fails the
+// consumer is not ready.
 func retry(ctx context.Context, c *Consumer, stage string, fn func() error) error {
 	wait := 100 * time.Millisecond
 	for {
 		err := broker.SummarizeWriteError(fn())
+		if stage == "commit" {
+			n := int64(0)
+			if err != nil {
+				n = c.commitFailures.Add(1)
+			} else {
+				c.commitFailures.Store(0)
+			}
+			c.metrics.commitFailing.Set(float64(n))
+		}
 		if err == nil {
 			return nil
 		}
 		c.metrics.failures.WithLabelValues(stage).Inc()
+		if errors.Is(err, event.ErrSinkFailed) {
+			c.log.Error("pipeline stage failed for good; stopping", "stage", stage, "err", err)
+			return err
+		}
 		c.log.Warn("pipeline stage failed; retrying", "stage", stage, "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():

@@ -2,10 +2,12 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -420,4 +422,101 @@ func TestStatsCountACommittedBatch(t *testing.T) {
 	if st := c.Stats(); st.Consumed != 50 || st.Batches != 1 {
 		t.Errorf("caught up, but Stats says %+v; want 50 consumed in 1 batch", st)
 	}
+}
+
+// gatedFailSink fails every commit while failing is set, with err; it
+// records the commits that went through.
+type gatedFailSink struct {
+	*recordingSink
+	failing atomic.Bool
+	err     error
+	tried   atomic.Int64
+}
+
+func (s *gatedFailSink) Commit(ctx context.Context, b *event.Batch) (event.CommitResult, error) {
+	s.tried.Add(1)
+	if s.failing.Load() {
+		return event.CommitResult{}, s.err
+	}
+	return s.recordingSink.Commit(ctx, b)
+}
+
+// TestFailingCommitIsNotReady: while commits fail the consumer is not
+// ready (and says so in shoal_ingest_commit_failures_consecutive); once
+// they succeed it is ready again and nothing was lost.
+func TestFailingCommitIsNotReady(t *testing.T) {
+	addr := startTestBroker(t)
+	produce(t, addr, validEvents(0, 300)...)
+	sink := &gatedFailSink{recordingSink: newRecordingSink(), err: errors.New("injected: the disk is busy")}
+	sink.failing.Store(true)
+	c, end, stop := startConsumer(t, addr, sink)
+	defer stop()
+	if !poll(30*time.Second, func() bool { return sink.tried.Load() >= 3 }) {
+		t.Fatal("no commit was tried")
+	}
+	if c.Ready() {
+		t.Error("ready while every commit fails")
+	}
+	sink.failing.Store(false)
+	if !poll(60*time.Second, func() bool { return c.CaughtUp(end) }) {
+		t.Fatalf("did not catch up once commits succeeded: %+v", c.Stats())
+	}
+	if !c.Ready() {
+		t.Error("not ready after commits succeed again")
+	}
+	if len(sink.ids) != 300 {
+		t.Errorf("%d events committed, want 300", len(sink.ids))
+	}
+}
+
+// TestFailedSinkStopsTheConsumer: a commit the sink refuses for good
+// (event.ErrSinkFailed) is not retried: Run returns it at once, never
+// silently, and the consumer is not ready.
+func TestFailedSinkStopsTheConsumer(t *testing.T) {
+	addr := startTestBroker(t)
+	produce(t, addr, validEvents(0, 50)...)
+	sink := &gatedFailSink{recordingSink: newRecordingSink(), err: fmt.Errorf("%w: the disk is full", event.ErrSinkFailed)}
+	sink.failing.Store(true)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	p, err := privacy.NewPseudonymizer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Brokers = StringList{addr}
+	cfg.Topic, cfg.DLQTopic, cfg.Group = "events", "dlq", "test-failed"
+	cfg.BatchSize, cfg.BatchLatency = 100, 20*time.Millisecond
+	c, err := NewConsumer(cfg, NewDecoder(p, nil, 0), sink, mem, NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, event.ErrSinkFailed) {
+			t.Fatalf("Run returned %v, want event.ErrSinkFailed", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Run kept going after the sink failed for good")
+	}
+	if n := sink.tried.Load(); n != 1 {
+		t.Errorf("the failed commit was tried %d times, want once", n)
+	}
+	if c.Ready() {
+		t.Error("ready after the sink failed")
+	}
+	mem.AssertSize(t, 0)
+}
+
+// poll calls cond every 20 ms until it holds or timeout passes.
+func poll(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
 }

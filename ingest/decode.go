@@ -42,7 +42,15 @@ type Decoder struct {
 	p        *privacy.Pseudonymizer
 	loc      func(team string) *time.Location
 	maxBytes int
+	// The plausible window of times (SetTimeWindow): from earliest to ahead
+	// past now().
+	earliest time.Time
+	ahead    time.Duration
+	now      func() time.Time
 }
+
+// dueAhead is how far past now a due date may be.
+const dueAhead = 10 * 366 * 24 * time.Hour
 
 // NewDecoder returns a Decoder that pseudonymizes person fields with p and
 // counts each event towards the calendar day of its team's time zone,
@@ -56,7 +64,31 @@ func NewDecoder(p *privacy.Pseudonymizer, loc func(team string) *time.Location, 
 	if maxBytes <= 0 {
 		maxBytes = event.DefaultMaxEventSz
 	}
-	return &Decoder{p: p, loc: loc, maxBytes: maxBytes}
+	def := DefaultConfig()
+	earliest, ahead, _ := def.TimeWindow()
+	return &Decoder{p: p, loc: loc, maxBytes: maxBytes, earliest: earliest, ahead: ahead, now: time.Now}
+}
+
+// SetTimeWindow sets the plausible window of times (Config.TimeWindow):
+// an event's time or a time entry before earliest or more than ahead past
+// now, or a due date before earliest or more than ten years ahead, is
+// refused as bad_time. now nil means time.Now. Call it before decoding.
+func (d *Decoder) SetTimeWindow(earliest time.Time, ahead time.Duration, now func() time.Time) {
+	d.earliest, d.ahead, d.now = earliest, ahead, now
+	if d.now == nil {
+		d.now = time.Now
+	}
+}
+
+// plausible refuses a time outside [earliest, now+ahead].
+func (d *Decoder) plausible(t time.Time, name string, ahead time.Duration) *Rejection {
+	if t.Before(d.earliest) {
+		return reject(ReasonBadTime, "%s is before %s, too early to be real (a zero or default time?); send when it happened", name, d.earliest.Format(time.DateOnly))
+	}
+	if latest := d.now().Add(ahead); t.After(latest) {
+		return reject(ReasonBadTime, "%s is more than %s in the future; send when it happened (is the sender's clock right?)", name, ahead)
+	}
+	return nil
 }
 
 // Envelope attributes, by slot.
@@ -901,6 +933,9 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 	if ev.Time, rej = p.timestamp(p.env[eTime], "time"); rej != nil {
 		return rej
 	}
+	if rej = d.plausible(ev.Time, "time", d.ahead); rej != nil {
+		return rej
+	}
 	if p.envSeen&(1<<eDataContentType) != 0 {
 		if v := p.env[eDataContentType]; v.kind != jString || !p.equals(v, "application/json") {
 			return reject(ReasonBadValue, `datacontenttype must be "application/json" when present; omit it or send that`)
@@ -953,11 +988,17 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 			if !ok {
 				return reject(ReasonBadTime, "data.due is not a valid YYYY-MM-DD date or RFC 3339 timestamp; send e.g. 2024-05-31 or 2024-05-31T17:00:00+02:00")
 			}
+			if rej := d.plausible(calendar.DayTime(day), "data.due", dueAhead); rej != nil {
+				return rej
+			}
 			ev.DueDate, ev.HasDueDate = day, true
 		} else {
 			t, ok := parseTimestamp(b)
 			if !ok {
 				return reject(ReasonBadTime, "data.due is not a valid RFC 3339 timestamp or YYYY-MM-DD date; send e.g. 2024-05-31T17:00:00+02:00 or 2024-05-31")
+			}
+			if rej := d.plausible(t, "data.due", dueAhead); rej != nil {
+				return rej
 			}
 			ev.DueAt = t
 		}
@@ -990,6 +1031,12 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 			return rej
 		}
 		if ev.End, rej = p.timestamp(p.data[fEnd], "data.end"); rej != nil {
+			return rej
+		}
+		if rej = d.plausible(ev.Start, "data.start", d.ahead); rej != nil {
+			return rej
+		}
+		if rej = d.plausible(ev.End, "data.end", d.ahead); rej != nil {
 			return rej
 		}
 		if ev.Category, rej = p.enum(p.data[fCategory], "data.category", event.Categories); rej != nil {

@@ -18,6 +18,7 @@ type Metrics struct {
 	batchEvents   prometheus.Histogram
 	failures      *prometheus.CounterVec
 	lag           *prometheus.GaugeVec
+	commitFailing prometheus.Gauge
 	lastCommit    prometheus.Gauge
 	generations   prometheus.Counter
 }
@@ -45,13 +46,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "shoal_ingest_failures_total", Help: "Failed attempts that were retried, by stage (dlq_write, commit, fetch, group)."}, []string{"stage"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "shoal_ingest_consumer_lag_messages", Help: "Messages in the partition not yet committed by Shoal, as of the last batch."}, []string{"partition"}),
+		commitFailing: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shoal_ingest_commit_failures_consecutive", Help: "Failed attempts in a row to commit the current batch (0 once a commit succeeds); /readyz is not ready while it is above 0."}),
 		lastCommit: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "shoal_ingest_last_commit_timestamp_seconds", Help: "Unix time of the last committed batch."}),
 		generations: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shoal_ingest_group_generations_total", Help: "Consumer group generations joined (one per rebalance)."}),
 	}
 	reg.MustRegister(m.consumed, m.accepted, m.duplicates, m.rejected, m.batches, m.batchDuration,
-		m.batchEvents, m.failures, m.lag, m.lastCommit, m.generations)
+		m.batchEvents, m.failures, m.lag, m.commitFailing, m.lastCommit, m.generations)
 	for _, r := range Reasons {
 		m.rejected.WithLabelValues(string(r))
 	}

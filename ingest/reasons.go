@@ -39,7 +39,8 @@ const (
 	// application/json, or a time entry longer than 24 hours.
 	ReasonBadValue Reason = "bad_value"
 	// ReasonBadTime: a time, start, end or due that is not an RFC 3339
-	// timestamp (or, for due, a YYYY-MM-DD date).
+	// timestamp (or, for due, a YYYY-MM-DD date), or that lies outside the
+	// plausible window (Decoder.SetTimeWindow).
 	ReasonBadTime Reason = "bad_time"
 	// ReasonEndBeforeStart: a time entry whose end is not after its start.
 	ReasonEndBeforeStart Reason = "end_before_start"

@@ -104,6 +104,9 @@ type Store struct {
 	conn   *sql.Conn
 	view   *batchView
 	closed bool
+	// failed is the commit error after which the store takes no more
+	// writes and never checkpoints (markFailed); nil while healthy.
+	failed error
 
 	lastCommit atomic.Int64 // unix nanoseconds of the last successful commit
 	steps      stepTimes    // wall time per step of the current commit, for the debug log
@@ -236,6 +239,13 @@ func (s *Store) open(ctx context.Context, cfg Config) error {
 		return nil
 	}); err != nil {
 		return fmt.Errorf("create schema in %s: %w", cfg.Path, err)
+	}
+	// DuckDB checkpoints when it closes, whatever happened before: after a
+	// failed commit that would write a state that never committed over the
+	// file and delete the write-ahead log, the only good copy. Close
+	// checkpoints itself, and only a healthy store.
+	if _, err := s.conn.ExecContext(ctx, "PRAGMA disable_checkpoint_on_shutdown"); err != nil {
+		return fmt.Errorf("disable the checkpoint on shutdown: %w", err)
 	}
 	if _, err := s.conn.ExecContext(ctx, "SET checkpoint_threshold = '"+cmp.Or(strings.TrimSpace(cfg.CheckpointThreshold), DefaultCheckpointThreshold)+"'"); err != nil {
 		return fmt.Errorf("set checkpoint threshold: %w", err)
@@ -479,6 +489,9 @@ func (s *Store) Commit(ctx context.Context, b *event.Batch) (event.CommitResult,
 	if s.closed {
 		return event.CommitResult{}, ErrClosed
 	}
+	if s.failed != nil {
+		return event.CommitResult{}, s.failedError()
+	}
 	start := time.Now()
 	s.steps.reset()
 	var res event.CommitResult
@@ -488,6 +501,9 @@ func (s *Store) Commit(ctx context.Context, b *event.Batch) (event.CommitResult,
 		return err
 	})
 	if err != nil {
+		if s.markFailed(err) {
+			return event.CommitResult{}, s.failedError()
+		}
 		return event.CommitResult{}, fmt.Errorf("commit batch: %w", err)
 	}
 	s.lastCommit.Store(time.Now().UnixNano())
@@ -602,6 +618,9 @@ func (s *Store) Checkpoint(ctx context.Context) (walBytes int64, err error) {
 	if s.closed {
 		return 0, ErrClosed
 	}
+	if s.failed != nil {
+		return 0, s.failedError()
+	}
 	fi, err := os.Stat(walPath(s.path))
 	if errors.Is(err, os.ErrNotExist) || err == nil && fi.Size() == 0 {
 		return 0, nil
@@ -652,6 +671,9 @@ func (s *Store) Rebuild(ctx context.Context) error {
 	defer s.mu.Unlock()
 	if s.closed {
 		return ErrClosed
+	}
+	if s.failed != nil {
+		return s.failedError()
 	}
 	start := time.Now()
 	var cells int64
@@ -938,9 +960,19 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	err := s.closeAll()
+	var cerr error
+	if s.failed == nil && s.conn != nil {
+		if _, err := s.conn.ExecContext(context.Background(), "CHECKPOINT"); err != nil {
+			cerr = fmt.Errorf("checkpoint before closing (the next start replays the write-ahead log): %w", err)
+		}
+	}
+	err := errors.Join(cerr, s.closeAll())
 	if err != nil {
 		return fmt.Errorf("close duckdb file %s: %w", s.path, err)
+	}
+	if s.failed != nil {
+		s.logger.Warn("duckdb store closed without a checkpoint after a failed commit: the next start replays the write-ahead log and reads the failed batch from Kafka again", "path", s.path)
+		return nil
 	}
 	s.logger.Info("duckdb store closed", "path", s.path)
 	return nil

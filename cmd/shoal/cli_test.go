@@ -50,6 +50,7 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"bad teams file", append(base, "--pseudonym-key-file", keyPath, "--teams", "testdata/bad_teams.bad.yaml"), nil, 1, []string{"bad_teams.bad.yaml:1: min_group_size", "bad_teams.bad.yaml:6:", "Mars/Olympus"}},
 		{"missing teams file", append(base, "--pseudonym-key-file", keyPath, "--teams", "testdata/nope.yaml"), nil, 1, []string{"nope.yaml"}},
 		{"zero batch size", append(base, "--pseudonym-key-file", keyPath, "--batch-size", "0"), nil, 1, []string{"batch-size must be between 1 and 1000000, got 0"}},
+		{"bad earliest event time", append(base, "--pseudonym-key-file", keyPath, "--earliest-event-time", "1.1.2000"), nil, 1, []string{`earliest-event-time "1.1.2000" is not a YYYY-MM-DD date`}},
 		{"broker without port", append(base, "--pseudonym-key-file", keyPath, "--brokers", "kafka"), nil, 1, []string{`broker "kafka" has no port`}},
 		{"bad env value", append(base, "--pseudonym-key-file", keyPath), map[string]string{"SHOAL_BATCH_SIZE": "lots"}, 2, []string{"SHOAL_BATCH_SIZE", "lots"}},
 		{"bad report schedule", append(base, "--pseudonym-key-file", keyPath, "--report-time", "6am", "--report-weekday", "Moonday"), nil, 1, []string{`report-time "6am": use HH:MM`, `report-weekday "Moonday"`}},
