@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -19,25 +20,27 @@ import (
 	"github.com/shoal-analytics/shoal/synth"
 )
 
-var batchesRe = regexp.MustCompile(`(?m)^shoal_ingest_batches_committed_total (\d+)`)
+var (
+	batchesRe  = regexp.MustCompile(`(?m)^shoal_ingest_batches_committed_total (\d+)`)
+	consumedRe = regexp.MustCompile(`(?m)^shoal_ingest_messages_consumed_total (\d+)`)
+)
 
 // committedBatches reads the batch counter of a running shoal, or -1.
-func committedBatches(url string) int {
+func committedBatches(url string) int { return counter(url, batchesRe) }
+
+// counter reads the counter re matches from a running shoal's /metrics,
+// or -1.
+func counter(url string, re *regexp.Regexp) int {
 	resp, err := http.Get(url + "/metrics")
 	if err != nil {
 		return -1
 	}
 	defer resp.Body.Close()
-	var sb []byte
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		sb = append(sb, buf[:n]...)
-		if err != nil {
-			break
-		}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return -1
 	}
-	m := batchesRe.FindSubmatch(sb)
+	m := re.FindSubmatch(b)
 	if m == nil {
 		return -1
 	}
