@@ -10,7 +10,7 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 GOBIN_DIR      = $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)
 GOLANGCI_LINT  = $(GOBIN_DIR)/golangci-lint
 
-.PHONY: help test test-short lint vet fmt-check golangci-lint tools fuzz bench bench-pipeline demo build clean generate check-generated
+.PHONY: help test test-kill test-short lint vet fmt-check golangci-lint tools fuzz bench bench-pipeline demo build clean generate check-generated
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-16s %s\n", $$1, $$2}'
@@ -18,6 +18,9 @@ help: ## list the targets
 test: lint ## the full test suite (what CI runs): lint, every test, a short fuzz of the decoder
 	$(GO) test $(GOFLAGS_TEST) $(PKGS)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./ingest
+
+test-kill: ## the full crash test: 20 SIGKILLs of shoal run (the last three under a second after they start), then one run that must equal the oracle
+	SHOAL_KILL_TEST_KILLS=20 $(GO) test -count=1 -timeout 30m -run '^TestExactlyOnceUnderSIGKILL$$' -v ./cmd/shoal
 
 test-short: ## unit tests only (skips whole-binary tests)
 	$(GO) test -short $(PKGS)

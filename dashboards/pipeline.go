@@ -83,7 +83,7 @@ func pipelineHealth() *dashboard.DashboardBuilder {
 			"sum("+consumerLag+")", "short", steps("green", dashboard.Threshold{Value: ptr(10000), Color: "orange"}, dashboard.Threshold{Value: ptr(100000), Color: "red"}))).
 		WithPanel(smallStat("Since last commit", "Time since the last batch committed to DuckDB. It grows while no events arrive, which is fine; it must not grow while lag does.",
 			"time() - "+lastCommit, "s", steps("green", dashboard.Threshold{Value: ptr(900), Color: "orange"}, dashboard.Threshold{Value: ptr(3600), Color: "red"}))).
-		WithPanel(smallStat("Rebalances (1h)", "Consumer group generations joined in the last hour: one per rebalance.",
+		WithPanel(smallStat("Reading restarts (1h)", "Times reading every partition started again in the last hour: when the topic grew, or after an error reading it.",
 			"sum(increase("+generationsTotal+"[1h]))", "short", steps("green", dashboard.Threshold{Value: ptr(3), Color: "orange"}, dashboard.Threshold{Value: ptr(10), Color: "red"}))).
 		WithPanel(smallStat("Retried failures (1h)", "Failed attempts (DLQ write, commit, fetch, group) that were retried, in the last hour.",
 			"sum(increase("+failuresTotal+"[1h]))", "short", steps("green", dashboard.Threshold{Value: ptr(1), Color: "orange"}, dashboard.Threshold{Value: ptr(10), Color: "red"}))).

@@ -17,7 +17,9 @@ type Config struct {
 	Topic string `yaml:"topic"`
 	// DLQTopic receives refused events with a reason header. Default: shoal.dlq
 	DLQTopic string `yaml:"dlq_topic"`
-	// Group is the Kafka consumer group id. Default: shoal
+	// Group is the consumer group whose offsets Shoal commits after each
+	// batch, for Kafka's lag tools; Shoal joins no group and resumes from
+	// the Sink's offsets. Default: shoal
 	Group string `yaml:"group"`
 	// Partitions is the partition count used when Shoal creates the topics
 	// (existing topics are left as they are). Default: 6
@@ -74,7 +76,7 @@ func (c *Config) RegisterFlags(prefix string, fs *flag.FlagSet) {
 	fs.Var(&c.Brokers, prefix+"brokers", "comma-separated Kafka bootstrap brokers; empty starts the embedded broker")
 	fs.StringVar(&c.Topic, prefix+"topic", c.Topic, "Kafka topic with the events")
 	fs.StringVar(&c.DLQTopic, prefix+"dlq-topic", c.DLQTopic, "Kafka topic for refused events (dead-letter queue)")
-	fs.StringVar(&c.Group, prefix+"group", c.Group, "Kafka consumer group id")
+	fs.StringVar(&c.Group, prefix+"group", c.Group, "consumer group whose offsets Shoal commits for Kafka's lag tools (Shoal reads every partition itself)")
 	fs.IntVar(&c.Partitions, prefix+"partitions", c.Partitions, "partitions for topics Shoal creates")
 	fs.IntVar(&c.BatchSize, prefix+"batch-size", c.BatchSize, "most events per Arrow batch and DuckDB transaction")
 	fs.DurationVar(&c.BatchLatency, prefix+"batch-latency", c.BatchLatency, "longest time an event waits before its batch commits")

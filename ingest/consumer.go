@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,7 +33,7 @@ type Stats struct {
 	RejectedBy                                        map[string]int64
 }
 
-// Consumer runs the ingest pipeline: consumer group → decode → firewall →
+// Consumer runs the ingest pipeline: every partition → decode → firewall →
 // pseudonymize → Arrow → Sink, refused events → dead-letter topic.
 type Consumer struct {
 	cfg     Config
@@ -47,6 +48,10 @@ type Consumer struct {
 	ready                                             atomic.Bool
 	// commitFailures counts failed attempts in a row to commit the current batch.
 	commitFailures atomic.Int64
+
+	// checkEvery is how often the topic's partitions are looked up again
+	// (PartitionCheckInterval; tests shorten it).
+	checkEvery time.Duration
 
 	mu         sync.Mutex
 	rejectedBy map[string]int64
@@ -72,6 +77,7 @@ func NewConsumer(cfg Config, dec *Decoder, sink Sink, mem memory.Allocator, m *M
 		log:        logger.With("component", "ingest"),
 		rejectedBy: make(map[string]int64),
 		committed:  make(map[int32]int64),
+		checkEvery: PartitionCheckInterval,
 	}, nil
 }
 
@@ -86,7 +92,8 @@ func (c *Consumer) Stats() Stats {
 	}
 }
 
-// Ready reports whether the consumer has joined its group at least once.
+// Ready reports whether the consumer reads every partition of the topic
+// and no commit is failing.
 func (c *Consumer) Ready() bool { return c.ready.Load() && c.commitFailures.Load() == 0 }
 
 // CaughtUp reports whether every partition in end has been committed up to
@@ -102,40 +109,31 @@ func (c *Consumer) CaughtUp(end map[int32]int64) bool {
 	return true
 }
 
-// Run consumes until ctx is cancelled, then flushes and commits what it has
-// read and returns nil. It returns an error if the consumer group cannot be
-// created, or when the Sink failed for good (event.ErrSinkFailed): the
-// process must then start again from what is durable, and nothing is lost,
-// as the failed batch's offsets were not committed.
+// Run reads every partition of the event topic until ctx is cancelled,
+// then flushes and commits what it has read and returns nil. One Shoal owns
+// one store and the offsets live in it, so there is no group membership to
+// wait for: after a restart, even one right after a SIGKILL, every
+// partition is read at once from the Sink's offsets (a partition the Sink
+// has no offset for from its start). The partitions are looked up again
+// every PartitionCheckInterval, and reading restarts when the topic grew.
+// The consumer group's offsets are still committed after each batch, for
+// Kafka's lag tooling; nothing reads them.
+//
+// Run returns an error when the Sink failed for good (event.ErrSinkFailed):
+// the process must then start again from what is durable, and nothing is
+// lost, as the failed batch's offsets were not committed.
 func (c *Consumer) Run(ctx context.Context) error {
 	defer c.dlq.Close()
-	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
-		ID:                c.cfg.Group,
-		Brokers:           c.cfg.Brokers,
-		Topics:            []string{c.cfg.Topic},
-		StartOffset:       kafka.FirstOffset,
-		HeartbeatInterval: time.Second,
-		SessionTimeout:    10 * time.Second,
-		RebalanceTimeout:  10 * time.Second,
-		JoinGroupBackoff:  time.Second,
-		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { c.log.Debug("kafka group", "msg", fmt.Sprintf(msg, args...)) }),
-	})
-	if err != nil {
-		return fmt.Errorf("create consumer group %q: %w", c.cfg.Group, err)
-	}
-	stop := context.AfterFunc(ctx, func() { group.Close() })
-	defer stop()
-	defer group.Close()
-
+	client := &kafka.Client{Addr: kafka.TCP(c.cfg.Brokers...), Timeout: 10 * time.Second}
 	go c.reportProgress(ctx)
 	for {
-		gen, err := group.Next(ctx)
+		parts, err := c.partitions(ctx, client)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+			if ctx.Err() != nil {
 				return nil
 			}
 			c.metrics.failures.WithLabelValues("group").Inc()
-			c.log.Warn("joining consumer group failed; retrying", "group", c.cfg.Group, "err", err)
+			c.log.Warn("looking up the topic's partitions failed; retrying", "topic", c.cfg.Topic, "err", err)
 			select {
 			case <-ctx.Done():
 				return nil
@@ -144,13 +142,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 			continue
 		}
 		c.metrics.generations.Inc()
-		c.ready.Store(true)
-		if err := c.runGeneration(ctx, gen); err != nil {
+		if err := c.readAll(ctx, client, parts); err != nil {
 			if errors.Is(err, event.ErrSinkFailed) {
 				c.ready.Store(false)
 				return err
 			}
-			c.log.Error("generation ended with error; rejoining the group", "generation", gen.ID, "err", err)
+			c.log.Error("reading the partitions ended with an error; starting again", "err", err)
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -158,47 +155,129 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 }
 
-// runGeneration reads the partitions assigned in gen, starting from the
-// Sink's stored offsets, until the generation ends; the partial batch is
-// flushed before it returns.
-func (c *Consumer) runGeneration(ctx context.Context, gen *kafka.Generation) error {
+// PartitionCheckInterval is how often Run looks up the topic's partitions
+// to notice that it grew.
+const PartitionCheckInterval = 30 * time.Second
+
+// partitions returns the IDs of the event topic's partitions.
+func (c *Consumer) partitions(ctx context.Context, client *kafka.Client) ([]int, error) {
+	mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	meta, err := client.Metadata(mctx, &kafka.MetadataRequest{Topics: []string{c.cfg.Topic}})
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range meta.Topics {
+		if t.Name != c.cfg.Topic {
+			continue
+		}
+		if t.Error != nil {
+			return nil, fmt.Errorf("topic %s: %w", c.cfg.Topic, t.Error)
+		}
+		parts := make([]int, 0, len(t.Partitions))
+		for _, p := range t.Partitions {
+			parts = append(parts, p.ID)
+		}
+		if len(parts) == 0 {
+			return nil, fmt.Errorf("topic %s has no partitions", c.cfg.Topic)
+		}
+		slices.Sort(parts)
+		return parts, nil
+	}
+	return nil, fmt.Errorf("topic %s does not exist", c.cfg.Topic)
+}
+
+// readAll reads parts, each from the Sink's stored offset, until ctx ends
+// or the topic's partitions change; the partial batch is flushed before it
+// returns.
+func (c *Consumer) readAll(ctx context.Context, client *kafka.Client, parts []int) error {
 	stored, err := c.sink.Offsets(ctx, c.cfg.Topic)
 	if err != nil {
 		return fmt.Errorf("read stored offsets: %w", err)
 	}
-	assigned := gen.Assignments[c.cfg.Topic]
 	c.mu.Lock()
 	for p, off := range stored {
 		c.committed[p] = max(c.committed[p], off)
 	}
 	c.mu.Unlock()
+	// Lag of every partition from the start, not only of those a batch
+	// touches: a partition that receives nothing still shows what it owes.
+	if end, err := broker.EndOffsets(ctx, c.cfg.Brokers, c.cfg.Topic); err == nil {
+		for _, part := range parts {
+			c.metrics.setLag(int32(part), end[int32(part)]-stored[int32(part)])
+		}
+	}
 
+	rctx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
 	// The readers stay one batch ahead: while a batch commits the next is
 	// prepared and a third fills this channel. The commit is the slower
 	// side, so a deeper buffer would only hold more messages in memory.
 	msgs := make(chan kafka.Message, c.cfg.BatchSize)
 	var readers sync.WaitGroup
-	parts := make([]int, 0, len(assigned))
-	for _, a := range assigned {
-		// The Sink (DuckDB) is the source of truth, not the group offset,
-		// also for a partition it has no offset for: that one is read from
-		// its start. The group can be ahead of the Sink: a write-ahead log
-		// set aside after a crash takes its batches' offsets with it, and
-		// starting from the group's offset would lose those batches.
+	for _, part := range parts {
+		// The Sink (DuckDB) is the source of truth: a partition it has no
+		// offset for is read from its start.
 		start := kafka.FirstOffset
-		if off, ok := stored[int32(a.ID)]; ok {
+		if off, ok := stored[int32(part)]; ok {
 			start = off
 		}
-		parts = append(parts, a.ID)
 		readers.Add(1)
-		gen.Start(func(gctx context.Context) {
+		go func() {
 			defer readers.Done()
-			c.readPartition(gctx, a.ID, start, msgs)
-		})
+			c.readPartition(rctx, part, start, msgs)
+		}()
 	}
-	c.log.Info("joined consumer group", "group", c.cfg.Group, "generation", gen.ID, "partitions", parts)
+	c.metrics.partitionsUnread.Set(0)
+	c.ready.Store(true)
+	c.log.Info("reading every partition from the stored offsets", "topic", c.cfg.Topic, "partitions", len(parts))
 	go func() { readers.Wait(); close(msgs) }()
-	return c.batchLoop(ctx, gen, msgs)
+	go c.watchPartitions(rctx, client, parts, stopReading)
+	return c.batchLoop(ctx, func(offsets map[int32]int64) { c.commitGroupOffsets(client, offsets) }, msgs)
+}
+
+// watchPartitions looks up the topic's partitions every
+// PartitionCheckInterval and calls restart when they are not parts any
+// more (the topic grew), so that Run reads the new ones too.
+func (c *Consumer) watchPartitions(ctx context.Context, client *kafka.Client, parts []int, restart func()) {
+	t := time.NewTicker(c.checkEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now, err := c.partitions(ctx, client)
+		if err != nil || slices.Equal(now, parts) {
+			continue
+		}
+		c.metrics.partitionsUnread.Set(float64(max(0, len(now)-len(parts))))
+		c.log.Info("the topic's partitions changed; reading them all again", "topic", c.cfg.Topic, "was", len(parts), "now", len(now))
+		restart()
+		return
+	}
+}
+
+// commitGroupOffsets commits offsets as the consumer group's, for Kafka's
+// lag tooling only: DuckDB holds the offsets Shoal resumes from.
+func (c *Consumer) commitGroupOffsets(client *kafka.Client, offsets map[int32]int64) {
+	commits := make([]kafka.OffsetCommit, 0, len(offsets))
+	for part, off := range offsets {
+		commits = append(commits, kafka.OffsetCommit{Partition: int(part), Offset: off})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := client.OffsetCommit(ctx, &kafka.OffsetCommitRequest{GroupID: c.cfg.Group, GenerationID: -1,
+		Topics: map[string][]kafka.OffsetCommit{c.cfg.Topic: commits}})
+	if err == nil {
+		for _, p := range res.Topics[c.cfg.Topic] {
+			err = errors.Join(err, p.Error)
+		}
+	}
+	if err != nil {
+		c.log.Debug("committing group offsets failed (informational only)", "err", err)
+	}
 }
 
 func (c *Consumer) readPartition(ctx context.Context, partition int, start int64, out chan<- kafka.Message) {
@@ -214,9 +293,18 @@ func (c *Consumer) readPartition(ctx context.Context, partition int, start int64
 		ReadBackoffMax: time.Second,
 	})
 	defer r.Close()
-	if err := r.SetOffset(start); err != nil {
-		c.log.Error("cannot seek partition", "partition", partition, "offset", start, "err", err)
-		return
+	for {
+		err := r.SetOffset(start)
+		if err == nil {
+			break
+		}
+		c.metrics.failures.WithLabelValues("fetch").Inc()
+		c.log.Warn("seeking the partition failed; retrying", "partition", partition, "offset", start, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
 	}
 	for {
 		m, err := r.FetchMessage(ctx)
@@ -244,7 +332,7 @@ func (c *Consumer) readPartition(ctx context.Context, partition int, start int64
 // batchLoop gathers messages into batches bounded by size and latency.
 // Batches are prepared (decoded, built, dead letters written) while the
 // previous one commits, and committed one at a time in offset order.
-func (c *Consumer) batchLoop(ctx context.Context, gen *kafka.Generation, msgs <-chan kafka.Message) (err error) {
+func (c *Consumer) batchLoop(ctx context.Context, commitGroup func(map[int32]int64), msgs <-chan kafka.Message) (err error) {
 	b := newBatcher(c)
 	defer b.release()
 	// A flush that has started finishes even while shutting down: what was
@@ -257,7 +345,7 @@ func (c *Consumer) batchLoop(ctx context.Context, gen *kafka.Generation, msgs <-
 		if len(pending) == 0 {
 			return nil
 		}
-		err := b.process(ctx, gen, pending)
+		err := b.process(ctx, commitGroup, pending)
 		clear(pending) // the prepared batch no longer needs the messages' bytes
 		pending = pending[:0]
 		return err
@@ -345,7 +433,7 @@ func flushContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // process prepares msgs as a batch, waits for the previous batch's commit
 // and starts this one's. It returns the previous commit's error, or this
 // preparation's; wait returns the last commit's.
-func (b *batcher) process(ctx context.Context, gen *kafka.Generation, msgs []kafka.Message) error {
+func (b *batcher) process(ctx context.Context, commitGroup func(map[int32]int64), msgs []kafka.Message) error {
 	fctx, cancel := flushContext(ctx)
 	p, err := b.prepare(fctx, msgs)
 	cancel()
@@ -360,7 +448,7 @@ func (b *batcher) process(ctx context.Context, gen *kafka.Generation, msgs []kaf
 	b.inflight = done
 	go func() {
 		cctx, cancel := flushContext(ctx)
-		err := b.commit(cctx, gen, p)
+		err := b.commit(cctx, commitGroup, p)
 		cancel()
 		p.batch.Record.Release() // before wait returns: the caller may check or free memory then
 		done <- err
@@ -433,7 +521,7 @@ func (b *batcher) prepare(ctx context.Context, msgs []kafka.Message) (*prepared,
 }
 
 // commit commits a prepared batch through the Sink and counts it.
-func (b *batcher) commit(ctx context.Context, gen *kafka.Generation, p *prepared) error {
+func (b *batcher) commit(ctx context.Context, commitGroup func(map[int32]int64), p *prepared) error {
 	c := b.c
 	var res event.CommitResult
 	if err := retry(ctx, c, "commit", func() (err error) { res, err = c.sink.Commit(ctx, p.batch); return err }); err != nil {
@@ -457,14 +545,8 @@ func (b *batcher) commit(ctx context.Context, gen *kafka.Generation, p *prepared
 	}
 	c.mu.Unlock()
 	// The group offset is informational (lag in Kafka tooling); DuckDB's is the truth.
-	kafkaOffsets := make(map[int]int64, len(offsets))
-	for part, off := range offsets {
-		kafkaOffsets[int(part)] = off
-	}
-	if gen != nil {
-		if err := gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: kafkaOffsets}); err != nil {
-			c.log.Debug("committing group offsets failed (informational only)", "err", err)
-		}
+	if commitGroup != nil {
+		commitGroup(offsets)
 	}
 
 	m := c.metrics

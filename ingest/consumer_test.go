@@ -520,3 +520,104 @@ func poll(timeout time.Duration, cond func() bool) bool {
 	}
 	return true
 }
+
+// TestEveryPartitionIsRead: without joining a group, the consumer reads
+// every partition from the sink's offsets, commits the group's offsets
+// for Kafka's lag tooling, and reads new partitions once the topic grows.
+func TestEveryPartitionIsRead(t *testing.T) {
+	addr := startTestBroker(t)
+	produce(t, addr, validEvents(0, 300)...)
+	sink := newRecordingSink()
+	c, end, stop := startConsumer(t, addr, sink)
+	defer stop()
+	if !poll(60*time.Second, func() bool { return c.CaughtUp(end) }) {
+		t.Fatalf("did not catch up with %v: %+v", end, c.Stats())
+	}
+	if !c.Ready() {
+		t.Error("not ready while reading every partition")
+	}
+	client := &kafka.Client{Addr: kafka.TCP(addr), Timeout: 10 * time.Second}
+	ctx := context.Background()
+	if !poll(30*time.Second, func() bool {
+		res, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: "test", Topics: map[string][]int{"events": {0, 1, 2}}})
+		if err != nil {
+			return false
+		}
+		for _, p := range res.Topics["events"] {
+			if p.Error != nil || p.CommittedOffset != end[int32(p.Partition)] {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Errorf("the group's offsets were not committed up to %v", end)
+	}
+}
+
+// TestNewPartitionsAreRead: partitions added to the topic while the
+// consumer runs are read too.
+func TestNewPartitionsAreRead(t *testing.T) {
+	addr := startTestBroker(t)
+	produce(t, addr, validEvents(0, 100)...)
+	sink := newRecordingSink()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	p, err := privacy.NewPseudonymizer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Brokers = StringList{addr}
+	cfg.Topic, cfg.DLQTopic, cfg.Group = "events", "dlq", "test-grow"
+	cfg.BatchSize, cfg.BatchLatency = 100, 20*time.Millisecond
+	c, err := NewConsumer(cfg, NewDecoder(p, nil, 0), sink, mem, NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.checkEvery = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		mem.AssertSize(t, 0)
+	}()
+	if !poll(60*time.Second, func() bool { return c.Stats().Consumed == 100 }) {
+		t.Fatalf("first 100 not consumed: %+v", c.Stats())
+	}
+	client := &kafka.Client{Addr: kafka.TCP(addr), Timeout: 10 * time.Second}
+	res, err := client.CreatePartitions(ctx, &kafka.CreatePartitionsRequest{Topics: []kafka.TopicPartitionsConfig{{Name: "events", Count: 6}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Errors["events"]; err != nil {
+		t.Fatalf("create partitions: %v", err)
+	}
+	// kafka-go's transport caches metadata for a few seconds.
+	var end map[int32]int64
+	if !poll(30*time.Second, func() bool {
+		end, err = broker.EndOffsets(ctx, cfg.Brokers, cfg.Topic)
+		return err == nil && len(end) == 6
+	}) {
+		t.Fatalf("the topic did not grow to 6 partitions: %v, %v", end, err)
+	}
+	produce(t, addr, validEvents(100, 400)...)
+	if end, err = broker.EndOffsets(ctx, cfg.Brokers, cfg.Topic); err != nil {
+		t.Fatal(err)
+	}
+	var fresh int64
+	for p := int32(3); p < 6; p++ {
+		fresh += end[p]
+	}
+	if fresh == 0 {
+		t.Fatalf("no event reached the new partitions: %v", end)
+	}
+	if !poll(60*time.Second, func() bool { return c.CaughtUp(end) }) {
+		t.Fatalf("the new partitions were not read: end %v, %+v", end, c.Stats())
+	}
+	if len(sink.ids) != 400 {
+		t.Errorf("%d events committed, want 400", len(sink.ids))
+	}
+}

@@ -19,8 +19,10 @@ type Metrics struct {
 	failures      *prometheus.CounterVec
 	lag           *prometheus.GaugeVec
 	commitFailing prometheus.Gauge
-	lastCommit    prometheus.Gauge
-	generations   prometheus.Counter
+	// partitionsUnread counts the topic's partitions not being read.
+	partitionsUnread prometheus.Gauge
+	lastCommit       prometheus.Gauge
+	generations      prometheus.Counter
 }
 
 // NewMetrics registers the ingest metrics with reg.
@@ -48,13 +50,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "shoal_ingest_consumer_lag_messages", Help: "Messages in the partition not yet committed by Shoal, as of the last batch."}, []string{"partition"}),
 		commitFailing: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "shoal_ingest_commit_failures_consecutive", Help: "Failed attempts in a row to commit the current batch (0 once a commit succeeds); /readyz is not ready while it is above 0."}),
+		partitionsUnread: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "shoal_ingest_partitions_unread", Help: "Partitions of the event topic not being read (until reading starts, and after the topic grew, until the new ones are read)."}),
 		lastCommit: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "shoal_ingest_last_commit_timestamp_seconds", Help: "Unix time of the last committed batch."}),
 		generations: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "shoal_ingest_group_generations_total", Help: "Consumer group generations joined (one per rebalance)."}),
+			Name: "shoal_ingest_group_generations_total", Help: "Times reading every partition of the topic started (once at start, again when the topic grows or reading failed)."}),
 	}
 	reg.MustRegister(m.consumed, m.accepted, m.duplicates, m.rejected, m.batches, m.batchDuration,
-		m.batchEvents, m.failures, m.lag, m.commitFailing, m.lastCommit, m.generations)
+		m.batchEvents, m.failures, m.lag, m.commitFailing, m.partitionsUnread, m.lastCommit, m.generations)
 	for _, r := range Reasons {
 		m.rejected.WithLabelValues(string(r))
 	}
