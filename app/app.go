@@ -85,6 +85,12 @@ func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *A
 	if err != nil {
 		return nil, err
 	}
+	// The store first: its lock keeps a second Shoal on the same data
+	// directory from also starting the embedded broker on the shared log.
+	p.store, err = transform.Open(ctx, cfg.StoreConfig(), logger)
+	if err != nil {
+		return nil, err
+	}
 	if len(cfg.Brokers) == 0 {
 		p.broker, err = broker.StartEmbedded(cfg.EmbeddedAddr, cfg.DataDir, cfg.Partitions, []string{cfg.Topic, cfg.DLQTopic}, logger)
 		if err != nil {
@@ -93,10 +99,6 @@ func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *A
 		p.cfg.Brokers = ingest.StringList{p.broker.Addr()}
 	}
 	if err := broker.EnsureTopics(ctx, p.cfg.Brokers, cfg.Partitions, cfg.Topic, cfg.DLQTopic); err != nil {
-		return nil, err
-	}
-	p.store, err = transform.Open(ctx, cfg.StoreConfig(), logger)
-	if err != nil {
 		return nil, err
 	}
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -370,3 +370,26 @@ func TestGoMemoryLimit(t *testing.T) {
 		t.Errorf("Go memory limit %d after start, want %d", got, 300<<20)
 	}
 }
+
+// TestSecondRunOnTheSameDataDir: a second Shoal on a data directory in use
+// is refused by the store's lock before it starts an embedded broker on
+// the shared log.
+func TestSecondRunOnTheSameDataDir(t *testing.T) {
+	dir := t.TempDir()
+	cfg := DefaultConfig(dir)
+	cfg.EmbeddedAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	_, key := apptest.TestKey(t, t.TempDir())
+	first, err := New(context.Background(), cfg, key, apptest.DiscardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.close()
+	logs := &apptest.SyncBuffer{}
+	_, err = New(context.Background(), cfg, key, slog.New(slog.NewTextHandler(logs, nil)))
+	if !errors.Is(err, transform.ErrLocked) {
+		t.Fatalf("second New on the same data dir: %v, want transform.ErrLocked", err)
+	}
+	if strings.Contains(string(logs.Bytes()), "embedded Kafka-protocol broker started") {
+		t.Errorf("the second Shoal started its broker on the shared log before the lock refused it:\n%s", logs.Bytes())
+	}
+}

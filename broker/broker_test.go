@@ -89,3 +89,16 @@ func TestStartEmbeddedBusyPort(t *testing.T) {
 		t.Errorf("error %q does not say %q", err, want)
 	}
 }
+
+// TestStartEmbeddedUnwritableDir: a data dir the broker cannot keep its
+// log in is named as such, not blamed on the port.
+func TestStartEmbeddedUnwritableDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "kafka"), nil, 0o600); err != nil { // a file where the log directory goes
+		t.Fatal(err)
+	}
+	_, err := StartEmbedded("127.0.0.1:0", dir, 1, nil, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "make --data-dir writable") || strings.Contains(err.Error(), "port") {
+		t.Fatalf("error %v, want one that says to make --data-dir writable", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -20,6 +21,10 @@ type Embedded struct {
 // StartEmbedded starts the broker on addr with topics seeded at partitions
 // partitions (and any other topic created on first use).
 func StartEmbedded(addr, dataDir string, partitions int, topics []string, logger *slog.Logger) (*Embedded, error) {
+	logDir := filepath.Join(dataDir, "kafka")
+	if err := os.MkdirAll(logDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create the embedded broker's log directory: %w (make --data-dir writable, or pass --brokers to use your Kafka)", err)
+	}
 	var bound string
 	listen := func(network, _ string) (net.Listener, error) {
 		ln, err := net.Listen(network, addr)

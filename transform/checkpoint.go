@@ -16,14 +16,20 @@ import (
 // this long in the stream ends that.
 const IdleCheckpointAfter = 10 * time.Second
 
+// CheckpointEvery bounds how long a steady stream, which never pauses for
+// the idle interval, leaves its commits in the write-ahead log.
+const CheckpointEvery = 5 * time.Minute
+
 // CheckpointWhenIdle checkpoints the store (IdleCheckpoint) once the
-// stream has paused for idle after a commit, until ctx ends.
+// stream has paused for idle after a commit, or once commits have waited
+// CheckpointEvery in the log of a stream that never pauses, until ctx ends.
 // While a query of the outputs runs DuckDB refuses; the next tick tries
 // again.
 func (s *Store) CheckpointWhenIdle(ctx context.Context, idle time.Duration) {
-	t := time.NewTicker(idle / 4)
+	t := time.NewTicker(min(idle, s.checkpointEvery) / 4)
 	defer t.Stop()
-	var done time.Time // the last commit the log was checkpointed after
+	var done time.Time    // the last commit the log was checkpointed after
+	var waiting time.Time // when a commit after done was first seen
 	for {
 		select {
 		case <-ctx.Done():
@@ -31,7 +37,13 @@ func (s *Store) CheckpointWhenIdle(ctx context.Context, idle time.Duration) {
 		case <-t.C:
 		}
 		last := s.LastCommit()
-		if last.IsZero() || !last.After(done) || time.Since(last) < idle {
+		if last.IsZero() || !last.After(done) {
+			continue
+		}
+		if waiting.IsZero() {
+			waiting = last
+		}
+		if time.Since(last) < idle && time.Since(waiting) < s.checkpointEvery {
 			continue
 		}
 		_, _, err := s.IdleCheckpoint(ctx)
@@ -44,7 +56,7 @@ func (s *Store) CheckpointWhenIdle(ctx context.Context, idle time.Duration) {
 		case err != nil:
 			s.logger.Warn("write-ahead log not checkpointed; DuckDB checkpoints it at --duckdb-checkpoint-threshold, and a restart replays it", "err", err)
 		}
-		done = last
+		done, waiting = last, time.Time{}
 	}
 }
 

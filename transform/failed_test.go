@@ -3,11 +3,15 @@ package transform
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/shoal-analytics/shoal/event"
 )
@@ -102,4 +106,50 @@ func TestRolledBackCommitIsRetried(t *testing.T) {
 	if res := commit(t, s, mem, evs...); res.Inserted != 1 {
 		t.Fatalf("retried commit: %+v", res)
 	}
+}
+
+// TestSteadyStreamIsCheckpointed: a stream that never pauses for the idle
+// interval still has its write-ahead log checkpointed every
+// checkpointEvery.
+func TestSteadyStreamIsCheckpointed(t *testing.T) {
+	mem := checkedMem(t)
+	var logs syncLog
+	s, err := Open(context.Background(), Config{Path: filepath.Join(t.TempDir(), "shoal.duckdb"), Threads: 2},
+		slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.checkpointEvery = 300 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.CheckpointWhenIdle(ctx, time.Hour); close(done) }()
+	var g ids
+	for i := range 40 {
+		commit(t, s, mem, g.ev(event.TaskCreated, 0, 9, task(fmt.Sprint("T", i))))
+		time.Sleep(25 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if n := strings.Count(logs.String(), "write-ahead log checkpointed"); n == 0 {
+		t.Errorf("a 1 s steady stream was never checkpointed with checkpointEvery 300ms; log:\n%s", logs.String())
+	}
+}
+
+// syncLog is a goroutine-safe log sink.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

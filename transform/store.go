@@ -114,6 +114,8 @@ type Store struct {
 	// failpoint, when set by a test, is called before each write step and
 	// fails the step with its error.
 	failpoint func(step string) error
+	// checkpointEvery is CheckpointEvery (tests shorten it).
+	checkpointEvery time.Duration
 	// rebuildSlice is about how many stored events Rebuild derives state
 	// from at a time (defaultRebuildSlice; tests lower it).
 	rebuildSlice int64
@@ -163,7 +165,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) 
 	openPaths[abs] = true
 	openMu.Unlock()
 
-	s := &Store{path: cfg.Path, abs: abs, logger: logger.With("component", "transform"), rebuildSlice: defaultRebuildSlice}
+	s := &Store{path: cfg.Path, abs: abs, logger: logger.With("component", "transform"), rebuildSlice: defaultRebuildSlice, checkpointEvery: CheckpointEvery}
 	if err := s.open(ctx, cfg); err != nil {
 		s.closeAll()
 		return nil, err
@@ -208,6 +210,9 @@ func (s *Store) open(ctx context.Context, cfg Config) error {
 	dsn := cfg.Path
 	if len(params) > 0 {
 		dsn += "?" + params.Encode()
+	}
+	if fi, err := os.Stat(walPath(cfg.Path)); err == nil && fi.Size() > 0 {
+		s.logger.Info("replaying the write-ahead log the last run left (it stopped without a checkpoint)", "path", cfg.Path, "wal_bytes", fi.Size())
 	}
 	connector, err := duckdb.NewConnector(dsn, nil)
 	if err != nil && strings.Contains(err.Error(), "Failure while replaying WAL file") {

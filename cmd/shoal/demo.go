@@ -53,6 +53,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "demo data dir: %s (pseudonym key: %s)\n", cfg.DataDir, cfg.PseudonymKeyFile)
 
+	badRateZeroMeansNone(&opts)
 	opts = opts.WithDefaults()
 	org, msgs := synth.Generate(opts)
 	if cfg.Teams == "" {

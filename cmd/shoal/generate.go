@@ -29,7 +29,15 @@ func synthFlags(fs interface {
 	fs.IntVar(&o.Units, "org-units", d.Units, "number of org units the teams belong to")
 	fs.IntVar(&o.People, "org-people", d.People, "number of people across all teams")
 	fs.IntVar(&o.Weeks, "org-weeks", d.Weeks, "weeks of history to generate, ending at --end")
-	fs.Float64Var(&o.BadRate, "bad-rate", d.BadRate, "share of extra malformed or forbidden events")
+	fs.Float64Var(&o.BadRate, "bad-rate", d.BadRate, "share of extra malformed or forbidden events (0: none)")
+}
+
+// badRateZeroMeansNone makes --bad-rate 0 mean no bad events (synth.Options
+// reads 0 as "the default").
+func badRateZeroMeansNone(o *synth.Options) {
+	if o.BadRate == 0 {
+		o.BadRate = -1
+	}
 }
 
 func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -44,6 +52,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := parseFlags(fs, args, nil, nil, stdout); err != nil {
 		return err
 	}
+	badRateZeroMeansNone(&opts)
 	if *end != "" {
 		t, err := time.Parse(time.RFC3339, *end)
 		if err != nil {

@@ -5,10 +5,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/shoal-analytics/shoal/app/apptest"
 	"github.com/shoal-analytics/shoal/broker"
+	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/ingest"
+	"github.com/shoal-analytics/shoal/privacy"
 )
 
 // TestGenerateThenPublish: `shoal generate --out` writes reproducible NDJSON
@@ -48,5 +52,27 @@ func TestGenerateThenPublish(t *testing.T) {
 	}
 	if n != lines {
 		t.Errorf("topic holds %d messages, file has %d lines (stdout %q)", n, lines, stdout)
+	}
+}
+
+// TestGenerateBadRateZero: --bad-rate 0 means no bad events, not the
+// default share: every generated line is a valid event.
+func TestGenerateBadRateZero(t *testing.T) {
+	code, out, stderr := runCLI(t, "generate", "--org-teams", "2", "--org-units", "1", "--org-people", "10", "--org-weeks", "1",
+		"--bad-rate", "0", "--end", "2026-11-23T00:00:00Z")
+	if code != 0 {
+		t.Fatalf("generate: exit %d: %s", code, stderr)
+	}
+	p, err := privacy.NewPseudonymizer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := ingest.NewDecoder(p, nil, 0)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for i, line := range lines {
+		var ev event.Event
+		if r := dec.Decode([]byte(line), &ev); r != nil {
+			t.Fatalf("line %d of %d is refused (%s): --bad-rate 0 generated a bad event", i+1, len(lines), r.Reason)
+		}
 	}
 }
