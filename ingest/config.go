@@ -36,6 +36,10 @@ type Config struct {
 	// BatchLatency is the longest a message waits before its batch is
 	// committed. Default: 500ms
 	BatchLatency time.Duration `yaml:"batch_latency"`
+	// BatchBytes bounds the bytes of the messages read and not yet prepared
+	// as a batch (a batch is cut at half of it), so that memory follows the
+	// batch size however large the messages are. Default: 67108864 (64 MiB)
+	BatchBytes int `yaml:"batch_bytes"`
 	// MaxEventBytes is the largest accepted event; bigger ones are refused as
 	// too_large. Default: 65536
 	MaxEventBytes int `yaml:"max_event_bytes"`
@@ -65,6 +69,7 @@ func DefaultConfig() Config {
 		Partitions:        6,
 		BatchSize:         100000,
 		BatchLatency:      500 * time.Millisecond,
+		BatchBytes:        64 << 20,
 		MaxEventBytes:     64 << 10,
 		EarliestEventTime: "2000-01-01",
 		MaxEventAhead:     24 * time.Hour,
@@ -80,6 +85,7 @@ func (c *Config) RegisterFlags(prefix string, fs *flag.FlagSet) {
 	fs.IntVar(&c.Partitions, prefix+"partitions", c.Partitions, "partitions for topics Shoal creates")
 	fs.IntVar(&c.BatchSize, prefix+"batch-size", c.BatchSize, "most events per Arrow batch and DuckDB transaction")
 	fs.DurationVar(&c.BatchLatency, prefix+"batch-latency", c.BatchLatency, "longest time an event waits before its batch commits")
+	fs.IntVar(&c.BatchBytes, prefix+"batch-bytes", c.BatchBytes, "most message bytes per batch, and read ahead of it, so memory follows the batch size however large the events are (67108864 = 64 MiB)")
 	fs.IntVar(&c.MaxEventBytes, prefix+"max-event-bytes", c.MaxEventBytes, "largest accepted event in bytes")
 	fs.StringVar(&c.EarliestEventTime, prefix+"earliest-event-time", c.EarliestEventTime, "earliest plausible event time (YYYY-MM-DD, UTC); earlier times are refused as bad_time")
 	fs.DurationVar(&c.MaxEventAhead, prefix+"max-event-ahead", c.MaxEventAhead, "how far past now an event's time may be; later times are refused as bad_time (a due date may be ten years ahead)")
@@ -111,6 +117,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("partitions must be at least 1, got %d", c.Partitions)
 	case c.BatchSize < 1 || c.BatchSize > 1_000_000:
 		return fmt.Errorf("%w: batch-size must be between 1 and 1000000, got %d", ErrBadBatching, c.BatchSize)
+	case c.BatchBytes < 1<<20:
+		return fmt.Errorf("%w: batch-bytes must be at least 1048576 (1 MiB), got %d", ErrBadBatching, c.BatchBytes)
 	case c.BatchLatency < time.Millisecond:
 		return fmt.Errorf("%w: batch-latency must be at least 1ms, got %s", ErrBadBatching, c.BatchLatency)
 	case c.MaxEventBytes < 1024 || c.MaxEventBytes > 900<<10:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/shoal-analytics/shoal/broker"
 	"github.com/shoal-analytics/shoal/event"
@@ -214,6 +215,9 @@ func (c *Consumer) readAll(ctx context.Context, client *kafka.Client, parts []in
 	// prepared and a third fills this channel. The commit is the slower
 	// side, so a deeper buffer would only hold more messages in memory.
 	msgs := make(chan kafka.Message, c.cfg.BatchSize)
+	// The bytes of the messages read but not yet in a prepared batch are
+	// bounded too: large messages fill BatchBytes long before BatchSize.
+	ahead := semaphore.NewWeighted(int64(c.cfg.BatchBytes))
 	var readers sync.WaitGroup
 	for _, part := range parts {
 		// The Sink (DuckDB) is the source of truth: a partition it has no
@@ -225,7 +229,7 @@ func (c *Consumer) readAll(ctx context.Context, client *kafka.Client, parts []in
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			c.readPartition(rctx, part, start, msgs)
+			c.readPartition(rctx, part, start, ahead, msgs)
 		}()
 	}
 	c.metrics.partitionsUnread.Set(0)
@@ -233,7 +237,7 @@ func (c *Consumer) readAll(ctx context.Context, client *kafka.Client, parts []in
 	c.log.Info("reading every partition from the stored offsets", "topic", c.cfg.Topic, "partitions", len(parts))
 	go func() { readers.Wait(); close(msgs) }()
 	go c.watchPartitions(rctx, client, parts, stopReading)
-	return c.batchLoop(ctx, func(offsets map[int32]int64) { c.commitGroupOffsets(client, offsets) }, msgs)
+	return c.batchLoop(ctx, func(offsets map[int32]int64) { c.commitGroupOffsets(client, offsets) }, ahead, msgs)
 }
 
 // watchPartitions looks up the topic's partitions every
@@ -280,13 +284,13 @@ func (c *Consumer) commitGroupOffsets(client *kafka.Client, offsets map[int32]in
 	}
 }
 
-func (c *Consumer) readPartition(ctx context.Context, partition int, start int64, out chan<- kafka.Message) {
+func (c *Consumer) readPartition(ctx context.Context, partition int, start int64, ahead *semaphore.Weighted, out chan<- kafka.Message) {
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:        c.cfg.Brokers,
 		Topic:          c.cfg.Topic,
 		Partition:      partition,
 		MinBytes:       1,
-		MaxBytes:       16 << 20,
+		MaxBytes:       min(16<<20, max(1<<20, c.cfg.BatchBytes/4)), // a fetch is part of what a batch may hold
 		MaxWait:        250 * time.Millisecond,
 		QueueCapacity:  1000,
 		ReadBackoffMin: 50 * time.Millisecond,
@@ -321,6 +325,9 @@ func (c *Consumer) readPartition(ctx context.Context, partition int, start int64
 			}
 			continue
 		}
+		if err := ahead.Acquire(ctx, c.messageBytes(&m)); err != nil {
+			return
+		}
 		select {
 		case out <- m:
 		case <-ctx.Done():
@@ -329,10 +336,19 @@ func (c *Consumer) readPartition(ctx context.Context, partition int, start int64
 	}
 }
 
-// batchLoop gathers messages into batches bounded by size and latency.
+// messageBytes is what a message counts against BatchBytes: its key and
+// value, at most half of BatchBytes, so that one huge message cannot wait
+// for room that never comes.
+func (c *Consumer) messageBytes(m *kafka.Message) int64 {
+	return min(int64(len(m.Key)+len(m.Value)), int64(c.cfg.BatchBytes/2))
+}
+
+// batchLoop gathers messages into batches bounded by count (BatchSize),
+// bytes (half of BatchBytes: the messages read and not yet prepared,
+// which ahead counts, hold at most BatchBytes) and latency.
 // Batches are prepared (decoded, built, dead letters written) while the
 // previous one commits, and committed one at a time in offset order.
-func (c *Consumer) batchLoop(ctx context.Context, commitGroup func(map[int32]int64), msgs <-chan kafka.Message) (err error) {
+func (c *Consumer) batchLoop(ctx context.Context, commitGroup func(map[int32]int64), ahead *semaphore.Weighted, msgs <-chan kafka.Message) (err error) {
 	b := newBatcher(c)
 	defer b.release()
 	// A flush that has started finishes even while shutting down: what was
@@ -341,6 +357,7 @@ func (c *Consumer) batchLoop(ctx context.Context, commitGroup func(map[int32]int
 	timer := time.NewTimer(c.cfg.BatchLatency)
 	defer timer.Stop()
 	var pending []kafka.Message
+	var pendingBytes int64
 	flush := func() error {
 		if len(pending) == 0 {
 			return nil
@@ -348,6 +365,8 @@ func (c *Consumer) batchLoop(ctx context.Context, commitGroup func(map[int32]int
 		err := b.process(ctx, commitGroup, pending)
 		clear(pending) // the prepared batch no longer needs the messages' bytes
 		pending = pending[:0]
+		ahead.Release(pendingBytes)
+		pendingBytes = 0
 		return err
 	}
 	for {
@@ -360,7 +379,8 @@ func (c *Consumer) batchLoop(ctx context.Context, commitGroup func(map[int32]int
 				timer.Reset(c.cfg.BatchLatency)
 			}
 			pending = append(pending, m)
-			if len(pending) >= c.cfg.BatchSize {
+			pendingBytes += c.messageBytes(&m)
+			if len(pending) >= c.cfg.BatchSize || pendingBytes >= int64(c.cfg.BatchBytes/2) {
 				if err := flush(); err != nil {
 					return err
 				}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,6 +33,7 @@ type recordingSink struct {
 	rejected map[string]int64
 	failNext int
 	commits  int
+	sizes    []int64 // messages per committed batch (accepted and refused)
 }
 
 func newRecordingSink() *recordingSink {
@@ -59,9 +61,12 @@ func (s *recordingSink) Commit(_ context.Context, b *event.Batch) (event.CommitR
 	for p, off := range b.Offsets {
 		s.offsets[p] = max(s.offsets[p], off)
 	}
+	size := b.Record.NumRows()
 	for _, r := range b.Rejected {
 		s.rejected[r.Reason] += r.Count
+		size += r.Count
 	}
+	s.sizes = append(s.sizes, size)
 	s.commits++
 	return res, nil
 }
@@ -619,5 +624,54 @@ func TestNewPartitionsAreRead(t *testing.T) {
 	}
 	if len(sink.ids) != 400 {
 		t.Errorf("%d events committed, want 400", len(sink.ids))
+	}
+}
+
+// TestLargeMessagesAreBatchedByBytes: messages near the size limit cut
+// batches by bytes (half of BatchBytes), not by count, so memory follows
+// the batch size; every message is still committed or refused once.
+func TestLargeMessagesAreBatchedByBytes(t *testing.T) {
+	addr := startTestBroker(t)
+	big := make([][]byte, 60)
+	for i := range big {
+		// A valid envelope padded with an unknown field: about 60 KB, refused.
+		big[i] = fmt.Appendf(nil, `{"specversion":"1.0","id":"big-%d","source":"s","type":"work.task.started","time":"2026-11-20T10:00:00Z","data":{"team":"t","task":"x","pad":"%s"}}`, i, strings.Repeat("x", 60<<10))
+	}
+	produce(t, addr, big...)
+	sink := newRecordingSink()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	p, err := privacy.NewPseudonymizer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Brokers = StringList{addr}
+	cfg.Topic, cfg.DLQTopic, cfg.Group = "events", "dlq", "test-bytes"
+	cfg.BatchBytes, cfg.BatchLatency = 1<<20, 2*time.Second // latency long enough that bytes cut every batch
+	c, err := NewConsumer(cfg, NewDecoder(p, nil, 0), sink, mem, NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	if !poll(60*time.Second, func() bool { return c.Stats().Consumed == 60 }) {
+		t.Fatalf("not all 60 large messages consumed: %+v", c.Stats())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mem.AssertSize(t, 0)
+	perBatch := int64(cfg.BatchBytes/2)/int64(len(big[0])) + 1
+	var total int64
+	for i, n := range sink.sizes {
+		total += n
+		if n > perBatch {
+			t.Errorf("batch %d holds %d large messages, more than the %d that half of BatchBytes allows", i, n, perBatch)
+		}
+	}
+	if total != 60 {
+		t.Errorf("%d messages committed, want 60 (batches %v)", total, sink.sizes)
 	}
 }
