@@ -79,7 +79,7 @@ func Parse(name string, data []byte) (*Org, error) {
 	if name == "" {
 		name = "teams file"
 	}
-	p := &parser{file: name, zones: make(map[string]*time.Location)}
+	p := &parser{file: name, data: data, zones: make(map[string]*time.Location)}
 	var o *Org
 	if root := p.document(data); root != nil {
 		o = p.org(root)
@@ -97,6 +97,7 @@ func Parse(name string, data []byte) (*Org, error) {
 
 type parser struct {
 	file     string
+	data     []byte // the file, for the line of a syntax error
 	errs     []*Error
 	zones    map[string]*time.Location // cache: many teams share a zone
 	expanded int                       // values visited so far
@@ -182,6 +183,22 @@ func (p *parser) syntax(err error) {
 	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+		// yaml.v3 numbers the lines of its parser's errors from 0 (it adds
+		// 1 for scanner errors only): the construct it names starts a line
+		// later.
+		if strings.HasPrefix(msg, "did not find expected") {
+			line++
+		}
+	}
+	// A tab in the indentation is reported at the line before it (where
+	// the scanner's context starts): name the line with the tab.
+	if strings.Contains(msg, "tab character") {
+		for i, l := range strings.Split(string(p.data), "\n") {
+			if indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]; strings.Contains(indent, "\t") {
+				line = i + 1
+				break
+			}
+		}
 	}
 	p.errs = append(p.errs, &Error{File: p.file, Line: line, Msg: "invalid YAML: " + msg + "; check the indentation (spaces, not tabs), colons and quotes around values with special characters", Kind: ErrSyntax})
 }

@@ -324,7 +324,10 @@ var badFiles = []struct {
 		`testdata/wrong_shape.bad.yaml:8: units[2].teams[0]: must be a team (id, name and settings), got "web"`,
 	}, []error{ErrBadValue}},
 	{"syntax.bad.yaml", []string{
-		`testdata/syntax.bad.yaml:2: invalid YAML: found a tab character that violates indentation; check the indentation (spaces, not tabs), colons and quotes around values with special characters`,
+		`testdata/syntax.bad.yaml:3: invalid YAML: found a tab character that violates indentation; check the indentation (spaces, not tabs), colons and quotes around values with special characters`,
+	}, []error{ErrSyntax}},
+	{"unclosed_bracket.bad.yaml", []string{
+		`testdata/unclosed_bracket.bad.yaml:6: invalid YAML: did not find expected ',' or ']'; check the indentation (spaces, not tabs), colons and quotes around values with special characters`,
 	}, []error{ErrSyntax}},
 	{"two_documents.bad.yaml", []string{
 		`testdata/two_documents.bad.yaml:3: a second YAML document starts here; keep one document (no ---) per teams file`,
