@@ -235,8 +235,8 @@ func (p *App) routes() http.Handler {
 	mux.Handle("GET /metrics", metrics.Handler(p.reg, p.exporter))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !p.consumer.Ready() {
-			http.Error(w, "not ready: consumer has not joined its group yet", http.StatusServiceUnavailable)
+		if ok, why := p.consumer.Readiness(); !ok {
+			http.Error(w, "not ready: "+why, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")

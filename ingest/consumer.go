@@ -57,6 +57,7 @@ type Consumer struct {
 	mu         sync.Mutex
 	rejectedBy map[string]int64
 	committed  map[int32]int64 // next offsets made durable, by partition
+	catchUp    map[int32]int64 // the topic's end offsets when reading started
 }
 
 // NewConsumer wires a consumer. The dead-letter writer is created here and
@@ -93,9 +94,30 @@ func (c *Consumer) Stats() Stats {
 	}
 }
 
-// Ready reports whether the consumer reads every partition of the topic
-// and no commit is failing.
-func (c *Consumer) Ready() bool { return c.ready.Load() && c.commitFailures.Load() == 0 }
+// Ready reports whether the consumer reads every partition of the topic,
+// has caught up with what the topic held when reading started, and no
+// commit is failing.
+func (c *Consumer) Ready() bool { ok, _ := c.Readiness(); return ok }
+
+// Readiness is Ready with the reason when it is not.
+func (c *Consumer) Readiness() (bool, string) {
+	if !c.ready.Load() {
+		return false, "not reading the topic's partitions yet"
+	}
+	if n := c.commitFailures.Load(); n > 0 {
+		return false, fmt.Sprintf("the last %d attempts to commit a batch failed (see the log)", n)
+	}
+	c.mu.Lock()
+	behind := int64(0)
+	for p, off := range c.catchUp {
+		behind += max(0, off-c.committed[p])
+	}
+	c.mu.Unlock()
+	if behind > 0 {
+		return false, fmt.Sprintf("catching up: %d messages behind what the topic held when reading started", behind)
+	}
+	return true, ""
+}
 
 // CaughtUp reports whether every partition in end has been committed up to
 // (at least) its offset.
@@ -207,6 +229,9 @@ func (c *Consumer) readAll(ctx context.Context, client *kafka.Client, parts []in
 		for _, part := range parts {
 			c.metrics.setLag(int32(part), end[int32(part)]-stored[int32(part)])
 		}
+		c.mu.Lock()
+		c.catchUp = end
+		c.mu.Unlock()
 	}
 
 	rctx, stopReading := context.WithCancel(ctx)

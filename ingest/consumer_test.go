@@ -483,18 +483,8 @@ func TestFailedSinkStopsTheConsumer(t *testing.T) {
 	sink := &gatedFailSink{recordingSink: newRecordingSink(), err: fmt.Errorf("%w: the disk is full", event.ErrSinkFailed)}
 	sink.failing.Store(true)
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	p, err := privacy.NewPseudonymizer(make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := DefaultConfig()
-	cfg.Brokers = StringList{addr}
-	cfg.Topic, cfg.DLQTopic, cfg.Group = "events", "dlq", "test-failed"
-	cfg.BatchSize, cfg.BatchLatency = 100, 20*time.Millisecond
-	c, err := NewConsumer(cfg, NewDecoder(p, nil, 0), sink, mem, NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testConfig(addr, "test-failed")
+	c := newTestConsumer(t, cfg, sink, mem)
 	done := make(chan error, 1)
 	go func() { done <- c.Run(context.Background()) }()
 	select {
@@ -566,18 +556,8 @@ func TestNewPartitionsAreRead(t *testing.T) {
 	produce(t, addr, validEvents(0, 100)...)
 	sink := newRecordingSink()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	p, err := privacy.NewPseudonymizer(make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := DefaultConfig()
-	cfg.Brokers = StringList{addr}
-	cfg.Topic, cfg.DLQTopic, cfg.Group = "events", "dlq", "test-grow"
-	cfg.BatchSize, cfg.BatchLatency = 100, 20*time.Millisecond
-	c, err := NewConsumer(cfg, NewDecoder(p, nil, 0), sink, mem, NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testConfig(addr, "test-grow")
+	c := newTestConsumer(t, cfg, sink, mem)
 	c.checkEvery = 100 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -640,18 +620,9 @@ func TestLargeMessagesAreBatchedByBytes(t *testing.T) {
 	produce(t, addr, big...)
 	sink := newRecordingSink()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	p, err := privacy.NewPseudonymizer(make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := DefaultConfig()
-	cfg.Brokers = StringList{addr}
-	cfg.Topic, cfg.DLQTopic, cfg.Group = "events", "dlq", "test-bytes"
+	cfg := testConfig(addr, "test-bytes")
 	cfg.BatchBytes, cfg.BatchLatency = 1<<20, 2*time.Second // latency long enough that bytes cut every batch
-	c, err := NewConsumer(cfg, NewDecoder(p, nil, 0), sink, mem, NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newTestConsumer(t, cfg, sink, mem)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -674,4 +645,67 @@ func TestLargeMessagesAreBatchedByBytes(t *testing.T) {
 	if total != 60 {
 		t.Errorf("%d messages committed, want 60 (batches %v)", total, sink.sizes)
 	}
+}
+
+// heldSink holds every commit until open is closed.
+type heldSink struct {
+	*recordingSink
+	open chan struct{}
+}
+
+func (s *heldSink) Commit(ctx context.Context, b *event.Batch) (event.CommitResult, error) {
+	select {
+	case <-s.open:
+	case <-ctx.Done():
+		return event.CommitResult{}, ctx.Err()
+	}
+	return s.recordingSink.Commit(ctx, b)
+}
+
+// TestNotReadyWhileCatchingUp: after a start the consumer is not ready
+// until it has committed what the topic held when reading started, and
+// says how far behind it is.
+func TestNotReadyWhileCatchingUp(t *testing.T) {
+	addr := startTestBroker(t)
+	produce(t, addr, validEvents(0, 200)...)
+	sink := &heldSink{recordingSink: newRecordingSink(), open: make(chan struct{})}
+	c, end, stop := startConsumer(t, addr, sink)
+	defer stop()
+	var why string
+	if !poll(30*time.Second, func() bool {
+		var ok bool
+		ok, why = c.Readiness()
+		return !ok && strings.Contains(why, "catching up: 200 messages behind")
+	}) {
+		t.Fatalf("while the first commit is held: readiness %q, want catching up, 200 behind", why)
+	}
+	close(sink.open)
+	if !poll(60*time.Second, func() bool { return c.CaughtUp(end) && c.Ready() }) {
+		ok, why := c.Readiness()
+		t.Fatalf("not ready after catching up: %v %q", ok, why)
+	}
+}
+
+// testConfig is the consumer configuration of the tests: the test topics
+// on the broker at addr, small batches.
+func testConfig(addr, group string) Config {
+	cfg := DefaultConfig()
+	cfg.Brokers = StringList{addr}
+	cfg.Topic, cfg.DLQTopic, cfg.Group = "events", "dlq", group
+	cfg.BatchSize, cfg.BatchLatency = 100, 20*time.Millisecond
+	return cfg
+}
+
+// newTestConsumer builds a consumer of cfg into sink with a throwaway key.
+func newTestConsumer(t *testing.T, cfg Config, sink Sink, mem memory.Allocator) *Consumer {
+	t.Helper()
+	p, err := privacy.NewPseudonymizer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewConsumer(cfg, NewDecoder(p, nil, 0), sink, mem, NewMetrics(prometheus.NewRegistry()), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
