@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/segmentio/kafka-go"
 
 	"github.com/shoal-analytics/shoal/broker"
+	"github.com/shoal-analytics/shoal/progress"
 	"github.com/shoal-analytics/shoal/synth"
 )
 
@@ -27,7 +27,7 @@ func publish(ctx context.Context, opts synth.Options, addr, ndjson string, stder
 	defer w.Close()
 	var n, size int64
 	batch := make([]kafka.Message, 0, 5000)
-	bar := newProgress(stderr, "published")
+	bar := progress.New(stderr, "published", 0)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -36,7 +36,7 @@ func publish(ctx context.Context, opts synth.Options, addr, ndjson string, stder
 			return fmt.Errorf("publish after %d events: %w", n, broker.SummarizeWriteError(err))
 		}
 		batch = batch[:0]
-		bar.update(n)
+		bar.Update(n)
 		return nil
 	}
 	_, err = synth.GenerateTo(opts, func(m synth.Message) error {
@@ -56,57 +56,6 @@ func publish(ctx context.Context, opts synth.Options, addr, ndjson string, stder
 	if err == nil {
 		err = out.Flush()
 	}
-	bar.finish(n)
+	bar.Finish(n)
 	return n, size, err
-}
-
-// progress prints how many events are published and how fast: redrawn in
-// place on a terminal, a line every few seconds to anything else (logs,
-// CI). The total is not known while the events are generated.
-type progress struct {
-	w        io.Writer
-	what     string
-	tty      bool
-	began    time.Time
-	lastDraw time.Time
-}
-
-func newProgress(w io.Writer, what string) *progress {
-	tty := false
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			tty = true
-		}
-	}
-	return &progress{w: w, what: what, tty: tty, began: time.Now()}
-}
-
-// update reports that done events are published.
-func (p *progress) update(done int64) {
-	every := 3 * time.Second
-	if p.tty {
-		every = 100 * time.Millisecond
-	}
-	if time.Since(p.lastDraw) < every {
-		return
-	}
-	p.lastDraw = time.Now()
-	p.draw(done)
-}
-
-func (p *progress) draw(done int64) {
-	line := fmt.Sprintf("%s %d %.0f/s", p.what, done, float64(done)/max(time.Since(p.began).Seconds(), 1e-9))
-	if p.tty {
-		fmt.Fprintf(p.w, "\r\033[K%s", line)
-	} else {
-		fmt.Fprintln(p.w, line)
-	}
-}
-
-// finish draws the final count and ends the line.
-func (p *progress) finish(done int64) {
-	p.draw(done)
-	if p.tty {
-		fmt.Fprintln(p.w)
-	}
 }

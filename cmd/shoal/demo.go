@@ -18,6 +18,7 @@ import (
 	"github.com/shoal-analytics/shoal/ingest"
 	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
+	"github.com/shoal-analytics/shoal/progress"
 	"github.com/shoal-analytics/shoal/synth"
 )
 
@@ -77,15 +78,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	began := time.Now()
-	if err := publishAll(rctx, p.Brokers(), cfg.Topic, msgs, newProgress(stderr, "published", int64(len(msgs)))); err != nil {
+	if err := publishAll(rctx, p.Brokers(), cfg.Topic, msgs, progress.New(stderr, "published", int64(len(msgs)))); err != nil {
 		return stopEarly(err)
 	}
-	bar := newProgress(stderr, "ingested", int64(len(msgs)))
-	if err := p.WaitCaughtUp(rctx, func(s ingest.Stats) { bar.update(s.Consumed) }); err != nil {
+	bar := progress.New(stderr, "ingested", int64(len(msgs)))
+	if err := p.WaitCaughtUp(rctx, func(s ingest.Stats) { bar.Update(s.Consumed) }); err != nil {
 		return stopEarly(err)
 	}
 	st := p.Stats()
-	bar.finish(st.Consumed)
+	bar.Finish(st.Consumed)
 	p.RefreshSQLNow(rctx, true) // the SQL tables show everything caught up
 	if err := printDemoSummary(rctx, stdout, p, cfg.DLQTopic, st, time.Since(began)); err != nil {
 		return stopEarly(err)

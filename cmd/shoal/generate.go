@@ -10,6 +10,7 @@ import (
 
 	"github.com/shoal-analytics/shoal/broker"
 	"github.com/shoal-analytics/shoal/ingest"
+	"github.com/shoal-analytics/shoal/progress"
 	"github.com/shoal-analytics/shoal/synth"
 )
 
@@ -66,7 +67,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err := broker.EnsureTopics(ctx, brokers, 6, *topic); err != nil {
 			return err
 		}
-		return publishAll(ctx, brokers, *topic, msgs, newProgress(stderr, "published", int64(len(msgs))))
+		return publishAll(ctx, brokers, *topic, msgs, progress.New(stderr, "published", int64(len(msgs))))
 	}
 	w := stdout
 	if *out != "" {

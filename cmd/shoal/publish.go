@@ -12,6 +12,7 @@ import (
 
 	"github.com/shoal-analytics/shoal/broker"
 	"github.com/shoal-analytics/shoal/ingest"
+	"github.com/shoal-analytics/shoal/progress"
 	"github.com/shoal-analytics/shoal/synth"
 )
 
@@ -52,7 +53,7 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	w := broker.NewWriter(brokers, *topic)
 	defer w.Close()
-	bar := newProgress(stderr, "published bytes", total)
+	bar := progress.New(stderr, "published bytes", total)
 	var sent, bytes int64
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
@@ -66,7 +67,7 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		sent += int64(len(batch))
 		batch = batch[:0]
-		bar.update(bytes)
+		bar.Update(bytes)
 		return nil
 	}
 	for sc.Scan() {
@@ -89,22 +90,22 @@ func runPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := flush(); err != nil {
 		return err
 	}
-	bar.finish(bytes)
+	bar.Finish(bytes)
 	fmt.Fprintf(stdout, "published %d events to %s\n", sent, *topic)
 	return nil
 }
 
 // publishAll sends msgs to topic with a progress bar (nil: none).
-func publishAll(ctx context.Context, brokers []string, topic string, msgs []synth.Message, bar *progress) error {
+func publishAll(ctx context.Context, brokers []string, topic string, msgs []synth.Message, bar *progress.Bar) error {
 	var update func(int)
 	if bar != nil {
-		update = func(n int) { bar.update(int64(n)) }
+		update = func(n int) { bar.Update(int64(n)) }
 	}
 	if err := broker.Publish(ctx, brokers, topic, msgs, synth.Message.KeyValue, update); err != nil {
 		return err
 	}
 	if bar != nil {
-		bar.finish(int64(len(msgs)))
+		bar.Finish(int64(len(msgs)))
 	}
 	return nil
 }

@@ -1,4 +1,8 @@
-package main
+// Package progress draws the progress of long command-line work (publishing,
+// ingesting, generating): a line redrawn in place on a terminal, or a line
+// every few seconds to anything else (logs, CI). It imports nothing of
+// Shoal's.
+package progress
 
 import (
 	"fmt"
@@ -8,9 +12,10 @@ import (
 	"time"
 )
 
-// progress prints a one-line progress bar to a terminal (redrawn in place)
-// or a line every few seconds to anything else (logs, CI).
-type progress struct {
+// Bar prints a one-line progress bar to a terminal (redrawn in place) or a
+// line every few seconds to anything else. Its methods are safe for
+// concurrent use.
+type Bar struct {
 	w        io.Writer
 	what     string
 	total    int64
@@ -20,18 +25,20 @@ type progress struct {
 	lastDraw time.Time
 }
 
-func newProgress(w io.Writer, what string, total int64) *progress {
+// New returns a bar of what, out of total units (0: unknown, no bar is
+// drawn, only the count and rate), written to w.
+func New(w io.Writer, what string, total int64) *Bar {
 	tty := false
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			tty = true
 		}
 	}
-	return &progress{w: w, what: what, total: total, tty: tty, began: time.Now()}
+	return &Bar{w: w, what: what, total: total, tty: tty, began: time.Now()}
 }
 
-// update reports that done units are complete.
-func (p *progress) update(done int64) {
+// Update reports that done units are complete.
+func (p *Bar) Update(done int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	every := 3 * time.Second
@@ -45,7 +52,7 @@ func (p *progress) update(done int64) {
 	p.draw(done)
 }
 
-func (p *progress) draw(done int64) {
+func (p *Bar) draw(done int64) {
 	rate := float64(done) / max(time.Since(p.began).Seconds(), 1e-9)
 	line := fmt.Sprintf("%s %d", p.what, done)
 	if p.total > 0 {
@@ -69,8 +76,8 @@ func (p *progress) draw(done int64) {
 	}
 }
 
-// finish draws the final state and ends the line.
-func (p *progress) finish(done int64) {
+// Finish draws the final state and ends the line.
+func (p *Bar) Finish(done int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.draw(done)
