@@ -317,7 +317,7 @@ func (c *Consumer) readPartition(ctx context.Context, partition int, start int64
 		MinBytes:       1,
 		MaxBytes:       min(16<<20, max(1<<20, c.cfg.BatchBytes/4)), // a fetch is part of what a batch may hold
 		MaxWait:        250 * time.Millisecond,
-		QueueCapacity:  1000,
+		QueueCapacity:  max(100, min(1000, c.cfg.BatchBytes/(4*c.cfg.MaxEventBytes))), // messages held before the batch loop takes them
 		ReadBackoffMin: 50 * time.Millisecond,
 		ReadBackoffMax: time.Second,
 	})
