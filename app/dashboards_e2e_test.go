@@ -16,6 +16,7 @@ import (
 	"github.com/shoal-analytics/shoal/app/apptest"
 	"github.com/shoal-analytics/shoal/dashboards"
 	"github.com/shoal-analytics/shoal/outcome"
+	"github.com/shoal-analytics/shoal/synth"
 )
 
 // committedDashboards is where the generated dashboards are committed
@@ -35,7 +36,10 @@ var dashboardClock = apptest.OrgNow.Add(-time.Second)
 // query API: each must parse and return data.
 func TestDashboardQueriesReturnData(t *testing.T) {
 	needPrometheus(t)
-	org, msgs := apptest.SmallOrg()
+	// Larger teams than apptest.SmallOrg's: a team's 85th percentiles need
+	// 20 completed tasks in the week before they are released.
+	org, msgs := synth.Generate(synth.Options{Seed: 42, Teams: 6, Units: 2, People: 84, Weeks: 3,
+		End: apptest.OrgNow, BadRate: 0.03, DuplicateRate: 0.01, LateRate: 0.05})
 	addr := apptest.StartKafka(t, "shoal.events", "shoal.dlq")
 	apptest.Publish(t, addr, "shoal.events", msgs)
 	p, _ := testPipelineAt(t, addr, t.TempDir(), org, &apptest.SyncBuffer{}, dashboardClock)

@@ -170,7 +170,9 @@ func assertWithheldNowhere(t *testing.T, p *App, week report.Week, outs map[repo
 		if c.Week != week.Monday() || c.Level != outcome.LevelTeam || c.Visible {
 			continue
 		}
-		if withheld[c.Team] != privacy.ReasonBelowK {
+		// A percentile withheld for too few values is shown as such in its
+		// cell; the team is not listed as rolled up or hidden for it.
+		if c.Reason != privacy.ReasonFewSamples && withheld[c.Team] != privacy.ReasonBelowK {
 			withheld[c.Team] = c.Reason
 		}
 		if c.Defined {

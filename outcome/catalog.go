@@ -70,7 +70,19 @@ type Metric struct {
 	Unit       Unit
 	Direction  Direction
 	Family     Family
+	// MinSamples is the fewest values an order statistic (a percentile) is
+	// released over: over one or two values a percentile is those values.
+	// 0 for every other metric.
+	MinSamples int
 }
+
+// The minimum samples of the percentiles (issue 20's defaults): a median
+// over fewer than 10 values, an 85th percentile over fewer than 20, is
+// withheld (privacy.ReasonFewSamples).
+const (
+	MinSamplesP50 = 10
+	MinSamplesP85 = 20
+)
 
 // Catalog is every outcome metric Shoal computes, in display order. Every
 // value is a team, unit or org aggregate over one window; none is ever
@@ -86,25 +98,25 @@ var Catalog = []Metric{
 		ID: "lead_time_p50", Name: "shoal_lead_time_p50_seconds", Title: "Lead time p50",
 		Help:       "Median time from task created to completed, for tasks completed in the window.",
 		Definition: "50th percentile (linear interpolation) of completed_at - created_at over tasks completed in the window that have a created event; negative spans are ignored.",
-		Unit:       Seconds, Direction: LowerIsBetter, Family: Flow,
+		Unit:       Seconds, Direction: LowerIsBetter, Family: Flow, MinSamples: MinSamplesP50,
 	},
 	{
 		ID: "lead_time_p85", Name: "shoal_lead_time_p85_seconds", Title: "Lead time p85",
 		Help:       "85th percentile of time from task created to completed, for tasks completed in the window.",
 		Definition: "85th percentile (linear interpolation) of completed_at - created_at over tasks completed in the window that have a created event; negative spans are ignored.",
-		Unit:       Seconds, Direction: LowerIsBetter, Family: Flow,
+		Unit:       Seconds, Direction: LowerIsBetter, Family: Flow, MinSamples: MinSamplesP85,
 	},
 	{
 		ID: "cycle_time_p50", Name: "shoal_cycle_time_p50_seconds", Title: "Cycle time p50",
 		Help:       "Median time from task first started to completed, for tasks completed in the window.",
 		Definition: "50th percentile (linear interpolation) of completed_at - first started_at over tasks completed in the window that were started; negative spans are ignored.",
-		Unit:       Seconds, Direction: LowerIsBetter, Family: Flow,
+		Unit:       Seconds, Direction: LowerIsBetter, Family: Flow, MinSamples: MinSamplesP50,
 	},
 	{
 		ID: "cycle_time_p85", Name: "shoal_cycle_time_p85_seconds", Title: "Cycle time p85",
 		Help:       "85th percentile of time from task first started to completed, for tasks completed in the window.",
 		Definition: "85th percentile (linear interpolation) of completed_at - first started_at over tasks completed in the window that were started; negative spans are ignored.",
-		Unit:       Seconds, Direction: LowerIsBetter, Family: Flow,
+		Unit:       Seconds, Direction: LowerIsBetter, Family: Flow, MinSamples: MinSamplesP85,
 	},
 	{
 		ID: "work_in_progress", Name: "shoal_work_in_progress_tasks", Title: "Work in progress",
@@ -164,7 +176,7 @@ var Catalog = []Metric{
 		ID: "response_time_p50", Name: "shoal_response_time_p50_seconds", Title: "Median response time",
 		Help:       "Median wall-clock time from request opened to first response, for requests answered in the window.",
 		Definition: "50th percentile (linear interpolation) of first responded_at - opened_at over requests whose first response falls in the window; negative spans are ignored.",
-		Unit:       Seconds, Direction: LowerIsBetter, Family: Async,
+		Unit:       Seconds, Direction: LowerIsBetter, Family: Async, MinSamples: MinSamplesP50,
 	},
 	{
 		ID: "requests_open_past_sla", Name: "shoal_requests_open_past_sla", Title: "Requests open past SLA",

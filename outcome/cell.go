@@ -28,6 +28,9 @@ type Cell struct {
 	// People is the number of distinct contributors of the metric's family
 	// behind the cell: what the suppression policy decides on.
 	People int
+	// Samples is the number of values behind an order statistic (the tasks
+	// or requests a percentile is taken over); 0 for other metrics.
+	Samples int
 }
 
 // CellID is a cell's id in its policy tree: team:ID, unit:ID or org.

@@ -25,6 +25,9 @@ func WriteMarkdown(w io.Writer) error {
 	for _, m := range Catalog {
 		fmt.Fprintf(&b, "\n## %s\n<a id=\"%s\"></a>\n\n%s\n\n- **Definition:** %s\n- **Prometheus:** `%s{team, unit, window}` (gauge, %s)\n- **Better:** %s\n- **Counts towards k:** %s people\n",
 			m.Title, m.ID, m.Help, m.Definition, m.Name, m.Unit, direction(m.Direction), m.Family)
+		if m.MinSamples > 0 {
+			fmt.Fprintf(&b, "- **Released over at least:** %d values (fewer are withheld as `few_samples`: a percentile of one or two values is those values)\n", m.MinSamples)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -24,8 +24,9 @@ type Published struct {
 // Apply groups cells into one org → unit → team tree per (week, metric),
 // decides each tree with policy and returns every cell with its decision,
 // sorted by week, metric, level (org, unit, team), unit and team. Cells of
-// metrics outside the catalog are dropped. This is the one place outcome
-// cells meet the policy.
+// metrics outside the catalog are dropped. A percentile the tree shows is
+// still withheld over fewer values than its metric's MinSamples
+// (ReasonFewSamples). This is the one place outcome cells meet the policy.
 //
 // The cells are sorted once, so that each tree is a run of the sorted
 // slice and the result is in order as it is built: the weekly report at
@@ -56,7 +57,7 @@ func Apply(policy Policy, cells []outcome.Cell) ([]Published, error) {
 			if !ok {
 				return nil, fmt.Errorf("suppression policy for %s: no decision for %s", c.Metric, outcome.CellID(c))
 			}
-			out = append(out, Published{Cell: c, Visible: d.Visible, Reason: d.Reason})
+			out = append(out, fewSamples(Published{Cell: c, Visible: d.Visible, Reason: d.Reason}))
 		}
 	}
 	return out, nil
@@ -114,4 +115,16 @@ func PolicyCells(cells []outcome.Cell) []Cell {
 		out = append(out, Cell{ID: "org", Level: outcome.LevelOrg})
 	}
 	return out
+}
+
+// fewSamples withholds a visible, defined percentile over fewer values than
+// its metric's MinSamples (ReasonFewSamples).
+func fewSamples(p Published) Published {
+	if !p.Visible || !p.Defined {
+		return p
+	}
+	if m, ok := outcome.ByID(p.Metric); ok && m.MinSamples > 0 && p.Samples < m.MinSamples {
+		p.Visible, p.Reason = false, ReasonFewSamples
+	}
+	return p
 }

@@ -32,6 +32,11 @@ const (
 	// ReasonComplementary: the cell has K or more people but is hidden so
 	// that a below-K cell cannot be computed by subtraction.
 	ReasonComplementary Reason = "complementary"
+	// ReasonFewSamples: an order statistic (a percentile) over fewer values
+	// than its metric's MinSamples. Over one or two values a percentile is
+	// those values; quantiles are not sums, so complementary suppression
+	// cannot protect them. Only the percentile is withheld, not its family.
+	ReasonFewSamples Reason = "few_samples"
 )
 
 // Decision is the verdict for one cell.

@@ -46,7 +46,8 @@ const (
 // below_k if it has fewer than K people). When a hidden day is its position's only active day
 // in a visible week, its value is the week's (public), so it protects
 // nothing in its day tree: that day's whole tree of the metric is hidden.
-// Snapshot metrics are hidden on every day (ReasonWeeklyOnly).
+// Snapshot metrics are hidden on every day (ReasonWeeklyOnly), and a
+// percentile over too few values on any day (ReasonFewSamples).
 //
 // The weekly cells are the reference: ApplyDaily never hides a weekly cell,
 // so SQL's weekly table and the Prometheus exporter show the same cells.
@@ -60,6 +61,13 @@ func ApplyDaily(policy Policy, weeks []Published, days []outcome.Cell) ([]Publis
 		k := wm{p.Week, p.Metric}
 		if weekly[k] == nil {
 			weekly[k] = map[string]Published{}
+		}
+		// A percentile withheld for too few values is no term of the sums
+		// the days are decided on: the days see the tree's decision, the
+		// same for every metric of a family, and the samples rule is
+		// applied to each day afterwards.
+		if p.Reason == ReasonFewSamples {
+			p.Visible, p.Reason = true, ReasonVisible
 		}
 		weekly[k][outcome.CellID(p.Cell)] = p
 	}
@@ -105,6 +113,9 @@ func ApplyDaily(policy Policy, weeks []Published, days []outcome.Cell) ([]Publis
 		}
 		memo[sig] = m
 		out = append(out, pub...)
+	}
+	for i := range out {
+		out[i] = fewSamples(out[i])
 	}
 	slices.SortFunc(out, func(a, b Published) int { return compareCells(a.Cell, b.Cell) })
 	return out, nil

@@ -97,7 +97,7 @@ func demoCells(mutate func(c *outcome.Cell)) []outcome.Cell {
 				if m.ID == "reopen_ratio" && t.ID == "platform-identity" && wi == TrendWeeks-1 {
 					defined, v = false, 0 // nothing completed with a reopen to measure
 				}
-				c := outcome.Cell{Week: week, Level: outcome.LevelTeam, Unit: t.Unit, Team: t.ID, Metric: m.ID, Value: v, Defined: defined, People: people}
+				c := outcome.Cell{Week: week, Level: outcome.LevelTeam, Unit: t.Unit, Team: t.ID, Metric: m.ID, Value: v, Defined: defined, People: people, Samples: demoSamples(m)}
 				unitSum[t.Unit][m.ID] += v // unit values come from the true team values
 				if mutate != nil && wi == TrendWeeks-1 {
 					mutate(&c)
@@ -113,7 +113,7 @@ func demoCells(mutate func(c *outcome.Cell)) []outcome.Cell {
 					v /= float64(unitN[u.ID])
 				}
 				orgSum[m.ID] += v
-				out = append(out, outcome.Cell{Week: week, Level: outcome.LevelUnit, Unit: u.ID, Metric: m.ID, Value: v, Defined: true, People: unitPeople[u.ID]})
+				out = append(out, outcome.Cell{Week: week, Level: outcome.LevelUnit, Unit: u.ID, Metric: m.ID, Value: v, Defined: true, People: unitPeople[u.ID], Samples: demoSamples(m)})
 			}
 		}
 		for _, m := range outcome.Catalog {
@@ -121,7 +121,7 @@ func demoCells(mutate func(c *outcome.Cell)) []outcome.Cell {
 			if m.Unit != outcome.Tasks && m.Unit != outcome.Requests {
 				v /= float64(len(demoUnits))
 			}
-			out = append(out, outcome.Cell{Week: week, Level: outcome.LevelOrg, Metric: m.ID, Value: v, Defined: true, People: orgPeople})
+			out = append(out, outcome.Cell{Week: week, Level: outcome.LevelOrg, Metric: m.ID, Value: v, Defined: true, People: orgPeople, Samples: demoSamples(m)})
 		}
 	}
 	return out
@@ -159,4 +159,13 @@ func demoData(t testing.TB, mutate func(c *outcome.Cell)) Data {
 		Generated: time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC),
 		Units:     demoUnits, Teams: teams, Cells: published, Quality: quality,
 	}
+}
+
+// demoSamples is the fixture's count of values behind a percentile: enough
+// that none is withheld for too few (privacy.ReasonFewSamples).
+func demoSamples(m outcome.Metric) int {
+	if m.MinSamples > 0 {
+		return 4 * m.MinSamples
+	}
+	return 0
 }

@@ -284,8 +284,11 @@ func (b *builder) cellView(m outcome.Metric, k, prevKey cellKey) cellView {
 	case undefined:
 		return cellView{Value: "n/a", Class: "muted", Title: "nothing to measure this week (e.g. no completed tasks or no requests)"}
 	case withheld:
-		if reason == privacy.ReasonBelowK {
+		switch reason {
+		case privacy.ReasonBelowK:
 			return cellView{Value: "rolled up", Class: "muted", Title: fmt.Sprintf("fewer than %d people contributed; included in the unit's figures", b.d.K)}
+		case privacy.ReasonFewSamples:
+			return cellView{Value: "too few", Class: "muted", Title: fmt.Sprintf("fewer than %d values this week: a percentile of so few would show them", m.MinSamples)}
 		}
 		return cellView{Value: "hidden", Class: "muted", Title: "withheld so that a rolled-up team cannot be worked out from the unit's total"}
 	}

@@ -252,7 +252,9 @@ func hiddenFlag(hidden map[outcome.Family]bool, f outcome.Family, reasons []stri
 		return false
 	}
 	for _, r := range reasons {
-		if strings.HasPrefix(r, string(f)+":") {
+		// A percentile over too few values is withheld on its own, not its
+		// family: the row's other values of the family stay.
+		if strings.HasPrefix(r, string(f)+":") && r != string(f)+":"+string(privacy.ReasonFewSamples) {
 			return true
 		}
 	}

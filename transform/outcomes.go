@@ -122,18 +122,23 @@ func (a *outcomeAcc) appendCells(out []outcome.Cell, week int32, level outcome.L
 	timePeople := float64(people[famTime])
 	for _, m := range outcome.Catalog {
 		var v float64
+		var samples int
 		ok := true
 		switch m.ID {
 		case "tasks_completed":
 			v = float64(a.completed)
 		case "lead_time_p50":
 			v, ok = quantileCont(a.lead, 0.5)
+			samples = len(a.lead)
 		case "lead_time_p85":
 			v, ok = quantileCont(a.lead, 0.85)
+			samples = len(a.lead)
 		case "cycle_time_p50":
 			v, ok = quantileCont(a.cycle, 0.5)
+			samples = len(a.cycle)
 		case "cycle_time_p85":
 			v, ok = quantileCont(a.cycle, 0.85)
+			samples = len(a.cycle)
 		case "work_in_progress":
 			v = float64(a.wip)
 		case "on_time_ratio":
@@ -154,6 +159,7 @@ func (a *outcomeAcc) appendCells(out []outcome.Cell, week int32, level outcome.L
 			v, ok = ratio(float64(a.slaIn), float64(a.slaAll))
 		case "response_time_p50":
 			v, ok = quantileCont(a.response, 0.5)
+			samples = len(a.response)
 		case "requests_open_past_sla":
 			v = float64(a.openPastSLA)
 		}
@@ -169,7 +175,7 @@ func (a *outcomeAcc) appendCells(out []outcome.Cell, week int32, level outcome.L
 		if !ok {
 			v = 0
 		}
-		out = append(out, outcome.Cell{Week: week, Level: level, Team: team, Unit: unit, Metric: m.ID, Value: v, Defined: ok, People: n})
+		out = append(out, outcome.Cell{Week: week, Level: level, Team: team, Unit: unit, Metric: m.ID, Value: v, Defined: ok, People: n, Samples: samples})
 	}
 	return out
 }
