@@ -2,7 +2,6 @@ package transform
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -362,13 +361,14 @@ func TestOutcomeUnion(t *testing.T) {
 		p50        float64
 		flow, time int
 		async      int
+		samples    int // the cycles the percentile is over
 	}{
-		{outcome.LevelTeam, "t1", 1.5 * hour, 2, 1, 0},
-		{outcome.LevelTeam, "t2", 10 * hour, 1, 0, 1},
-		{outcome.LevelUnit, "u1", 2 * hour, 2, 1, 1}, // not the mean of 1.5h and 10h
-		{outcome.LevelUnit, "u2", 4 * hour, 1, 0, 0},
-		{outcome.LevelUnit, agreements.UnassignedUnit, 6 * hour, 1, 0, 0},
-		{outcome.LevelOrg, "", 4 * hour, 4, 1, 1},
+		{outcome.LevelTeam, "t1", 1.5 * hour, 2, 1, 0, 2},
+		{outcome.LevelTeam, "t2", 10 * hour, 1, 0, 1, 1},
+		{outcome.LevelUnit, "u1", 2 * hour, 2, 1, 1, 3}, // not the mean of 1.5h and 10h
+		{outcome.LevelUnit, "u2", 4 * hour, 1, 0, 0, 1},
+		{outcome.LevelUnit, agreements.UnassignedUnit, 6 * hour, 1, 0, 0, 1},
+		{outcome.LevelOrg, "", 4 * hour, 4, 1, 1, 5},
 	} {
 		t.Run(string(tc.level)+"/"+tc.name, func(t *testing.T) {
 			c := func(metric string) outcomeCell { return outcomeCell{day0, tc.level, tc.name, metric} }
@@ -376,6 +376,14 @@ func TestOutcomeUnion(t *testing.T) {
 			wantPeople(t, m, c("cycle_time_p50"), tc.flow)
 			wantPeople(t, m, c("meeting_load"), tc.time)
 			wantPeople(t, m, c("response_time_p50"), tc.async)
+			for _, id := range []string{"cycle_time_p50", "cycle_time_p85"} {
+				if got := m[c(id)].Samples; got != tc.samples {
+					t.Errorf("%s samples %d, want %d", id, got, tc.samples)
+				}
+			}
+			if got := m[c("tasks_completed")].Samples; got != 0 {
+				t.Errorf("tasks_completed samples %d, want 0 (not a percentile)", got)
+			}
 		})
 	}
 	if o := m[outcomeCell{day0, outcome.LevelTeam, "zz", "tasks_completed"}]; o.Unit != agreements.UnassignedUnit {
@@ -383,16 +391,6 @@ func TestOutcomeUnion(t *testing.T) {
 	}
 	if len(m) != (4+3+1)*len(outcome.Catalog) {
 		t.Errorf("%d cells, want %d", len(m), 8*len(outcome.Catalog))
-	}
-}
-
-// TestOutcomeCell: an outcome.Cell converts field for field to a outcome.Cell.
-func TestOutcomeCell(t *testing.T) {
-	o := outcome.Cell{Week: day0, Level: outcome.LevelUnit, Unit: "u1", Metric: "tasks_completed", Value: 3, Defined: true, People: 5}
-	c := outcome.Cell{Week: o.Week, Level: outcome.Level(o.Level), Team: o.Team, Unit: o.Unit,
-		Metric: o.Metric, Value: o.Value, Defined: o.Defined, People: o.People}
-	if got := fmt.Sprintf("%v", c); got != fmt.Sprintf("%v", o) {
-		t.Errorf("cell %s, outcome %s", got, fmt.Sprintf("%v", o))
 	}
 }
 
