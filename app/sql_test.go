@@ -674,6 +674,37 @@ func checkSQLPrivacy(t *testing.T, e *sqlEndpoint, org *synth.Org) {
 		t.Logf("%d (week, team, family) cells below k", below)
 	})
 
+	t.Run("no percentile over too few values is shown", func(t *testing.T) {
+		// A reader of p50 and p85 over one or two tasks reads those tasks.
+		var few, shown int
+		for _, set := range []struct {
+			rows []outcome.Cell
+			pub  map[pos]pubCell
+		}{{weekly, pubWeeks}, {daily, pubDays}} {
+			for _, o := range set.rows {
+				m, _ := outcome.ByID(o.Metric)
+				if m.MinSamples == 0 || !o.Defined {
+					continue
+				}
+				k := pos{calendar.DayTime(o.Week).Format(time.DateOnly), string(o.Level), o.Unit, o.Team}
+				v := set.pub[k].values[m.ID]
+				switch {
+				case o.Samples < m.MinSamples:
+					few++
+					if v != nil {
+						t.Errorf("%v: %s over %d values (fewer than %d) is shown: %s", k, m.ID, o.Samples, m.MinSamples, *v)
+					}
+				case v != nil:
+					shown++
+				}
+			}
+		}
+		if few == 0 || shown == 0 {
+			t.Fatalf("%d percentiles over too few values and %d shown: the test would prove nothing", few, shown)
+		}
+		t.Logf("%d percentiles over too few values withheld, %d shown", few, shown)
+	})
+
 	t.Run("no differencing solves a hidden cell", func(t *testing.T) {
 		var hiddenTotal int
 		for _, f := range []string{"flow", "time", "async"} {
