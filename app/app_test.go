@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/app/apptest"
+	"github.com/shoal-analytics/shoal/internal/wait"
 	"github.com/shoal-analytics/shoal/synth"
 	"github.com/shoal-analytics/shoal/transform"
 )
@@ -315,7 +316,7 @@ func TestIdleCheckpoint(t *testing.T) {
 	wal := p.cfg.StoreConfig().Path + ".wal"
 	var fi os.FileInfo
 	var err error
-	if !apptest.Poll(15*time.Second, func() bool {
+	if !wait.Until(15*time.Second, func() bool {
 		fi, err = os.Stat(wal)
 		return (err != nil || fi.Size() == 0) && bytes.Contains(logs.Bytes(), []byte("write-ahead log checkpointed"))
 	}) {
@@ -330,7 +331,7 @@ func TestIdleCheckpoint(t *testing.T) {
 	}
 	runtime.KeepAlive(garbage)
 	var released int64
-	apptest.Poll(15*time.Second, func() bool {
+	wait.Until(15*time.Second, func() bool {
 		_, released, err = p.IdleCheckpoint(context.Background())
 		return !errors.Is(err, transform.ErrCheckpointBusy)
 	})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shoal-analytics/shoal/app/apptest"
 	"github.com/shoal-analytics/shoal/dashboards"
+	"github.com/shoal-analytics/shoal/internal/wait"
 	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/synth"
 )
@@ -128,7 +129,7 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 func waitScrapes(t *testing.T, prom *promServer, n int) {
 	t.Helper()
 	var up, org []promSample
-	if !apptest.Poll(90*time.Second, func() bool {
+	if !wait.Until(90*time.Second, func() bool {
 		up, _ = prom.query(`count_over_time(up{job="shoal"}[10m])`)
 		org, _ = prom.query(`shoal_tasks_completed{team="",unit="",window="previous_week"}`)
 		if len(up) == 0 || len(org) == 0 {

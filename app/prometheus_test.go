@@ -15,6 +15,7 @@ import (
 
 	"github.com/shoal-analytics/shoal/app/apptest"
 	"github.com/shoal-analytics/shoal/event/calendar"
+	"github.com/shoal-analytics/shoal/internal/wait"
 )
 
 // TestPrometheusScrapesOutcomes runs the real Prometheus server (Debian's
@@ -46,7 +47,7 @@ func TestPrometheusScrapesOutcomes(t *testing.T) {
 		return r
 	}
 	var org0 []promSample
-	if !apptest.Poll(60*time.Second, func() bool {
+	if !wait.Until(60*time.Second, func() bool {
 		org0 = query(`shoal_tasks_completed{team="",unit="",window="previous_week"}`)
 		return len(org0) > 0
 	}) {

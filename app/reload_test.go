@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/app/apptest"
+	"github.com/shoal-analytics/shoal/internal/wait"
 )
 
 // TestReloadTeams: POST /-/reload and SIGHUP apply an edited teams file
@@ -62,7 +63,7 @@ func TestReloadTeams(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	if !apptest.Poll(10*time.Second, func() bool { return p.teams.Get().Team(org.Teams[0].ID).ResponseSLA == 12*time.Hour }) {
+	if !wait.Until(10*time.Second, func() bool { return p.teams.Get().Team(org.Teams[0].ID).ResponseSLA == 12*time.Hour }) {
 		t.Fatal("SIGHUP did not reload the teams file")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/app/apptest"
+	"github.com/shoal-analytics/shoal/internal/wait"
 	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 	"github.com/shoal-analytics/shoal/report"
@@ -119,7 +120,7 @@ func TestReportEndToEnd(t *testing.T) {
 	go func() { sched.Run(sctx); close(scheduled) }()
 	for _, f := range report.Formats {
 		path := filepath.Join(dataDir, "reports", report.FileName(week, f))
-		if !apptest.Poll(30*time.Second, func() bool {
+		if !wait.Until(30*time.Second, func() bool {
 			b, err := os.ReadFile(path)
 			return err == nil && bytes.Equal(b, outs[f])
 		}) {
@@ -172,7 +173,7 @@ func assertWithheldNowhere(t *testing.T, p *App, week report.Week, outs map[repo
 		}
 		// A percentile withheld for too few values is shown as such in its
 		// cell; the team is not listed as rolled up or hidden for it.
-		if c.Reason != privacy.ReasonFewSamples && withheld[c.Team] != privacy.ReasonBelowK {
+		if c.Reason.WholeFamily() && withheld[c.Team] != privacy.ReasonBelowK {
 			withheld[c.Team] = c.Reason
 		}
 		if c.Defined {

@@ -21,6 +21,7 @@ import (
 	"github.com/shoal-analytics/shoal/broker"
 	"github.com/shoal-analytics/shoal/broker/brokertest"
 	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/internal/wait"
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
@@ -151,12 +152,8 @@ func startConsumer(t *testing.T, addr string, sink Sink) (*Consumer, map[int32]i
 func runConsumer(t *testing.T, addr string, sink Sink) *Consumer {
 	t.Helper()
 	c, end, stop := startConsumer(t, addr, sink)
-	deadline := time.Now().Add(60 * time.Second)
-	for !c.CaughtUp(end) {
-		if time.Now().After(deadline) {
-			t.Fatalf("consumer did not catch up with %v: %+v", end, c.Stats())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !wait.Until(60*time.Second, func() bool { return c.CaughtUp(end) }) {
+		t.Fatalf("consumer did not catch up with %v: %+v", end, c.Stats())
 	}
 	stop()
 	return c
@@ -456,14 +453,14 @@ func TestFailingCommitIsNotReady(t *testing.T) {
 	sink.failing.Store(true)
 	c, end, stop := startConsumer(t, addr, sink)
 	defer stop()
-	if !poll(30*time.Second, func() bool { return sink.tried.Load() >= 3 }) {
+	if !wait.Until(30*time.Second, func() bool { return sink.tried.Load() >= 3 }) {
 		t.Fatal("no commit was tried")
 	}
 	if c.Ready() {
 		t.Error("ready while every commit fails")
 	}
 	sink.failing.Store(false)
-	if !poll(60*time.Second, func() bool { return c.CaughtUp(end) }) {
+	if !wait.Until(60*time.Second, func() bool { return c.CaughtUp(end) }) {
 		t.Fatalf("did not catch up once commits succeeded: %+v", c.Stats())
 	}
 	if !c.Ready() {
@@ -504,18 +501,6 @@ func TestFailedSinkStopsTheConsumer(t *testing.T) {
 	mem.AssertSize(t, 0)
 }
 
-// poll calls cond every 20 ms until it holds or timeout passes.
-func poll(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
-}
-
 // TestEveryPartitionIsRead: without joining a group, the consumer reads
 // every partition from the sink's offsets, commits the group's offsets
 // for Kafka's lag tooling, and reads new partitions once the topic grows.
@@ -525,7 +510,7 @@ func TestEveryPartitionIsRead(t *testing.T) {
 	sink := newRecordingSink()
 	c, end, stop := startConsumer(t, addr, sink)
 	defer stop()
-	if !poll(60*time.Second, func() bool { return c.CaughtUp(end) }) {
+	if !wait.Until(60*time.Second, func() bool { return c.CaughtUp(end) }) {
 		t.Fatalf("did not catch up with %v: %+v", end, c.Stats())
 	}
 	if !c.Ready() {
@@ -533,7 +518,7 @@ func TestEveryPartitionIsRead(t *testing.T) {
 	}
 	client := &kafka.Client{Addr: kafka.TCP(addr), Timeout: 10 * time.Second}
 	ctx := context.Background()
-	if !poll(30*time.Second, func() bool {
+	if !wait.Until(30*time.Second, func() bool {
 		res, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: "test", Topics: map[string][]int{"events": {0, 1, 2}}})
 		if err != nil {
 			return false
@@ -569,7 +554,7 @@ func TestNewPartitionsAreRead(t *testing.T) {
 		}
 		mem.AssertSize(t, 0)
 	}()
-	if !poll(60*time.Second, func() bool { return c.Stats().Consumed == 100 }) {
+	if !wait.Until(60*time.Second, func() bool { return c.Stats().Consumed == 100 }) {
 		t.Fatalf("first 100 not consumed: %+v", c.Stats())
 	}
 	client := &kafka.Client{Addr: kafka.TCP(addr), Timeout: 10 * time.Second}
@@ -582,7 +567,7 @@ func TestNewPartitionsAreRead(t *testing.T) {
 	}
 	// kafka-go's transport caches metadata for a few seconds.
 	var end map[int32]int64
-	if !poll(30*time.Second, func() bool {
+	if !wait.Until(30*time.Second, func() bool {
 		end, err = broker.EndOffsets(ctx, cfg.Brokers, cfg.Topic)
 		return err == nil && len(end) == 6
 	}) {
@@ -599,7 +584,7 @@ func TestNewPartitionsAreRead(t *testing.T) {
 	if fresh == 0 {
 		t.Fatalf("no event reached the new partitions: %v", end)
 	}
-	if !poll(60*time.Second, func() bool { return c.CaughtUp(end) }) {
+	if !wait.Until(60*time.Second, func() bool { return c.CaughtUp(end) }) {
 		t.Fatalf("the new partitions were not read: end %v, %+v", end, c.Stats())
 	}
 	if len(sink.ids) != 400 {
@@ -626,7 +611,7 @@ func TestLargeMessagesAreBatchedByBytes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	if !poll(60*time.Second, func() bool { return c.Stats().Consumed == 60 }) {
+	if !wait.Until(60*time.Second, func() bool { return c.Stats().Consumed == 60 }) {
 		t.Fatalf("not all 60 large messages consumed: %+v", c.Stats())
 	}
 	cancel()
@@ -672,7 +657,7 @@ func TestNotReadyWhileCatchingUp(t *testing.T) {
 	c, end, stop := startConsumer(t, addr, sink)
 	defer stop()
 	var why string
-	if !poll(30*time.Second, func() bool {
+	if !wait.Until(30*time.Second, func() bool {
 		var ok bool
 		ok, why = c.Readiness()
 		return !ok && strings.Contains(why, "catching up: 200 messages behind")
@@ -680,7 +665,7 @@ func TestNotReadyWhileCatchingUp(t *testing.T) {
 		t.Fatalf("while the first commit is held: readiness %q, want catching up, 200 behind", why)
 	}
 	close(sink.open)
-	if !poll(60*time.Second, func() bool { return c.CaughtUp(end) && c.Ready() }) {
+	if !wait.Until(60*time.Second, func() bool { return c.CaughtUp(end) && c.Ready() }) {
 		ok, why := c.Readiness()
 		t.Fatalf("not ready after catching up: %v %q", ok, why)
 	}

@@ -75,3 +75,14 @@ func TestFewSamples(t *testing.T) {
 		}
 	}
 }
+
+// TestWholeFamily: the tree rules withhold a family together; a snapshot
+// metric or a thin percentile is withheld on its own.
+func TestWholeFamily(t *testing.T) {
+	for r, want := range map[Reason]bool{ReasonVisible: false, ReasonBelowK: true, ReasonComplementary: true,
+		ReasonTemporal: true, ReasonWeeklyOnly: false, ReasonFewSamples: false} {
+		if got := r.WholeFamily(); got != want {
+			t.Errorf("%q.WholeFamily() = %v, want %v", r, got, want)
+		}
+	}
+}

@@ -39,6 +39,20 @@ const (
 	ReasonFewSamples Reason = "few_samples"
 )
 
+// WholeFamily reports whether a cell withheld for r stands for its whole
+// metric family at its position: the tree rules (below_k, complementary,
+// temporal) decide on a family's contributors, so every metric of the
+// family is withheld together. A weekly-only snapshot or a percentile over
+// too few values is withheld on its own, and the family's other metrics
+// stay shown.
+func (r Reason) WholeFamily() bool {
+	switch r {
+	case ReasonBelowK, ReasonComplementary, ReasonTemporal:
+		return true
+	}
+	return false
+}
+
 // Decision is the verdict for one cell.
 type Decision struct {
 	Visible bool

@@ -203,7 +203,9 @@ func outcomeRows(cells []privacy.Published) [][]any {
 		m, _ := outcome.ByID(c.Metric)
 		switch {
 		case !c.Visible:
-			a.hidden[m.Family] = true
+			if c.Reason.WholeFamily() {
+				a.hidden[m.Family] = true
+			}
 			if c.Reason != privacy.ReasonWeeklyOnly {
 				a.reasons[string(m.Family)+":"+string(c.Reason)] = true
 			}
@@ -239,26 +241,10 @@ func outcomeRows(cells []privacy.Published) [][]any {
 		if anyHidden {
 			reason = strings.Join(reasons, ",")
 		}
-		row = append(row, hiddenFlag(a.hidden, outcome.Flow, reasons), hiddenFlag(a.hidden, outcome.Time, reasons), hiddenFlag(a.hidden, outcome.Async, reasons), anyHidden, reason)
+		row = append(row, a.hidden[outcome.Flow], a.hidden[outcome.Time], a.hidden[outcome.Async], anyHidden, reason)
 		out = append(out, row)
 	}
 	return out
-}
-
-// hiddenFlag says whether the family's cells of a row were withheld by
-// the policy (a weekly-only snapshot metric is not a withholding).
-func hiddenFlag(hidden map[outcome.Family]bool, f outcome.Family, reasons []string) bool {
-	if !hidden[f] {
-		return false
-	}
-	for _, r := range reasons {
-		// A percentile over too few values is withheld on its own, not its
-		// family: the row's other values of the family stay.
-		if strings.HasPrefix(r, string(f)+":") && r != string(f)+":"+string(privacy.ReasonFewSamples) {
-			return true
-		}
-	}
-	return false
 }
 
 func levelRank(l outcome.Level) int {

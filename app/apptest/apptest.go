@@ -244,17 +244,3 @@ func FreeAddr(t *testing.T) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
-
-// Poll calls cond every 20 ms until it holds or timeout has passed, and
-// reports whether it held: tests wait on conditions, not on time. The
-// timeout only bounds a hang.
-func Poll(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
-}

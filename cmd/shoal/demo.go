@@ -180,8 +180,8 @@ func demoTeamDecisions(cells []privacy.Published, monday int32) (shown int, roll
 	worst := map[team]privacy.Reason{}
 	var order []team
 	for _, c := range cells {
-		if c.Week != monday || c.Level != outcome.LevelTeam || c.Reason == privacy.ReasonFewSamples {
-			continue // a percentile over too few values is withheld on its own, not the team
+		if c.Week != monday || c.Level != outcome.LevelTeam || !c.Visible && !c.Reason.WholeFamily() {
+			continue // a metric withheld on its own says nothing of the team
 		}
 		t := team{c.Team, c.Unit}
 		r, seen := worst[t]

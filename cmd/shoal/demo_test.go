@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/app/apptest"
+	"github.com/shoal-analytics/shoal/internal/wait"
 	"github.com/shoal-analytics/shoal/synth"
 )
 
@@ -73,7 +74,7 @@ func TestEmbeddedBrokerSurvivesKill(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	apptest.Poll(30*time.Second, func() bool { return committedBatches("http://"+httpAddr) >= 0 })
+	wait.Until(30*time.Second, func() bool { return committedBatches("http://"+httpAddr) >= 0 })
 	if err := publishAll(context.Background(), []string{brokerAddr}, "shoal.events", msgs, nil); err != nil {
 		t.Fatal(err)
 	}

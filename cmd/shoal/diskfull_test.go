@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/app/apptest"
+	"github.com/shoal-analytics/shoal/internal/wait"
 )
 
 // TestDiskFullCostsNothing fills the filesystem under DATA_DIR while
@@ -45,7 +46,7 @@ func TestDiskFullCostsNothing(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	if !apptest.Poll(90*time.Second, func() bool { return counter("http://"+httpAddr, consumedRe) >= half }) {
+	if !wait.Until(90*time.Second, func() bool { return counter("http://"+httpAddr, consumedRe) >= half }) {
 		cmd.Process.Kill()
 		t.Fatalf("shoal run did not consume the first %d messages; its log:\n%s", half, logs.Bytes())
 	}

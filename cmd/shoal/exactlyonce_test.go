@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/app/apptest"
+	"github.com/shoal-analytics/shoal/internal/wait"
 	"github.com/shoal-analytics/shoal/synth"
 )
 
@@ -100,7 +101,7 @@ func TestExactlyOnceUnderSIGKILL(t *testing.T) {
 		// a second after they start, committed or not.
 		if i < runs-3 || runs <= 3 {
 			target := 1 + rng.IntN(8)
-			apptest.Poll(60*time.Second, func() bool { return committedBatches("http://"+httpAddr) >= target })
+			wait.Until(60*time.Second, func() bool { return committedBatches("http://"+httpAddr) >= target })
 			time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
 		} else {
 			time.Sleep(time.Duration(300+rng.IntN(600)) * time.Millisecond)
@@ -152,7 +153,7 @@ func TestExactlyOnceAfterWALSetAside(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	apptest.Poll(60*time.Second, func() bool { return committedBatches("http://"+httpAddr) >= 8 })
+	wait.Until(60*time.Second, func() bool { return committedBatches("http://"+httpAddr) >= 8 })
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
