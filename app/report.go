@@ -37,8 +37,7 @@ func (p *App) ReportData(ctx context.Context, week report.Week) (report.Data, er
 	if err != nil {
 		return report.Data{}, fmt.Errorf("report %s: %w", week, err)
 	}
-	d := report.Data{Week: week, TimeZone: loc.String(), K: policy.K, Generated: p.now(), Cells: published}
-	d.Quality = days
+	d := report.Data{Week: week, TimeZone: loc.String(), K: policy.K, Generated: p.now(), Cells: published, Quality: days}
 	for _, u := range org.Units() {
 		d.Units = append(d.Units, report.Unit{ID: u.ID, Name: u.Name})
 	}

@@ -25,9 +25,5 @@ type outcomeSource struct {
 var _ metrics.Source = outcomeSource{}
 
 func (o outcomeSource) Outcomes(ctx context.Context, fromWeek, toWeek int32, now time.Time) ([]outcome.Cell, error) {
-	rows, err := o.store.Outcomes(ctx, o.teams.Get(), fromWeek, toWeek, now)
-	if err != nil {
-		return nil, err
-	}
-	return rows, nil
+	return o.store.Outcomes(ctx, o.teams.Get(), fromWeek, toWeek, now)
 }
