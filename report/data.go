@@ -41,11 +41,23 @@ type Data struct {
 	// Cells are the published cells of the weeks Week-TrendWeeks+1 to
 	// Week (the trend); others are ignored.
 	Cells []privacy.Published
-	// Quality is what the pipeline accepted and refused on the days of the
-	// report week.
-	Quality []outcome.QualityDay
+	// Quality is what the pipeline accepted and refused in the report
+	// week, as released.
+	Quality Quality
 	// Catalog is the metric catalog; nil means outcome.Catalog.
 	Catalog []outcome.Metric
+}
+
+// Quality is what the pipeline did with one week's events.
+type Quality struct {
+	// Accepted is the number of events dated in the week that were
+	// accepted, unless AcceptedWithheld: the release withheld it (fewer
+	// than k people contributed that week).
+	Accepted         int64
+	AcceptedWithheld bool
+	// Refused counts the events refused on the week's days (the day Shoal
+	// refused them), by dead-letter reason.
+	Refused map[string]int64
 }
 
 // Unit is one unit of the org.

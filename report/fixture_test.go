@@ -143,16 +143,13 @@ func demoData(t testing.TB, mutate func(c *outcome.Cell)) Data {
 	for _, dt := range demoTeams {
 		teams = append(teams, dt.Team)
 	}
-	var quality []outcome.QualityDay
-	for i := range int32(7) {
-		q := outcome.QualityDay{Day: demoWeek.Monday() + i, Accepted: 1800 + int64(i)*37}
+	quality := Quality{Refused: map[string]int64{"bad_time": 4}}
+	for i := range int64(7) {
+		quality.Accepted += 1800 + i*37
 		if i%2 == 0 {
-			q.Rejected = map[string]int64{"unknown_field": 3 + int64(i), "surveillance_field": 2}
+			quality.Refused["unknown_field"] += 3 + i
+			quality.Refused["surveillance_field"] += 2
 		}
-		if i == 3 {
-			q.Rejected = map[string]int64{"bad_time": 4}
-		}
-		quality = append(quality, q)
 	}
 	return Data{
 		Week: demoWeek, TimeZone: "Europe/Berlin", K: policy.K,

@@ -16,7 +16,7 @@ func writeMarkdown(buf *bytes.Buffer, v view) error {
 		p("**This week is not over yet:** figures are as of %s and will change.\n\n", v.Generated)
 	}
 	if v.NoData {
-		p("**No outcome data was recorded for %s.** No team's events fall in this week: either no tool sent any, or they have not reached Shoal yet. This report shows no figures rather than zeros.\n\n", v.WeekID)
+		p("**No outcome can be shown for %s.** Either no tool sent events for this week, or fewer than %d people contributed to every figure. This report shows no figures rather than zeros.\n\n", v.WeekID, v.K)
 	} else {
 		p("## Executive summary\n\n")
 		for _, s := range v.Overview {
@@ -89,7 +89,7 @@ func writeMarkdown(buf *bytes.Buffer, v view) error {
 		p("Every team with events this week had at least %d contributors.\n\n", v.K)
 	}
 	if len(v.Quiet) > 0 {
-		p("No events this week from: %s.\n\n", strings.Join(v.Quiet, ", "))
+		p("Not in this week's release (added to the teams file after it): %s.\n\n", strings.Join(v.Quiet, ", "))
 	}
 	p("## Methodology\n\n")
 	p("Each figure is a team, unit or organisation aggregate over the ISO week (Monday to Sunday); a team's figures use its own time zone's days, and the report's week boundaries are those of %s. Unit and organisation figures are computed from all of their teams' events, including teams rolled up for privacy, never by averaging team figures. Suppression: a team with fewer than %d contributors is rolled up into its unit, and where that would let it be derived from the unit total minus its siblings, a sibling is withheld too. A team \"missed its response SLA\" when it answered fewer than %s of requests within the response time it agreed to, counting only its working days.\n\n", v.TimeZone, v.K, v.SLATarget)

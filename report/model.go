@@ -323,7 +323,7 @@ func (b *builder) build() view {
 		v.Generated = d.Generated.In(loc).Format("Monday 2 January 2006, 15:04 MST")
 		v.Partial = d.Generated.Before(d.Week.End(loc))
 	}
-	v.NoData = len(b.units) == 0 && b.orgCells() == 0
+	v.NoData = b.shownCells() == 0
 	v.Quality = b.quality()
 	v.Methods = b.methods()
 	if v.NoData {
@@ -343,10 +343,13 @@ func (b *builder) build() view {
 	return v
 }
 
-func (b *builder) orgCells() int {
+// shownCells counts the report week's visible cells: none means nothing
+// can be shown (no events, or too few contributors everywhere; a release
+// has a cell for every team either way).
+func (b *builder) shownCells() int {
 	n := 0
 	for _, p := range b.d.Cells {
-		if p.Week == b.week && p.Level == outcome.LevelOrg {
+		if p.Week == b.week && p.Visible {
 			n++
 		}
 	}
@@ -465,7 +468,7 @@ func joinAnd(xs []string) string {
 // summary writes the executive summary from org-level shown cells and the
 // shown SLA adherence of teams.
 func (b *builder) summary(v *view) {
-	first := fmt.Sprintf("%d %s in %d %s recorded work this week", len(b.teams), pl(len(b.teams), "team", "teams"), len(b.units), pl(len(b.units), "unit", "units"))
+	first := fmt.Sprintf("The release of this week covers %d %s in %d %s", len(b.teams), pl(len(b.teams), "team", "teams"), len(b.units), pl(len(b.units), "unit", "units"))
 	var parts []string
 	if n := len(v.RolledUp); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d %s rolled up into %s unit for having fewer than %d contributors", n, pl(n, "team is", "teams are"), pl(n, "its", "their"), b.d.K))
@@ -624,18 +627,9 @@ func pl(n int, one, many string) string {
 
 func (b *builder) quality() qualityView {
 	var q qualityView
-	by := map[string]int64{}
-	for _, day := range b.d.Quality {
-		if day.Day < b.week || day.Day > b.week+6 {
-			continue
-		}
-		q.Accepted += day.Accepted
-		for r, n := range day.Rejected {
-			by[r] += n
-			q.Refused += n
-		}
-	}
-	for r, n := range by {
+	q.Accepted = b.d.Quality.Accepted
+	for r, n := range b.d.Quality.Refused {
+		q.Refused += n
 		q.Reasons = append(q.Reasons, reasonView{Reason: r, Meaning: reasonMeaning[r], Count: n})
 	}
 	sort.Slice(q.Reasons, func(i, j int) bool {
@@ -645,6 +639,9 @@ func (b *builder) quality() qualityView {
 		return q.Reasons[i].Reason < q.Reasons[j].Reason
 	})
 	q.AcceptedText, q.RefusedText = thousands(q.Accepted), thousands(q.Refused)
+	if b.d.Quality.AcceptedWithheld {
+		q.Accepted, q.AcceptedText = 0, "An undisclosed number of"
+	}
 	for i := range q.Reasons {
 		q.Reasons[i].CountText = thousands(q.Reasons[i].Count)
 	}

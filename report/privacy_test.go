@@ -118,11 +118,11 @@ func TestNoDataWeek(t *testing.T) {
 			keep = append(keep, p)
 		}
 	}
-	d.Cells, d.Quality = keep, nil
+	d.Cells, d.Quality = keep, Quality{}
 	outs := renderAll(t, d)
 	for _, f := range []Format{HTML, Markdown} {
 		s := string(outs[f])
-		if !strings.Contains(s, "No outcome data was recorded for 2026-W47") {
+		if !strings.Contains(s, "No outcome can be shown for 2026-W47") {
 			t.Errorf("%s report of an empty week does not say so", f)
 		}
 		for _, bad := range []string{">0%<", "| 0 |", "0 tasks", "Executive summary", "<svg"} {

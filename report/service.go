@@ -16,37 +16,48 @@ import (
 	"time"
 )
 
-// Service renders, keeps and serves the weekly reports: on demand over
-// HTTP (/reports/), and on a schedule into its directory. It gets a
-// week's Data from the caller, already through the privacy policy, and
-// computes nothing itself.
+// Service renders, keeps and serves the weekly reports of released weeks:
+// each is written into its directory when its week is released (Written),
+// and any released week is served over HTTP (/reports/), rendered on
+// demand when no file exists yet. It gets a week's Data from the caller,
+// already decided by the release, and computes nothing itself.
 type Service struct {
-	cfg   Schedule
-	sched schedule
-	dir   string
-	data  func(ctx context.Context, week Week) (Data, error)
-	loc   func() *time.Location
-	now   func() time.Time
-	log   *slog.Logger
+	dir  string
+	data func(ctx context.Context, week Week) (Data, error)
+	// latest is the last released week; false when none is.
+	latest func(ctx context.Context) (Week, bool, error)
+	now    func() time.Time
+	log    *slog.Logger
 }
 
-// NewService returns a service that writes into dir on cfg's schedule.
-// data returns a week's report data; loc returns the org's time zone in
-// force (it decides what "last complete week" means); now is the clock.
-func NewService(cfg Schedule, dir string, data func(context.Context, Week) (Data, error), loc func() *time.Location, now func() time.Time, logger *slog.Logger) (*Service, error) {
-	sched, err := cfg.parse()
-	if err != nil {
-		return nil, err
-	}
-	return &Service{cfg: cfg, sched: sched, dir: dir, data: data, loc: loc, now: now, log: logger.With("component", "report")}, nil
+// ErrNotReleased is returned (wrapped, saying when it will be) by a data
+// function for a week that is not released yet: no report shows a week
+// before its release.
+var ErrNotReleased = errors.New("not released yet")
+
+// NewService returns a service that keeps reports in dir. data returns a
+// released week's report data (an error wrapping ErrNotReleased for any
+// other week); latest returns the last released week; now is the clock.
+func NewService(dir string, data func(context.Context, Week) (Data, error), latest func(context.Context) (Week, bool, error), now func() time.Time, logger *slog.Logger) *Service {
+	return &Service{dir: dir, data: data, latest: latest, now: now, log: logger.With("component", "report")}
 }
 
 // Dir is the directory the service keeps reports in.
 func (s *Service) Dir() string { return s.dir }
 
-// LastCompleteWeek is the ISO week before the current one in the org's
-// zone, by the service's clock.
-func (s *Service) LastCompleteWeek() Week { return WeekOf(s.now(), s.loc()).Add(-1) }
+// Released writes the report of week, just released, in every format; a
+// failure is logged (the report still renders on demand).
+func (s *Service) Released(ctx context.Context, week Week) {
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if err := s.WriteAll(rctx, week); err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("weekly report not written; it renders on demand at /reports/", "week", week.String(), "err", err)
+		}
+		return
+	}
+	s.log.Info("weekly report written", "week", week.String(), "dir", s.dir)
+}
 
 // Render renders week's report in format f.
 func (s *Service) Render(ctx context.Context, week Week, f Format) ([]byte, error) {
@@ -106,43 +117,8 @@ func (s *Service) save(name string, b []byte) error {
 	return nil
 }
 
-// Run writes the previous ISO week's report at each scheduled time until
-// ctx ends. Times are decided by the service's clock;
-// a missed time (Shoal was down) is not caught up, as GET
-// /reports/{week}.html renders any week on demand.
-func (s *Service) Run(ctx context.Context) {
-	log := s.log
-	for {
-		loc := s.sched.loc
-		if loc == nil {
-			loc = s.loc()
-		}
-		now := s.now()
-		at := s.sched.next(now, loc)
-		log.Debug("next weekly report", "at", at.Format(time.RFC3339))
-		t := time.NewTimer(at.Sub(now))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		week := WeekOf(at, s.loc()).Add(-1)
-		rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		err := s.WriteAll(rctx, week)
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Error("weekly report not written; it renders on demand at /reports/", "week", week.String(), "err", err)
-			}
-			continue
-		}
-		log.Info("weekly report written", "week", week.String(), "dir", s.dir)
-	}
-}
-
 // FilePattern matches a report's file name: 2026-W47.html, or
-// last-week.html for the last complete week.
+// last-week.html for the last released week.
 var FilePattern = regexp.MustCompile(`^(\d{4}-W\d{2}|last-week)\.(html|md|csv)$`)
 
 // Routes serves the reports: an index at /reports/ and each report at
@@ -163,8 +139,19 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, _ := ParseFormat(m[2])
-	week := s.LastCompleteWeek()
-	if m[1] != "last-week" {
+	var week Week
+	if m[1] == "last-week" {
+		latest, ok, err := s.latest(r.Context())
+		if err != nil {
+			http.Error(w, "report not rendered: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if !ok {
+			http.Error(w, "no week has been released yet: a week is released once it has ended plus the settle delay (--settle-delay)", http.StatusNotFound)
+			return
+		}
+		week = latest
+	} else {
 		var err error
 		if week, err = ParseWeek(m[1]); err != nil {
 			http.Error(w, err.Error(), http.StatusNotFound)
@@ -172,23 +159,21 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	file := FileName(week, f)
-	loc := s.loc()
-	if week.Start(loc).After(s.now()) {
-		http.Error(w, fmt.Sprintf("week %s has not started yet (it starts %s); the last complete week is %s", week, week.Start(loc).Format(time.DateOnly), s.LastCompleteWeek()), http.StatusNotFound)
-		return
-	}
 	b, err := os.ReadFile(filepath.Join(s.dir, file))
 	if err != nil {
 		b, err = s.Render(r.Context(), week, f)
+		if errors.Is(err, ErrNotReleased) {
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		}
 		if err != nil {
 			s.log.Error("report not rendered", "component", "report", "week", week.String(), "err", err)
 			http.Error(w, "report not rendered: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
-		if !week.End(loc).After(s.now()) { // a complete week is kept; the current one changes still
-			if err := s.save(file, b); err != nil {
-				s.log.Warn("report rendered but not kept", "component", "report", "week", week.String(), "err", err)
-			}
+		// A released week never changes: its report is kept.
+		if err := s.save(file, b); err != nil {
+			s.log.Warn("report rendered but not kept", "component", "report", "week", week.String(), "err", err)
 		}
 	}
 	h := w.Header()
@@ -203,8 +188,8 @@ var indexTemplate = template.Must(template.New("index").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Shoal weekly reports</title>
 <style>body{font:15px/1.5 Arial,"Liberation Sans",sans-serif;color:#1f2a44;max-width:720px;margin:32px auto;padding:0 16px}a{color:#0072b2}li{margin:3px 0}.m{color:#6b7280}</style></head>
 <body><h1>Weekly reports</h1>
-<p>Last complete week, {{.Last}}: <a href="{{.Last}}.html">HTML</a> · <a href="{{.Last}}.md">Markdown</a> · <a href="{{.Last}}.csv">CSV</a></p>
-<p class="m">Written every {{.When}} for the previous ISO week; any other week renders on demand at /reports/YEAR-Wnn.html (or .md, .csv).</p>
+{{if .Last}}<p>Last released week, {{.Last}}: <a href="{{.Last}}.html">HTML</a> · <a href="{{.Last}}.md">Markdown</a> · <a href="{{.Last}}.csv">CSV</a></p>{{else}}<p>No week has been released yet.</p>{{end}}
+<p class="m">A week's report is written when the week is released (once it has ended plus the settle delay); any other released week renders on demand at /reports/YEAR-Wnn.html (or .md, .csv).</p>
 {{if .Weeks}}<h2>Written reports</h2><ul>{{range .Weeks}}<li>{{.Week}}:{{range .Files}} <a href="{{.}}">{{.}}</a>{{end}}</li>{{end}}</ul>{{else}}<p>No report has been written yet.</p>{{end}}
 </body></html>
 `))
@@ -231,16 +216,17 @@ func (s *Service) serveIndex(w http.ResponseWriter, r *http.Request) {
 		weeks = append(weeks, weekFiles{wk, files})
 	}
 	slices.SortFunc(weeks, func(a, b weekFiles) int { return strings.Compare(b.Week, a.Week) })
-	c := s.cfg
-	zone := c.ReportTimezone
-	if zone == "" {
-		zone = s.loc().String()
+	last := ""
+	if latest, ok, err := s.latest(r.Context()); err != nil {
+		http.Error(w, "list reports: "+err.Error(), http.StatusInternalServerError)
+		return
+	} else if ok {
+		last = latest.String()
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
 	indexTemplate.Execute(w, map[string]any{
-		"Last":  s.LastCompleteWeek().String(),
-		"When":  fmt.Sprintf("%s at %s %s", c.ReportWeekday, c.ReportTime, zone),
+		"Last":  last,
 		"Weeks": weeks,
 	})
 }

@@ -43,6 +43,9 @@ var schemaSQL = []string{
 	teamDayDDL,
 	teamDayPeopleDDL,
 	teamDayTasksDDL,
+	releasesDDL,
+	releasedCellsDDL,
+	releasedQualityDDL,
 }
 
 // metaDDL holds named integers about the file; derived_version is the
