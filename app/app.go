@@ -50,14 +50,10 @@ type App struct {
 	sqlSrv    *sqlserver.Server
 	serving   *transform.Serving
 	publisher *sqlserver.Publisher
-	// now is the clock that decides the current ISO week of every output.
+	// now is the clock that decides when a week is due for release.
 	now func() time.Time
-	// lastRefresh is what the exporter's snapshot was computed from.
-	refreshMu   sync.Mutex
-	lastRefresh struct {
-		commit, at time.Time
-		org        *agreements.Org
-	}
+	// releaseMu serialises releases (the loop and tests' direct calls).
+	releaseMu sync.Mutex
 }
 
 // New builds every component; nothing consumes until Run.
@@ -112,17 +108,14 @@ func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *A
 	if err != nil {
 		return nil, err
 	}
-	p.exporter = metrics.NewExporter(outcomeSource{p.store, p.teams}, func() (privacy.Policy, *time.Location) {
-		org := p.teams.Get()
-		return org.Policy(), org.Location("") // a team the file does not list has the org's zone
-	}, p.now, p.reg, logger)
+	p.exporter = metrics.NewExporter(releaseSource{p}, p.now, p.reg, logger)
 	metrics.NewAgreementsCollector(p.teams.Get, p.exporter.VisibleTeams, p.reg)
 	if cfg.SQL.Enabled() {
 		p.serving, err = transform.OpenServing(ctx, transform.ServingConfig{}, logger)
 		if err != nil {
 			return nil, err
 		}
-		p.publisher = sqlserver.NewPublisher(p.store, p.serving, p.teams.Get, p.now, logger)
+		p.publisher = sqlserver.NewPublisher(p.store, p.serving, p.teams.Get, logger)
 		if err := p.publisher.Refresh(ctx, true); err != nil {
 			return nil, fmt.Errorf("publish the SQL tables: %w", err)
 		}
@@ -131,10 +124,7 @@ func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *A
 			return nil, err
 		}
 	}
-	p.reports, err = report.NewService(cfg.Schedule, filepath.Join(cfg.DataDir, "reports"), p.ReportData, p.orgLocation, p.now, logger)
-	if err != nil {
-		return nil, err
-	}
+	p.reports = report.NewService(filepath.Join(cfg.DataDir, "reports"), p.ReportData, p.latestReportWeek, p.now, logger)
 	p.ln, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on --http-addr %s: %w (pick a free port, e.g. --http-addr 127.0.0.1:0)", cfg.HTTPAddr, err)
@@ -157,29 +147,26 @@ func (p *App) location(team string) *time.Location {
 }
 
 // reload re-reads the teams file; a bad edit leaves the old one in force.
-// The exported outcomes are recomputed under the new agreements.
+// Released weeks keep the hierarchy they were decided under: the new file
+// decides the weeks released from now on (and the SQL endpoint's
+// team_agreements table).
 func (p *App) reload() error {
 	if err := p.teams.Reload(); err != nil {
 		return err
 	}
-	p.refreshNow(context.Background(), true)
 	p.RefreshSQLNow(context.Background(), true)
 	return nil
 }
 
-// refreshInterval is how often the exported outcome snapshot is recomputed
-// while events are committed; idleRefreshInterval when none were since the
-// last refresh (only the clock moves then: work in progress and requests
-// open past their SLA).
-const (
-	refreshInterval     = 5 * time.Second
-	idleRefreshInterval = time.Minute
-)
+// refreshInterval is how often the exported snapshot is re-read from the
+// release ledger besides right after a release (a safety net: it changes
+// only with a release).
+const refreshInterval = time.Minute
 
-// refreshOutcomes recomputes the exporter's snapshot off the scrape path
+// refreshOutcomes re-reads the exporter's snapshot off the scrape path
 // until ctx ends.
 func (p *App) refreshOutcomes(ctx context.Context) {
-	refreshLoop(ctx, refreshInterval, func(ctx context.Context) { p.refreshNow(ctx, false) })
+	refreshLoop(ctx, refreshInterval, func(ctx context.Context) { p.refreshNow(ctx) })
 }
 
 // refreshLoop calls refresh now and again until ctx ends, waiting interval
@@ -200,34 +187,19 @@ func refreshLoop(ctx context.Context, interval time.Duration, refresh func(conte
 	}
 }
 
-// refreshNow recomputes the exporter's snapshot (refreshSnapshot) and logs
-// a failure: the previous snapshot stays served.
-func (p *App) refreshNow(ctx context.Context, force bool) {
-	if err := p.RefreshMetrics(ctx, force); err != nil && ctx.Err() == nil {
+// refreshNow re-reads the exporter's snapshot and logs a failure: the
+// previous snapshot stays served.
+func (p *App) refreshNow(ctx context.Context) {
+	if err := p.RefreshMetrics(ctx); err != nil && ctx.Err() == nil {
 		p.log.Warn("outcome metrics not refreshed; the previous snapshot stays served", "component", "metrics", "err", err)
 	}
 }
 
-// RefreshMetrics recomputes the exporter's snapshot, unless force is false
-// and nothing was committed, nor the agreements changed, since the last
-// refresh less than idleRefreshInterval ago: an idle pipeline does not keep
-// both cores busy recomputing the same outcomes (they slowed a weekly report
-// at 2,000 teams by a quarter).
-func (p *App) RefreshMetrics(ctx context.Context, force bool) error {
-	p.refreshMu.Lock()
-	defer p.refreshMu.Unlock()
-	commit, org, began := p.store.LastCommit(), p.teams.Get(), time.Now()
-	last := p.lastRefresh
-	if !force && commit.Equal(last.commit) && org == last.org && began.Sub(last.at) < idleRefreshInterval {
-		return nil
-	}
+// RefreshMetrics re-reads the exporter's snapshot from the release ledger.
+func (p *App) RefreshMetrics(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if err := p.exporter.Refresh(rctx); err != nil {
-		return err
-	}
-	p.lastRefresh.commit, p.lastRefresh.org, p.lastRefresh.at = commit, org, began
-	return nil
+	return p.exporter.Refresh(rctx)
 }
 
 func (p *App) routes() http.Handler {
@@ -286,7 +258,7 @@ func (p *App) Run(ctx context.Context) error {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g.Add(func() error { return p.consumer.Run(cctx) }, func(error) { cancel() })
-	for _, loop := range []func(context.Context){p.refreshOutcomes, p.reports.Run, p.refreshServing, p.checkpointWhenIdle, p.reloadOnHUP} {
+	for _, loop := range []func(context.Context){p.releaseLoop, p.refreshOutcomes, p.refreshServing, p.checkpointWhenIdle, p.reloadOnHUP} {
 		// Only the consumer watches ctx: the loops stop when the group is
 		// interrupted, so the consumer's error is the one Run returns.
 		lctx, lcancel := context.WithCancel(context.Background())

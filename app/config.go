@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/shoal-analytics/shoal/ingest"
-	"github.com/shoal-analytics/shoal/report"
 	sqlserver "github.com/shoal-analytics/shoal/sql"
 	"github.com/shoal-analytics/shoal/transform"
 )
@@ -25,8 +24,6 @@ import (
 // underscores).
 type Config struct {
 	ingest.Config `yaml:",inline"`
-	// Schedule is when run writes the weekly report (--report-* flags).
-	report.Schedule `yaml:",inline"`
 	// SQL is the governed SQL endpoint (--sql-* flags; off by default).
 	SQL sqlserver.Config `yaml:",inline"`
 
@@ -58,6 +55,12 @@ type Config struct {
 	// heap nears it. It does not cover DuckDB (DuckDBMemoryLimit). Default:
 	// none, or GOMEMLIMIT from the environment
 	GoMemoryLimit string `yaml:"go_memory_limit"`
+	// SettleDelay is how long after an ISO week has ended (in the org's
+	// time zone) it is released: every output shows released weeks only,
+	// and a released week never changes. Entries for a week that arrive
+	// after its release are stored and counted, not shown. Default: 48h
+	// (DefaultSettleDelay); 0 releases a week as soon as it ends.
+	SettleDelay time.Duration `yaml:"settle_delay"`
 	// LogLevel is debug, info, warn or error. Default: info
 	LogLevel string `yaml:"log_level"`
 	// LogFormat is text or json. Default: text
@@ -78,7 +81,7 @@ type Config struct {
 func DefaultConfig(dataDir string) Config {
 	return Config{
 		Config:       ingest.DefaultConfig(),
-		Schedule:     report.DefaultSchedule(),
+		SettleDelay:  DefaultSettleDelay,
 		SQL:          sqlserver.DefaultConfig(),
 		DataDir:      dataDir,
 		EmbeddedAddr: "127.0.0.1:9092",
@@ -104,7 +107,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.GoMemoryLimit, "go-memory-limit", c.GoMemoryLimit, "soft limit of the Go heap (like GOMEMLIMIT), e.g. 320MiB: the garbage collector works harder near it; DuckDB's memory is separate (empty = GOMEMLIMIT or none)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
-	c.Schedule.RegisterFlags(fs)
+	fs.DurationVar(&c.SettleDelay, "settle-delay", c.SettleDelay, "how long after an ISO week ends (in the org's time zone) it is released to /metrics, SQL and the reports; a released week never changes, and later entries for it are counted, not shown (0 = as soon as it ends)")
 }
 
 // Validate reports every problem at once; requireKey makes the pseudonym
@@ -114,8 +117,8 @@ func (c *Config) Validate(requireKey bool) error {
 	if err := c.Config.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := c.Schedule.Validate(); err != nil {
-		errs = append(errs, err)
+	if c.SettleDelay < 0 || c.SettleDelay > 28*24*time.Hour {
+		errs = append(errs, fmt.Errorf("settle-delay %s: use a duration from 0 to 672h (4 weeks), e.g. 48h", c.SettleDelay))
 	}
 	if err := c.SQL.Validate(); err != nil {
 		errs = append(errs, err)

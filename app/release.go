@@ -8,7 +8,9 @@ import (
 
 	"github.com/shoal-analytics/shoal/agreements"
 	"github.com/shoal-analytics/shoal/event/calendar"
+	"github.com/shoal-analytics/shoal/metrics"
 	"github.com/shoal-analytics/shoal/privacy"
+	"github.com/shoal-analytics/shoal/report"
 	"github.com/shoal-analytics/shoal/transform"
 )
 
@@ -154,7 +156,9 @@ func (p *App) releaseLoop(ctx context.Context) {
 	t := time.NewTicker(releaseInterval)
 	defer t.Stop()
 	for {
-		p.releaseNow(ctx)
+		if _, err := p.PublishReleases(ctx); err != nil && ctx.Err() == nil {
+			p.log.Error("release failed; retrying in "+releaseInterval.String(), "component", "release", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -163,20 +167,23 @@ func (p *App) releaseLoop(ctx context.Context) {
 	}
 }
 
-// releaseNow releases what is due and, if anything was, refreshes the
-// outputs and writes the reports of the released weeks; failures are
-// logged and retried at the next tick.
-func (p *App) releaseNow(ctx context.Context) {
+// PublishReleases releases what is due (ReleaseDue) and, if anything was,
+// refreshes every output from the ledger and writes the report of the
+// last released week. It returns the weeks released; weeks released
+// before a failure are published too.
+func (p *App) PublishReleases(ctx context.Context) ([]int32, error) {
 	weeks, err := p.ReleaseDue(ctx)
-	if err != nil && ctx.Err() == nil {
-		p.log.Error("release failed; retrying in "+releaseInterval.String(), "component", "release", "err", err)
+	if len(weeks) > 0 {
+		p.refreshNow(ctx)
+		p.RefreshSQLNow(ctx, true)
+		p.reports.Released(ctx, report.WeekOfDay(weeks[len(weeks)-1]))
 	}
-	if len(weeks) == 0 {
-		return
-	}
-	p.refreshNow(ctx, true)
-	p.RefreshSQLNow(ctx, true)
-	p.reports.Released(ctx, p.releasedWeeks(weeks))
+	return weeks, err
+}
+
+// Releases lists the released weeks, oldest first.
+func (p *App) Releases(ctx context.Context) ([]transform.ReleaseInfo, error) {
+	return p.store.Releases(ctx)
 }
 
 // LatestRelease is the last released week, false when none is.
@@ -202,4 +209,32 @@ func (p *App) NextReleaseAt(ctx context.Context) (time.Time, bool, error) {
 func weekName(week int32) string {
 	y, w := calendar.DayTime(week).ISOWeek()
 	return fmt.Sprintf("%04d-W%02d", y, w)
+}
+
+// releaseSource feeds the exporter the last release.
+type releaseSource struct{ p *App }
+
+var _ metrics.Source = releaseSource{}
+
+func (s releaseSource) LatestRelease(ctx context.Context) (metrics.Release, bool, error) {
+	info, ok, err := s.p.LatestRelease(ctx)
+	if err != nil || !ok {
+		return metrics.Release{}, false, err
+	}
+	cells, _, err := s.p.store.Released(ctx, info.Week, info.Week, false)
+	if err != nil {
+		return metrics.Release{}, false, err
+	}
+	y, m, d := calendar.DayTime(info.Week).Date()
+	start := time.Date(y, m, d, 0, 0, 0, 0, s.p.teams.Get().Location(""))
+	return metrics.Release{Start: start, ReleasedAt: info.ReleasedAt, Cells: cells}, true, nil
+}
+
+// latestReportWeek is the last released week, for the reports.
+func (p *App) latestReportWeek(ctx context.Context) (report.Week, bool, error) {
+	info, ok, err := p.LatestRelease(ctx)
+	if err != nil || !ok {
+		return report.Week{}, false, err
+	}
+	return report.WeekOfDay(info.Week), true, nil
 }

@@ -17,29 +17,30 @@ func family(s section, ms []outcome.Metric) *dashboard.DashboardBuilder {
 	for _, m := range ms {
 		d = d.WithRow(dashboard.NewRowBuilder(m.Title)).
 			WithPanel(weekByWeek(m)).
-			WithPanel(teamsThisWeek(m))
+			WithPanel(teamsReleased(m))
 	}
 	return d
 }
 
-// weekByWeek draws the org and the selected units' completed weeks: the
-// previous_week series steps once a week, so its history is the weekly
-// history.
+// weekByWeek draws the org and the selected units' released weeks: the
+// exported series change once a week, at a release, so their history is
+// the weekly history.
 func weekByWeek(m outcome.Metric) *timeseries.PanelBuilder {
-	return metricTrend(m.Title+": organisation and units, completed weeks", m).
-		Description(describe(m, "Each step is one completed ISO week.")).
-		WithTarget(query("A", sel(m.Name, orgCells, window(outcome.PreviousWeek)), "organisation")).
-		WithTarget(query("B", sel(m.Name, unitCells, `unit=~"$unit"`, window(outcome.PreviousWeek)), "{{unit}}")).
+	return metricTrend(m.Title+": organisation and units, released weeks", m).
+		Description(describe(m, "Each step is one released ISO week (a week is released once it has ended plus the settle delay, and never changes).")).
+		WithTarget(query("A", sel(m.Name, orgCells), "organisation")).
+		WithTarget(query("B", sel(m.Name, unitCells, `unit=~"$unit"`), "{{unit}}")).
 		Span(12).Height(8)
 }
 
-// teamsThisWeek is a bar per team of the selected units, this week.
-func teamsThisWeek(m outcome.Metric) *bargauge.PanelBuilder {
+// teamsReleased is a bar per team of the selected units, in the last
+// released week.
+func teamsReleased(m outcome.Metric) *bargauge.PanelBuilder {
 	p := bargauge.NewPanelBuilder().
-		Title(m.Title + ": teams this week").
+		Title(m.Title + ": teams, " + released).
 		Description(describe(m, "Teams under k are not shown: they are counted in their unit only.")).
 		Datasource(datasource()).
-		WithTarget(instant("A", sel(m.Name, teamCells, `unit=~"$unit"`, window(outcome.CurrentWeek)), "{{team}}")).
+		WithTarget(instant("A", sel(m.Name, teamCells, `unit=~"$unit"`), "{{team}}")).
 		Unit(m.Unit.GrafanaUnit()).
 		Thresholds(thresholds(m)).
 		DisplayMode(common.BarGaugeDisplayModeBasic).

@@ -29,8 +29,6 @@ const (
 	teamCells = `team!=""`
 )
 
-func window(w string) string { return `window="` + w + `"` }
-
 // sel is a PromQL selector of name with the matchers.
 func sel(name string, matchers ...string) string {
 	return name + "{" + strings.Join(matchers, ",") + "}"
@@ -89,10 +87,11 @@ func describe(m outcome.Metric, extra string) string {
 	return d
 }
 
-// Legends of the two exported windows.
+// Legends of the last release and the one before it (the same series a
+// week earlier: a series changes only at a release).
 const (
-	thisWeek = "this week (so far)"
-	lastWeek = "last week"
+	released   = "last released week"
+	weekBefore = "the week before"
 )
 
 // unitOverride sets a field's unit by the query that produced it.

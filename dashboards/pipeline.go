@@ -29,7 +29,7 @@ const (
 	refreshedAt       = "shoal_outcomes_refreshed_timestamp_seconds"
 	refreshFailures   = "shoal_outcomes_refresh_failures_total"
 	rateWindow        = "[$__rate_interval]"
-	suppressedCurrent = suppressedCells + `{window="current_week"}`
+	suppressedCurrent = suppressedCells
 )
 
 func rate(name string) string { return "rate(" + name + rateWindow + ")" }

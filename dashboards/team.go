@@ -85,7 +85,7 @@ func agreementsStat() *stat.PanelBuilder {
 		Span(8).Height(4)
 }
 
-// teamMetric is one metric of the team, both windows week by week, with
+// teamMetric is one metric of the team, released week by week, with
 // the team's agreement as a dashed red line where one applies.
 func teamMetric(m outcome.Metric) *timeseries.PanelBuilder {
 	extra := ""
@@ -95,8 +95,7 @@ func teamMetric(m outcome.Metric) *timeseries.PanelBuilder {
 	}
 	p := metricTrend(m.Title, m).
 		Description(describe(m, extra)).
-		WithTarget(query("A", sel(m.Name, teamVar, window(outcome.CurrentWeek)), thisWeek)).
-		WithTarget(query("B", sel(m.Name, teamVar, window(outcome.PreviousWeek)), lastWeek)).
+		WithTarget(query("A", sel(m.Name, teamVar), "released weeks")).
 		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeOff)).
 		Span(8).Height(7)
 	if hasLine {

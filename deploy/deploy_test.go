@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
@@ -21,7 +20,6 @@ import (
 	"github.com/shoal-analytics/shoal/dashboards"
 	"github.com/shoal-analytics/shoal/ingest"
 	"github.com/shoal-analytics/shoal/metrics"
-	"github.com/shoal-analytics/shoal/privacy"
 )
 
 // runFlags are the flags of `shoal run`, from the help golden file that
@@ -610,7 +608,7 @@ func exportedNames(t *testing.T) map[string]bool {
 	ingest.NewMetrics(rec)
 	// The exporter registers only its failure counter; its outcome families
 	// are served next to the registry's by metrics.Handler.
-	e := metrics.NewExporter(nil, func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC }, nil, rec, slog.New(slog.DiscardHandler))
+	e := metrics.NewExporter(nil, nil, rec, slog.New(slog.DiscardHandler))
 	rec.collectors = append(rec.collectors, e)
 	metrics.NewAgreementsCollector(agreements.Default, nil, rec)
 	names := map[string]bool{"up": true}

@@ -14,7 +14,6 @@ import (
 	"github.com/shoal-analytics/shoal/agreements"
 	"github.com/shoal-analytics/shoal/event/calendar"
 	"github.com/shoal-analytics/shoal/outcome"
-	"github.com/shoal-analytics/shoal/privacy"
 )
 
 // TestAgreementsCollector: listed, visible teams are exported with team and
@@ -93,7 +92,7 @@ func TestExporterVisibleTeams(t *testing.T) {
 		cell(outcome.LevelTeam, "recruiting", "people", 13),     // complementary to learning
 		cell(outcome.LevelTeam, "learning", "people", 2),        // below k
 	}
-	e := NewExporter(src, func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC }, func() time.Time { return now }, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	e := NewExporter(src, func() time.Time { return now }, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	if got := e.VisibleTeams(); len(got) != 0 {
 		t.Errorf("before the first refresh: %v", got)
 	}

@@ -13,30 +13,41 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/shoal-analytics/shoal/event/calendar"
 	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
-// Source provides precomputed outcome cells. It must not scan raw events.
-type Source interface {
-	// now bounds values that depend on the present (working time elapsed
-	// on requests still open in a week that has not ended).
-	Outcomes(ctx context.Context, fromWeek, toWeek int32, now time.Time) ([]outcome.Cell, error)
+// Release is the last released week as the exporter serves it.
+type Release struct {
+	// Start is the week's first instant (Monday 00:00 in the org's zone);
+	// ReleasedAt is when it was released.
+	Start, ReleasedAt time.Time
+	// Cells are the week's released weekly cells (privacy.NewRelease).
+	Cells []privacy.Published
 }
 
-// Exporter serves the catalog's metrics for the current and previous ISO
-// week per team, unit and org, after the suppression policy, from a
-// snapshot refreshed off the scrape path.
+// Source provides the last release. It must not scan raw events.
+type Source interface {
+	// LatestRelease returns the last released week, false when no week
+	// has been released yet.
+	LatestRelease(ctx context.Context) (Release, bool, error)
+}
+
+// Exporter serves the catalog's metrics of the last released ISO week per
+// team, unit and org, exactly as the release decided them (withheld cells
+// are absent), from a snapshot refreshed off the scrape path. There is no
+// live window: a series changes once a week, when the next week is
+// released.
 type Exporter struct {
-	src    Source
-	policy func() (privacy.Policy, *time.Location)
-	log    *slog.Logger
-	now    func() time.Time
+	src Source
+	log *slog.Logger
+	now func() time.Time
 
 	descs      map[string]*prometheus.Desc
 	suppressed *prometheus.Desc
 	refreshed  *prometheus.Desc
+	weekStart  *prometheus.Desc
+	releasedAt *prometheus.Desc
 	errors     prometheus.Counter
 
 	// own holds only the exporter's collector: it is gathered and encoded
@@ -47,6 +58,7 @@ type Exporter struct {
 	snapshot []prometheus.Metric
 	visible  map[string]bool // teams with a visible cell in the snapshot
 	at       time.Time
+	release  Release             // cells dropped
 	families []*dto.MetricFamily // own, gathered at the last Refresh
 	text, gz []byte              // families in the text exposition format, and gzipped
 }
@@ -56,32 +68,34 @@ var (
 	_ prometheus.Gatherer  = (*Exporter)(nil)
 )
 
-// NewExporter returns an exporter reading src. policy returns the
-// suppression policy and the org's time zone in force (both may change on
-// reload); now is the clock that decides the current week (nil: time.Now).
-// Its failure counter is registered on reg; the outcome families are not:
-// serve them with Exposition (or gather them with Gather) next to reg's,
-// and call Refresh after data changes.
-func NewExporter(src Source, policy func() (privacy.Policy, *time.Location), now func() time.Time, reg prometheus.Registerer, logger *slog.Logger) *Exporter {
+// NewExporter returns an exporter reading src; now is the clock of the
+// refresh timestamp (nil: time.Now). Its failure counter is registered on
+// reg; the outcome families are not: serve them with Exposition (or
+// gather them with Gather) next to reg's, and call Refresh after a
+// release.
+func NewExporter(src Source, now func() time.Time, reg prometheus.Registerer, logger *slog.Logger) *Exporter {
 	if now == nil {
 		now = time.Now
 	}
 	e := &Exporter{
-		src:    src,
-		policy: policy,
-		log:    logger.With("component", "metrics"),
-		now:    now,
-		descs:  make(map[string]*prometheus.Desc, len(outcome.Catalog)),
+		src:   src,
+		log:   logger.With("component", "metrics"),
+		now:   now,
+		descs: make(map[string]*prometheus.Desc, len(outcome.Catalog)),
 		suppressed: prometheus.NewDesc("shoal_suppressed_cells",
-			"Outcome cells withheld by the privacy policy in the exported windows, by metric, level and reason (below_k, complementary or few_samples).",
-			[]string{"metric", "level", "reason", "window"}, nil),
+			"Outcome cells of the last released week withheld by its disclosure rules, by metric, level and reason (privacy.Reason: below_k, complementary, few_samples, ...).",
+			[]string{"metric", "level", "reason"}, nil),
 		refreshed: prometheus.NewDesc("shoal_outcomes_refreshed_timestamp_seconds",
-			"Unix time the exported outcome snapshot was computed.", nil, nil),
+			"Unix time the exported outcome snapshot was read from the release ledger.", nil, nil),
+		weekStart: prometheus.NewDesc(outcome.ReleaseWeekName,
+			"Start (Monday 00:00 in the org's time zone) of the ISO week whose released outcomes are exported.", nil, nil),
+		releasedAt: prometheus.NewDesc(outcome.ReleasedAtName,
+			"Unix time the exported week was released.", nil, nil),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shoal_outcomes_refresh_failures_total", Help: "Failed refreshes of the exported outcome snapshot (the previous snapshot stays served)."}),
 	}
 	for _, m := range outcome.Catalog {
-		e.descs[m.ID] = prometheus.NewDesc(m.Name, m.Help, []string{"team", "unit", "window"}, nil)
+		e.descs[m.ID] = prometheus.NewDesc(m.Name, m.Help, []string{"team", "unit"}, nil)
 	}
 	e.own = prometheus.NewRegistry()
 	e.own.MustRegister(e)
@@ -96,6 +110,8 @@ func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
 	}
 	ch <- e.suppressed
 	ch <- e.refreshed
+	ch <- e.weekStart
+	ch <- e.releasedAt
 }
 
 // Collect implements prometheus.Collector: it serves the last snapshot.
@@ -108,26 +124,29 @@ func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
 	if !e.at.IsZero() {
 		ch <- prometheus.MustNewConstMetric(e.refreshed, prometheus.GaugeValue, float64(e.at.UnixNano())/1e9)
 	}
+	if !e.release.Start.IsZero() {
+		ch <- prometheus.MustNewConstMetric(e.weekStart, prometheus.GaugeValue, float64(e.release.Start.Unix()))
+		ch <- prometheus.MustNewConstMetric(e.releasedAt, prometheus.GaugeValue, float64(e.release.ReleasedAt.UnixNano())/1e9)
+	}
 }
 
-// Refresh recomputes the snapshot. On error the previous snapshot stays.
+// Refresh reads the last release into the snapshot. On error the
+// previous snapshot stays; before the first release the outcome series
+// are absent (the suppression counts are zeros).
 func (e *Exporter) Refresh(ctx context.Context) error {
-	policy, loc := e.policy()
 	now := e.now()
-	cur := calendar.WeekStartOf(now, loc)
-	prev := cur - 7
-	cells, err := e.src.Outcomes(ctx, prev, cur, now)
+	rel, ok, err := e.src.LatestRelease(ctx)
 	if err != nil {
 		e.errors.Inc()
 		return fmt.Errorf("refresh outcome metrics: %w", err)
 	}
-	snap, visible, err := e.build(policy, cells, map[int32]string{cur: outcome.CurrentWeek, prev: outcome.PreviousWeek})
-	if err != nil {
-		e.errors.Inc()
-		return err
+	if !ok {
+		rel = Release{}
 	}
+	snap, visible := e.build(rel.Cells)
+	rel.Cells = nil
 	e.mu.Lock()
-	e.snapshot, e.visible, e.at = snap, visible, now
+	e.snapshot, e.visible, e.at, e.release = snap, visible, now, rel
 	e.mu.Unlock()
 	return e.encode()
 }
@@ -185,31 +204,20 @@ func (e *Exporter) VisibleTeams() map[string]bool {
 	return e.visible
 }
 
-// build applies the suppression policy to each (week, metric) tree and
-// turns the visible, defined cells into constant metrics.
-func (e *Exporter) build(policy privacy.Policy, cells []outcome.Cell, windows map[int32]string) ([]prometheus.Metric, map[string]bool, error) {
-	in := make([]outcome.Cell, 0, len(cells))
-	for _, c := range cells {
-		if _, ok := windows[c.Week]; ok {
-			in = append(in, c)
-		}
-	}
-	published, err := privacy.Apply(policy, in)
-	if err != nil {
-		return nil, nil, err
-	}
+// build turns the visible, defined released cells into constant metrics
+// and counts the withheld ones.
+func (e *Exporter) build(cells []privacy.Published) ([]prometheus.Metric, map[string]bool) {
 	visible := map[string]bool{}
 	type countKey struct {
-		metric, window string
-		level          outcome.Level
-		reason         privacy.Reason
+		metric string
+		level  outcome.Level
+		reason privacy.Reason
 	}
 	counts := map[countKey]int{}
 	var out []prometheus.Metric
-	for _, c := range published {
-		window := windows[c.Week]
+	for _, c := range cells {
 		if !c.Visible {
-			counts[countKey{c.Metric, window, c.Level, c.Reason}]++
+			counts[countKey{c.Metric, c.Level, c.Reason}]++
 			continue
 		}
 		if c.Level == outcome.LevelTeam {
@@ -218,19 +226,21 @@ func (e *Exporter) build(policy privacy.Policy, cells []outcome.Cell, windows ma
 		if !c.Defined {
 			continue
 		}
-		out = append(out, prometheus.MustNewConstMetric(e.descs[c.Metric], prometheus.GaugeValue, c.Value, c.Team, c.Unit, window))
+		out = append(out, prometheus.MustNewConstMetric(e.descs[c.Metric], prometheus.GaugeValue, c.Value, c.Team, c.Unit))
 	}
-	// Always export the suppression counters for every metric, level and
-	// window, so a zero is visible as a zero.
+	// Always export the suppression counters of every metric, level and
+	// weekly reason, so a zero is visible as a zero.
 	for _, m := range outcome.Catalog {
-		for _, w := range []string{outcome.CurrentWeek, outcome.PreviousWeek} {
-			for _, l := range []outcome.Level{outcome.LevelTeam, outcome.LevelUnit, outcome.LevelOrg} {
-				for _, r := range []privacy.Reason{privacy.ReasonBelowK, privacy.ReasonComplementary, privacy.ReasonFewSamples} {
-					n := counts[countKey{m.ID, w, l, r}]
-					out = append(out, prometheus.MustNewConstMetric(e.suppressed, prometheus.GaugeValue, float64(n), m.ID, string(l), string(r), w))
-				}
+		for _, l := range []outcome.Level{outcome.LevelTeam, outcome.LevelUnit, outcome.LevelOrg} {
+			for _, r := range privacy.WeeklyReasons {
+				n := counts[countKey{m.ID, l, r}]
+				delete(counts, countKey{m.ID, l, r})
+				out = append(out, prometheus.MustNewConstMetric(e.suppressed, prometheus.GaugeValue, float64(n), m.ID, string(l), string(r)))
 			}
 		}
 	}
-	return out, visible, nil
+	for k, n := range counts { // a reason the list above does not know yet
+		out = append(out, prometheus.MustNewConstMetric(e.suppressed, prometheus.GaugeValue, float64(n), k.metric, string(k.level), string(k.reason)))
+	}
+	return out, visible
 }

@@ -15,16 +15,30 @@ import (
 	"github.com/shoal-analytics/shoal/privacy"
 )
 
+// staticSource releases the latest week of its cells with k = 5.
 type staticSource []outcome.Cell
 
-func (s staticSource) Outcomes(_ context.Context, from, to int32, _ time.Time) ([]outcome.Cell, error) {
-	var out []outcome.Cell
+func (s staticSource) LatestRelease(context.Context) (Release, bool, error) {
+	if len(s) == 0 {
+		return Release{}, false, nil
+	}
+	week := s[0].Week
 	for _, c := range s {
-		if c.Week >= from && c.Week <= to {
-			out = append(out, c)
+		week = max(week, c.Week)
+	}
+	var cells []outcome.Cell
+	for _, c := range s {
+		if c.Week == week {
+			cells = append(cells, c)
 		}
 	}
-	return out, nil
+	policy, err := privacy.NewPolicy(5)
+	if err != nil {
+		return Release{}, false, err
+	}
+	pub, err := privacy.Apply(policy, cells)
+	start := calendar.DayTime(week)
+	return Release{Start: start, ReleasedAt: start.Add(9 * 24 * time.Hour), Cells: pub}, true, err
 }
 
 func TestExporterAppliesSuppression(t *testing.T) {
@@ -45,17 +59,17 @@ func TestExporterAppliesSuppression(t *testing.T) {
 		{Week: cur, Level: outcome.LevelTeam, Team: "payments", Unit: "platform", Metric: "on_time_ratio", People: 12}, // undefined
 	}
 	reg := prometheus.NewPedanticRegistry()
-	e := NewExporter(src, func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC }, func() time.Time { return now }, reg, slog.New(slog.DiscardHandler))
+	e := NewExporter(src, func() time.Time { return now }, reg, slog.New(slog.DiscardHandler))
 	if err := e.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	want := `
 # HELP shoal_tasks_completed Tasks completed in the window (throughput).
 # TYPE shoal_tasks_completed gauge
-shoal_tasks_completed{team="",unit="",window="current_week"} 100
-shoal_tasks_completed{team="",unit="people",window="current_week"} 40
-shoal_tasks_completed{team="",unit="platform",window="current_week"} 60
-shoal_tasks_completed{team="payments",unit="platform",window="current_week"} 30
+shoal_tasks_completed{team="",unit=""} 100
+shoal_tasks_completed{team="",unit="people"} 40
+shoal_tasks_completed{team="",unit="platform"} 60
+shoal_tasks_completed{team="payments",unit="platform"} 30
 `
 	if err := testutil.GatherAndCompare(prometheus.Gatherers{reg, e}, strings.NewReader(want), "shoal_tasks_completed"); err != nil {
 		t.Error(err)
@@ -74,7 +88,7 @@ shoal_tasks_completed{team="payments",unit="platform",window="current_week"} 30
 		}
 		sum := map[string]float64{}
 		for _, s := range mf.GetMetric() {
-			var metric, level, reason, window string
+			var metric, level, reason string
 			for _, l := range s.GetLabel() {
 				switch l.GetName() {
 				case "metric":
@@ -83,11 +97,9 @@ shoal_tasks_completed{team="payments",unit="platform",window="current_week"} 30
 					level = l.GetValue()
 				case "reason":
 					reason = l.GetValue()
-				case "window":
-					window = l.GetValue()
 				}
 			}
-			if metric == "tasks_completed" && window == outcome.CurrentWeek {
+			if metric == "tasks_completed" {
 				sum[level+"/"+reason] += s.GetGauge().GetValue()
 			}
 		}

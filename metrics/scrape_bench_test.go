@@ -13,7 +13,6 @@ import (
 
 	"github.com/shoal-analytics/shoal/event/calendar"
 	"github.com/shoal-analytics/shoal/outcome"
-	"github.com/shoal-analytics/shoal/privacy"
 )
 
 // orgCells returns every catalog metric for the current and previous week
@@ -43,8 +42,7 @@ func BenchmarkScrape(b *testing.B) {
 		b.Run(fmt.Sprintf("teams=%d", teams), func(b *testing.B) {
 			now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 			reg := prometheus.NewRegistry()
-			e := NewExporter(staticSource(orgCells(teams, calendar.WeekStartOf(now, time.UTC))), func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC },
-				func() time.Time { return now }, reg, slog.New(slog.DiscardHandler))
+			e := NewExporter(staticSource(orgCells(teams, calendar.WeekStartOf(now, time.UTC))), func() time.Time { return now }, reg, slog.New(slog.DiscardHandler))
 			if err := e.Refresh(context.Background()); err != nil {
 				b.Fatal(err)
 			}
@@ -69,8 +67,7 @@ func BenchmarkScrape(b *testing.B) {
 func BenchmarkRefresh(b *testing.B) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	src := staticSource(orgCells(2000, calendar.WeekStartOf(now, time.UTC)))
-	e := NewExporter(src, func() (privacy.Policy, *time.Location) { return privacy.Policy{K: 5}, time.UTC },
-		func() time.Time { return now }, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	e := NewExporter(src, func() time.Time { return now }, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := e.Refresh(context.Background()); err != nil {

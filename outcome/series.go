@@ -1,10 +1,10 @@
 package outcome
 
-// Windows are the periods the Prometheus exporter publishes, as values of
-// its window label.
+// The release gauges of the Prometheus exporter: which ISO week its
+// outcome series describe, and when that week was released.
 const (
-	CurrentWeek  = "current_week"
-	PreviousWeek = "previous_week"
+	ReleaseWeekName = "shoal_release_week_start_timestamp_seconds"
+	ReleasedAtName  = "shoal_release_timestamp_seconds"
 )
 
 // The names of the agreement gauges: a team's own promises from the teams

@@ -270,3 +270,7 @@ func releaseQuality(policy Policy, week int32, quality []outcome.QualityDay, wee
 	}
 	return out
 }
+
+// WeeklyReasons are the reasons a weekly cell of a release can be withheld
+// for, in the order outputs list them.
+var WeeklyReasons = []Reason{ReasonBelowK, ReasonComplementary, ReasonFewSamples}

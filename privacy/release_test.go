@@ -15,7 +15,7 @@ func TestRound(t *testing.T) {
 		{29454.545454545456, outcome.Seconds, 29500},
 		{0.12345, outcome.Ratio, 0.123},
 		{0.1236, outcome.Ratio, 0.124},
-		{2/3.0, outcome.Ratio, 0.667},
+		{2 / 3.0, outcome.Ratio, 0.667},
 		{3.4545, outcome.Blocks, 3.45},
 		{1234, outcome.Tasks, 1234},
 		{0, outcome.Seconds, 0},

@@ -3,8 +3,6 @@ package sql
 import (
 	"context"
 	"log/slog"
-	"maps"
-	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -20,64 +18,62 @@ import (
 // The SQL endpoint queries transform's serving database.
 var _ Engine = (*transform.Serving)(nil)
 
-// servingWeeks is how many ISO weeks (up to the current one) the SQL
+// servingWeeks is how many released ISO weeks (the latest ones) the SQL
 // endpoint's outcome tables cover.
 const servingWeeks = 26
 
-// RefreshInterval is how often the serving database should be republished
-// when data or agreements changed (at least four times the last
-// publication's duration apart).
+// RefreshInterval is how often the publisher looks for a new release or a
+// reloaded teams file (at least four times the last publication's
+// duration apart).
 const RefreshInterval = 15 * time.Second
 
-// Publisher composes the SQL endpoint's tables: transform's weekly
-// and daily outcomes → privacy.Apply / privacy.ApplyDaily (the one
-// suppression policy) → rows of the serving database. Nothing else is
-// published to it.
+// Publisher composes the SQL endpoint's tables from the release ledger:
+// released weeks only, as privacy.NewRelease decided them (a dense grid,
+// rounded, withheld cells NULL). Nothing else about outcomes is published
+// to it, so a query can never see a week that is still open.
 type Publisher struct {
 	store   *transform.Store
 	serving *transform.Serving
 	teams   func() *agreements.Org
-	now     func() time.Time
 	log     *slog.Logger
 
 	mu   sync.Mutex
 	last struct {
-		commit time.Time
-		day    int32
-		org    *agreements.Org
+		releases int
+		org      *agreements.Org
 	}
 }
 
-// NewPublisher returns a publisher of store's outcomes into serving under
-// the agreements teams returns, with now as the clock.
-func NewPublisher(store *transform.Store, serving *transform.Serving, teams func() *agreements.Org, now func() time.Time, logger *slog.Logger) *Publisher {
-	return &Publisher{store: store, serving: serving, teams: teams, now: now, log: logger}
+// NewPublisher returns a publisher of store's releases into serving, with
+// the agreements teams returns as the team_agreements table.
+func NewPublisher(store *transform.Store, serving *transform.Serving, teams func() *agreements.Org, logger *slog.Logger) *Publisher {
+	return &Publisher{store: store, serving: serving, teams: teams, log: logger}
 }
 
-// Refresh republishes the serving database if data, agreements or the
-// current day changed since the last publication (force: always).
+// Refresh republishes the serving database if a week was released or the
+// agreements changed since the last publication (force: always).
 func (s *Publisher) Refresh(ctx context.Context, force bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	org := s.teams()
-	now := s.now()
-	y, m, d := now.In(org.Location("")).Date()
-	today := calendar.DateOf(y, m, d)
-	commit := s.store.LastCommit()
-	if !force && commit.Equal(s.last.commit) && today == s.last.day && org == s.last.org {
+	rels, err := s.store.Releases(ctx)
+	if err != nil {
+		return err
+	}
+	if !force && len(rels) == s.last.releases && org == s.last.org {
 		return nil
 	}
 	began := time.Now()
 	var dailyRows int
-	tables, err := s.tables(ctx, org, now, today, &dailyRows)
+	tables, err := s.tables(ctx, org, rels, &dailyRows)
 	if err != nil {
 		return err
 	}
 	if err := s.serving.Publish(ctx, tables); err != nil {
 		return err
 	}
-	s.log.Info("SQL tables published", "component", "sql", "weekly_rows", len(tables[0].Rows), "daily_rows", dailyRows, "took", time.Since(began).Round(time.Millisecond))
-	s.last.commit, s.last.day, s.last.org = commit, today, org
+	s.log.Info("SQL tables published", "component", "sql", "released_weeks", min(len(rels), servingWeeks), "weekly_rows", len(tables[0].Rows), "daily_rows", dailyRows, "took", time.Since(began).Round(time.Millisecond))
+	s.last.releases, s.last.org = len(rels), org
 	return nil
 }
 
@@ -97,66 +93,40 @@ func outcomeColumns(period string) []transform.ServingColumn {
 	)
 }
 
-// tables are the serving tables; the daily table's rows are counted into
-// *dailyRows as Publish fills it.
-func (s *Publisher) tables(ctx context.Context, org *agreements.Org, now time.Time, today int32, dailyRows *int) ([]transform.ServingTable, error) {
-	policy := org.Policy()
-	quality, err := s.store.Quality(ctx, 0, math.MaxInt32) // refusals are dated by their commit
-	if err != nil {
-		return nil, err
+// tables are the serving tables of the last servingWeeks releases; the
+// daily table's rows are counted into *dailyRows as Publish fills it.
+func (s *Publisher) tables(ctx context.Context, org *agreements.Org, rels []transform.ReleaseInfo, dailyRows *int) ([]transform.ServingTable, error) {
+	rels = rels[max(0, len(rels)-servingWeeks):]
+	var weekly []privacy.Published
+	var quality []privacy.QualityCell
+	var refused []outcome.QualityDay
+	if len(rels) > 0 {
+		from, to := rels[0].Week, rels[len(rels)-1].Week
+		var err error
+		if weekly, _, err = s.store.Released(ctx, from, to, false); err != nil {
+			return nil, err
+		}
+		if quality, err = s.store.ReleasedQuality(ctx, from, to); err != nil {
+			return nil, err
+		}
+		if refused, err = s.store.Quality(ctx, from, to+6); err != nil {
+			return nil, err
+		}
 	}
-	curWeek := calendar.WeekStart(today)
-	fromWeek := curWeek - 7*(servingWeeks-1)
-	if len(quality) > 0 {
-		first := calendar.WeekStart(quality[0].Day)
-		fromWeek = max(fromWeek, first)
-	}
-	weekRows, err := s.store.Outcomes(ctx, org, fromWeek, curWeek, now)
-	if err != nil {
-		return nil, err
-	}
-	weekly, err := privacy.Apply(policy, weekRows)
-	if err != nil {
-		return nil, err
-	}
-	// The days are computed, decided and appended an ISO week at a time,
-	// inside the publication (Fill): ApplyDaily solves each week's system
-	// on its own, against that week's weekly cells only, and only one
-	// week's cells and rows are held at once. Holding all 26 weeks' rows
-	// (280 k at 2,000 teams) kept Go's collector busy for 45 % of the
-	// publication's CPU under --go-memory-limit, and handing ApplyDaily
-	// every week's cells each time rebuilt their index 26 times.
-	weeklyOf := map[int32][]privacy.Published{}
-	for _, c := range weekly {
-		weeklyOf[c.Week] = append(weeklyOf[c.Week], c)
-	}
-	dayPeople := map[int32]int{}
+	// The days are read and appended a released week at a time, inside
+	// the publication (Fill), so only one week's daily cells are held at
+	// once (2,000 teams: about 200 k cells a week).
 	fillDays := func(add func([]any) error) error {
-		for w := fromWeek; w <= curWeek; w += 7 {
-			dayRows, err := s.store.DailyOutcomes(ctx, org, w, min(w+6, today), now)
+		for _, r := range rels {
+			_, days, err := s.store.Released(ctx, r.Week, r.Week, true)
 			if err != nil {
 				return err
 			}
-			daily, err := privacy.ApplyDaily(policy, weeklyOf[w], dayRows)
-			if err != nil {
-				return err
-			}
-			for _, r := range outcomeRows(daily) {
-				if err := add(r); err != nil {
+			for _, row := range outcomeRows(days) {
+				if err := add(row); err != nil {
 					return err
 				}
 				*dailyRows++
-			}
-			maps.Copy(dayPeople, orgDayPeople(dayRows))
-		}
-		return nil
-	}
-	// After the days (Publish fills the tables in order): it needs their
-	// people.
-	fillQuality := func(add func([]any) error) error {
-		for _, r := range qualityRows(quality, dayPeople, policy) {
-			if err := add(r); err != nil {
-				return err
 			}
 		}
 		return nil
@@ -166,7 +136,8 @@ func (s *Publisher) tables(ctx context.Context, org *agreements.Org, now time.Ti
 		{Name: "daily_outcomes", Columns: outcomeColumns("day"), Fill: fillDays},
 		catalogTable(),
 		agreementsTable(org),
-		{Name: "data_quality", Columns: qualityColumns, Fill: fillQuality},
+		{Name: "data_quality", Columns: qualityColumns, Rows: qualityRows(quality, refused)},
+		releasesTable(rels),
 	}, nil
 }
 
@@ -296,34 +267,34 @@ func agreementsTable(org *agreements.Org) transform.ServingTable {
 	return t
 }
 
-// orgDayPeople is, per day, the most people behind any metric family of
-// the org's cell (a lower bound on the distinct people active that day).
-func orgDayPeople(rows []outcome.Cell) map[int32]int {
-	out := map[int32]int{}
-	for _, r := range rows {
-		if r.Level == outcome.LevelOrg {
-			out[r.Week] = max(out[r.Week], r.People)
-		}
-	}
-	return out
+// qualityColumns and qualityRows are the data_quality table of the
+// released weeks: per week and per day, the events accepted as the release
+// decided them (NULL where withheld: a count of fewer than k people's
+// events, or a day that the week minus the visible days would give), and
+// the events refused on each day by reason (refused events carry no
+// person and are counted by reason, as on /metrics).
+var qualityColumns = []transform.ServingColumn{
+	{Name: "week", Type: "DATE"}, {Name: "day", Type: "DATE"}, {Name: "reason", Type: "VARCHAR"}, {Name: "events", Type: "BIGINT"}, {Name: "withheld_reason", Type: "VARCHAR"},
 }
 
-// qualityColumns and qualityRows are the data_quality table: the accepted
-// and refused events per day. The accepted count of a day on which fewer
-// than k people were active is NULL: it would describe those few people's
-// activity. (Refused events carry no person and are counted by reason, as
-// on /metrics.)
-var qualityColumns = []transform.ServingColumn{{Name: "day", Type: "DATE"}, {Name: "reason", Type: "VARCHAR"}, {Name: "events", Type: "BIGINT"}}
-
-func qualityRows(days []outcome.QualityDay, people map[int32]int, policy privacy.Policy) [][]any {
+func qualityRows(cells []privacy.QualityCell, refused []outcome.QualityDay) [][]any {
 	var rows [][]any
-	for _, d := range days {
-		if d.Accepted > 0 {
-			var n any = d.Accepted
-			if !policy.Visible(people[d.Day]) {
-				n = nil
-			}
-			rows = append(rows, []any{calendar.DayTime(d.Day), "accepted", n})
+	weekOf := map[int32]bool{}
+	for _, c := range cells {
+		week, day := calendar.DayTime(calendar.WeekStart(c.Period)), any(calendar.DayTime(c.Period))
+		if c.Days == 7 {
+			day = nil
+			weekOf[c.Period] = true
+		}
+		var n, why any = c.Accepted, nil
+		if !c.Visible {
+			n, why = nil, string(c.Reason)
+		}
+		rows = append(rows, []any{week, day, "accepted", n, why})
+	}
+	for _, d := range refused {
+		if !weekOf[calendar.WeekStart(d.Day)] {
+			continue
 		}
 		reasons := make([]string, 0, len(d.Rejected))
 		for r := range d.Rejected {
@@ -331,8 +302,19 @@ func qualityRows(days []outcome.QualityDay, people map[int32]int, policy privacy
 		}
 		sort.Strings(reasons)
 		for _, r := range reasons {
-			rows = append(rows, []any{calendar.DayTime(d.Day), r, d.Rejected[r]})
+			rows = append(rows, []any{calendar.DayTime(calendar.WeekStart(d.Day)), calendar.DayTime(d.Day), r, d.Rejected[r], nil})
 		}
 	}
 	return rows
+}
+
+// releasesTable lists the released weeks the tables cover.
+func releasesTable(rels []transform.ReleaseInfo) transform.ServingTable {
+	t := transform.ServingTable{Name: "releases", Columns: []transform.ServingColumn{
+		{Name: "week", Type: "DATE"}, {Name: "released_at", Type: "TIMESTAMP"}, {Name: "min_group_size", Type: "BIGINT"},
+	}}
+	for _, r := range rels {
+		t.Rows = append(t.Rows, []any{calendar.DayTime(r.Week), r.ReleasedAt, int64(r.K)})
+	}
+	return t
 }

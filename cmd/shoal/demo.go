@@ -19,6 +19,7 @@ import (
 	"github.com/shoal-analytics/shoal/outcome"
 	"github.com/shoal-analytics/shoal/privacy"
 	"github.com/shoal-analytics/shoal/progress"
+	"github.com/shoal-analytics/shoal/report"
 	"github.com/shoal-analytics/shoal/synth"
 )
 
@@ -87,7 +88,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	st := p.Stats()
 	bar.Finish(st.Consumed)
-	p.RefreshSQLNow(rctx, true) // the SQL tables show everything caught up
+	// Release the weeks that are due now rather than at the release loop's
+	// next tick.
+	if _, err := p.PublishReleases(rctx); err != nil {
+		return stopEarly(err)
+	}
 	if err := printDemoSummary(rctx, stdout, p, cfg.DLQTopic, st, time.Since(began)); err != nil {
 		return stopEarly(err)
 	}
@@ -153,9 +158,24 @@ func printDemoSummary(ctx context.Context, w io.Writer, p *app.App, dlqTopic str
 		fmt.Fprintf(w, "  refused %-20s %d\n", r, st.RejectedBy[r])
 	}
 
-	// Privacy: what the last complete week's report publishes of each
-	// team, from the same published cells every output shows.
-	week := p.LastCompleteWeek()
+	// Privacy: what the last release publishes of each team, from the
+	// same released cells every output shows.
+	next, _, err := p.NextReleaseAt(ctx)
+	if err != nil {
+		return err
+	}
+	rels, err := p.Releases(ctx)
+	if err != nil {
+		return err
+	}
+	if len(rels) == 0 {
+		fmt.Fprintf(w, "\nNo week is released yet: the first one is due %s (a week is released once it has ended plus the settle delay, --settle-delay).\n", next.Format(time.RFC1123))
+		return nil
+	}
+	rel := rels[len(rels)-1]
+	week := report.WeekOfDay(rel.Week)
+	fmt.Fprintf(w, "\nReleased: %d weeks, the last %s (released %s); the next, %s, is due %s. Every output shows released weeks only.\n",
+		len(rels), week, rel.ReleasedAt.Format(time.RFC1123), week.Add(1), next.Format(time.RFC1123))
 	d, err := p.ReportData(ctx, week)
 	if err != nil {
 		return fmt.Errorf("summarise teams: %w", err)
