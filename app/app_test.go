@@ -43,6 +43,7 @@ func testPipelineAt(t *testing.T, addr, dataDir string, org *synth.Org, logs *ap
 		t.Fatal(err)
 	}
 	cfg.Now = func() time.Time { return now }
+	cfg.SettleDelay = 0 // the week before now is due
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -151,10 +152,10 @@ func TestPipelineMatchesOracle(t *testing.T) {
 		}
 	}
 	// Outcome metrics: exported per team, unit and org after the policy;
-	// nothing for a team under k; labels are only team, unit and window.
-	p.refreshNow(ctx, true)
+	// nothing for a team under k; labels are only team and unit.
+	release(t, p)
 	metrics = apptest.HTTPGet(t, p.URL()+"/metrics")
-	if !strings.Contains(metrics, `shoal_tasks_completed{team="",unit="",window="previous_week"}`) {
+	if !strings.Contains(metrics, `shoal_tasks_completed{team="",unit=""}`) {
 		t.Errorf("/metrics lacks the org throughput for the previous week:\n%s", grepLines(metrics, "shoal_tasks_completed"))
 	}
 	shownTeam := false
@@ -168,7 +169,7 @@ func TestPipelineMatchesOracle(t *testing.T) {
 	if !shownTeam {
 		t.Error("no team-level outcome series at all")
 	}
-	if !strings.Contains(metrics, `shoal_suppressed_cells{level="team",metric="tasks_completed",reason="below_k",window="previous_week"}`) {
+	if !strings.Contains(metrics, `shoal_suppressed_cells{level="team",metric="tasks_completed",reason="below_k"}`) {
 		t.Error("/metrics lacks shoal_suppressed_cells")
 	}
 	for _, line := range strings.Split(metrics, "\n") {
@@ -232,6 +233,17 @@ func grepLines(s, sub string) string {
 	return strings.Join(out, "\n")
 }
 
+// release publishes the weeks due at the pipeline's clock (as the
+// release loop does) and fails the test on an error.
+func release(t *testing.T, p *App) []int32 {
+	t.Helper()
+	weeks, err := p.PublishReleases(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return weeks
+}
+
 var pseudonymRe = regexp.MustCompile(`p_[0-9a-f]{24}`)
 
 // TestRefreshLoopBacksOff: a recomputation that takes d is not started
@@ -260,45 +272,6 @@ func TestRefreshLoopBacksOff(t *testing.T) {
 		if gap := starts[i].Sub(starts[i-1]); gap < 5*took {
 			t.Errorf("refresh %d started %v after the previous one, which took %v: want at least %v", i, gap, took, 5*took)
 		}
-	}
-}
-
-// TestIdleRefreshIsSkipped: with nothing committed since the last refresh
-// the exporter's snapshot is not recomputed (until idleRefreshInterval);
-// a commit or a forced refresh (a reload) recomputes it.
-func TestIdleRefreshIsSkipped(t *testing.T) {
-	org, msgs := apptest.SmallOrg()
-	addr := apptest.StartKafka(t, "shoal.events", "shoal.dlq")
-	apptest.Publish(t, addr, "shoal.events", msgs[:len(msgs)-1])
-	p, _ := testPipeline(t, addr, t.TempDir(), org, &apptest.SyncBuffer{})
-	waitCaughtUp(t, p)
-	ctx := context.Background()
-	refreshedAt := func() time.Time {
-		p.refreshMu.Lock()
-		defer p.refreshMu.Unlock()
-		return p.lastRefresh.at
-	}
-	p.refreshNow(ctx, false)
-	first := refreshedAt()
-	if first.IsZero() {
-		t.Fatal("the first refresh did not happen")
-	}
-	p.refreshNow(ctx, false)
-	if got := refreshedAt(); !got.Equal(first) {
-		t.Errorf("an idle refresh recomputed the snapshot (at %v, previous %v)", got, first)
-	}
-	p.refreshNow(ctx, true)
-	forced := refreshedAt()
-	if !forced.After(first) {
-		t.Errorf("a forced refresh did not recompute the snapshot")
-	}
-	apptest.Publish(t, addr, "shoal.events", msgs[len(msgs)-1:])
-	waitCaughtUp(t, p)
-	p.refreshNow(ctx, false)
-	p.refreshMu.Lock()
-	defer p.refreshMu.Unlock()
-	if !p.lastRefresh.at.After(forced) || !p.lastRefresh.commit.Equal(p.store.LastCommit()) {
-		t.Errorf("a refresh after a commit did not recompute the snapshot: %+v, last commit %v", p.lastRefresh, p.store.LastCommit())
 	}
 }
 

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -45,7 +44,7 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 	apptest.Publish(t, addr, "shoal.events", msgs)
 	p, _ := testPipelineAt(t, addr, t.TempDir(), org, &apptest.SyncBuffer{}, dashboardClock)
 	waitCaughtUp(t, p)
-	p.refreshNow(context.Background(), true)
+	release(t, p)
 	prom := startPrometheus(t, p)
 	waitScrapes(t, prom, 3)
 
@@ -82,6 +81,10 @@ func TestDashboardQueriesReturnData(t *testing.T) {
 		for _, q := range all[name] {
 			total++
 			expr, err := substitute(q.Expr, vars)
+			// The week before the last release needs a week of history,
+			// which this Prometheus has not scraped: its selector must
+			// have data now.
+			expr = strings.ReplaceAll(expr, " offset 7d", "")
 			if err == nil {
 				var res []promSample
 				res, err = checkQuery(prom, expr)
@@ -131,7 +134,7 @@ func waitScrapes(t *testing.T, prom *promServer, n int) {
 	var up, org []promSample
 	if !wait.Until(90*time.Second, func() bool {
 		up, _ = prom.query(`count_over_time(up{job="shoal"}[10m])`)
-		org, _ = prom.query(`shoal_tasks_completed{team="",unit="",window="previous_week"}`)
+		org, _ = prom.query(`shoal_tasks_completed{team="",unit=""}`)
 		if len(up) == 0 || len(org) == 0 {
 			return false
 		}

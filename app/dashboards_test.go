@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"os"
 	"regexp"
 	"strings"
@@ -19,7 +18,7 @@ func TestAgreementGauges(t *testing.T) {
 	apptest.Publish(t, addr, "shoal.events", msgs)
 	p, _ := testPipeline(t, addr, t.TempDir(), org, &apptest.SyncBuffer{})
 	waitCaughtUp(t, p)
-	p.refreshNow(context.Background(), true)
+	release(t, p)
 
 	slaRe := regexp.MustCompile(`(?m)^shoal_team_response_sla_seconds\{team="([^"]+)",unit="([^"]+)"\} (\S+)$`)
 	sla := func() map[string]string {

@@ -30,7 +30,7 @@ func TestPrometheusScrapesOutcomes(t *testing.T) {
 	apptest.Publish(t, addr, "shoal.events", msgs)
 	p, _ := testPipeline(t, addr, t.TempDir(), org, &apptest.SyncBuffer{})
 	waitCaughtUp(t, p)
-	p.refreshNow(context.Background(), true)
+	release(t, p)
 
 	exposition := apptest.HTTPGet(t, p.URL()+"/metrics")
 	if promtool, err := exec.LookPath("promtool"); err == nil {
@@ -48,13 +48,13 @@ func TestPrometheusScrapesOutcomes(t *testing.T) {
 	}
 	var org0 []promSample
 	if !wait.Until(60*time.Second, func() bool {
-		org0 = query(`shoal_tasks_completed{team="",unit="",window="previous_week"}`)
+		org0 = query(`shoal_tasks_completed{team="",unit=""}`)
 		return len(org0) > 0
 	}) {
 		t.Fatalf("Prometheus never returned the org throughput; its log:\n%s", prom.log())
 	}
 	// The value Prometheus holds equals what Shoal exported.
-	orgLine := fmt.Sprintf(`shoal_tasks_completed{team="",unit="",window="previous_week"} %s`, org0[0].Value[1])
+	orgLine := fmt.Sprintf(`shoal_tasks_completed{team="",unit=""} %s`, org0[0].Value[1])
 	if !strings.Contains(exposition, orgLine) {
 		t.Errorf("Prometheus has %v for the org throughput; Shoal exported:\n%s", org0[0].Value, grepLines(exposition, "shoal_tasks_completed{"))
 	}
@@ -70,7 +70,7 @@ func TestPrometheusScrapesOutcomes(t *testing.T) {
 			want[r.Team] = r.Value
 		}
 	}
-	teamSeries := query(`shoal_tasks_completed{team!="",window="previous_week"}`)
+	teamSeries := query(`shoal_tasks_completed{team!=""}`)
 	if len(teamSeries) == 0 {
 		t.Fatal("no team throughput series in Prometheus")
 	}

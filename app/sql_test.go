@@ -73,7 +73,7 @@ func startSQLEndpointOrg(t *testing.T, org *synth.Org, msgs []synth.Message, opt
 		c.SQL.Users = users
 	}}, opts...)...)
 	waitCaughtUp(t, p)
-	p.RefreshSQLNow(context.Background(), true)
+	release(t, p)
 	e := &sqlEndpoint{p: p, logs: logs, addr: p.sqlSrv.Addr()}
 	e.host, e.port, _ = strings.Cut(e.addr, ":")
 	return e
@@ -856,12 +856,15 @@ func TestSQLTLSAndAnonymous(t *testing.T) {
 	}
 }
 
-// TestSQLDataQuality: accepted and refused counts per day match the
-// store, except accepted counts of days with fewer than k active people.
+// TestSQLDataQuality: the data_quality table has, for every released
+// week, the week's and each day's accepted count (as the store has them,
+// or NULL with a reason where withheld, and never a single withheld day
+// with events that the week minus the visible days would give), and the
+// refused counts per day, as the store has them.
 func TestSQLDataQuality(t *testing.T) {
 	e := startSQLEndpoint(t)
 	c := e.connect(t)
-	_, rows := sqlRows(t, c, "SELECT CAST(day AS VARCHAR), reason, events FROM shoal.data_quality")
+	_, rows := sqlRows(t, c, "SELECT CAST(week AS VARCHAR), coalesce(CAST(day AS VARCHAR), ''), reason, events, withheld_reason FROM shoal.data_quality ORDER BY week, day NULLS FIRST")
 	quality, err := e.p.store.Quality(context.Background(), 0, math.MaxInt32)
 	if err != nil {
 		t.Fatal(err)
@@ -869,30 +872,70 @@ func TestSQLDataQuality(t *testing.T) {
 	want := map[string]int64{}
 	for _, q := range quality {
 		day := calendar.DayTime(q.Day).Format(time.DateOnly)
-		want[day+" accepted"] = q.Accepted
+		week := calendar.DayTime(calendar.WeekStart(q.Day)).Format(time.DateOnly)
+		want[week+"/ accepted"] += q.Accepted
+		want[week+"/"+day+" accepted"] = q.Accepted
 		for r, n := range q.Rejected {
-			want[day+" "+r] = n
+			want[week+"/"+day+" "+r] = n
 		}
 	}
-	var refused, hidden int
+	var refused, hidden, weeks int
+	type weekSum struct {
+		total, visible   int64
+		hiddenWithEvents int
+		weekVisible      bool
+	}
+	sums := map[string]*weekSum{}
 	for _, r := range rows {
-		k := *r[0] + " " + *r[1]
-		if r[2] == nil {
+		week, day, reason := *r[0], *r[1], *r[2]
+		k := week + "/" + day + " " + reason
+		ws := sums[week]
+		if ws == nil {
+			ws = &weekSum{}
+			sums[week] = ws
+		}
+		if r[3] == nil {
 			hidden++
-			if *r[1] != "accepted" {
-				t.Errorf("%s: refused count withheld", k)
+			if reason != "accepted" || r[4] == nil {
+				t.Errorf("%s: withheld without a reason, or a refused count withheld", k)
+			}
+			if day != "" && want[k] > 0 {
+				ws.hiddenWithEvents++
 			}
 			continue
 		}
-		if *r[2] != fmt.Sprint(want[k]) {
-			t.Errorf("%s: %s events, store says %d", k, *r[2], want[k])
+		if *r[3] != fmt.Sprint(want[k]) {
+			t.Errorf("%s: %s events, store says %d", k, *r[3], want[k])
 		}
-		if *r[1] != "accepted" {
+		switch {
+		case reason != "accepted":
 			refused++
+		case day == "":
+			weeks++
+			ws.weekVisible, ws.total = true, want[k]
+		default:
+			ws.visible += want[k]
 		}
 	}
-	if refused == 0 || len(rows) < 21 {
-		t.Errorf("%d rows, %d of refused events", len(rows), refused)
+	for week, ws := range sums {
+		if ws.weekVisible && ws.hiddenWithEvents == 1 {
+			t.Errorf("week %s: one withheld day with events, and the week minus the visible days (%d) gives it", week, ws.total-ws.visible)
+		}
+	}
+	if weeks == 0 || hidden == 0 {
+		t.Errorf("%d rows: %d visible weeks, %d withheld: the small org should have both", len(rows), weeks, hidden)
+	}
+	// Refusals are dated by the day Shoal refused them: today, by the wall
+	// clock, in no released week here. They are shown once their day's
+	// week is released, not before.
+	var storeRefused int64
+	for _, q := range quality {
+		for _, n := range q.Rejected {
+			storeRefused += n
+		}
+	}
+	if storeRefused == 0 || refused != 0 {
+		t.Errorf("the store has %d refused events, all dated after the last release; the table shows %d refused counts, want 0", storeRefused, refused)
 	}
 	t.Logf("%d rows, %d accepted counts withheld", len(rows), hidden)
 }
