@@ -35,6 +35,9 @@ type CommitResult struct {
 	Inserted     int64 // new events stored
 	Duplicates   int64 // events whose (source, id) was already stored or repeated in the batch
 	CellsTouched int64 // distinct (team, day) cells recomputed
+	// AfterRelease counts the new events dated in a week that was already
+	// released: stored, but in no output (a released week never changes).
+	AfterRelease int64
 }
 
 // ErrSinkFailed marks (wrapped) a commit error after which the sink takes

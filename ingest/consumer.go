@@ -598,6 +598,7 @@ func (b *batcher) commit(ctx context.Context, commitGroup func(map[int32]int64),
 	m.consumed.Add(float64(p.n))
 	m.accepted.Add(float64(res.Inserted))
 	m.duplicates.Add(float64(res.Duplicates))
+	m.afterRelease.Add(float64(res.AfterRelease))
 	for k, v := range p.rejected {
 		m.rejected.WithLabelValues(k.Reason).Add(float64(v))
 	}

@@ -12,6 +12,7 @@ type Metrics struct {
 	consumed      prometheus.Counter
 	accepted      prometheus.Counter
 	duplicates    prometheus.Counter
+	afterRelease  prometheus.Counter
 	rejected      *prometheus.CounterVec
 	batches       prometheus.Counter
 	batchDuration prometheus.Histogram
@@ -32,6 +33,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "shoal_ingest_messages_consumed_total", Help: "Kafka messages read from the event topic."}),
 		accepted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shoal_ingest_events_accepted_total", Help: "Events that passed validation and the privacy firewall and were committed."}),
+		afterRelease: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shoal_ingest_events_after_release_total",
+			Help: "Events stored that are dated in an ISO week already released: they change no output (a released week is frozen). Many mean the settle delay (--settle-delay) is too short for the sources' late entries."}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shoal_ingest_events_duplicate_total", Help: "Accepted events ignored because their (source, id) was already stored."}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -57,7 +61,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		generations: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shoal_ingest_group_generations_total", Help: "Times reading every partition of the topic started (once at start, again when the topic grows or reading failed)."}),
 	}
-	reg.MustRegister(m.consumed, m.accepted, m.duplicates, m.rejected, m.batches, m.batchDuration,
+	reg.MustRegister(m.consumed, m.accepted, m.duplicates, m.afterRelease, m.rejected, m.batches, m.batchDuration,
 		m.batchEvents, m.failures, m.lag, m.commitFailing, m.partitionsUnread, m.lastCommit, m.generations)
 	for _, r := range Reasons {
 		m.rejected.WithLabelValues(string(r))

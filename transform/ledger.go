@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/marcboeker/go-duckdb"
@@ -124,6 +125,9 @@ func (s *Store) Release(ctx context.Context, r privacy.Release, at time.Time) er
 			return a.Close()
 		})
 	})
+	if err == nil {
+		s.releasedThrough.Store(max(s.releasedThrough.Load(), r.Week+6))
+	}
 	if err != nil {
 		if errors.Is(err, ErrReleased) {
 			return err
@@ -162,6 +166,22 @@ func nullString(s string) driver.Value {
 		return nil
 	}
 	return s
+}
+
+// noRelease is releasedThrough before the first release.
+const noRelease = math.MinInt32
+
+// loadReleasedThrough sets releasedThrough from the ledger.
+func (s *Store) loadReleasedThrough(ctx context.Context) error {
+	var last sql.NullInt32
+	if err := s.conn.QueryRowContext(ctx, `SELECT CAST(max(week) - DATE '1970-01-01' AS INTEGER) FROM releases`).Scan(&last); err != nil {
+		return fmt.Errorf("read the release ledger: %w", err)
+	}
+	s.releasedThrough.Store(noRelease)
+	if last.Valid {
+		s.releasedThrough.Store(last.Int32 + 6)
+	}
+	return nil
 }
 
 // Releases lists the released weeks, oldest first.

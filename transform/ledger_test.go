@@ -86,8 +86,10 @@ func TestReleaseLedger(t *testing.T) {
 	if shown != 1 {
 		t.Errorf("%d visible team meeting_load cells, want 1", shown)
 	}
-	// A late entry: stored, but the release stays as it was.
-	commit(t, s, mem, g.ev(event.TimeLogged, 1, 9, who(1), logged("meeting", 5)))
+	// A late entry: stored and counted, but the release stays as it was.
+	if res := commit(t, s, mem, g.ev(event.TimeLogged, 1, 9, who(1), logged("meeting", 5)), g.ev(event.TimeLogged, 7, 9, who(1), logged("meeting", 5))); res.AfterRelease != 1 || res.Inserted != 2 {
+		t.Errorf("a late entry and one of the next week: %+v, want 2 inserted, 1 after the release", res)
+	}
 	if err := s.Release(ctx, release(), releasedAt.Add(time.Hour)); !errors.Is(err, ErrReleased) {
 		t.Fatalf("second release of the week: %v, want ErrReleased", err)
 	}

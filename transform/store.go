@@ -109,6 +109,10 @@ type Store struct {
 	failed error
 
 	lastCommit atomic.Int64 // unix nanoseconds of the last successful commit
+	// releasedThrough is the last day of the last released week
+	// (noRelease before the first): a new event dated on or before it is
+	// counted as CommitResult.AfterRelease.
+	releasedThrough atomic.Int32
 	steps      stepTimes    // wall time per step of the current commit, for the debug log
 
 	// failpoint, when set by a test, is called before each write step and
@@ -261,6 +265,9 @@ func (s *Store) open(ctx context.Context, cfg Config) error {
 		}
 	}
 	if err := s.registerView(ctx); err != nil {
+		return err
+	}
+	if err := s.loadReleasedThrough(ctx); err != nil {
 		return err
 	}
 	if stale {
@@ -582,6 +589,11 @@ func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResul
 			return res, err
 		}
 		res.Duplicates = rows - res.Inserted
+		if rt := s.releasedThrough.Load(); rt != noRelease && res.Inserted > 0 {
+			if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM staging WHERE day <= DATE '1970-01-01' + CAST(? AS INTEGER)`, rt).Scan(&res.AfterRelease); err != nil {
+				return res, fmt.Errorf("count events after their week's release: %w", err)
+			}
+		}
 	}
 	if res.Inserted > 0 {
 		cells, err := s.run(ctx, batchSteps)
