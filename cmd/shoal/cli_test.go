@@ -53,7 +53,7 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"bad earliest event time", append(base, "--pseudonym-key-file", keyPath, "--earliest-event-time", "1.1.2000"), nil, 1, []string{`earliest-event-time "1.1.2000" is not a YYYY-MM-DD date`}},
 		{"broker without port", append(base, "--pseudonym-key-file", keyPath, "--brokers", "kafka"), nil, 1, []string{`broker "kafka" has no port`}},
 		{"bad env value", append(base, "--pseudonym-key-file", keyPath), map[string]string{"SHOAL_BATCH_SIZE": "lots"}, 2, []string{"SHOAL_BATCH_SIZE", "lots"}},
-		{"bad report schedule", append(base, "--pseudonym-key-file", keyPath, "--report-time", "6am", "--report-weekday", "Moonday"), nil, 1, []string{`report-time "6am": use HH:MM`, `report-weekday "Moonday"`}},
+		{"bad settle delay", append(base, "--pseudonym-key-file", keyPath, "--settle-delay", "-1h"), nil, 1, []string{`settle-delay -1h0m0s: use a duration from 0 to 672h`}},
 		{"bad go memory limit", append(base, "--pseudonym-key-file", keyPath, "--go-memory-limit", "300"), nil, 1, []string{`go-memory-limit: "300" is not a size`, "320MiB"}},
 		{"bad log level", append(base, "--pseudonym-key-file", keyPath, "--log-level", "loud"), nil, 1, []string{`log-level "loud"`}},
 		{"unknown flag", append(base, "--nosuch"), nil, 2, []string{"flag provided but not defined: -nosuch", "--help"}},

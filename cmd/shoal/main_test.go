@@ -48,8 +48,9 @@ func needBinary(t *testing.T) {
 
 // startApp runs an in-process Shoal (package app) against a fresh broker
 // loaded with msgs, its clock at apptest.OrgNow and org's teams file, and
-// waits until it has caught up: the running server the client commands
-// (report, sql) talk to.
+// waits until it has caught up and released the weeks before apptest.OrgNow
+// (settle delay 0): the running server the client commands (report, sql)
+// talk to.
 func startApp(t *testing.T, org *synth.Org, msgs []synth.Message, opts ...func(*app.Config)) *app.App {
 	t.Helper()
 	addr := apptest.StartKafka(t, "shoal.events", "shoal.dlq")
@@ -62,6 +63,7 @@ func startApp(t *testing.T, org *synth.Org, msgs []synth.Message, opts ...func(*
 		t.Fatal(err)
 	}
 	cfg.Now = func() time.Time { return apptest.OrgNow }
+	cfg.SettleDelay = 0
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -84,6 +86,9 @@ func startApp(t *testing.T, org *synth.Org, msgs []synth.Message, opts ...func(*
 	defer wcancel()
 	if err := p.WaitCaughtUp(wctx, nil); err != nil {
 		t.Fatalf("app did not catch up: %v", err)
+	}
+	if _, err := p.PublishReleases(wctx); err != nil {
+		t.Fatal(err)
 	}
 	return p
 }

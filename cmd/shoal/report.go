@@ -12,11 +12,12 @@ import (
 
 const reportSummary = `Fetch the weekly HR report of an ISO week from a running Shoal (shoal run or shoal demo)
 and write it to --out. The report is rendered by the server, which owns the DuckDB file;
-this command never opens it. Default week: the last complete ISO week in the org's time zone.`
+this command never opens it. Default week: the last released ISO week (a week is released once it has ended plus the
+settle delay, and never changes; an unreleased week answers with when it will be).`
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report", reportSummary, stdout, stderr)
-	weekFlag := fs.String("week", "", "ISO week to report, e.g. 2026-W47 (default: the last complete week)")
+	weekFlag := fs.String("week", "", "ISO week to report, e.g. 2026-W47 (default: the last released week)")
 	formatFlag := fs.String("format", "html", "html (one self-contained file), md (Markdown) or csv")
 	out := fs.String("out", ".", "directory to write the report into (named like 2026-W47.html); - writes it to stdout")
 	server := fs.String("server", "http://127.0.0.1:9464", "base URL of the running Shoal's HTTP endpoint (its --http-addr)")

@@ -21,7 +21,7 @@ func TestReportCommand(t *testing.T) {
 	for _, f := range []report.Format{report.CSV, report.Markdown} {
 		outs[f] = []byte(apptest.HTTPGet(t, p.URL()+"/reports/2026-W47."+string(f)))
 	}
-	// shoal report fetches from the running Shoal; default week = last complete.
+	// shoal report fetches from the running Shoal; default week = last released.
 	out := t.TempDir()
 	if code, stdout, stderr := runCLI(t, "report", "--week", "2026-W47", "--format", "csv", "--out", out, "--server", p.URL()); code != 0 {
 		t.Fatalf("shoal report: exit %d: %s %s", code, stdout, stderr)
@@ -33,7 +33,7 @@ func TestReportCommand(t *testing.T) {
 		t.Fatalf("shoal report (default week): exit %d: %s %s", code, stdout, stderr)
 	}
 	if b, err := os.ReadFile(filepath.Join(out, "2026-W47.md")); err != nil || !bytes.Equal(b, outs[report.Markdown]) {
-		t.Errorf("shoal report (default week) did not write the last complete week's Markdown (%v)", err)
+		t.Errorf("shoal report (default week) did not write the last released week's Markdown (%v)", err)
 	}
 
 }
