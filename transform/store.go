@@ -113,7 +113,7 @@ type Store struct {
 	// (noRelease before the first): a new event dated on or before it is
 	// counted as CommitResult.AfterRelease.
 	releasedThrough atomic.Int32
-	steps      stepTimes    // wall time per step of the current commit, for the debug log
+	steps           stepTimes // wall time per step of the current commit, for the debug log
 
 	// failpoint, when set by a test, is called before each write step and
 	// fails the step with its error.
