@@ -181,7 +181,7 @@ var Catalog = []Metric{
 	{
 		ID: "requests_open_past_sla", Name: "shoal_requests_open_past_sla", Title: "Requests open past SLA",
 		Help:       "Requests still unanswered at the end of the window with more working time elapsed than the team's response_sla.",
-		Definition: "Requests opened before the end of the window, not answered by then, whose working time elapsed from opening to the end of the window (or to now, for the current week) exceeds response_sla.",
+		Definition: "Requests opened before the end of the window, not answered by then, whose working time elapsed from opening to the end of the window exceeds response_sla.",
 		Unit:       Requests, Direction: LowerIsBetter, Family: Async,
 	},
 }
