@@ -370,8 +370,8 @@ func TestRedTeam(t *testing.T) {
 			stored[time.Unix(int64(q.Day)*86400, 0).UTC().Format(time.DateOnly)] = q.Accepted
 		}
 		type wk struct {
-			total          *string
-			hidden, active int
+			total  *string
+			hidden int
 		}
 		weeks := map[string]*wk{}
 		for _, r := range rows {

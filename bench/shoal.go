@@ -129,8 +129,11 @@ func runShoal(ctx context.Context, brokers []string, work string, tune Tuning, l
 	// the median of reportRenders renders, as one render of a few seconds
 	// varies by a third between runs on a shared host.
 	latest, ok, err := p.LatestRelease(ctx)
-	if err != nil || !ok {
-		return result{}, fmt.Errorf("no week released (%v): the data must cover at least one whole ISO week", err)
+	if err != nil {
+		return result{}, err
+	}
+	if !ok {
+		return result{}, errors.New("no week released: the data must cover at least one whole ISO week")
 	}
 	var took []float64
 	for range reportRenders {
