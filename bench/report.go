@@ -85,13 +85,14 @@ func (b summary) rows() []row {
 	}
 	if hasShoal {
 		rows = append(rows,
-			row{"6a. outcome refresh (all catalog metrics, 2 weeks)", "-", fmtSeconds(shoal.Extra["refresh_seconds"]), "-", "-", peakSoFar("refresh")},
+			row{fmt.Sprintf("6a. release %d weeks (outcomes, days, decisions, ledger)", int(shoal.Extra["released_weeks"])), "-", fmtSeconds(shoal.Extra["release_seconds"]), "-", "-", peakSoFar("release")},
+			row{"6a'. /metrics snapshot read from the last release", "-", fmtSeconds(shoal.Extra["refresh_seconds"]), "-", "-", peakSoFar("refresh")},
 			row{fmt.Sprintf("6b. /metrics scrape, %d teams (median of %d)", b.opts.Teams, int(shoal.Extra["scrapes"])), "-", fmtSeconds(shoal.Extra["scrape_seconds"]), "-", "-", peakSoFar("scrape")},
 			row{fmt.Sprintf("6c. weekly HTML report, %d teams (%.0f kB, median of %d)", b.opts.Teams, shoal.Extra["report_bytes"]/1e3, int(shoal.Extra["reports"])), "-", fmtSeconds(shoal.Extra["report_seconds"]), "-", "-", peakSoFar("report")})
 	}
 	if r, ok := b.results["sql"]; ok {
 		rows = append(rows,
-			row{"6d. start with SQL on: publish the serving tables (26 weeks, days)", fmt.Sprint(r.Events), fmtSeconds(r.Extra["start_publish_seconds"]), "-", fmtSeconds(r.CPU) + " (6d+6e)", fmt.Sprintf("%d MiB", r.RSSKiB/1024)},
+			row{"6d. start with SQL on: publish the serving tables (26 released weeks, days)", fmt.Sprint(r.Events), fmtSeconds(r.Extra["start_publish_seconds"]), "-", fmtSeconds(r.CPU) + " (6d+6e)", fmt.Sprintf("%d MiB", r.RSSKiB/1024)},
 			row{fmt.Sprintf("6e. analyst query over weekly_outcomes, %d rows (median of %d)", int(r.Extra["rows"]), int(r.Extra["runs"])), "-", fmtSeconds(r.Extra["query_seconds"]), "-", "-", "-"})
 	}
 	return rows
