@@ -32,7 +32,7 @@ type Org struct {
 // size privacy.DefaultMinGroupSize and the built-in defaults for every
 // team, each in unit UnassignedUnit.
 func Default() *Org {
-	p, err := privacy.NewPolicy(privacy.DefaultMinGroupSize)
+	p, err := privacy.NewPolicy(privacy.DefaultMinGroupSize, privacy.DefaultDominanceP)
 	if err != nil {
 		panic("agreements: the default minimum group size is refused: " + err.Error())
 	}

@@ -320,7 +320,7 @@ func (p *parser) minGroupSize(n *yaml.Node) (int, bool) {
 		p.add(n, key, ErrBadValue, "%q is not a whole number; write e.g. %d (the default)", s, privacy.DefaultMinGroupSize)
 		return 0, false
 	}
-	if _, err := privacy.NewPolicy(k); err != nil {
+	if _, err := privacy.NewPolicy(k, privacy.DefaultDominanceP); err != nil {
 		p.add(n, key, privacy.ErrMinGroupSize, "%d is below the floor of %d: a cell built from fewer people lets a reader single one person out; set %d or more (default %d)",
 			k, privacy.FloorMinGroupSize, privacy.FloorMinGroupSize, privacy.DefaultMinGroupSize)
 		return 0, false
@@ -538,7 +538,7 @@ func (p *parser) org(root *yaml.Node) *Org {
 	if e, ok := f[keyUnits]; ok {
 		p.units(e.val, o)
 	}
-	o.policy, _ = privacy.NewPolicy(k) // an error is already recorded
+	o.policy, _ = privacy.NewPolicy(k, privacy.DefaultDominanceP) // an error is already recorded
 	return o
 }
 
