@@ -73,7 +73,7 @@ func NewExporter(src Source, policy func() (privacy.Policy, *time.Location), now
 		now:    now,
 		descs:  make(map[string]*prometheus.Desc, len(outcome.Catalog)),
 		suppressed: prometheus.NewDesc("shoal_suppressed_cells",
-			"Outcome cells withheld by the privacy policy in the exported windows, by metric, level and reason (below_k, complementary or few_samples).",
+			"Outcome cells withheld by the privacy policy in the exported windows, by metric, level and reason (below_k, dominance, complementary or few_samples).",
 			[]string{"metric", "level", "reason", "window"}, nil),
 		refreshed: prometheus.NewDesc("shoal_outcomes_refreshed_timestamp_seconds",
 			"Unix time the exported outcome snapshot was computed.", nil, nil),
@@ -225,7 +225,7 @@ func (e *Exporter) build(policy privacy.Policy, cells []outcome.Cell, windows ma
 	for _, m := range outcome.Catalog {
 		for _, w := range []string{outcome.CurrentWeek, outcome.PreviousWeek} {
 			for _, l := range []outcome.Level{outcome.LevelTeam, outcome.LevelUnit, outcome.LevelOrg} {
-				for _, r := range []privacy.Reason{privacy.ReasonBelowK, privacy.ReasonComplementary, privacy.ReasonFewSamples} {
+				for _, r := range []privacy.Reason{privacy.ReasonBelowK, privacy.ReasonDominance, privacy.ReasonComplementary, privacy.ReasonFewSamples} {
 					n := counts[countKey{m.ID, w, l, r}]
 					out = append(out, prometheus.MustNewConstMetric(e.suppressed, prometheus.GaugeValue, float64(n), m.ID, string(l), string(r), w))
 				}
