@@ -45,9 +45,11 @@ const (
 // the dominance rule (each day's magnitudes, the week's P) enter their
 // day trees hidden, before any of this, so all of it protects them. A day
 // cell hidden for the week tree or the system has ReasonTemporal (or
-// below_k if it has fewer than K people, dominance if it fails the rule). When a hidden day is its position's only active day
-// in a visible week, its value is the week's (public), so it protects
-// nothing in its day tree: that day's whole tree of the metric is hidden.
+// below_k if it has fewer than K people, dominance if it fails the rule).
+// A position's only day with data in a visible week repeats the week's
+// value (public): if it is hidden, it protects nothing in its day tree, so
+// that day's whole tree of the metric is hidden (except other such days),
+// and it is never the cell hidden to unlink a determined one.
 // Snapshot metrics are hidden on every day (ReasonWeeklyOnly), and a
 // percentile over too few values on any day (ReasonFewSamples).
 //
