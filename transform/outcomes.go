@@ -510,11 +510,6 @@ func (r *outcomeRun) contributions() error {
 		return err
 	}
 	floors := r.org.Floors()
-	def := r.org.Team("")
-	settings := r.teamTable("th", []string{"min_us", "over_s", "workdays"}, []string{"BIGINT", "DOUBLE", "VARCHAR"},
-		func(a agreements.Agreement) []string {
-			return []string{fmt.Sprint(a.FocusBlockMin.Microseconds()), fmt.Sprint(a.OverworkPerDay.Seconds()), workdayMask(a)}
-		})
 	units := r.teamTable("tu", []string{"unit"}, []string{"VARCHAR"}, func(a agreements.Agreement) []string {
 		return []string{sqlString(a.Unit)}
 	})
@@ -523,27 +518,12 @@ func (r *outcomeRun) contributions() error {
 		sums = append(sums, "sum("+m.col+") AS "+m.col)
 		tops = append(tops, "sum("+m.col+")", "max("+m.col+", 2)[1]", "coalesce(max("+m.col+", 2)[2], 0)")
 	}
-	q := `WITH te AS (
-			SELECT team, day, person, category, started_at IS NOT NULL AND ended_at IS NOT NULL AS timed,
-				coalesce(epoch_us(ended_at) - epoch_us(started_at), 0) AS us
-			FROM events WHERE type = '` + event.TimeLogged + `' AND person IS NOT NULL AND day BETWEEN ` + dateExpr + ` AND ` + dateExpr + `
-		),
-		pd AS (
-			SELECT te.team, te.day, te.person,
-				coalesce(sum(te.us / 1e6), 0) AS all_s,
-				coalesce(sum(te.us / 1e6) FILTER (WHERE te.category = 'focus'), 0) AS focus_s,
-				coalesce(sum(te.us / 1e6) FILTER (WHERE te.category = 'meeting'), 0) AS meeting_s,
-				count(*) FILTER (WHERE te.category = 'focus' AND te.timed AND te.us >= coalesce(th.min_us, ` + fmt.Sprint(def.FocusBlockMin.Microseconds()) + `)) AS deep,
-				coalesce(any_value(th.over_s), ` + fmt.Sprint(def.OverworkPerDay.Seconds()) + `) AS over_s,
-				coalesce(any_value(th.workdays), ` + workdayMask(def) + `) AS workdays
-			FROM te LEFT JOIN ` + settings + ` ON th.team = te.team
-			GROUP BY te.team, te.day, te.person
-		),
+	q := `WITH ` + r.personDaysSQL(true) + `,
 		tp AS (
 			SELECT team, ` + r.periodSQL("day") + ` AS period, person,
 				sum(all_s) AS all_s, sum(focus_s) AS focus_s, sum(meeting_s) AS meeting_s,
 				CAST(sum(deep) AS DOUBLE) AS deep, CAST(count(*) AS DOUBLE) AS days,
-				CAST(count(*) FILTER (WHERE all_s > over_s OR substr(workdays, dayofweek(day) + 1, 1) <> '1') AS DOUBLE) AS over_days
+				CAST(count(*) FILTER (WHERE over) AS DOUBLE) AS over_days
 			FROM pd GROUP BY team, period, person
 		),
 		fa AS (
@@ -748,45 +728,18 @@ func (r *outcomeRun) workInProgress() error {
 }
 
 // timeEntries adds the work.time.logged entries of the periods. DuckDB
-// sums the entries of each (team, day, person) (seconds logged, of which
-// focus and meeting, and the focus entries at least as long as the team's
-// focus_block_min; an entry missing start or end counts 0 s and is never a
-// block), decides whether each person-day is overwork (more than the
-// team's overwork_per_day, or not one of its working days) and sums those
-// per (team, period), so one row per team and period crosses into Go. The
-// settings of the listed teams are inlined; any other team has the org
-// defaults.
+// sums the entries of each (team, day, person) (personDaysSQL), and those
+// per (team, period), so one row per team and period crosses into Go.
 func (r *outcomeRun) timeEntries() error {
-	def := r.org.Team("")
-	settings := r.teamTable("th", []string{"min_us", "over_s", "workdays"}, []string{"BIGINT", "DOUBLE", "VARCHAR"},
-		func(a agreements.Agreement) []string {
-			return []string{fmt.Sprint(a.FocusBlockMin.Microseconds()), fmt.Sprint(a.OverworkPerDay.Seconds()), workdayMask(a)}
-		})
 	var (
 		team                   string
 		period                 int32
 		allS, focusS, meetingS float64
 		deep, personDays, over int
 	)
-	q := `WITH e AS (
-			SELECT team, day, person, category, started_at IS NOT NULL AND ended_at IS NOT NULL AS timed,
-				coalesce(epoch_us(ended_at) - epoch_us(started_at), 0) AS us
-			FROM events WHERE type = '` + event.TimeLogged + `' AND day BETWEEN ` + dateExpr + ` AND ` + dateExpr + `
-		),
-		pd AS (
-			SELECT e.team, e.day, e.person,
-				coalesce(sum(e.us / 1e6), 0) AS all_s,
-				coalesce(sum(e.us / 1e6) FILTER (WHERE e.category = 'focus'), 0) AS focus_s,
-				coalesce(sum(e.us / 1e6) FILTER (WHERE e.category = 'meeting'), 0) AS meeting_s,
-				count(*) FILTER (WHERE e.category = 'focus' AND e.timed AND e.us >= coalesce(th.min_us, ` + fmt.Sprint(def.FocusBlockMin.Microseconds()) + `)) AS deep,
-				coalesce(any_value(th.over_s), ` + fmt.Sprint(def.OverworkPerDay.Seconds()) + `) AS over_s,
-				coalesce(any_value(th.workdays), ` + workdayMask(def) + `) AS workdays
-			FROM e LEFT JOIN ` + settings + ` ON th.team = e.team
-			GROUP BY e.team, e.day, e.person
-		)
+	q := `WITH ` + r.personDaysSQL(false) + `
 		SELECT team, ` + r.periodSQL("day") + ` AS period, sum(all_s), sum(focus_s), sum(meeting_s), CAST(sum(deep) AS BIGINT),
-			count(person),
-			count(person) FILTER (WHERE all_s > over_s OR substr(workdays, dayofweek(day) + 1, 1) <> '1')
+			count(person), count(person) FILTER (WHERE over)
 		FROM pd GROUP BY team, period`
 	return r.query(q, []any{r.from, r.to}, []any{&team, &period, &allS, &focusS, &meetingS, &deep, &personDays, &over}, func() error {
 		a := r.get(team, period)
@@ -798,6 +751,43 @@ func (r *outcomeRun) timeEntries() error {
 		a.overDays += over
 		return nil
 	})
+}
+
+// personDaysSQL is the common table expressions te, the time entries of
+// the periods (those with a person only, when personal), and pd: per
+// (team, team-local day, person) the seconds logged, of which focus and
+// meeting, the focus entries at least as long as the team's
+// focus_block_min (an entry missing start or end counts 0 s and is never a
+// block), and whether the day is overwork (more than the team's
+// overwork_per_day, or not one of its working days). The settings of the
+// listed teams are inlined; any other team has the org defaults. It takes
+// two arguments, the first and last day.
+func (r *outcomeRun) personDaysSQL(personal bool) string {
+	def := r.org.Team("")
+	settings := r.teamTable("th", []string{"min_us", "over_s", "workdays"}, []string{"BIGINT", "DOUBLE", "VARCHAR"},
+		func(a agreements.Agreement) []string {
+			return []string{fmt.Sprint(a.FocusBlockMin.Microseconds()), fmt.Sprint(a.OverworkPerDay.Seconds()), workdayMask(a)}
+		})
+	who := ""
+	if personal {
+		who = " AND person IS NOT NULL"
+	}
+	return `te AS (
+			SELECT team, day, person, category, started_at IS NOT NULL AND ended_at IS NOT NULL AS timed,
+				coalesce(epoch_us(ended_at) - epoch_us(started_at), 0) AS us
+			FROM events WHERE type = '` + event.TimeLogged + `'` + who + ` AND day BETWEEN ` + dateExpr + ` AND ` + dateExpr + `
+		),
+		pd AS (
+			SELECT e.team, e.day, e.person,
+				coalesce(sum(e.us / 1e6), 0) AS all_s,
+				coalesce(sum(e.us / 1e6) FILTER (WHERE e.category = 'focus'), 0) AS focus_s,
+				coalesce(sum(e.us / 1e6) FILTER (WHERE e.category = 'meeting'), 0) AS meeting_s,
+				count(*) FILTER (WHERE e.category = 'focus' AND e.timed AND e.us >= coalesce(th.min_us, ` + fmt.Sprint(def.FocusBlockMin.Microseconds()) + `)) AS deep,
+				coalesce(sum(e.us / 1e6), 0) > coalesce(any_value(th.over_s), ` + fmt.Sprint(def.OverworkPerDay.Seconds()) + `)
+					OR substr(coalesce(any_value(th.workdays), ` + workdayMask(def) + `), dayofweek(e.day) + 1, 1) <> '1' AS over
+			FROM te e LEFT JOIN ` + settings + ` ON th.team = e.team
+			GROUP BY e.team, e.day, e.person
+		)`
 }
 
 // workdayMask is a's working days as a SQL string of 7 '0'/'1', indexed
