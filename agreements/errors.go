@@ -7,7 +7,8 @@ import (
 )
 
 // Sentinel errors: every *Error a teams file produces wraps one of these,
-// or privacy.ErrMinGroupSize for a min_group_size below the floor.
+// or privacy.ErrMinGroupSize for a min_group_size below the floor, or
+// privacy.ErrDominanceP for a dominance_p out of range.
 var (
 	ErrSyntax         = errors.New("teams file is not valid YAML")
 	ErrEmpty          = errors.New("teams file is empty")
@@ -28,7 +29,7 @@ type Error struct {
 	Line int    // 1-based; 0 when the problem is the whole file
 	Key  string // e.g. units[1].teams[0].response_sla; "" for the whole file
 	Msg  string // what is wrong and what to do
-	Kind error  // one of the sentinels above, or privacy.ErrMinGroupSize
+	Kind error  // one of the sentinels above, privacy.ErrMinGroupSize or privacy.ErrDominanceP
 }
 
 // Error formats the problem as file:line: key: message.

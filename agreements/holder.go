@@ -48,7 +48,9 @@ func NewHolder(path string, logger *slog.Logger) (*Holder, error) {
 }
 
 func (h *Holder) logLoaded(msg string, o *Org) {
-	h.logger.Info(msg, "file", o.Source(), "units", len(o.units), "teams", len(o.teams), "min_group_size", o.MinGroupSize())
+	f := o.Floors()
+	h.logger.Info(msg, "file", o.Source(), "units", len(o.units), "teams", len(o.teams), "min_group_size", o.MinGroupSize(),
+		"dominance_p", o.Policy().P, "min_flow_tasks", f.FlowTasks, "min_time_logged", f.TimeLogged, "min_async_requests", f.AsyncRequests)
 }
 
 // Get returns the Org in force; never nil.

@@ -15,13 +15,15 @@ type Unit struct {
 	Teams []string
 }
 
-// Org is a loaded teams file: the minimum group size, the units and every
-// team's resolved Agreement. It is immutable once loaded and safe for
+// Org is a loaded teams file: the privacy policy (minimum group size,
+// dominance rule, contribution floors), the units and every team's
+// resolved Agreement. It is immutable once loaded and safe for
 // concurrent use; reload by building a new one (see Holder).
 type Org struct {
 	source   string // file name; "" for Default
 	k        int
 	policy   privacy.Policy
+	floors   privacy.Floors
 	defaults Agreement // built-in + org defaults: what an unlisted team gets
 	units    []Unit
 	teams    []Agreement
@@ -29,21 +31,28 @@ type Org struct {
 }
 
 // Default returns the agreements in force without a file: minimum group
-// size privacy.DefaultMinGroupSize and the built-in defaults for every
-// team, each in unit UnassignedUnit.
+// size privacy.DefaultMinGroupSize, dominance P privacy.DefaultDominanceP,
+// privacy.DefaultFloors and the built-in defaults for every team, each in
+// unit UnassignedUnit.
 func Default() *Org {
-	p, err := privacy.NewPolicy(privacy.DefaultMinGroupSize)
+	p, err := privacy.NewPolicy(privacy.DefaultMinGroupSize, privacy.DefaultDominanceP)
 	if err != nil {
 		panic("agreements: the default minimum group size is refused: " + err.Error())
 	}
-	return &Org{k: p.K, policy: p, defaults: builtin(), index: map[string]int{}}
+	return &Org{k: p.K, policy: p, floors: privacy.DefaultFloors(), defaults: builtin(), index: map[string]int{}}
 }
 
 // MinGroupSize returns k: no output cell may describe fewer people.
 func (o *Org) MinGroupSize() int { return o.k }
 
-// Policy returns the privacy policy for MinGroupSize.
+// Policy returns the privacy policy: MinGroupSize and the dominance rule's
+// P (dominance_p).
 func (o *Org) Policy() privacy.Policy { return o.policy }
+
+// Floors returns the contribution floors (min_contribution): what a
+// person must contribute to a family in a cell's period to count toward
+// MinGroupSize.
+func (o *Org) Floors() privacy.Floors { return o.floors }
 
 // Source returns the file the Org was loaded from, "" for Default.
 func (o *Org) Source() string { return o.source }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"slices"
@@ -21,6 +22,11 @@ import (
 // Keys of the teams file.
 const (
 	keyMinGroupSize = "min_group_size"
+	keyDominanceP   = "dominance_p"
+	keyMinContrib   = "min_contribution"
+	keyFloorFlow    = "flow_tasks"
+	keyFloorTime    = "time_logged"
+	keyFloorAsync   = "async_requests"
 	keyDefaults     = "defaults"
 	keyUnits        = "units"
 	keyTeams        = "teams"
@@ -35,22 +41,27 @@ const (
 
 var (
 	settingKeys = []string{keyTimeZone, keyResponseSLA, keyWorkingDays, keyFocusBlock, keyOverwork}
-	topKeys     = []string{keyMinGroupSize, keyDefaults, keyUnits}
-	unitKeys    = []string{keyID, keyName, keyDefaults, keyTeams}
-	teamKeys    = append([]string{keyID, keyName}, settingKeys...)
+	topKeys     = []string{keyMinGroupSize, keyDominanceP, keyMinContrib, keyDefaults, keyUnits}
+	floorKeys   = []string{keyFloorFlow, keyFloorTime, keyFloorAsync}
+	// policyKeys are the privacy policy's keys: top level only.
+	policyKeys = []string{keyMinGroupSize, keyDominanceP, keyMinContrib}
+	unitKeys   = []string{keyID, keyName, keyDefaults, keyTeams}
+	teamKeys   = append([]string{keyID, keyName}, settingKeys...)
 )
 
 // Hints for keys written at the wrong level.
 var (
 	topHints = hints(settingKeys, `put org-wide settings under "defaults"`,
-		[]string{keyID, keyName, keyTeams}, `teams belong to a unit: list them under "units"`)
+		[]string{keyID, keyName, keyTeams}, `teams belong to a unit: list them under "units"`,
+		floorKeys, `put contribution floors under "min_contribution"`)
 	unitHints = hints(settingKeys, `put settings for all of the unit's teams under the unit's "defaults"`,
-		[]string{keyUnits, keyMinGroupSize}, "this key belongs at the top of the file")
+		[]string{keyUnits}, "this key belongs at the top of the file",
+		policyKeys, "this key belongs at the top of the file: the privacy rules are the same for every team")
 	teamHints = hints([]string{keyDefaults}, `a team sets its keys directly (e.g. response_sla: 8h), without "defaults"`,
 		[]string{keyTeams, keyUnits}, "teams do not nest: list every team under its unit's teams",
-		[]string{keyMinGroupSize}, "this key belongs at the top of the file")
+		policyKeys, "this key belongs at the top of the file: the privacy rules are the same for every team")
 	defaultsHints = hints([]string{keyID, keyName, keyTeams, keyUnits}, `"defaults" holds only settings`,
-		[]string{keyMinGroupSize}, "this key belongs at the top of the file")
+		policyKeys, "this key belongs at the top of the file: the privacy rules are the same for every team")
 )
 
 func hints(pairs ...any) map[string]string {
@@ -320,12 +331,76 @@ func (p *parser) minGroupSize(n *yaml.Node) (int, bool) {
 		p.add(n, key, ErrBadValue, "%q is not a whole number; write e.g. %d (the default)", s, privacy.DefaultMinGroupSize)
 		return 0, false
 	}
-	if _, err := privacy.NewPolicy(k); err != nil {
+	if _, err := privacy.NewPolicy(k, privacy.DefaultDominanceP); err != nil {
 		p.add(n, key, privacy.ErrMinGroupSize, "%d is below the floor of %d: a cell built from fewer people lets a reader single one person out; set %d or more (default %d)",
 			k, privacy.FloorMinGroupSize, privacy.FloorMinGroupSize, privacy.DefaultMinGroupSize)
 		return 0, false
 	}
 	return k, true
+}
+
+func (p *parser) dominanceP(n *yaml.Node) (float64, bool) {
+	const key = keyDominanceP
+	s, ok := p.scalar(n, key, fmt.Sprint(privacy.DefaultDominanceP))
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "%"), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		p.add(n, key, ErrBadValue, "%q is not a number; write a percentage such as %g (the default)", s, privacy.DefaultDominanceP)
+		return 0, false
+	}
+	switch {
+	case v < privacy.FloorDominanceP:
+		p.add(n, key, privacy.ErrDominanceP, "%g is below the floor of %g: the rule would let the second-largest contributor estimate the largest to within less than %g %%, which protects nobody; set %g to %g (default %g)",
+			v, privacy.FloorDominanceP, privacy.FloorDominanceP, privacy.FloorDominanceP, privacy.MaxDominanceP, privacy.DefaultDominanceP)
+		return 0, false
+	case v > privacy.MaxDominanceP:
+		p.add(n, key, privacy.ErrDominanceP, "%g is above %g: it is a percentage of the largest contribution; set %g to %g (default %g)",
+			v, privacy.MaxDominanceP, privacy.FloorDominanceP, privacy.MaxDominanceP, privacy.DefaultDominanceP)
+		return 0, false
+	}
+	return v, true
+}
+
+// floors reads the min_contribution block; a key it leaves out keeps its
+// default.
+func (p *parser) floors(n *yaml.Node) privacy.Floors {
+	out := privacy.DefaultFloors()
+	f, ok := p.fields(n, keyMinContrib, "a mapping of contribution floors ("+strings.Join(floorKeys, ", ")+")", floorKeys, nil)
+	if !ok {
+		return out
+	}
+	if e, ok := f[keyFloorFlow]; ok {
+		out.FlowTasks, _ = p.floorCount(e.val, join(keyMinContrib, keyFloorFlow), privacy.DefaultFloorFlowTasks, "tasks started plus tasks completed")
+	}
+	if e, ok := f[keyFloorTime]; ok {
+		out.TimeLogged = p.duration(e.val, join(keyMinContrib, keyFloorTime), privacy.MaxFloorTimeLogged)
+	}
+	if e, ok := f[keyFloorAsync]; ok {
+		out.AsyncRequests, _ = p.floorCount(e.val, join(keyMinContrib, keyFloorAsync), privacy.DefaultFloorAsyncRequests, "requests opened plus requests answered")
+	}
+	return out
+}
+
+// floorCount parses a whole-number floor of 1 to privacy.MaxFloorEvents.
+func (p *parser) floorCount(n *yaml.Node, path string, def int, what string) (int, bool) {
+	s, ok := p.scalar(n, path, strconv.Itoa(def))
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(s))
+	switch {
+	case err != nil:
+		p.add(n, path, ErrBadValue, "%q is not a whole number; write e.g. %d (the default: %s)", s, def, what)
+	case v < 1:
+		p.add(n, path, ErrBadValue, "%d would count people who did nothing in the family (presence, not contribution); write 1 or more (default %d)", v, def)
+	case v > privacy.MaxFloorEvents:
+		p.add(n, path, ErrBadValue, "%d is more than anyone does in a day; write at most %d (default %d)", v, privacy.MaxFloorEvents, def)
+	default:
+		return v, true
+	}
+	return 0, false
 }
 
 // settings is one level of the resolution chain; zero fields are unset
@@ -529,16 +604,24 @@ func (p *parser) org(root *yaml.Node) *Org {
 	if e, ok := f[keyMinGroupSize]; ok {
 		k, _ = p.minGroupSize(e.val)
 	}
+	dp := privacy.DefaultDominanceP
+	if e, ok := f[keyDominanceP]; ok {
+		dp, _ = p.dominanceP(e.val)
+	}
+	floors := privacy.DefaultFloors()
+	if e, ok := f[keyMinContrib]; ok {
+		floors = p.floors(e.val)
+	}
 	base := builtin()
 	if e, ok := f[keyDefaults]; ok {
 		s := p.defaults(e.val, keyDefaults)
 		s.apply(&base)
 	}
-	o := &Org{source: p.file, k: k, defaults: base, index: make(map[string]int)}
+	o := &Org{source: p.file, k: k, floors: floors, defaults: base, index: make(map[string]int)}
 	if e, ok := f[keyUnits]; ok {
 		p.units(e.val, o)
 	}
-	o.policy, _ = privacy.NewPolicy(k) // an error is already recorded
+	o.policy, _ = privacy.NewPolicy(k, dp) // an error is already recorded
 	return o
 }
 

@@ -233,6 +233,41 @@ func TestParseAccepts(t *testing.T) {
 	}
 }
 
+// TestParsePolicy: dominance_p and min_contribution set the policy and
+// the floors; a key left out keeps its default.
+func TestParsePolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		yaml   string
+		p      float64
+		floors privacy.Floors
+	}{
+		{"no keys: the defaults", "units: []\n", privacy.DefaultDominanceP, privacy.DefaultFloors()},
+		{"all set", "dominance_p: 12.5\nmin_contribution:\n  flow_tasks: 3\n  time_logged: 30m\n  async_requests: 1\n",
+			12.5, privacy.Floors{FlowTasks: 3, TimeLogged: 30 * time.Minute, AsyncRequests: 1}},
+		{"a percent sign", "dominance_p: 15%\n", 15, privacy.DefaultFloors()},
+		{"the bounds", "dominance_p: 100\nmin_contribution:\n  time_logged: 24h\n  flow_tasks: 1000\n",
+			100, privacy.Floors{FlowTasks: 1000, TimeLogged: 24 * time.Hour, AsyncRequests: privacy.DefaultFloorAsyncRequests}},
+		{"one floor: the others keep their defaults", "dominance_p: 5\nmin_contribution:\n  time_logged: 2h\n",
+			5, privacy.Floors{FlowTasks: privacy.DefaultFloorFlowTasks, TimeLogged: 2 * time.Hour, AsyncRequests: privacy.DefaultFloorAsyncRequests}},
+		{"an empty block", "min_contribution:\n", privacy.DefaultDominanceP, privacy.DefaultFloors()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := mustParse(t, tc.yaml)
+			if got := o.Policy(); got.P != tc.p || got.K != privacy.DefaultMinGroupSize {
+				t.Errorf("Policy() = %+v, want K %d, P %g", got, privacy.DefaultMinGroupSize, tc.p)
+			}
+			if got := o.Floors(); got != tc.floors {
+				t.Errorf("Floors() = %+v, want %+v", got, tc.floors)
+			}
+		})
+	}
+	d := Default()
+	if d.Policy().P != privacy.DefaultDominanceP || d.Floors() != privacy.DefaultFloors() {
+		t.Errorf("Default(): policy %+v, floors %+v", d.Policy(), d.Floors())
+	}
+}
+
 // badFiles lists every testdata/*.bad.yaml file with the exact errors it
 // must produce, in order, and the sentinels they wrap.
 var badFiles = []struct {
@@ -244,7 +279,7 @@ var badFiles = []struct {
 		`testdata/unknown_key.bad.yaml:5: units[0].teams[0].responce_sla: unknown key; did you mean response_sla? (allowed here: id, name, timezone, response_sla, working_days, focus_block_min, overwork_hours_per_day)`,
 	}, []error{ErrUnknownKey}},
 	{"misplaced_keys.bad.yaml", []string{
-		`testdata/misplaced_keys.bad.yaml:1: timezone: unknown key here; put org-wide settings under "defaults" (allowed here: min_group_size, defaults, units)`,
+		`testdata/misplaced_keys.bad.yaml:1: timezone: unknown key here; put org-wide settings under "defaults" (allowed here: min_group_size, dominance_p, min_contribution, defaults, units)`,
 		`testdata/misplaced_keys.bad.yaml:3: defaults.id: unknown key here; "defaults" holds only settings (allowed here: timezone, response_sla, working_days, focus_block_min, overwork_hours_per_day)`,
 		`testdata/misplaced_keys.bad.yaml:6: units[0].response_sla: unknown key here; put settings for all of the unit's teams under the unit's "defaults" (allowed here: id, name, defaults, teams)`,
 		`testdata/misplaced_keys.bad.yaml:9: units[0].teams[0].defaults: unknown key here; a team sets its keys directly (e.g. response_sla: 8h), without "defaults" (allowed here: id, name, timezone, response_sla, working_days, focus_block_min, overwork_hours_per_day)`,
@@ -317,6 +352,27 @@ var badFiles = []struct {
 	{"min_group_size_not_number.bad.yaml", []string{
 		`testdata/min_group_size_not_number.bad.yaml:1: min_group_size: "five" is not a whole number; write e.g. 5 (the default)`,
 	}, []error{ErrBadValue}},
+	{"dominance_p.bad.yaml", []string{
+		`testdata/dominance_p.bad.yaml:1: dominance_p: 3 is below the floor of 5: the rule would let the second-largest contributor estimate the largest to within less than 5 %, which protects nobody; set 5 to 100 (default 10)`,
+	}, []error{privacy.ErrDominanceP}},
+	{"dominance_p_high.bad.yaml", []string{
+		`testdata/dominance_p_high.bad.yaml:2: dominance_p: 150 is above 100: it is a percentage of the largest contribution; set 5 to 100 (default 10)`,
+	}, []error{privacy.ErrDominanceP}},
+	{"dominance_p_not_number.bad.yaml", []string{
+		`testdata/dominance_p_not_number.bad.yaml:1: dominance_p: "ten percent" is not a number; write a percentage such as 10 (the default)`,
+	}, []error{ErrBadValue}},
+	{"min_contribution.bad.yaml", []string{
+		`testdata/min_contribution.bad.yaml:2: min_contribution.flow_tasks: 0 would count people who did nothing in the family (presence, not contribution); write 1 or more (default 2)`,
+		`testdata/min_contribution.bad.yaml:3: min_contribution.time_logged: "25h" is longer than a day; write at most 24h`,
+		`testdata/min_contribution.bad.yaml:4: min_contribution.async_requests: "two" is not a whole number; write e.g. 2 (the default: requests opened plus requests answered)`,
+		`testdata/min_contribution.bad.yaml:5: min_contribution.flow_task: unknown key; did you mean flow_tasks? (allowed here: flow_tasks, time_logged, async_requests)`,
+	}, []error{ErrBadValue, ErrBadDuration, ErrUnknownKey}},
+	{"misplaced_policy.bad.yaml", []string{
+		`testdata/misplaced_policy.bad.yaml:1: flow_tasks: unknown key here; put contribution floors under "min_contribution" (allowed here: min_group_size, dominance_p, min_contribution, defaults, units)`,
+		`testdata/misplaced_policy.bad.yaml:3: defaults.dominance_p: unknown key here; this key belongs at the top of the file: the privacy rules are the same for every team (allowed here: timezone, response_sla, working_days, focus_block_min, overwork_hours_per_day)`,
+		`testdata/misplaced_policy.bad.yaml:6: units[0].min_contribution: unknown key here; this key belongs at the top of the file: the privacy rules are the same for every team (allowed here: id, name, defaults, teams)`,
+		`testdata/misplaced_policy.bad.yaml:10: units[0].teams[0].min_group_size: unknown key here; this key belongs at the top of the file: the privacy rules are the same for every team (allowed here: id, name, timezone, response_sla, working_days, focus_block_min, overwork_hours_per_day)`,
+	}, []error{ErrUnknownKey}},
 	{"wrong_shape.bad.yaml", []string{
 		`testdata/wrong_shape.bad.yaml:1: defaults: must be a mapping of settings (timezone, response_sla, working_days, focus_block_min, overwork_hours_per_day), got "24h"`,
 		`testdata/wrong_shape.bad.yaml:4: units[0].teams: must be a list of teams (lines starting with "- id: ..."), got "payments"`,
@@ -459,7 +515,7 @@ func TestExampleFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range append(append(slices.Clone(topKeys), keyTeams), teamKeys...) {
+	for _, key := range append(append(append(slices.Clone(topKeys), keyTeams), teamKeys...), floorKeys...) {
 		if !strings.Contains(string(data), key+":") {
 			t.Errorf("docs/teams.example.yaml does not show the key %s", key)
 		}

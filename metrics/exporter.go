@@ -83,7 +83,7 @@ func NewExporter(src Source, now func() time.Time, reg prometheus.Registerer, lo
 		now:   now,
 		descs: make(map[string]*prometheus.Desc, len(outcome.Catalog)),
 		suppressed: prometheus.NewDesc("shoal_suppressed_cells",
-			"Outcome cells of the last released week withheld by its disclosure rules, by metric, level and reason (privacy.Reason: below_k, complementary, few_samples, ...).",
+			"Outcome cells of the last released week withheld by its disclosure rules, by metric, level and reason (below_k, dominance, complementary, few_samples).",
 			[]string{"metric", "level", "reason"}, nil),
 		refreshed: prometheus.NewDesc("shoal_outcomes_refreshed_timestamp_seconds",
 			"Unix time the exported outcome snapshot was read from the release ledger.", nil, nil),

@@ -32,7 +32,7 @@ func (s staticSource) LatestRelease(context.Context) (Release, bool, error) {
 			cells = append(cells, c)
 		}
 	}
-	policy, err := privacy.NewPolicy(5)
+	policy, err := privacy.NewPolicy(5, privacy.DefaultDominanceP)
 	if err != nil {
 		return Release{}, false, err
 	}

@@ -25,12 +25,46 @@ type Cell struct {
 	// Defined is false when the value has no meaning for the window (e.g. a
 	// ratio with nothing to divide by); such cells are not shown.
 	Defined bool
-	// People is the number of distinct contributors of the metric's family
-	// behind the cell: what the suppression policy decides on.
+	// People is the number of distinct people who contributed at least the
+	// contribution floor of the metric's family (the teams file's
+	// min_contribution) in the cell's period: what the minimum group size
+	// is tested on. Someone with a single event, or a minute of time, is
+	// not counted.
 	People int
 	// Samples is the number of values behind an order statistic (the tasks
 	// or requests a percentile is taken over); 0 for other metrics.
 	Samples int
+	// Magnitudes are the additive quantities behind the metric's family at
+	// the cell (seconds logged, tasks completed, ...), each with its two
+	// largest single-person contributions: what the dominance rule decides
+	// on. The metrics of one family at one cell share the slice; treat it
+	// as read-only. Nil for a cell nobody contributed to.
+	Magnitudes []Magnitude
+}
+
+// Magnitude is one additive quantity behind a metric family at a cell,
+// summed over the people who contributed to it there (a person's
+// contributions in several teams of a unit are summed before the largest
+// are taken), with the two largest single-person contributions.
+type Magnitude struct {
+	Name       string // e.g. meeting_seconds, task_completions
+	Total      float64
+	Top1, Top2 float64 // the largest and second-largest person's part; 0 when missing
+}
+
+// HasData reports whether a cell's value holds anyone's contribution:
+// someone reached the family's floor, or someone contributed below it.
+// A cell without data is a known zero.
+func (c Cell) HasData() bool {
+	if c.People > 0 {
+		return true
+	}
+	for _, m := range c.Magnitudes {
+		if m.Total > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // CellID is a cell's id in its policy tree: team:ID, unit:ID or org.

@@ -1,7 +1,9 @@
 // Package privacy holds Shoal's privacy rules in one place: the keyed
 // pseudonymizer, the vocabulary of monitoring data Shoal refuses, and the
 // whole disclosure policy every output passes through: the minimum group
-// size (Policy), one tree's decision (Decide), the grouping of outcome
+// size, the dominance (p %) rule and the contribution floors (Policy,
+// Floors; transform counts contributors at the floors and the magnitudes
+// the rule needs), one tree's decision (Decide), the grouping of outcome
 // cells into org → unit → team trees (Apply) and the decision of daily
 // cells together with their weeks (ApplyDaily). Every output (the
 // exporter, SQL, the report, the demo summary) gets its published cells

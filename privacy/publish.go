@@ -17,14 +17,17 @@ type Published struct {
 	outcome.Cell
 	Visible bool
 	// Reason is ReasonVisible for visible cells, otherwise why the
-	// cell is withheld (below_k or complementary).
+	// cell is withheld (below_k, dominance, complementary, ...).
 	Reason Reason
 }
 
 // Apply groups cells into one org → unit → team tree per (week, metric),
 // decides each tree with policy and returns every cell with its decision,
 // sorted by week, metric, level (org, unit, team), unit and team. Cells of
-// metrics outside the catalog are dropped. A percentile the tree shows is
+// metrics outside the catalog are dropped. A cell whose family's
+// magnitudes fail the p % rule (Policy.Dominated) enters the tree hidden
+// (ReasonDominance), so complementary suppression protects it. A
+// percentile the tree shows is
 // still withheld over fewer values than its metric's MinSamples
 // (ReasonFewSamples). This is the one place outcome cells meet the policy.
 //
@@ -48,7 +51,7 @@ func Apply(policy Policy, cells []outcome.Cell) ([]Published, error) {
 		}
 		tree := sorted[:n]
 		sorted = sorted[n:]
-		decisions, err := policy.Decide(PolicyCells(tree))
+		decisions, err := policy.Decide(PolicyCells(policy, tree))
 		if err != nil {
 			return nil, fmt.Errorf("suppression policy for %s in week starting day %d: %w", tree[0].Metric, tree[0].Week, err)
 		}
@@ -84,14 +87,15 @@ func compareCells(a, b outcome.Cell) int {
 }
 
 // PolicyCells turns one (window, metric) set of outcome cells into the
-// org → unit → team tree the suppression policy decides on. This is the one
+// org → unit → team tree the suppression policy decides on, each cell
+// Dominated when policy's p % rule fails on its magnitudes. This is the one
 // place outcome cells meet the policy: the exporter, SQL and report all use it.
-func PolicyCells(cells []outcome.Cell) []Cell {
+func PolicyCells(policy Policy, cells []outcome.Cell) []Cell {
 	out := make([]Cell, 0, len(cells))
 	hasOrg := false
 	units := map[string]bool{}
 	for _, c := range cells {
-		pc := Cell{ID: outcome.CellID(c), Level: c.Level, People: c.People}
+		pc := Cell{ID: outcome.CellID(c), Level: c.Level, People: weight(c), Dominated: policy.DominatedCell(c)}
 		switch c.Level {
 		case outcome.LevelTeam:
 			pc.Parent = "unit:" + c.Unit
@@ -127,4 +131,15 @@ func fewSamples(p Published) Published {
 		p.Visible, p.Reason = false, ReasonFewSamples
 	}
 	return p
+}
+
+// weight is the people count the rules decide a cell on: its contributors
+// at the floors, or 1 for a cell that holds only contributions below them
+// (hidden below_k like any small cell, and no known zero: it protects a
+// sibling in rules 2 and 3, and is an unknown of the daily equations).
+func weight(c outcome.Cell) int {
+	if c.People == 0 && c.HasData() {
+		return 1
+	}
+	return c.People
 }

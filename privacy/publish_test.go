@@ -11,7 +11,7 @@ import (
 // shows its family; the family's other metrics stay shown, and days are
 // held to the same rule.
 func TestFewSamples(t *testing.T) {
-	policy, err := NewPolicy(5)
+	policy, err := NewPolicy(5, DefaultDominanceP)
 	if err != nil {
 		t.Fatal(err)
 	}

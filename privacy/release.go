@@ -176,7 +176,7 @@ func dense(h Hierarchy, periods []int32, cells []Published, daily bool) []Publis
 // its value, people or samples (so nothing downstream can show them); a
 // visible one rounded, and without its counts.
 func finish(p Published) Published {
-	p.People, p.Samples = 0, 0
+	p.People, p.Samples, p.Magnitudes = 0, 0, nil
 	if !p.Visible {
 		p.Value, p.Defined = 0, false
 		return p
@@ -273,4 +273,4 @@ func releaseQuality(policy Policy, week int32, quality []outcome.QualityDay, wee
 
 // WeeklyReasons are the reasons a weekly cell of a release can be withheld
 // for, in the order outputs list them.
-var WeeklyReasons = []Reason{ReasonBelowK, ReasonComplementary, ReasonFewSamples}
+var WeeklyReasons = []Reason{ReasonBelowK, ReasonDominance, ReasonComplementary, ReasonFewSamples}

@@ -32,7 +32,7 @@ func TestRound(t *testing.T) {
 // carries no value and no counts, and an inactive team's row looks like a
 // small team's.
 func TestNewReleaseDenseGrid(t *testing.T) {
-	policy, err := NewPolicy(5)
+	policy, err := NewPolicy(5, DefaultDominanceP)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestNewReleaseDenseGrid(t *testing.T) {
 // TestReleaseQualityComplementary: with one withheld day carrying events,
 // the week minus the visible days would give it; a second day is withheld.
 func TestReleaseQualityComplementary(t *testing.T) {
-	policy, _ := NewPolicy(5)
+	policy, _ := NewPolicy(5, DefaultDominanceP)
 	const week = int32(20409)
 	pub := func(period int32, people int) Published {
 		return Published{Cell: outcome.Cell{Week: period, Level: outcome.LevelOrg, Metric: "tasks_completed", People: people}}

@@ -10,13 +10,18 @@ import (
 
 // Cell is one output cell of one metric in one window: a node of the tree
 // org → units → teams. People is the number of DISTINCT people behind the
-// cell's value for that metric (for a time metric, the people who logged
-// time); the caller computes it per metric, and Decide trusts it.
+// cell's value for that metric who contributed at least the family's
+// floor (for a time metric, the people who logged enough time), or 1 for a
+// cell that holds only contributions below the floors; 0 means the cell
+// is empty (a known zero). The caller computes it per metric, and Decide
+// trusts it. Dominated says the cell failed the dominance rule
+// (Policy.Dominated on its magnitudes).
 type Cell struct {
-	ID     string
-	Parent string // "" for the root, the one cell without a parent
-	Level  outcome.Level
-	People int
+	ID        string
+	Parent    string // "" for the root, the one cell without a parent
+	Level     outcome.Level
+	People    int
+	Dominated bool
 }
 
 // Reason says why a cell is hidden.
@@ -30,21 +35,31 @@ const (
 	// counts in its parent's value; the cell itself is "rolled up".
 	ReasonBelowK Reason = "below_k"
 	// ReasonComplementary: the cell has K or more people but is hidden so
-	// that a below-K cell cannot be computed by subtraction.
+	// that a below-K or dominance cell cannot be computed by subtraction.
 	ReasonComplementary Reason = "complementary"
 	// ReasonFewSamples: an order statistic (a percentile) over fewer values
 	// than its metric's MinSamples. Over one or two values a percentile is
 	// those values; quantiles are not sums, so complementary suppression
 	// cannot protect them. Only the percentile is withheld, not its family.
 	ReasonFewSamples Reason = "few_samples"
+	// ReasonDominance: the cell has K or more contributors, but one or two
+	// of them hold nearly all of one of its metric's parts (the p % rule,
+	// outcome.Metric.Parts): the second-largest contributor could estimate
+	// the largest's part from the total. Like below_k, its data still
+	// counts in its parent's value, and complementary suppression protects
+	// it; unlike below_k it withholds that metric only.
+	ReasonDominance Reason = "dominance"
 )
 
 // WholeFamily reports whether a cell withheld for r stands for its whole
-// metric family at its position: the tree rules (below_k, complementary,
-// temporal) decide on a family's contributors, so every metric of the
-// family is withheld together. A weekly-only snapshot or a percentile over
-// too few values is withheld on its own, and the family's other metrics
-// stay shown.
+// metric family at its position: below_k decides on a family's
+// contributors, so every metric of the family is withheld together, and
+// complementary and temporal cells are, in the common case, withheld for
+// such cells (a complementary cell protecting a dominance cell is withheld
+// in that metric only, and is still reported as its family's). A cell
+// withheld for dominance (one metric's parts fail the p % rule), a
+// weekly-only snapshot or a percentile over too few values is withheld on
+// its own, and the family's other metrics stay shown.
 func (r Reason) WholeFamily() bool {
 	switch r {
 	case ReasonBelowK, ReasonComplementary, ReasonTemporal:
@@ -77,6 +92,9 @@ var ErrMalformedTree = errors.New("malformed cell tree")
 //
 //  1. below_k. A cell with People < K is hidden: it describes too few people
 //     to stop a reader who knows the group from singling one person out.
+//     dominance. Otherwise a Dominated cell is hidden: one or two people
+//     hold nearly all of it. Both are decided before rules 2 and 3, so
+//     those protect a dominance cell as they protect a below_k one.
 //
 //  2. complementary, sideways. If a VISIBLE parent has exactly one hidden
 //     child, parent − Σ visible siblings is that child's value (a
@@ -84,7 +102,9 @@ var ErrMalformedTree = errors.New("malformed cell tree")
 //     hidden too, so the parent's equation has two unknowns. A parent with
 //     a single child is left alone: a child below K under a parent at or
 //     above K means the parent holds people outside the child, so the
-//     parent is not the child's value.
+//     parent is not the child's value (and a visible parent over a single
+//     dominated child holds enough of other people's contributions to
+//     pass the p % rule itself).
 //
 //  3. complementary, downward. A hidden cell whose children are all visible
 //     is just Σ children, so hiding it hides nothing: a below_k unit would
@@ -96,7 +116,9 @@ var ErrMalformedTree = errors.New("malformed cell tree")
 // A hidden cell with People == 0 does not count as protection in rules 2
 // and 3: its contribution to an additive value is known to be zero (a
 // team with no activity that week is easy to guess), so "parent −
-// visible siblings" would still be the other hidden child. Ties are broken
+// visible siblings" would still be the other hidden child. (A cell whose
+// contributions are all below the floors is no known zero: PolicyCells
+// gives it People 1.) Ties are broken
 // by fewer people first, then by ID, so the result depends only on the set
 // of cells, not on their order.
 //
@@ -106,8 +128,10 @@ var ErrMalformedTree = errors.New("malformed cell tree")
 // final before its children's group is looked at. (Going top-down also
 // avoids hiding a second child of a parent that its own parent's group is
 // about to hide: a hidden parent with one hidden child already has two
-// unknowns in its equation.) On a consistent tree (a parent's people are its children's people)
-// this leaves every equation with zero or at least two unknowns, and in a
+// unknowns in its equation.) On a consistent tree (a parent's people are
+// its children's people, and a parent with a single child is Dominated
+// exactly when that child is, as it holds the same contributions) this
+// leaves every equation with zero or at least two unknowns, and in a
 // tree that is enough: no hidden cell's value can be solved for exactly
 // from the visible cells of that metric and window. The tests check this
 // with exact linear algebra on random trees.
@@ -141,12 +165,13 @@ var ErrMalformedTree = errors.New("malformed cell tree")
 //
 // Decide returns an error wrapping ErrMalformedTree when the cells are not
 // one tree (an empty ID, an unknown level, negative People, a duplicate ID,
-// an unknown parent, no root or more than one root, a cycle), and an error
-// wrapping ErrMinGroupSize for a Policy with K below FloorMinGroupSize.
+// an unknown parent, no root or more than one root, a cycle), an error
+// wrapping ErrMinGroupSize for a Policy with K below FloorMinGroupSize and
+// one wrapping ErrDominanceP for a P outside its range.
 // Decide does not require a child to have no more people than its parent:
 // people can belong to several teams. No cells give an empty map.
 func (p Policy) Decide(cells []Cell) (map[string]Decision, error) {
-	if err := checkK(p.K); err != nil {
+	if err := p.check(); err != nil {
 		return nil, fmt.Errorf("policy: %w (build the policy with NewPolicy)", err)
 	}
 	t, err := newTree(cells)
@@ -156,8 +181,11 @@ func (p Policy) Decide(cells []Cell) (map[string]Decision, error) {
 
 	reason := make([]Reason, len(cells))
 	for i, c := range cells {
-		if !p.Visible(c.People) {
+		switch {
+		case !p.Visible(c.People):
 			reason[i] = ReasonBelowK // rule 1
+		case c.Dominated:
+			reason[i] = ReasonDominance
 		}
 	}
 	for _, i := range t.order { // root first: a parent's status is final
@@ -325,7 +353,8 @@ func cycleFrom(cells []Cell, parent []int32, i int32) string {
 type Summary struct {
 	Visible       int
 	BelowK        int // hidden and rolled up into the parent
-	Complementary int // hidden to protect a below-K cell
+	Dominance     int // hidden: one or two people hold nearly all of it
+	Complementary int // hidden to protect a below-K or dominance cell
 	// Undecided counts cells with no decision in the map (or one Decide
 	// never returns): a caller bug. Such a cell must not be shown.
 	Undecided int
@@ -345,6 +374,8 @@ func Summarize(decisions map[string]Decision, cells []Cell) map[outcome.Level]Su
 			s.Visible++
 		case !d.Visible && d.Reason == ReasonBelowK:
 			s.BelowK++
+		case !d.Visible && d.Reason == ReasonDominance:
+			s.Dominance++
 		case !d.Visible && d.Reason == ReasonComplementary:
 			s.Complementary++
 		default:

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -49,7 +50,7 @@ func (b *tb) build() []Cell { return b.cells }
 
 func mustPolicy(t testing.TB, k int) Policy {
 	t.Helper()
-	p, err := NewPolicy(k)
+	p, err := NewPolicy(k, DefaultDominanceP)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,11 @@ func describe(cells []Cell, d map[string]Decision) string {
 		if !d[c.ID].Visible {
 			r = string(d[c.ID].Reason)
 		}
-		fmt.Fprintf(&sb, "  %-5s %-8s parent=%-6q people=%-3d %s\n", c.Level, c.ID, c.Parent, c.People, r)
+		dom := ""
+		if c.Dominated {
+			dom = " dominated"
+		}
+		fmt.Fprintf(&sb, "  %-5s %-8s parent=%-6q people=%-3d%s %s\n", c.Level, c.ID, c.Parent, c.People, dom, r)
 	}
 	return sb.String()
 }
@@ -325,7 +330,7 @@ func TestDecideK(t *testing.T) {
 func TestNewPolicy(t *testing.T) {
 	for _, k := range []int{2, 1, 0, -5} {
 		t.Run(fmt.Sprintf("k=%d refused", k), func(t *testing.T) {
-			_, err := NewPolicy(k)
+			_, err := NewPolicy(k, DefaultDominanceP)
 			if !errors.Is(err, ErrMinGroupSize) {
 				t.Fatalf("NewPolicy(%d) = %v, want an error wrapping ErrMinGroupSize", k, err)
 			}
@@ -343,7 +348,7 @@ func TestNewPolicy(t *testing.T) {
 	}
 	for _, k := range []int{3, 5, 10} {
 		t.Run(fmt.Sprintf("k=%d accepted", k), func(t *testing.T) {
-			p, err := NewPolicy(k)
+			p, err := NewPolicy(k, DefaultDominanceP)
 			if err != nil || p.K != k {
 				t.Fatalf("NewPolicy(%d) = %+v, %v", k, p, err)
 			}
@@ -358,6 +363,45 @@ func TestNewPolicy(t *testing.T) {
 			if !errors.Is(err, ErrMinGroupSize) || !strings.Contains(err.Error(), "NewPolicy") {
 				t.Errorf("Policy{K: %d}.Decide: got %v, want ErrMinGroupSize telling to use NewPolicy", p.K, err)
 			}
+		}
+	})
+	for _, tc := range []struct {
+		p    float64
+		want string
+	}{
+		{4.9, "dominance_p 4.9 is below the floor of 5"},
+		{0, "dominance_p 0 is below the floor of 5"},
+		{-10, "dominance_p -10 is below the floor of 5"},
+		{100.5, "dominance_p 100.5 is above 100"},
+		{math.NaN(), "dominance_p NaN is below the floor"},
+	} {
+		t.Run(fmt.Sprintf("p=%g refused", tc.p), func(t *testing.T) {
+			_, err := NewPolicy(5, tc.p)
+			if !errors.Is(err, ErrDominanceP) {
+				t.Fatalf("NewPolicy(5, %g) = %v, want an error wrapping ErrDominanceP", tc.p, err)
+			}
+			for _, want := range []string{tc.want, "set dominance_p between 5 and 100 (default 10)"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+		})
+	}
+	for _, p := range []float64{5, 10, 12.5, 100} {
+		if got, err := NewPolicy(5, p); err != nil || got.P != p {
+			t.Errorf("NewPolicy(5, %g) = %+v, %v", p, got, err)
+		}
+	}
+	t.Run("a policy built by hand: P 0 is the default, out of range is refused", func(t *testing.T) {
+		cells := newOrg("org").unit("u", "t:6").build()
+		if _, err := (Policy{K: 5}).Decide(cells); err != nil {
+			t.Errorf("Policy{K: 5}.Decide: %v", err)
+		}
+		if got := (Policy{K: 5}).dominanceP(); got != DefaultDominanceP {
+			t.Errorf("Policy{K: 5} has p %g, want the default %g", got, DefaultDominanceP)
+		}
+		if _, err := (Policy{K: 5, P: 200}).Decide(cells); !errors.Is(err, ErrDominanceP) {
+			t.Errorf("Policy{K: 5, P: 200}.Decide: got %v, want ErrDominanceP", err)
 		}
 	})
 }
@@ -474,50 +518,85 @@ func randomTree(r *rand.Rand, additive bool) []Cell {
 	return cells
 }
 
-// TestDecideProperties checks, on random trees, what Decide promises.
+// TestDecideProperties checks, on random trees, what Decide promises;
+// with dominated, about one cell in six fails the dominance rule.
 func TestDecideProperties(t *testing.T) {
 	n := 3000
 	if testing.Short() {
 		n = 300
 	}
-	for _, additive := range []bool{false, true} {
-		for _, k := range []int{3, 5, 10} {
-			t.Run(fmt.Sprintf("additive=%v/k=%d", additive, k), func(t *testing.T) {
-				p := mustPolicy(t, k)
-				for seed := range uint64(n) {
-					r := rand.New(rand.NewPCG(seed, uint64(k)))
-					cells := randomTree(r, additive)
-					orig := slices.Clone(cells)
-					d, err := p.Decide(cells)
-					if err != nil {
-						t.Fatalf("seed %d: %v", seed, err)
-					}
-					if !slices.Equal(cells, orig) {
-						t.Fatalf("seed %d: Decide changed its input", seed)
-					}
-					if !checkInvariants(t, k, cells, d) {
-						t.Fatalf("seed %d: invariants broken\n%s", seed, describe(cells, d))
-					}
+	for _, dominated := range []bool{false, true} {
+		for _, additive := range []bool{false, true} {
+			for _, k := range []int{3, 5, 10} {
+				t.Run(fmt.Sprintf("dominated=%v/additive=%v/k=%d", dominated, additive, k), func(t *testing.T) {
+					decideProperties(t, n, k, additive, dominated)
+				})
+			}
+		}
+	}
+}
 
-					// Deterministic and idempotent: the same cells again, and
-					// in another order, give the same decisions.
-					again, err := p.Decide(cells)
-					if err != nil || !maps.Equal(again, d) {
-						t.Fatalf("seed %d: second Decide differs: %v", seed, err)
-					}
-					shuffled := slices.Clone(cells)
-					r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-					if s, err := p.Decide(shuffled); err != nil || !maps.Equal(s, d) {
-						t.Fatalf("seed %d: Decide depends on the order of cells: %v\n%s", seed, err, describe(cells, d))
-					}
+// consistentDominance makes a parent with one child that has people
+// dominated exactly when that child is, as in an additive tree: the parent
+// holds the same contributions. cells are in randomTree's order (every
+// parent before its children).
+func consistentDominance(cells []Cell) {
+	for i := len(cells) - 1; i >= 0; i-- {
+		var only, n int
+		for j, c := range cells {
+			if c.Parent == cells[i].ID && c.People > 0 {
+				only, n = j, n+1
+			}
+		}
+		if n == 1 {
+			cells[i].Dominated = cells[only].Dominated
+		}
+	}
+}
 
-					if additive {
-						if ids := exactlyDerivable(cells, d); len(ids) > 0 {
-							t.Fatalf("seed %d: hidden cells %v can be solved for from the visible ones\n%s", seed, ids, describe(cells, d))
-						}
-					}
-				}
-			})
+// decideProperties decides n random trees under k and checks the
+// invariants, determinism and (additive trees) non-derivability.
+func decideProperties(t *testing.T, n, k int, additive, dominated bool) {
+	p := mustPolicy(t, k)
+	for seed := range uint64(n) {
+		r := rand.New(rand.NewPCG(seed, uint64(k)))
+		cells := randomTree(r, additive)
+		if dominated {
+			for i := range cells {
+				cells[i].Dominated = r.IntN(6) == 0
+			}
+			if additive {
+				consistentDominance(cells)
+			}
+		}
+		orig := slices.Clone(cells)
+		d, err := p.Decide(cells)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		if !slices.Equal(cells, orig) {
+			t.Fatalf("seed %d: Decide changed its input", seed)
+		}
+		if !checkInvariants(t, k, cells, d) {
+			t.Fatalf("seed %d: invariants broken\n%s", seed, describe(cells, d))
+		}
+
+		// Deterministic and idempotent: the same cells again, and
+		// in another order, give the same decisions.
+		again, err := p.Decide(cells)
+		if err != nil || !maps.Equal(again, d) {
+			t.Fatalf("seed %d: second Decide differs: %v", seed, err)
+		}
+		shuffled := slices.Clone(cells)
+		r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		if s, err := p.Decide(shuffled); err != nil || !maps.Equal(s, d) {
+			t.Fatalf("seed %d: Decide depends on the order of cells: %v\n%s", seed, err, describe(cells, d))
+		}
+
+		if additive {
+			if ids := exactlyDerivable(cells, d); len(ids) > 0 {
+				t.Fatalf("seed %d: hidden cells %v can be solved for from the visible ones\n%s", seed, ids, describe(cells, d))
+			}
 		}
 	}
 }
@@ -550,6 +629,10 @@ func checkInvariants(t *testing.T, k int, cells []Cell, d map[string]Decision) b
 			fail("%s: %d people < k=%d but decision %+v", c.ID, c.People, k, dc)
 		case c.People >= k && dc.Reason == ReasonBelowK:
 			fail("%s: %d people >= k=%d but below_k", c.ID, c.People, k)
+		case c.People >= k && c.Dominated && dc.Reason != ReasonDominance:
+			fail("%s: dominated with %d people >= k=%d but decision %+v", c.ID, c.People, k, dc)
+		case !c.Dominated && dc.Reason == ReasonDominance:
+			fail("%s: not dominated but decision %+v", c.ID, dc)
 		}
 		ch := kids[c.ID]
 		if len(ch) == 0 {

@@ -41,11 +41,15 @@ const (
 // arithmetic, no rounding: a cell is found determined exactly when the
 // equations fix it), and while some hidden cell is determined, the
 // visible day cell with the fewest people in one of its equations is
-// hidden too (and everything settled again). A day
+// hidden too (and everything settled again). Day cells below K or failing
+// the dominance rule (each day's magnitudes, the week's P) enter their
+// day trees hidden, before any of this, so all of it protects them. A day
 // cell hidden for the week tree or the system has ReasonTemporal (or
-// below_k if it has fewer than K people). When a hidden day is its position's only active day
-// in a visible week, its value is the week's (public), so it protects
-// nothing in its day tree: that day's whole tree of the metric is hidden.
+// below_k if it has fewer than K people, dominance if it fails the rule).
+// A position's only day with data in a visible week repeats the week's
+// value (public): if it is hidden, it protects nothing in its day tree, so
+// that day's whole tree of the metric is hidden (except other such days),
+// and it is never the cell hidden to unlink a determined one.
 // Snapshot metrics are hidden on every day (ReasonWeeklyOnly), and a
 // percentile over too few values on any day (ReasonFewSamples).
 //
@@ -79,9 +83,10 @@ func ApplyDaily(policy Policy, weeks []Published, days []outcome.Cell) ([]Publis
 		k := wm{calendar.WeekStart(c.Week), c.Metric}
 		groups[k] = append(groups[k], c)
 	}
-	// The decisions depend only on the cells' positions and people (and
-	// the weekly decisions, which depend on the same): metrics of one
-	// family share them, so each distinct set is decided once.
+	// The decisions depend only on the cells' positions, people and
+	// dominance (and the weekly decisions, which depend on the same):
+	// metrics of one family share them, so each distinct set is decided
+	// once.
 	type decision struct {
 		visible bool
 		reason  Reason
@@ -95,7 +100,7 @@ func ApplyDaily(policy Policy, weeks []Published, days []outcome.Cell) ([]Publis
 			}
 			continue
 		}
-		sig := signature(k.week, cells, weekly[k])
+		sig := signature(policy, k.week, cells, weekly[k])
 		if m, ok := memo[sig]; ok {
 			for _, c := range cells {
 				d := m[dayCell{c.Week, outcome.CellID(c)}]
@@ -138,10 +143,10 @@ func decideWeekOfDays(policy Policy, week map[string]Published, cells []outcome.
 		dayList = append(dayList, d)
 	}
 	sort.Slice(dayList, func(i, j int) bool { return dayList[i] < dayList[j] })
-	people := map[dayCell]int{}
+	people := map[dayCell]int{} // weight: contributors, or 1 for data below the floors
 	for d, cs := range byDay {
 		for _, c := range cs {
-			people[dayCell{d, outcome.CellID(c)}] = c.People
+			people[dayCell{d, outcome.CellID(c)}] = weight(c)
 		}
 	}
 
@@ -178,8 +183,13 @@ func decideWeekOfDays(policy Policy, week map[string]Published, cells []outcome.
 			p := Published{Cell: c, Visible: dec.Visible, Reason: dec.Reason}
 			if r, f := forced[k]; f && !dec.Visible {
 				p.Reason = r
-				if c.People < policy.K && r == ReasonTemporal {
-					p.Reason = ReasonBelowK
+				if r == ReasonTemporal {
+					switch {
+					case c.People < policy.K:
+						p.Reason = ReasonBelowK
+					case policy.DominatedCell(c):
+						p.Reason = ReasonDominance
+					}
 				}
 			}
 			out = append(out, p)
@@ -195,7 +205,8 @@ func settle(policy Policy, week map[string]Published, byDay map[int32][]outcome.
 	people map[dayCell]int, forced map[dayCell]Reason, decided map[dayCell]Decision) (bool, error) {
 	// 1. Each day's tree, with the forced cells hidden. A forced cell
 	// keeps People 1 if it carries anyone's data (so it counts as
-	// protection), 0 if not.
+	// protection), 0 if not. Cells that fail the dominance rule enter
+	// hidden (PolicyCells), as below_k ones do.
 	for _, d := range dayList {
 		tree := make([]outcome.Cell, len(byDay[d]))
 		copy(tree, byDay[d])
@@ -204,7 +215,7 @@ func settle(policy Policy, week map[string]Published, byDay map[int32][]outcome.
 				tree[i].People = min(c.People, 1)
 			}
 		}
-		dec, err := policy.Decide(PolicyCells(tree))
+		dec, err := policy.Decide(PolicyCells(policy, tree))
 		if err != nil {
 			return false, err
 		}
@@ -213,18 +224,30 @@ func settle(policy Policy, week map[string]Published, byDay map[int32][]outcome.
 		}
 	}
 	// 2. Each position's week → days tree.
+	// positions: each position's days that hold data (a day cell with
+	// nobody behind it is a known zero, no term of week = Σ days).
 	positions := map[string][]int32{}
 	var ids []string
 	for _, d := range dayList {
 		for _, c := range byDay[d] {
 			id := outcome.CellID(c)
-			if positions[id] == nil {
+			if _, seen := positions[id]; !seen {
 				ids = append(ids, id)
+				positions[id] = nil
 			}
-			positions[id] = append(positions[id], d)
+			if people[dayCell{d, id}] > 0 {
+				positions[id] = append(positions[id], d)
+			}
 		}
 	}
 	sort.Strings(ids)
+	// pinned: the only day with data of a position whose week is visible
+	// repeats the week's value, public whether the day is shown or not.
+	pinned := func(k dayCell) bool {
+		w, ok := week[k.id]
+		ds := positions[k.id]
+		return ok && w.Visible && len(ds) == 1 && ds[0] == k.day
+	}
 	changed := false
 	force := func(k dayCell) {
 		if _, f := forced[k]; !f {
@@ -243,7 +266,10 @@ func settle(policy Policy, week map[string]Published, byDay map[int32][]outcome.
 			}
 			continue
 		}
-		wp := w.People
+		if len(ds) == 0 {
+			continue
+		}
+		wp := weight(w.Cell)
 		if !w.Visible {
 			wp = min(wp, 1)
 		} else if wp < policy.K {
@@ -268,10 +294,11 @@ func settle(policy Policy, week map[string]Published, byDay map[int32][]outcome.
 		}
 		// The only active day of a visible week repeats the week's
 		// value: if it is hidden, it protects nothing in its day tree.
-		if len(ds) == 1 && w.Visible && !decided[dayCell{ds[0], id}].Visible {
+		// (Nor would hiding another such cell of the tree: those stay.)
+		if k := (dayCell{ds[0], id}); pinned(k) && !decided[k].Visible {
 			for _, c := range byDay[ds[0]] {
-				if k := (dayCell{ds[0], outcome.CellID(c)}); decided[k].Visible {
-					force(k)
+				if o := (dayCell{ds[0], outcome.CellID(c)}); decided[o].Visible && !pinned(o) {
+					force(o)
 				}
 			}
 		}
@@ -284,7 +311,8 @@ func settle(policy Policy, week map[string]Published, byDay map[int32][]outcome.
 // hidden cells that carry someone's data (the unknowns; a hidden cell
 // with nobody behind it is a known zero), and returns visible day cells
 // to hide next to the first unknown the equations solve: the visible day
-// cell with the fewest people in one of its equations. None means no
+// cell with the fewest people in one of its equations (never a position's
+// only day in a visible week: its value is public). None means no
 // hidden cell is solvable. The equations' coefficients are integers and
 // solvable eliminates exactly: a cell it names is determined, and when it
 // names none, none is.
@@ -296,7 +324,7 @@ func unlink(week map[string]Published, byDay map[int32][]outcome.Cell, dayList [
 	isUnknown := func(k dayCell) bool {
 		if k.day == weekDay {
 			w, ok := week[k.id]
-			return ok && !w.Visible && w.People > 0
+			return ok && !w.Visible && weight(w.Cell) > 0
 		}
 		return !decided[k].Visible && people[k] > 0
 	}
@@ -404,6 +432,20 @@ func unlink(week map[string]Published, byDay map[int32][]outcome.Cell, dayList [
 		return nil
 	}
 	target := unknowns[solved]
+	// A position's only day in a visible week repeats the week's value:
+	// hiding it would protect nothing, and it would stay determined.
+	pinned := func(k dayCell) bool {
+		w, ok := week[k.id]
+		if !ok || !w.Visible {
+			return false
+		}
+		for _, d := range daysOf[k.id] {
+			if d != k.day && people[dayCell{d, k.id}] > 0 {
+				return false
+			}
+		}
+		return true
+	}
 	best := dayCell{}
 	bestPeople := -1
 	for _, eq := range rowEqs {
@@ -415,7 +457,7 @@ func unlink(week map[string]Published, byDay map[int32][]outcome.Cell, dayList [
 			continue
 		}
 		for _, k := range eq {
-			if k.day == weekDay || !decided[k].Visible || people[k] == 0 {
+			if k.day == weekDay || !decided[k].Visible || people[k] == 0 || pinned(k) {
 				continue
 			}
 			if p := people[k]; bestPeople < 0 || p < bestPeople || p == bestPeople && (k.day < best.day || k.day == best.day && k.id < best.id) {
@@ -453,7 +495,7 @@ func unlink(week map[string]Published, byDay map[int32][]outcome.Cell, dayList [
 		for _, d := range dayList {
 			for _, c := range byDay[d] {
 				k := dayCell{d, outcome.CellID(c)}
-				if decided[k].Visible && people[k] > 0 && near(k, c) {
+				if decided[k].Visible && people[k] > 0 && !pinned(k) && near(k, c) {
 					out = append(out, k)
 				}
 			}
@@ -655,15 +697,15 @@ func abs64(x int64) int64 {
 }
 
 // signature identifies what the daily decisions of one metric's week
-// depend on: every day cell's position and people, and every weekly cell's
-// position, people and decision.
-func signature(week int32, cells []outcome.Cell, weekly map[string]Published) string {
+// depend on: every day cell's position, people, weight and dominance, and
+// every weekly cell's position, people, weight and decision.
+func signature(policy Policy, week int32, cells []outcome.Cell, weekly map[string]Published) string {
 	parts := make([]string, 0, len(cells)+len(weekly))
 	for _, c := range cells {
-		parts = append(parts, fmt.Sprintf("d%d|%s|%s|%d", c.Week, outcome.CellID(c), c.Unit, c.People))
+		parts = append(parts, fmt.Sprintf("d%d|%s|%s|%d|%d|%v", c.Week, outcome.CellID(c), c.Unit, c.People, weight(c), policy.DominatedCell(c)))
 	}
 	for id, p := range weekly {
-		parts = append(parts, fmt.Sprintf("w|%s|%s|%d|%v|%s", id, p.Unit, p.People, p.Visible, p.Reason))
+		parts = append(parts, fmt.Sprintf("w|%s|%s|%d|%d|%v|%s", id, p.Unit, p.People, weight(p.Cell), p.Visible, p.Reason))
 	}
 	sort.Strings(parts)
 	return fmt.Sprint(week) + "\n" + strings.Join(parts, "\n")

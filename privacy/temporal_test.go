@@ -18,7 +18,7 @@ import (
 // its sibling b on Tuesday, leaving the week's value minus Monday's for each
 // team as Tuesday's: the week → days rule hides a second day of each.
 func TestApplyDaily(t *testing.T) {
-	policy, err := NewPolicy(5)
+	policy, err := NewPolicy(5, DefaultDominanceP)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func readerEquations(weekly, daily []Published) (eqs [][]int, cells []string) {
 	index := map[key]int{}
 	unknown := func(k key) int {
 		p := pub[k]
-		if p.Visible || p.People == 0 {
+		if p.Visible || !p.HasData() { // a cell nobody contributed to is a known zero
 			return -1
 		}
 		if i, ok := index[k]; ok {

@@ -131,7 +131,7 @@ func demoCells(mutate func(c *outcome.Cell)) []outcome.Cell {
 // suppression path.
 func demoData(t testing.TB, mutate func(c *outcome.Cell)) Data {
 	t.Helper()
-	policy, err := privacy.NewPolicy(5)
+	policy, err := privacy.NewPolicy(5, privacy.DefaultDominanceP)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,11 @@ func TestDailyOutcomes(t *testing.T) {
 	}
 	// Lead time of the one task completed on Friday: A, Mon 09 → Fri 23:30.
 	want(t, m, c(4, "lead_time_p50"), 110.5*hour)
-	wantPeople(t, m, c(6, "tasks_completed"), 1)
+	// The floors hold per day: on Sunday person 3 only started D (one
+	// task event, below the floor of 2); on Tuesday person 1 started A
+	// and C (2), person 4 completed F (1).
+	wantPeople(t, m, c(6, "tasks_completed"), 0)
+	wantPeople(t, m, c(1, "tasks_completed"), 1)
 
 	week := outcomes(t, s, org, day0, day0, at(30, 0))
 	for _, metric := range []string{"work_in_progress", "requests_open_past_sla"} {

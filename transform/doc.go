@@ -29,7 +29,10 @@
 // a pseudonym (privacy.IsPseudonym), so a bug upstream cannot leak a raw id
 // to disk. It never logs person values, and it applies no suppression:
 // minimum-group-size rules belong to privacy and to every output path, not to
-// storage.
+// storage. What those rules decide on it computes, per cell, from each
+// person's contributions without letting a person's row leave DuckDB: the
+// people at the teams file's contribution floors and each family's
+// magnitudes with their two largest single-person parts (outcomes.go).
 //
 // A DuckDB file has one writer process. Open refuses a file that another
 // process (or another Store in this process) holds.

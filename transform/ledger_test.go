@@ -27,7 +27,7 @@ func TestReleaseLedger(t *testing.T) {
 		evs = append(evs, g.ev(event.TimeLogged, 0, 9, who(p), logged("meeting", 1)))
 	}
 	commit(t, s, mem, evs...)
-	policy, err := privacy.NewPolicy(5)
+	policy, err := privacy.NewPolicy(5, privacy.DefaultDominanceP)
 	if err != nil {
 		t.Fatal(err)
 	}

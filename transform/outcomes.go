@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"runtime"
 	"slices"
@@ -26,6 +27,38 @@ const (
 	famAsync
 	numFamilies
 )
+
+// magnitudes are the additive quantities behind each family that the
+// dominance rule is applied to, per person (contributions): name is the
+// outcome.Magnitude's, col the column of contributions' per-person rows.
+// Every quantity a family's metrics add up (both parts of each ratio) is
+// here, or is per task or request rather than per person (lead, cycle and
+// blocked time, due dates, reopens: their tasks were started or completed
+// by someone, whose count is).
+var magnitudes = []struct {
+	fam       int
+	name, col string
+}{
+	{famFlow, "task_starts", "starts"},
+	{famFlow, "task_completions", "completions"},
+	{famTime, "logged_seconds", "all_s"},
+	{famTime, "focus_seconds", "focus_s"},
+	{famTime, "meeting_seconds", "meeting_s"},
+	{famTime, "deep_work_blocks", "deep"},
+	{famTime, "person_days", "days"},
+	{famTime, "overwork_days", "over_days"},
+	{famAsync, "requests_opened", "opened"},
+	{famAsync, "requests_answered", "answered"},
+}
+
+// contrib is what the suppression policy decides a cell's families on: the
+// people who reached each family's contribution floor, and each family's
+// magnitudes with their two largest single-person parts.
+type contrib struct {
+	people [numFamilies]int
+	mags   [numFamilies][]outcome.Magnitude
+	set    bool // computed (by contributions)
+}
 
 // familyExpr is the metric family of an event (famFlow, famTime, famAsync,
 // -1 for none), from its type.
@@ -49,9 +82,9 @@ type outcomeKey struct {
 
 // outcomeAcc holds the raw material of one cell: counts and sums that add
 // across teams and samples that are concatenated, so that unit and org
-// values come from the union of the rows, and the distinct people of each
-// family, which DuckDB counts at each level (a person may act in several
-// teams of a unit).
+// values come from the union of the rows, and each family's contributors
+// and magnitudes, which DuckDB computes at each level (a person may act in
+// several teams of a unit).
 type outcomeAcc struct {
 	completed, reopened  int
 	lead, cycle          []float64
@@ -67,7 +100,7 @@ type outcomeAcc struct {
 	response      []float64
 	openPastSLA   int
 
-	people [numFamilies]int
+	contrib
 }
 
 func newOutcomeAcc() *outcomeAcc { return &outcomeAcc{} }
@@ -163,19 +196,18 @@ func (a *outcomeAcc) appendCells(out []outcome.Cell, week int32, level outcome.L
 		case "requests_open_past_sla":
 			v = float64(a.openPastSLA)
 		}
-		var n int
+		f := famAsync
 		switch m.Family {
 		case outcome.Flow:
-			n = people[famFlow]
+			f = famFlow
 		case outcome.Time:
-			n = people[famTime]
-		default:
-			n = people[famAsync]
+			f = famTime
 		}
 		if !ok {
 			v = 0
 		}
-		out = append(out, outcome.Cell{Week: week, Level: level, Team: team, Unit: unit, Metric: m.ID, Value: v, Defined: ok, People: n, Samples: samples})
+		out = append(out, outcome.Cell{Week: week, Level: level, Team: team, Unit: unit, Metric: m.ID, Value: v, Defined: ok,
+			People: people[f], Samples: samples, Magnitudes: a.mags[f]})
 	}
 	return out
 }
@@ -191,10 +223,10 @@ type outcomeRun struct {
 	now      time.Time
 	acc      map[outcomeKey]*outcomeAcc
 	active   map[outcomeKey]bool
-	// The distinct people of each family per (unit, period) and per period
-	// (the org), counted by people().
-	unitPeople map[outcomeKey][numFamilies]int
-	orgPeople  map[int32][numFamilies]int
+	// Each family's contributors and magnitudes per (unit, period) and per
+	// period (the org), computed by contributions().
+	unitContrib map[outcomeKey]contrib
+	orgContrib  map[int32]contrib
 }
 
 func (r *outcomeRun) get(team string, week int32) *outcomeAcc {
@@ -272,15 +304,15 @@ func (s *Store) outcomes(ctx context.Context, org *agreements.Org, starts []int3
 	// The queries are independent: each fills its own accumulators on its
 	// own connection, outcomeParallel at a time (DuckDB runs concurrent
 	// queries on their callers' threads, so this uses the cores even with
-	// one DuckDB thread), and they are merged at the end. Costliest first (as
-	// measured on the 20 M-event store: 2.7-3.3, 1.8-2.5, 1.0 s, then under 1 s).
+	// one DuckDB thread), and they are merged at the end. Costliest first
+	// (BENCHMARKS.md and the commit messages have the measurements).
 	parts := []struct {
 		name string
 		run  func(*outcomeRun) error
 	}{
+		{"contributions", (*outcomeRun).contributions},
 		{"time entries", (*outcomeRun).timeEntries},
 		{"requests", (*outcomeRun).requests},
-		{"people", (*outcomeRun).people},
 		{"blocked time", (*outcomeRun).blockedTime},
 		{"completed tasks", (*outcomeRun).completedTasks},
 		{"work in progress", (*outcomeRun).workInProgress},
@@ -329,29 +361,26 @@ func outcomeParallel() int { return min(4, max(2, runtime.NumCPU())) }
 func (r *outcomeRun) fork() *outcomeRun {
 	f := *r
 	f.acc, f.active = map[outcomeKey]*outcomeAcc{}, map[outcomeKey]bool{}
-	f.unitPeople, f.orgPeople = map[outcomeKey][numFamilies]int{}, map[int32][numFamilies]int{}
+	f.unitContrib, f.orgContrib = map[outcomeKey]contrib{}, map[int32]contrib{}
 	return &f
 }
 
 // merge adds what sub accumulated. Each query fills only its own fields,
-// so adding them (and taking the people counts people() found) merges.
+// so adding them (and taking the contributions contributions() found)
+// merges.
 func (r *outcomeRun) merge(sub *outcomeRun) {
 	for k, a := range sub.acc {
 		dst := r.get(k.team, k.week)
 		dst.add(a)
-		for f, n := range a.people {
-			dst.people[f] += n
+		if a.set {
+			dst.contrib = a.contrib
 		}
 	}
 	for k := range sub.active {
 		r.active[k] = true
 	}
-	for k, c := range sub.unitPeople {
-		r.unitPeople[k] = c
-	}
-	for k, c := range sub.orgPeople {
-		r.orgPeople[k] = c
-	}
+	maps.Copy(r.unitContrib, sub.unitContrib)
+	maps.Copy(r.orgContrib, sub.orgContrib)
 }
 
 // emit builds the cells of the active teams, their units and the org.
@@ -399,10 +428,10 @@ func (r *outcomeRun) emit() []outcome.Cell {
 		}
 		slices.Sort(unitIDs)
 		for _, u := range unitIDs {
-			wUnits[u].people = r.unitPeople[outcomeKey{u, w}]
+			wUnits[u].contrib = r.unitContrib[outcomeKey{u, w}]
 			out = wUnits[u].appendCells(out, w, outcome.LevelUnit, "", u)
 		}
-		orgAcc.people = r.orgPeople[w]
+		orgAcc.contrib = r.orgContrib[w]
 		out = orgAcc.appendCells(out, w, outcome.LevelOrg, "", "")
 	}
 	return out
@@ -451,16 +480,26 @@ func (r *outcomeRun) teamTable(name string, cols []string, types []string, val f
 
 func sqlString(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
 
-// people marks the active (team, period)s, those with any event at all
-// (team_day), and counts each family's distinct people per team, per unit
-// (org.UnitOf) and for the org, from team_day_people (events of no family
-// have family -1). DuckDB counts them, so only counts cross into Go.
-func (r *outcomeRun) people() error {
+// contributions marks the active (team, period)s, those with any event at
+// all (team_day), and computes what the suppression policy decides each
+// family on, at team, unit (org.UnitOf) and org level: the people who
+// reached the family's contribution floor (the teams file's
+// min_contribution; the same floors for a day as for a week) and each of
+// the family's magnitudes with its two largest single-person parts. A
+// person's contributions are taken from the events they made (the person
+// column holds the pseudonym): flow, the tasks they started and completed;
+// time, their time entries (seconds logged, of which focus and meeting,
+// deep-work blocks, person-days and overwork days, decided per team-local
+// day like timeEntries); async, the requests they opened and answered.
+// Each person's contributions are summed over the teams of a unit (or of
+// the org) before the floor is tested and the largest are taken, so a
+// person in two teams is one contributor of their unit. DuckDB does all of
+// it; only counts and sums cross into Go.
+func (r *outcomeRun) contributions() error {
 	var (
 		team, unit   string
 		byTeam, byUn bool
 		period       int32
-		fam, n       int
 	)
 	err := r.query(`SELECT DISTINCT team, `+r.periodSQL("day")+` FROM team_day
 		WHERE events > 0 AND day BETWEEN `+dateExpr+` AND `+dateExpr, []any{r.from, r.to}, []any{&team, &period}, func() error {
@@ -470,30 +509,73 @@ func (r *outcomeRun) people() error {
 	if err != nil {
 		return err
 	}
+	floors := r.org.Floors()
 	units := r.teamTable("tu", []string{"unit"}, []string{"VARCHAR"}, func(a agreements.Agreement) []string {
 		return []string{sqlString(a.Unit)}
 	})
-	q := `WITH p AS (
-			SELECT DISTINCT team, ` + r.periodSQL("day") + ` AS period, family AS fam, person
-			FROM team_day_people WHERE day BETWEEN ` + dateExpr + ` AND ` + dateExpr + ` AND family >= 0
+	var sums, tops []string
+	for _, m := range magnitudes {
+		sums = append(sums, "sum("+m.col+") AS "+m.col)
+		tops = append(tops, "sum("+m.col+")", "max("+m.col+", 2)[1]", "coalesce(max("+m.col+", 2)[2], 0)")
+	}
+	q := `WITH ` + r.personDaysSQL(true) + `,
+		tp AS (
+			SELECT team, ` + r.periodSQL("day") + ` AS period, person,
+				sum(all_s) AS all_s, sum(focus_s) AS focus_s, sum(meeting_s) AS meeting_s,
+				CAST(sum(deep) AS DOUBLE) AS deep, CAST(count(*) AS DOUBLE) AS days,
+				CAST(count(*) FILTER (WHERE over) AS DOUBLE) AS over_days
+			FROM pd GROUP BY team, period, person
 		),
-		u AS (SELECT p.*, coalesce(tu.unit, ` + sqlString(agreements.UnassignedUnit) + `) AS unit
-			FROM p LEFT JOIN ` + units + ` ON tu.team = p.team)
-		SELECT coalesce(team, ''), coalesce(unit, ''), grouping(team) = 0, grouping(unit) = 0, period, fam, count(DISTINCT person)
-		FROM u GROUP BY GROUPING SETS ((team, period, fam), (unit, period, fam), (period, fam))`
-	return r.query(q, []any{r.from, r.to}, []any{&team, &unit, &byTeam, &byUn, &period, &fam, &n}, func() error {
+		fa AS (
+			SELECT team, ` + r.periodSQL("day") + ` AS period, person,
+				CAST(count(*) FILTER (WHERE type = '` + event.TaskStarted + `') AS DOUBLE) AS starts,
+				CAST(count(*) FILTER (WHERE type = '` + event.TaskCompleted + `') AS DOUBLE) AS completions,
+				CAST(count(*) FILTER (WHERE type = '` + event.RequestOpened + `') AS DOUBLE) AS opened,
+				CAST(count(*) FILTER (WHERE type = '` + event.RequestResponded + `') AS DOUBLE) AS answered
+			FROM events
+			WHERE type IN ('` + event.TaskStarted + `', '` + event.TaskCompleted + `', '` + event.RequestOpened + `', '` + event.RequestResponded + `')
+				AND person IS NOT NULL AND day BETWEEN ` + dateExpr + ` AND ` + dateExpr + `
+			GROUP BY team, period, person
+		),
+		c AS (
+			SELECT coalesce(fa.team, tp.team) AS team, coalesce(fa.period, tp.period) AS period, coalesce(fa.person, tp.person) AS person,
+				coalesce(starts, 0) AS starts, coalesce(completions, 0) AS completions,
+				coalesce(all_s, 0) AS all_s, coalesce(focus_s, 0) AS focus_s, coalesce(meeting_s, 0) AS meeting_s,
+				coalesce(deep, 0) AS deep, coalesce(days, 0) AS days, coalesce(over_days, 0) AS over_days,
+				coalesce(opened, 0) AS opened, coalesce(answered, 0) AS answered
+			FROM fa FULL OUTER JOIN tp ON fa.team = tp.team AND fa.period = tp.period AND fa.person = tp.person
+		),
+		u AS (SELECT c.*, coalesce(tu.unit, ` + sqlString(agreements.UnassignedUnit) + `) AS unit
+			FROM c LEFT JOIN ` + units + ` ON tu.team = c.team),
+		g AS (
+			SELECT team, unit, period, person, grouping(team) = 0 AS by_team, grouping(unit) = 0 AS by_unit,
+				` + strings.Join(sums, ", ") + `
+			FROM u GROUP BY GROUPING SETS ((team, unit, period, person), (unit, period, person), (period, person))
+		)
+		SELECT coalesce(team, ''), coalesce(unit, ''), by_team, by_unit, period,
+			count(*) FILTER (WHERE starts + completions >= ` + fmt.Sprint(floors.FlowTasks) + `),
+			count(*) FILTER (WHERE all_s >= ` + fmt.Sprint(floors.TimeLogged.Seconds()) + `),
+			count(*) FILTER (WHERE opened + answered >= ` + fmt.Sprint(floors.AsyncRequests) + `),
+			` + strings.Join(tops, ", ") + `
+		FROM g GROUP BY team, unit, by_team, by_unit, period`
+	var people [numFamilies]int
+	vals := make([]float64, 3*len(magnitudes))
+	dest := []any{&team, &unit, &byTeam, &byUn, &period, &people[famFlow], &people[famTime], &people[famAsync]}
+	for i := range vals {
+		dest = append(dest, &vals[i])
+	}
+	return r.query(q, []any{r.from, r.to, r.from, r.to}, dest, func() error {
+		c := contrib{people: people, set: true}
+		for i, m := range magnitudes {
+			c.mags[m.fam] = append(c.mags[m.fam], outcome.Magnitude{Name: m.name, Total: vals[3*i], Top1: vals[3*i+1], Top2: vals[3*i+2]})
+		}
 		switch {
 		case byTeam:
-			r.get(team, period).people[fam] = n
+			r.get(team, period).contrib = c
 		case byUn:
-			k := outcomeKey{unit, period}
-			c := r.unitPeople[k]
-			c[fam] = n
-			r.unitPeople[k] = c
+			r.unitContrib[outcomeKey{unit, period}] = c
 		default:
-			c := r.orgPeople[period]
-			c[fam] = n
-			r.orgPeople[period] = c
+			r.orgContrib[period] = c
 		}
 		return nil
 	})
@@ -646,45 +728,18 @@ func (r *outcomeRun) workInProgress() error {
 }
 
 // timeEntries adds the work.time.logged entries of the periods. DuckDB
-// sums the entries of each (team, day, person) (seconds logged, of which
-// focus and meeting, and the focus entries at least as long as the team's
-// focus_block_min; an entry missing start or end counts 0 s and is never a
-// block), decides whether each person-day is overwork (more than the
-// team's overwork_per_day, or not one of its working days) and sums those
-// per (team, period), so one row per team and period crosses into Go. The
-// settings of the listed teams are inlined; any other team has the org
-// defaults.
+// sums the entries of each (team, day, person) (personDaysSQL), and those
+// per (team, period), so one row per team and period crosses into Go.
 func (r *outcomeRun) timeEntries() error {
-	def := r.org.Team("")
-	settings := r.teamTable("th", []string{"min_us", "over_s", "workdays"}, []string{"BIGINT", "DOUBLE", "VARCHAR"},
-		func(a agreements.Agreement) []string {
-			return []string{fmt.Sprint(a.FocusBlockMin.Microseconds()), fmt.Sprint(a.OverworkPerDay.Seconds()), workdayMask(a)}
-		})
 	var (
 		team                   string
 		period                 int32
 		allS, focusS, meetingS float64
 		deep, personDays, over int
 	)
-	q := `WITH e AS (
-			SELECT team, day, person, category, started_at IS NOT NULL AND ended_at IS NOT NULL AS timed,
-				coalesce(epoch_us(ended_at) - epoch_us(started_at), 0) AS us
-			FROM events WHERE type = '` + event.TimeLogged + `' AND day BETWEEN ` + dateExpr + ` AND ` + dateExpr + `
-		),
-		pd AS (
-			SELECT e.team, e.day, e.person,
-				coalesce(sum(e.us / 1e6), 0) AS all_s,
-				coalesce(sum(e.us / 1e6) FILTER (WHERE e.category = 'focus'), 0) AS focus_s,
-				coalesce(sum(e.us / 1e6) FILTER (WHERE e.category = 'meeting'), 0) AS meeting_s,
-				count(*) FILTER (WHERE e.category = 'focus' AND e.timed AND e.us >= coalesce(th.min_us, ` + fmt.Sprint(def.FocusBlockMin.Microseconds()) + `)) AS deep,
-				coalesce(any_value(th.over_s), ` + fmt.Sprint(def.OverworkPerDay.Seconds()) + `) AS over_s,
-				coalesce(any_value(th.workdays), ` + workdayMask(def) + `) AS workdays
-			FROM e LEFT JOIN ` + settings + ` ON th.team = e.team
-			GROUP BY e.team, e.day, e.person
-		)
+	q := `WITH ` + r.personDaysSQL(false) + `
 		SELECT team, ` + r.periodSQL("day") + ` AS period, sum(all_s), sum(focus_s), sum(meeting_s), CAST(sum(deep) AS BIGINT),
-			count(person),
-			count(person) FILTER (WHERE all_s > over_s OR substr(workdays, dayofweek(day) + 1, 1) <> '1')
+			count(person), count(person) FILTER (WHERE over)
 		FROM pd GROUP BY team, period`
 	return r.query(q, []any{r.from, r.to}, []any{&team, &period, &allS, &focusS, &meetingS, &deep, &personDays, &over}, func() error {
 		a := r.get(team, period)
@@ -696,6 +751,43 @@ func (r *outcomeRun) timeEntries() error {
 		a.overDays += over
 		return nil
 	})
+}
+
+// personDaysSQL is the common table expressions te, the time entries of
+// the periods (those with a person only, when personal), and pd: per
+// (team, team-local day, person) the seconds logged, of which focus and
+// meeting, the focus entries at least as long as the team's
+// focus_block_min (an entry missing start or end counts 0 s and is never a
+// block), and whether the day is overwork (more than the team's
+// overwork_per_day, or not one of its working days). The settings of the
+// listed teams are inlined; any other team has the org defaults. It takes
+// two arguments, the first and last day.
+func (r *outcomeRun) personDaysSQL(personal bool) string {
+	def := r.org.Team("")
+	settings := r.teamTable("th", []string{"min_us", "over_s", "workdays"}, []string{"BIGINT", "DOUBLE", "VARCHAR"},
+		func(a agreements.Agreement) []string {
+			return []string{fmt.Sprint(a.FocusBlockMin.Microseconds()), fmt.Sprint(a.OverworkPerDay.Seconds()), workdayMask(a)}
+		})
+	who := ""
+	if personal {
+		who = " AND person IS NOT NULL"
+	}
+	return `te AS (
+			SELECT team, day, person, category, started_at IS NOT NULL AND ended_at IS NOT NULL AS timed,
+				coalesce(epoch_us(ended_at) - epoch_us(started_at), 0) AS us
+			FROM events WHERE type = '` + event.TimeLogged + `'` + who + ` AND day BETWEEN ` + dateExpr + ` AND ` + dateExpr + `
+		),
+		pd AS (
+			SELECT e.team, e.day, e.person,
+				coalesce(sum(e.us / 1e6), 0) AS all_s,
+				coalesce(sum(e.us / 1e6) FILTER (WHERE e.category = 'focus'), 0) AS focus_s,
+				coalesce(sum(e.us / 1e6) FILTER (WHERE e.category = 'meeting'), 0) AS meeting_s,
+				count(*) FILTER (WHERE e.category = 'focus' AND e.timed AND e.us >= coalesce(th.min_us, ` + fmt.Sprint(def.FocusBlockMin.Microseconds()) + `)) AS deep,
+				coalesce(sum(e.us / 1e6), 0) > coalesce(any_value(th.over_s), ` + fmt.Sprint(def.OverworkPerDay.Seconds()) + `)
+					OR substr(coalesce(any_value(th.workdays), ` + workdayMask(def) + `), dayofweek(e.day) + 1, 1) <> '1' AS over
+			FROM te e LEFT JOIN ` + settings + ` ON th.team = e.team
+			GROUP BY e.team, e.day, e.person
+		)`
 }
 
 // workdayMask is a's working days as a SQL string of 7 '0'/'1', indexed

@@ -172,7 +172,9 @@ func TestOutcomeFlow(t *testing.T) {
 			want(t, m, outcomeCell{day0, outcome.LevelOrg, "", tc.metric}, tc.want)
 		})
 	}
-	wantPeople(t, m, c("tasks_completed"), 4)
+	// Task events started or completed: person 1 four (A, C), 2 two (B),
+	// 4 three (F), 3 one (D), below the floor of 2.
+	wantPeople(t, m, c("tasks_completed"), 3)
 	wantPeople(t, m, c("focus_ratio"), 0)
 	if len(m) != 3*len(outcome.Catalog) {
 		t.Errorf("%d cells, want %d (one team, its unit, the org)", len(m), 3*len(outcome.Catalog))
@@ -316,7 +318,9 @@ func TestOutcomeSLA(t *testing.T) {
 				g.ev(event.RequestResponded, 7, 9, request("R1"), who(2)),
 				g.ev(event.RequestOpened, 2, 10, request("R2"), who(3)),
 			)
-			org := mustOrg(t, "units:\n  - id: u1\n    teams:\n      - id: t1\n        response_sla: "+tc.sla+"\n")
+			// Each person opened or answered one request: a floor of 1
+			// counts them.
+			org := mustOrg(t, "min_contribution:\n  async_requests: 1\nunits:\n  - id: u1\n    teams:\n      - id: t1\n        response_sla: "+tc.sla+"\n")
 			m := outcomes(t, s, org, day0, day0+7, tc.now)
 			c := func(week int32, metric string) outcomeCell { return outcomeCell{week, outcome.LevelTeam, "t1", metric} }
 			want(t, m, c(day0, "response_within_sla_ratio"), tc.within)
@@ -352,6 +356,7 @@ func TestOutcomeUnion(t *testing.T) {
 	evs = append(evs,
 		g.ev(event.TimeLogged, 2, 9, team("t1"), who(5), logged("focus", 1)),
 		g.ev(event.RequestOpened, 2, 9, team("t2"), request("r"), who(5)),
+		g.ev(event.RequestResponded, 3, 9, team("t2"), request("r"), who(5)),
 	)
 	commit(t, s, mem, evs...)
 	m := outcomes(t, s, mustOrg(t, outcomeOrg), day0, day0, at(30, 0))

@@ -181,7 +181,7 @@ func printDemoSummary(ctx context.Context, w io.Writer, p *app.App, dlqTopic str
 		return fmt.Errorf("summarise teams: %w", err)
 	}
 	shown, rolled, complement := demoTeamDecisions(d.Cells, week.Monday())
-	fmt.Fprintf(w, "\nWeek %s (%s to %s), k = %d: %d teams shown, %d rolled up into their unit for having fewer than %d contributors to some metric family, %d hidden so the rolled-up ones cannot be derived from unit totals:\n",
+	fmt.Fprintf(w, "\nWeek %s (%s to %s), k = %d: %d teams shown, %d rolled up into their unit for having fewer than %d contributors to some metric family (or one or two holding nearly all of it), %d hidden so the rolled-up ones cannot be derived from unit totals:\n",
 		week, calendar.DayTime(week.Monday()).Format(time.DateOnly), calendar.DayTime(week.Monday()+6).Format(time.DateOnly), d.K, shown, len(rolled), d.K, len(complement))
 	for _, r := range rolled {
 		fmt.Fprintf(w, "  rolled up:     %s\n", r)
@@ -194,7 +194,8 @@ func printDemoSummary(ctx context.Context, w io.Writer, p *app.App, dlqTopic str
 
 // demoTeamDecisions sorts the teams of the published cells of the week
 // starting monday: shown (every cell visible), rolled up (some cell below
-// k) or hidden complementary (the rest), the latter two as "team (unit u)".
+// k or dominated) or hidden complementary (the rest), the latter two as
+// "team (unit u)".
 func demoTeamDecisions(cells []privacy.Published, monday int32) (shown int, rolled, complement []string) {
 	type team struct{ id, unit string }
 	worst := map[team]privacy.Reason{}
@@ -208,7 +209,7 @@ func demoTeamDecisions(cells []privacy.Published, monday int32) (shown int, roll
 		if !seen {
 			order = append(order, t)
 		}
-		if c.Reason == privacy.ReasonBelowK || r == privacy.ReasonVisible {
+		if c.Reason == privacy.ReasonBelowK || c.Reason == privacy.ReasonDominance || r == privacy.ReasonVisible {
 			r = c.Reason
 		}
 		worst[t] = r
@@ -218,7 +219,7 @@ func demoTeamDecisions(cells []privacy.Published, monday int32) (shown int, roll
 		switch worst[t] {
 		case privacy.ReasonVisible:
 			shown++
-		case privacy.ReasonBelowK:
+		case privacy.ReasonBelowK, privacy.ReasonDominance:
 			rolled = append(rolled, fmt.Sprintf("%s (unit %s)", t.id, t.unit))
 		default:
 			complement = append(complement, fmt.Sprintf("%s (unit %s)", t.id, t.unit))
