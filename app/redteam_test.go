@@ -45,6 +45,7 @@ units:
   - id: gamma
     teams:
       - id: dom-f
+      - id: dom-h
       - id: ghost-g
 `
 
@@ -123,6 +124,14 @@ func redTeamOrg() []synth.Message {
 		}
 		for p := range 4 {
 			r.logged("dom-f", fmt.Sprintf("minute.%d@redteam.example", p), "meeting", monday.Add(9*time.Hour), time.Minute)
+		}
+		// dom-h: the same 60 h, and four people with 90 minutes each (above
+		// the 1 h floor): five contributors, one of them nearly all of it.
+		for d := range 5 {
+			r.logged("dom-h", "dominant-h@redteam.example", "meeting", monday.AddDate(0, 0, d).Add(8*time.Hour), 12*time.Hour)
+		}
+		for p := range 4 {
+			r.logged("dom-h", fmt.Sprintf("ninety.%d@redteam.example", p), "meeting", monday.Add(9*time.Hour), 90*time.Minute)
 		}
 		// ghost-g: one real person, and four invented ones with one event each.
 		r.workWeek("ghost-g", 1, monday, 2)
@@ -291,6 +300,42 @@ func TestRedTeam(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusNotFound {
 			t.Errorf("the running week's report answers %s, want 404 until its release", resp.Status)
+		}
+	})
+
+	// 2. Contribution, not presence: 60 h of meetings among four people
+	// with a minute each (dom-f), or with 90 minutes each (dom-h, above the
+	// floor: the p % rule), and a one-person team with four invented
+	// one-event accounts (ghost-g) show nothing of their one person.
+	t.Run("k counts pseudonyms, not contribution", func(t *testing.T) {
+		for _, q := range []struct{ team, metric, reason string }{
+			{"dom-f", "meeting_load", "time:below_k"},
+			{"dom-h", "meeting_load", "time:dominance"},
+			{"ghost-g", "meeting_load", "time:below_k"},
+			{"ghost-g", "tasks_completed", "flow:below_k"},
+			{"ghost-g", "response_within_sla_ratio", "async:below_k"},
+		} {
+			for _, week := range []string{"2026-11-09", "2026-11-16"} {
+				_, rows := sqlRows(t, e.conn, "SELECT coalesce(CAST("+q.metric+" AS VARCHAR), 'NULL'), coalesce(suppression_reason, '') FROM shoal.weekly_outcomes WHERE team = '"+q.team+"' AND week = DATE '"+week+"'")
+				if len(rows) != 1 {
+					t.Fatalf("%s %s: %d rows", q.team, week, len(rows))
+				}
+				if *rows[0][0] != "NULL" || !strings.Contains(*rows[0][1], q.reason) {
+					t.Errorf("%s %s in %s = %s (reasons %q), want withheld with %s", q.team, q.metric, week, *rows[0][0], *rows[0][1], q.reason)
+				}
+			}
+		}
+		for _, l := range strings.Split(first["/metrics"], "\n") {
+			for _, team := range []string{"dom-f", "dom-h", "ghost-g"} {
+				if strings.HasPrefix(l, "shoal_meeting_load_seconds{") && strings.Contains(l, `team="`+team+`"`) {
+					t.Errorf("/metrics shows %s's meeting load: %s", team, l)
+				}
+			}
+		}
+		// The rules withhold only what they must: an evenly busy team
+		// shows its meeting load.
+		if got := e.sqlValue(t, "SELECT coalesce(CAST(meeting_load AS VARCHAR), 'NULL') FROM shoal.weekly_outcomes WHERE team = 'big-b' AND week = DATE '2026-11-16'"); got == "NULL" {
+			t.Error("big-b's meeting load is withheld")
 		}
 	})
 
