@@ -16,6 +16,26 @@ const (
 	Async Family = "async"
 )
 
+// Volume are the quantities that measure how much each person did in a
+// family at all (outcome.Magnitude names): the dominance rule applied to
+// them withholds every metric of the family, because where one or two
+// people did nearly all of it, every figure of the family mostly
+// describes them (four invented accounts with an hour each beside one
+// real person's forty would otherwise leave her meeting load readable:
+// the accounts' own hours are known to whoever made them). The rule on a
+// metric's own Parts withholds that metric only.
+func (f Family) Volume() []string {
+	switch f {
+	case Flow:
+		return []string{"task_starts", "task_completions"}
+	case Time:
+		return []string{"logged_seconds", "person_days"}
+	case Async:
+		return []string{"requests_opened", "requests_answered"}
+	}
+	return nil
+}
+
 // Direction says which way is better, for dashboards' thresholds and the
 // report's "improved / got worse" sentences.
 type Direction string

@@ -132,18 +132,20 @@ func (p Policy) Dominated(ms []outcome.Magnitude) bool {
 	return false
 }
 
-// DominatedCell reports whether any of the parts of c's metric
-// (outcome.Metric.Parts) is Sensitive at c: the rule is applied per
-// metric, to both parts of a ratio, so one person's overwork days withhold
-// the team's overwork signal, not its focus share. A metric of no parts,
-// or a cell without magnitudes, is not dominated.
+// DominatedCell reports whether the p % rule fails at c on its family's
+// volume (outcome.Family.Volume: then every metric of the family is
+// dominated there) or on one of its metric's own parts
+// (outcome.Metric.Parts, both parts of a ratio: then that metric only, so
+// one person's overwork days withhold the team's overwork signal, not its
+// focus share). A cell without magnitudes is not dominated.
 func (p Policy) DominatedCell(c outcome.Cell) bool {
 	m, ok := outcome.ByID(c.Metric)
 	if !ok {
 		return false
 	}
+	volume := m.Family.Volume()
 	for _, mag := range c.Magnitudes {
-		if slices.Contains(m.Parts, mag.Name) && p.Sensitive(mag) {
+		if (slices.Contains(m.Parts, mag.Name) || slices.Contains(volume, mag.Name)) && p.Sensitive(mag) {
 			return true
 		}
 	}

@@ -288,7 +288,7 @@ func (b *builder) cellView(m outcome.Metric, k, prevKey cellKey) cellView {
 		case privacy.ReasonBelowK:
 			return cellView{Value: "rolled up", Class: "muted", Title: fmt.Sprintf("fewer than %d people contributed; included in the unit's figures", b.d.K)}
 		case privacy.ReasonDominance:
-			return cellView{Value: "rolled up", Class: "muted", Title: "one or two people contributed nearly all of it; included in the unit's figures"}
+			return cellView{Value: "withheld", Class: "muted", Title: "one or two people contributed nearly all of what it adds up; included in the unit's figures"}
 		case privacy.ReasonFewSamples:
 			return cellView{Value: "too few", Class: "muted", Title: fmt.Sprintf("fewer than %d values this week: a percentile of so few would show them", m.MinSamples)}
 		}
@@ -423,9 +423,6 @@ func (b *builder) privacyLists(v *view) {
 				continue
 			}
 			w := familyWords[m.Family]
-			if reason == privacy.ReasonDominance { // rolled up like below_k: its data counts in its unit
-				reason = privacy.ReasonBelowK
-			}
 			if !slices.Contains(fams[reason], w) {
 				fams[reason] = append(fams[reason], w)
 			}

@@ -156,10 +156,13 @@ func outcomeRows(cells []privacy.Published) [][]any {
 		col[m.ID] = i
 	}
 	n := len(outcome.Catalog)
+	// A family is flagged suppressed in a row when none of its metrics
+	// there is shown and some are withheld (a weekly-only snapshot on a day
+	// does not count either way).
 	type acc struct {
-		values  []any
-		hidden  map[outcome.Family]bool
-		reasons map[string]bool
+		values      []any
+		held, shown map[outcome.Family]bool
+		reasons     map[string]bool
 	}
 	rows := map[key]*acc{}
 	var keys []key
@@ -167,21 +170,22 @@ func outcomeRows(cells []privacy.Published) [][]any {
 		k := key{c.Week, c.Level, c.Unit, c.Team}
 		a := rows[k]
 		if a == nil {
-			a = &acc{values: make([]any, n), hidden: map[outcome.Family]bool{}, reasons: map[string]bool{}}
+			a = &acc{values: make([]any, n), held: map[outcome.Family]bool{}, shown: map[outcome.Family]bool{}, reasons: map[string]bool{}}
 			rows[k] = a
 			keys = append(keys, k)
 		}
 		m, _ := outcome.ByID(c.Metric)
 		switch {
 		case !c.Visible:
-			if c.Reason.WholeFamily() {
-				a.hidden[m.Family] = true
-			}
 			if c.Reason != privacy.ReasonWeeklyOnly {
+				a.held[m.Family] = true
 				a.reasons[string(m.Family)+":"+string(c.Reason)] = true
 			}
-		case c.Defined:
-			a.values[col[c.Metric]] = c.Value
+		default:
+			a.shown[m.Family] = true
+			if c.Defined {
+				a.values[col[c.Metric]] = c.Value
+			}
 		}
 	}
 	sort.Slice(keys, func(i, j int) bool {
@@ -212,7 +216,8 @@ func outcomeRows(cells []privacy.Published) [][]any {
 		if anyHidden {
 			reason = strings.Join(reasons, ",")
 		}
-		row = append(row, a.hidden[outcome.Flow], a.hidden[outcome.Time], a.hidden[outcome.Async], anyHidden, reason)
+		hidden := func(f outcome.Family) bool { return a.held[f] && !a.shown[f] }
+		row = append(row, hidden(outcome.Flow), hidden(outcome.Time), hidden(outcome.Async), anyHidden, reason)
 		out = append(out, row)
 	}
 	return out

@@ -181,8 +181,14 @@ func printDemoSummary(ctx context.Context, w io.Writer, p *app.App, dlqTopic str
 		return fmt.Errorf("summarise teams: %w", err)
 	}
 	shown, rolled, complement := demoTeamDecisions(d.Cells, week.Monday())
-	fmt.Fprintf(w, "\nWeek %s (%s to %s), k = %d: %d teams shown, %d rolled up into their unit for having fewer than %d contributors to some metric family (or one or two holding nearly all of it), %d hidden so the rolled-up ones cannot be derived from unit totals:\n",
-		week, calendar.DayTime(week.Monday()).Format(time.DateOnly), calendar.DayTime(week.Monday()+6).Format(time.DateOnly), d.K, shown, len(rolled), d.K, len(complement))
+	dominated := 0
+	for _, c := range d.Cells {
+		if c.Week == week.Monday() && c.Level == outcome.LevelTeam && c.Reason == privacy.ReasonDominance {
+			dominated++
+		}
+	}
+	fmt.Fprintf(w, "\nWeek %s (%s to %s), k = %d: %d teams shown, %d rolled up into their unit for having fewer than %d contributors to some metric family, %d hidden so the rolled-up ones cannot be derived from unit totals; %d team figures withheld because one or two people did nearly all of what they add up:\n",
+		week, calendar.DayTime(week.Monday()).Format(time.DateOnly), calendar.DayTime(week.Monday()+6).Format(time.DateOnly), d.K, shown, len(rolled), d.K, len(complement), dominated)
 	for _, r := range rolled {
 		fmt.Fprintf(w, "  rolled up:     %s\n", r)
 	}
@@ -194,8 +200,9 @@ func printDemoSummary(ctx context.Context, w io.Writer, p *app.App, dlqTopic str
 
 // demoTeamDecisions sorts the teams of the published cells of the week
 // starting monday: shown (every cell visible), rolled up (some cell below
-// k or dominated) or hidden complementary (the rest), the latter two as
-// "team (unit u)".
+// k) or hidden complementary (the rest), the latter two as "team (unit
+// u)". A metric withheld on its own (dominance, few samples) is not a
+// team's decision.
 func demoTeamDecisions(cells []privacy.Published, monday int32) (shown int, rolled, complement []string) {
 	type team struct{ id, unit string }
 	worst := map[team]privacy.Reason{}
@@ -209,7 +216,7 @@ func demoTeamDecisions(cells []privacy.Published, monday int32) (shown int, roll
 		if !seen {
 			order = append(order, t)
 		}
-		if c.Reason == privacy.ReasonBelowK || c.Reason == privacy.ReasonDominance || r == privacy.ReasonVisible {
+		if c.Reason == privacy.ReasonBelowK || r == privacy.ReasonVisible {
 			r = c.Reason
 		}
 		worst[t] = r
@@ -219,7 +226,7 @@ func demoTeamDecisions(cells []privacy.Published, monday int32) (shown int, roll
 		switch worst[t] {
 		case privacy.ReasonVisible:
 			shown++
-		case privacy.ReasonBelowK, privacy.ReasonDominance:
+		case privacy.ReasonBelowK:
 			rolled = append(rolled, fmt.Sprintf("%s (unit %s)", t.id, t.unit))
 		default:
 			complement = append(complement, fmt.Sprintf("%s (unit %s)", t.id, t.unit))
