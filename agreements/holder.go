@@ -1,7 +1,9 @@
 package agreements
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"os"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -20,6 +22,7 @@ type Holder struct {
 
 	org    atomic.Pointer[Org]
 	reload sync.Mutex // one Reload at a time
+	sum    [32]byte   // sha256 of the file in force (under reload)
 
 	unlisted  sync.Map // team id → struct{}: logged once
 	nUnlisted atomic.Int64
@@ -38,11 +41,16 @@ func NewHolder(path string, logger *slog.Logger) (*Holder, error) {
 		h.logger.Info("no teams file: built-in defaults apply to every team", "min_group_size", o.MinGroupSize())
 		return h, nil
 	}
-	o, err := Load(path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read teams file: %w", err)
+	}
+	o, err := Parse(path, b)
 	if err != nil {
 		return nil, err
 	}
 	h.org.Store(o)
+	h.sum = sha256.Sum256(b)
 	h.logLoaded("teams file loaded", o)
 	return h, nil
 }
@@ -57,25 +65,39 @@ func (h *Holder) logLoaded(msg string, o *Org) {
 func (h *Holder) Get() *Org { return h.org.Load() }
 
 // Reload re-reads the file. On success the new Org is in force for every
-// later Get; on error the old Org stays in force, and the error (every
-// problem, one per line) is logged and returned. Without a file it does
-// nothing.
-func (h *Holder) Reload() error {
+// later Get and changed is true; a file whose bytes are those already in
+// force changes nothing (changed false: reloads cost a read and a hash,
+// however often they are asked for). On error the old Org stays in
+// force, and the error (every problem, one per line) is logged and
+// returned. Without a file it does nothing. One Reload runs at a time.
+func (h *Holder) Reload() (changed bool, err error) {
 	h.reload.Lock()
 	defer h.reload.Unlock()
 	if h.path == "" {
 		h.logger.Info("reload: no teams file, built-in defaults stay in force")
-		return nil
+		return false, nil
 	}
-	o, err := Load(h.path)
+	b, err := os.ReadFile(h.path)
 	if err != nil {
 		err = fmt.Errorf("teams file not reloaded, the previous version stays in force:\n%w", err)
 		h.logger.Error("reload refused", "file", h.path, "err", err)
-		return err
+		return false, err
+	}
+	sum := sha256.Sum256(b)
+	if sum == h.sum {
+		h.logger.Info("reload: the teams file is unchanged", "file", h.path)
+		return false, nil
+	}
+	o, err := Parse(h.path, b)
+	if err != nil {
+		err = fmt.Errorf("teams file not reloaded, the previous version stays in force:\n%w", err)
+		h.logger.Error("reload refused", "file", h.path, "err", err)
+		return false, err
 	}
 	h.org.Store(o)
+	h.sum = sum
 	h.logLoaded("teams file reloaded", o)
-	return nil
+	return true, nil
 }
 
 // Unlisted records a team seen in events that the file does not list. It

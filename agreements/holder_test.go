@@ -68,13 +68,18 @@ func TestHolderReload(t *testing.T) {
 			}
 			before := h.Get()
 			writeFile(t, path, tc.edit)
-			err = h.Reload()
+			changed, err := h.Reload()
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("Reload: %v", err)
 				}
-				if h.Get() == before {
-					t.Error("Reload kept the old Org")
+				if h.Get() == before || !changed {
+					t.Errorf("Reload kept the old Org (changed %v)", changed)
+				}
+				// The same bytes again change nothing: reloads coalesce.
+				now := h.Get()
+				if again, err := h.Reload(); err != nil || again || h.Get() != now {
+					t.Errorf("reloading an unchanged file: changed %v, err %v, same Org %v; want false, nil, true", again, err, h.Get() == now)
 				}
 				if !strings.Contains(logs.String(), "teams file reloaded") {
 					t.Errorf("no reload log line in:\n%s", logs.String())
@@ -109,8 +114,8 @@ func TestNewHolder(t *testing.T) {
 		if h.Get().MinGroupSize() != 5 || len(h.Get().Teams()) != 0 {
 			t.Errorf("Get() = %+v, want Default()", h.Get())
 		}
-		if err := h.Reload(); err != nil {
-			t.Errorf("Reload without a file = %v, want nil", err)
+		if changed, err := h.Reload(); err != nil || changed {
+			t.Errorf("Reload without a file = %v, %v; want false, nil", changed, err)
 		}
 	})
 	t.Run("bad file is refused", func(t *testing.T) {
@@ -215,7 +220,7 @@ func TestHolderConcurrency(t *testing.T) {
 	for i := range 50 {
 		content := []string{goodFile, editFile, badEdit}[i%3]
 		writeFile(t, path, content)
-		h.Reload() // errors are expected for badEdit; old Org stays
+		_, _ = h.Reload() // errors are expected for badEdit; old Org stays
 	}
 	close(stop)
 	wg.Wait()

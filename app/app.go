@@ -3,6 +3,7 @@ package app
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,6 +43,8 @@ type App struct {
 	reg      *prometheus.Registry
 	ln       net.Listener
 	srv      *http.Server
+	web      *webAuth
+	tls      bool // the HTTP endpoint serves TLS (--web-config-file)
 	teams    *agreements.Holder
 	exporter *metrics.Exporter
 	reports  *report.Service
@@ -125,11 +128,21 @@ func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *A
 		}
 	}
 	p.reports = report.NewService(filepath.Join(cfg.DataDir, "reports"), p.ReportData, p.latestReportWeek, p.now, logger)
+	if p.web, err = newWebAuth(cfg.WebConfigFile); err != nil {
+		return nil, err
+	}
+	tlsCfg, err := p.web.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
 	p.ln, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on --http-addr %s: %w (pick a free port, e.g. --http-addr 127.0.0.1:0)", cfg.HTTPAddr, err)
 	}
-	p.srv = &http.Server{Handler: p.routes(), ReadHeaderTimeout: 10 * time.Second}
+	if tlsCfg != nil {
+		p.ln, p.tls = tls.NewListener(p.ln, tlsCfg), true
+	}
+	p.srv = &http.Server{Handler: p.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	return p, nil
 }
 
@@ -149,13 +162,16 @@ func (p *App) location(team string) *time.Location {
 // reload re-reads the teams file; a bad edit leaves the old one in force.
 // Released weeks keep the hierarchy they were decided under: the new file
 // decides the weeks released from now on (and the SQL endpoint's
-// team_agreements table).
-func (p *App) reload() error {
-	if err := p.teams.Reload(); err != nil {
-		return err
+// team_agreements table). Reloads coalesce: one runs at a time (the
+// holder's lock), a file whose content did not change changes nothing,
+// and only a changed file republishes the SQL tables.
+func (p *App) reload() (changed bool, err error) {
+	changed, err = p.teams.Reload()
+	if err != nil || !changed {
+		return false, err
 	}
-	p.RefreshSQLNow(context.Background(), true)
-	return nil
+	p.RefreshSQLNow(context.Background(), false)
+	return true, nil
 }
 
 // refreshInterval is how often the exported snapshot is re-read from the
@@ -204,7 +220,8 @@ func (p *App) RefreshMetrics(ctx context.Context) error {
 
 func (p *App) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", metrics.Handler(p.reg, p.exporter))
+	user := func(h http.Handler) http.Handler { return p.web.wrap(userOnly, h) }
+	mux.Handle("GET /metrics", p.web.wrap(asConfigd, metrics.Handler(p.reg, p.exporter)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if ok, why := p.consumer.Readiness(); !ok {
@@ -213,14 +230,19 @@ func (p *App) routes() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
-		if err := p.reload(); err != nil {
+	mux.Handle("POST /-/reload", user(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		changed, err := p.reload()
+		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		if !changed {
+			fmt.Fprintln(w, "teams file unchanged")
+			return
+		}
 		fmt.Fprintln(w, "teams file reloaded")
-	})
-	p.reports.Routes(mux)
+	})))
+	p.reports.Routes(mux, user)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Shoal: /metrics (Prometheus), /healthz, /readyz, /reports/ (weekly reports)")
 	})
@@ -228,7 +250,12 @@ func (p *App) routes() http.Handler {
 }
 
 // URL is the base URL of the HTTP endpoint.
-func (p *App) URL() string { return "http://" + p.ln.Addr().String() }
+func (p *App) URL() string {
+	if p.tls {
+		return "https://" + p.ln.Addr().String()
+	}
+	return "http://" + p.ln.Addr().String()
+}
 
 // Run serves until ctx ends or a component fails, then shuts down in
 // order: stop fetching and flush the last batch, stop the background loops
@@ -293,7 +320,7 @@ func (p *App) reloadOnHUP(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			_ = p.reload()
+			_, _ = p.reload()
 		}
 	}
 }

@@ -35,6 +35,10 @@ type Config struct {
 	EmbeddedAddr string `yaml:"embedded_addr"`
 	// HTTPAddr serves /metrics, /healthz and /readyz. Default: 127.0.0.1:9464
 	HTTPAddr string `yaml:"http_addr"`
+	// WebConfigFile is the exporter toolkit's web configuration (TLS, basic
+	// auth users with bcrypt hashes) for the HTTP endpoint. Default: none
+	// (plain HTTP; reports and admin routes answer loopback clients only)
+	WebConfigFile string `yaml:"web_config_file"`
 	// Teams is the team agreements file (docs/agreements.md): units, time
 	// zones, response SLAs, working days, min_group_size. Default: none
 	// (every team gets the built-in defaults, UTC).
@@ -99,6 +103,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the DuckDB file and the embedded broker's log")
 	fs.StringVar(&c.EmbeddedAddr, "embedded-addr", c.EmbeddedAddr, "listen address of the embedded Kafka-protocol broker (used when --brokers is empty)")
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address serving /metrics, /healthz, /readyz and /reports/")
+	fs.StringVar(&c.WebConfigFile, "web-config-file", c.WebConfigFile, "Prometheus exporter-toolkit web configuration (YAML: tls_server_config, basic_auth_users with bcrypt hashes) for the HTTP endpoint; without basic_auth_users the reports and /-/reload answer loopback clients only, /healthz and /readyz are always open")
 	fs.StringVar(&c.Teams, "teams", c.Teams, "team agreements file (YAML: units, time zones, response SLAs, working days, min_group_size); reload with SIGHUP or POST /-/reload")
 	fs.StringVar(&c.PseudonymKeyFile, "pseudonym-key-file", c.PseudonymKeyFile, "file with the secret key (>= 32 bytes) that pseudonymizes person ids; create one with: head -c 32 /dev/urandom > shoal.key")
 	fs.IntVar(&c.DuckDBThreads, "duckdb-threads", c.DuckDBThreads, "DuckDB threads (0 = one less than the cores, at least 1, so the spare core prepares the next batch; all of them for the commit steps that scan the stored tables)")

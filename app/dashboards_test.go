@@ -59,8 +59,8 @@ func TestAgreementGauges(t *testing.T) {
 	if err := os.WriteFile(p.cfg.Teams, []byte(edited), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.reload(); err != nil {
-		t.Fatal(err)
+	if changed, err := p.reload(); err != nil || !changed {
+		t.Fatalf("reload: changed %v, err %v", changed, err)
 	}
 	after := sla()
 	if len(after) != len(before) {

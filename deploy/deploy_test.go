@@ -31,7 +31,7 @@ func runFlags(t *testing.T) map[string]bool {
 		t.Fatal(err)
 	}
 	flags := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`).FindAllStringSubmatch(string(b), -1) {
+	for _, m := range regexp.MustCompile(`(?m)^  -([a-z0-9.-]+)`).FindAllStringSubmatch(string(b), -1) {
 		flags[m[1]] = true
 	}
 	if !flags["brokers"] || !flags["pseudonym-key-file"] {
@@ -157,6 +157,26 @@ func TestCompose(t *testing.T) {
 
 	shoal := c.Services["shoal"]
 	flags := runFlags(t)
+	// The HTTP endpoint has users (a secret), and Prometheus scrapes with
+	// the password (another secret) that prometheus.yml names.
+	if !contains(shoal.Command, "--web-config-file=/run/secrets/shoal_web_config") || !contains(shoal.Secrets, "shoal_web_config") || c.Secrets["shoal_web_config"].File == "" {
+		t.Errorf("shoal's HTTP endpoint has no web config from a secret: command %v, secrets %v", shoal.Command, shoal.Secrets)
+	}
+	var prom struct {
+		ScrapeConfigs []struct {
+			JobName   string `yaml:"job_name"`
+			BasicAuth struct {
+				Username     string `yaml:"username"`
+				PasswordFile string `yaml:"password_file"`
+			} `yaml:"basic_auth"`
+		} `yaml:"scrape_configs"`
+	}
+	readYAML(t, "prometheus/prometheus.yml", &prom)
+	for _, sc := range prom.ScrapeConfigs {
+		if sc.JobName == "shoal" && (sc.BasicAuth.PasswordFile != "/run/secrets/prometheus_shoal_password" || !contains(c.Services["prometheus"].Secrets, "prometheus_shoal_password")) {
+			t.Errorf("Prometheus scrapes Shoal without the password secret: %+v", sc.BasicAuth)
+		}
+	}
 	if len(shoal.Command) == 0 || shoal.Command[0] != "run" {
 		t.Errorf("shoal command %v does not start with run", shoal.Command)
 	}
@@ -433,16 +453,23 @@ func TestKubernetes(t *testing.T) {
 		t.Errorf("data dir %s is not on a PersistentVolumeClaim (mounts %v, claims %v)", settings["data-dir"], mounts, claims)
 	}
 
-	// Scrape annotations name the container's port.
+	// The HTTP endpoint's users come from a Secret, and the port is the
+	// container's: Prometheus scrapes it with the user (no open scrape
+	// annotations: they cannot carry a password).
 	port := ""
 	for _, p := range c.Ports {
 		if p.Name == "http" {
 			port = strconv.Itoa(p.ContainerPort)
 		}
 	}
-	ann := spec.Template.Metadata.Annotations
-	if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/port"] != port || ann["prometheus.io/path"] != "/metrics" || !strings.HasSuffix(settings["http-addr"], ":"+port) {
-		t.Errorf("scrape annotations %v, http port %q, http_addr %q", ann, port, settings["http-addr"])
+	if !strings.HasSuffix(settings["http-addr"], ":"+port) {
+		t.Errorf("http port %q, http_addr %q", port, settings["http-addr"])
+	}
+	if got := vols[volumeOf(mounts, settings["web-config-file"])]; got != "secret/shoal-web-config" {
+		t.Errorf("the web config %q does not come from the Secret shoal-web-config (volume: %q)", settings["web-config-file"], got)
+	}
+	if ann := spec.Template.Metadata.Annotations; ann["prometheus.io/scrape"] == "true" {
+		t.Error("scrape annotations are set: an annotation-driven scrape has no password and gets 401")
 	}
 
 	// Every Service selects the pod; one is the governing service.

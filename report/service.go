@@ -123,12 +123,13 @@ var FilePattern = regexp.MustCompile(`^(\d{4}-W\d{2}|last-week)\.(html|md|csv)$`
 
 // Routes serves the reports: an index at /reports/ and each report at
 // /reports/{week}.{format}, rendered on demand when no file exists yet.
-func (s *Service) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /reports", func(w http.ResponseWriter, r *http.Request) {
+// guard wraps every handler (access control).
+func (s *Service) Routes(mux *http.ServeMux, guard func(http.Handler) http.Handler) {
+	mux.Handle("GET /reports", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/reports/", http.StatusMovedPermanently)
-	})
-	mux.HandleFunc("GET /reports/{$}", s.serveIndex)
-	mux.HandleFunc("GET /reports/{file}", s.serve)
+	})))
+	mux.Handle("GET /reports/{$}", guard(http.HandlerFunc(s.serveIndex)))
+	mux.Handle("GET /reports/{file}", guard(http.HandlerFunc(s.serve)))
 }
 
 func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
@@ -171,10 +172,8 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "report not rendered: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
-		// A released week never changes: its report is kept.
-		if err := s.save(file, b); err != nil {
-			s.log.Warn("report rendered but not kept", "component", "report", "week", week.String(), "err", err)
-		}
+		// Rendered for this request only: a request never writes a file
+		// (the release writes its week's report).
 	}
 	h := w.Header()
 	h.Set("Content-Type", f.ContentType())

@@ -61,6 +61,7 @@ func commands() []command {
 		{"publish", "Publish an NDJSON file of events to Kafka.", runPublish},
 		{"sql", "Query a running Shoal's governed SQL endpoint.", runSQL},
 		{"report", "Fetch the weekly HR report from a running Shoal.", runReport},
+		{"web-user", "Print a web configuration file with one basic-auth user.", runWebUser},
 		{"dashboards", "Write the generated Grafana dashboards.", runDashboards},
 		{"bench", "Benchmark Shoal against real alternatives on the same data.", runBench},
 	}

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 
@@ -20,7 +23,9 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	weekFlag := fs.String("week", "", "ISO week to report, e.g. 2026-W47 (default: the last released week)")
 	formatFlag := fs.String("format", "html", "html (one self-contained file), md (Markdown) or csv")
 	out := fs.String("out", ".", "directory to write the report into (named like 2026-W47.html); - writes it to stdout")
-	server := fs.String("server", "http://127.0.0.1:9464", "base URL of the running Shoal's HTTP endpoint (its --http-addr)")
+	server := fs.String("server", "http://127.0.0.1:9464", "base URL of the running Shoal's HTTP endpoint (its --http-addr; https:// when its --web-config-file has TLS)")
+	user := fs.String("user", "", "basic-auth user of the server's --web-config-file; the password is read from the SHOAL_WEB_PASSWORD environment variable")
+	caFile := fs.String("ca-file", "", "PEM file of the CA (or the self-signed certificate) that the server's TLS certificate is checked against (default: the system's roots)")
 	if err := parseFlags(fs, args, nil, nil, stdout); err != nil {
 		return err
 	}
@@ -36,7 +41,22 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		stem = w.String()
 	}
-	name, body, err := report.Fetch(ctx, *server, stem, f)
+	client := report.Client{User: *user, Password: os.Getenv("SHOAL_WEB_PASSWORD")}
+	if *user != "" && client.Password == "" {
+		return fmt.Errorf("--user %s: set the password in the SHOAL_WEB_PASSWORD environment variable (never on the command line, where other users can read it)", *user)
+	}
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			return fmt.Errorf("--ca-file: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--ca-file %s: no PEM certificate in it", *caFile)
+		}
+		client.HTTP = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}
+	}
+	name, body, err := client.Fetch(ctx, *server, stem, f)
 	if err != nil {
 		return err
 	}
