@@ -162,7 +162,7 @@ func TestCompose(t *testing.T) {
 	if !contains(shoal.Command, "--web-config-file=/run/secrets/shoal_web_config") || !contains(shoal.Secrets, "shoal_web_config") || c.Secrets["shoal_web_config"].File == "" {
 		t.Errorf("shoal's HTTP endpoint has no web config from a secret: command %v, secrets %v", shoal.Command, shoal.Secrets)
 	}
-	var prom struct {
+	var promCfg struct {
 		ScrapeConfigs []struct {
 			JobName   string `yaml:"job_name"`
 			BasicAuth struct {
@@ -171,8 +171,8 @@ func TestCompose(t *testing.T) {
 			} `yaml:"basic_auth"`
 		} `yaml:"scrape_configs"`
 	}
-	readYAML(t, "prometheus/prometheus.yml", &prom)
-	for _, sc := range prom.ScrapeConfigs {
+	readYAML(t, "prometheus/prometheus.yml", &promCfg)
+	for _, sc := range promCfg.ScrapeConfigs {
 		if sc.JobName == "shoal" && (sc.BasicAuth.PasswordFile != "/run/secrets/prometheus_shoal_password" || !contains(c.Services["prometheus"].Secrets, "prometheus_shoal_password")) {
 			t.Errorf("Prometheus scrapes Shoal without the password secret: %+v", sc.BasicAuth)
 		}
