@@ -3,8 +3,8 @@ package agreements
 import (
 	"crypto/sha256"
 	"fmt"
-	"os"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 )
