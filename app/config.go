@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoal-analytics/shoal/broker"
 	"github.com/shoal-analytics/shoal/ingest"
 	sqlserver "github.com/shoal-analytics/shoal/sql"
 	"github.com/shoal-analytics/shoal/transform"
@@ -31,7 +32,9 @@ type Config struct {
 	// broker runs, its log (kafka/). Default: data (run), shoal-demo (demo)
 	DataDir string `yaml:"data_dir"`
 	// EmbeddedAddr is where the embedded Kafka-protocol broker listens when
-	// no brokers are configured. Default: 127.0.0.1:9092
+	// no brokers are configured: a loopback address only (localhost,
+	// 127.0.0.0/8 or ::1), as the broker has no authentication.
+	// Default: 127.0.0.1:9092
 	EmbeddedAddr string `yaml:"embedded_addr"`
 	// HTTPAddr serves /metrics, /healthz and /readyz. Default: 127.0.0.1:9464
 	HTTPAddr string `yaml:"http_addr"`
@@ -97,7 +100,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Config.RegisterFlags("", fs)
 	c.SQL.RegisterFlags("sql-", fs)
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the DuckDB file and the embedded broker's log")
-	fs.StringVar(&c.EmbeddedAddr, "embedded-addr", c.EmbeddedAddr, "listen address of the embedded Kafka-protocol broker (used when --brokers is empty)")
+	fs.StringVar(&c.EmbeddedAddr, "embedded-addr", c.EmbeddedAddr, "listen address of the embedded Kafka-protocol broker (used when --brokers is empty); loopback only (localhost, 127.0.0.0/8 or ::1): it has no authentication, so run a real Kafka and pass --brokers to publish from other hosts")
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address serving /metrics, /healthz, /readyz and /reports/")
 	fs.StringVar(&c.Teams, "teams", c.Teams, "team agreements file (YAML: units, time zones, response SLAs, working days, min_group_size); reload with SIGHUP or POST /-/reload")
 	fs.StringVar(&c.PseudonymKeyFile, "pseudonym-key-file", c.PseudonymKeyFile, "file with the secret key (>= 32 bytes) that pseudonymizes person ids; create one with: head -c 32 /dev/urandom > shoal.key")
@@ -127,8 +130,8 @@ func (c *Config) Validate(requireKey bool) error {
 		errs = append(errs, errors.New("data-dir must not be empty"))
 	}
 	if len(c.Brokers) == 0 {
-		if _, _, err := net.SplitHostPort(c.EmbeddedAddr); err != nil {
-			errs = append(errs, fmt.Errorf("embedded-addr %q: %w (use host:port, e.g. 127.0.0.1:9092)", c.EmbeddedAddr, err))
+		if err := broker.CheckLoopback(c.EmbeddedAddr); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
