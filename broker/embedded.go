@@ -26,7 +26,7 @@ func StartEmbedded(addr, dataDir string, partitions int, topics []string, logger
 		return nil, err
 	}
 	logDir := filepath.Join(dataDir, "kafka")
-	if err := os.MkdirAll(logDir, 0o750); err != nil {
+	if err := os.MkdirAll(logDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create the embedded broker's log directory: %w (make --data-dir writable, or pass --brokers to use your Kafka)", err)
 	}
 	var bound string

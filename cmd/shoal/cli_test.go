@@ -32,6 +32,10 @@ func TestRunRefusesBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyPath, _ := apptest.TestKey(t, dir)
+	if err := os.MkdirAll(filepath.Join(dir, "data", "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	inside, _ := apptest.TestKey(t, filepath.Join(dir, "data", "secrets")) // a backup of the data would carry it
 	base := []string{"run", "--data-dir", filepath.Join(dir, "data"), "--http-addr", "127.0.0.1:0", "--embedded-addr", "127.0.0.1:0"}
 	tests := []struct {
 		name     string
@@ -43,6 +47,7 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"no key file", base, nil, 1, []string{"pseudonym-key-file is required", "head -c 32 /dev/urandom"}},
 		{"missing key file", append(base, "--pseudonym-key-file", filepath.Join(dir, "nope.key")), nil, 1, []string{"pseudonym key file", "no such file", "head -c 32"}},
 		{"short key file", append(base, "--pseudonym-key-file", short), nil, 1, []string{"9 bytes, need at least 32"}},
+		{"key file inside the data dir", append(base, "--pseudonym-key-file", inside), nil, 1, []string{"pseudonym-key-file " + inside + " is inside data-dir", "a backup or copy of the data directory would carry the key", "Keep the key outside the data directory"}},
 		{"unknown yaml key", append(base, "--pseudonym-key-file", keyPath, "--config", "testdata/unknown_key.bad.yaml"), nil, 2, []string{"unknown_key.bad.yaml", "line 2", "batch_sise"}},
 		{"bad yaml duration", append(base, "--pseudonym-key-file", keyPath, "--config", "testdata/bad_duration.bad.yaml"), nil, 2, []string{"bad_duration.bad.yaml", "fast"}},
 		{"same topics in yaml", append(base, "--pseudonym-key-file", keyPath, "--config", "testdata/same_topics.bad.yaml"), nil, 1, []string{"dlq topic must differ"}},
