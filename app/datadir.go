@@ -18,6 +18,10 @@ import (
 // (directories 0700, files 0600).
 const groupOther fs.FileMode = 0o077
 
+// chmod is os.Chmod; tests make it fail as it does for another user's
+// path (they may run as root, who may chmod anything).
+var chmod = os.Chmod
+
 // secureDataDir creates dir (0700) if it is missing and makes it and
 // everything in it private to Shoal's user: it sets the process umask to
 // 077, so that what Shoal and its libraries create from now on (DuckDB's
@@ -64,7 +68,7 @@ func secureDataDir(dir string, logger *slog.Logger) error {
 			return nil
 		}
 		private := mode &^ groupOther
-		if err := os.Chmod(path, private); errors.Is(err, fs.ErrNotExist) {
+		if err := chmod(path, private); errors.Is(err, fs.ErrNotExist) {
 			return nil
 		} else if err != nil {
 			refused = append(refused, fmt.Errorf("%s has mode %04o%s and cannot be made %04o: %w", path, mode.Perm(), ownerNote(info), private.Perm(), err))

@@ -2,9 +2,11 @@ package app
 
 import (
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/shoal-analytics/shoal/app/apptest"
@@ -146,6 +148,77 @@ func TestKeyInsideDataDir(t *testing.T) {
 	for _, tc := range tests {
 		if got := keyInsideDataDir(tc.key, tc.dir); got != tc.inside {
 			t.Errorf("keyInsideDataDir(%q, %q) = %v, want %v", tc.key, tc.dir, got, tc.inside)
+		}
+	}
+}
+
+// TestSecureDataDir: what is open is tightened and logged, a symbolic link
+// is not followed out of the data dir, and a path that cannot be made
+// private is refused with what to do.
+func TestSecureDataDir(t *testing.T) {
+	base := t.TempDir()
+	dir, outside := filepath.Join(base, "data"), filepath.Join(base, "outside.txt")
+	for _, p := range []string{dir, filepath.Join(dir, "sub")} {
+		if err := os.Mkdir(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{outside, filepath.Join(dir, "sub", "f")} {
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	open := func() {
+		for p, m := range map[string]fs.FileMode{dir: 0o755, filepath.Join(dir, "sub"): 0o750, filepath.Join(dir, "sub", "f"): 0o644, outside: 0o644} {
+			if err := os.Chmod(p, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	open()
+	logs := &apptest.SyncBuffer{}
+	if err := secureDataDir(dir, slog.New(slog.NewTextHandler(logs, nil))); err != nil {
+		t.Fatal(err)
+	}
+	assertModes(t, map[string]fs.FileMode{dir: 0o700, filepath.Join(dir, "sub"): 0o700, filepath.Join(dir, "sub", "f"): 0o600, outside: 0o644})
+	if l := string(logs.Bytes()); !strings.Contains(l, `tightened=". 0755→0700, sub/ (2 paths)"`) {
+		t.Errorf("log does not say what was tightened:\n%s", l)
+	}
+
+	open()
+	defer func(orig func(string, fs.FileMode) error) { chmod = orig }(chmod)
+	chmod = func(path string, mode fs.FileMode) error {
+		if path == filepath.Join(dir, "sub") {
+			return &fs.PathError{Op: "chmod", Path: path, Err: syscall.EPERM}
+		}
+		return os.Chmod(path, mode)
+	}
+	err := secureDataDir(dir, apptest.DiscardLogger())
+	if err == nil {
+		t.Fatal("a path that cannot be made private was accepted")
+	}
+	t.Logf("refused: %v", err)
+	for _, want := range []string{filepath.Join(dir, "sub") + " has mode 0750 and cannot be made 0700", "operation not permitted",
+		"must be private to Shoal's user", "chown them", "point --data-dir at a new directory Shoal creates, e.g. " + filepath.Join(dir, "shoal")} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q:\n%v", want, err)
+		}
+	}
+}
+
+func assertModes(t *testing.T, want map[string]fs.FileMode) {
+	t.Helper()
+	for p, m := range want {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != m {
+			t.Errorf("%s has mode %04o, want %04o", p, fi.Mode().Perm(), m)
 		}
 	}
 }
