@@ -20,12 +20,15 @@ RUN apt-get update \
  && groupadd --system --gid 10001 shoal \
  && useradd --system --uid 10001 --gid shoal --home-dir /var/lib/shoal --shell /usr/sbin/nologin shoal \
  && mkdir -p /var/lib/shoal \
- && chown shoal:shoal /var/lib/shoal
+ && chown shoal:shoal /var/lib/shoal \
+ && chmod 0700 /var/lib/shoal
 COPY --from=build /out/shoal /usr/local/bin/shoal
 # Never root: the DuckDB file and the pseudonym key are read by uid 10001.
 USER 10001:10001
 WORKDIR /var/lib/shoal
 # The DuckDB file (shoal.duckdb) lives here: keep it on a persistent volume.
+# Shoal keeps it 0700 and its files 0600 (it tightens them at startup and
+# refuses a directory it does not own and cannot make private).
 VOLUME ["/var/lib/shoal"]
 EXPOSE 9464
 ENTRYPOINT ["/usr/local/bin/shoal"]

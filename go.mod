@@ -37,6 +37,8 @@ require (
 	golang.org/x/time v0.14.0 // indirect
 )
 
+require github.com/yuin/goldmark v1.8.7
+
 require (
 	codeberg.org/go-fonts/liberation v0.5.0 // indirect
 	codeberg.org/go-latex/latex v0.2.0 // indirect

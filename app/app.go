@@ -59,7 +59,9 @@ type App struct {
 	releaseMu sync.Mutex
 }
 
-// New builds every component; nothing consumes until Run.
+// New builds every component; nothing consumes until Run. It sets the
+// process umask to 077 and makes the data directory private
+// (secureDataDir) before anything is written there.
 func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *App, err error) {
 	p := &App{cfg: cfg, log: logger, reg: prometheus.NewRegistry(), now: cfg.Now}
 	if p.now == nil {
@@ -77,8 +79,10 @@ func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *A
 	if err != nil {
 		return nil, fmt.Errorf("teams file:\n%w", err)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+	// Before anything writes there: the data dir and every file in it are
+	// private to Shoal's user, those already there and those to come.
+	if err := secureDataDir(cfg.DataDir, logger); err != nil {
+		return nil, err
 	}
 	pseudo, err := privacy.NewPseudonymizer(key)
 	if err != nil {

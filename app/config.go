@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoal-analytics/shoal/broker"
 	"github.com/shoal-analytics/shoal/ingest"
 	sqlserver "github.com/shoal-analytics/shoal/sql"
 	"github.com/shoal-analytics/shoal/transform"
@@ -27,11 +28,15 @@ type Config struct {
 	// SQL is the governed SQL endpoint (--sql-* flags; off by default).
 	SQL sqlserver.Config `yaml:",inline"`
 
-	// DataDir holds the DuckDB file (shoal.duckdb) and, when the embedded
-	// broker runs, its log (kafka/). Default: data (run), shoal-demo (demo)
+	// DataDir holds the DuckDB file (shoal.duckdb), the reports (reports/)
+	// and, when the embedded broker runs, its log (kafka/). Shoal makes it
+	// 0700 and every file in it 0600 at startup. Default: data (run),
+	// shoal-demo (demo)
 	DataDir string `yaml:"data_dir"`
 	// EmbeddedAddr is where the embedded Kafka-protocol broker listens when
-	// no brokers are configured. Default: 127.0.0.1:9092
+	// no brokers are configured: a loopback address only (localhost,
+	// 127.0.0.0/8 or ::1), as the broker has no authentication.
+	// Default: 127.0.0.1:9092
 	EmbeddedAddr string `yaml:"embedded_addr"`
 	// HTTPAddr serves /metrics, /healthz and /readyz. Default: 127.0.0.1:9464
 	HTTPAddr string `yaml:"http_addr"`
@@ -44,7 +49,8 @@ type Config struct {
 	// (every team gets the built-in defaults, UTC).
 	Teams string `yaml:"teams"`
 	// PseudonymKeyFile holds the secret HMAC key (≥ 32 bytes) for person
-	// pseudonyms. Required by run; demo generates one in its data dir.
+	// pseudonyms. Required by run, outside DataDir (a backup of the data
+	// must not carry its key); demo generates one in its data dir.
 	PseudonymKeyFile string `yaml:"pseudonym_key_file"`
 	// DuckDBThreads caps DuckDB's threads. Default: 0 = one less than the cores, at least 1,
 	// and all the cores for the commit steps that scan the stored tables
@@ -100,12 +106,12 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ConfigFile, "config", "", "optional YAML file with any of these settings (keys: flag names with _ for -); unknown keys are an error")
 	c.Config.RegisterFlags("", fs)
 	c.SQL.RegisterFlags("sql-", fs)
-	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the DuckDB file and the embedded broker's log")
-	fs.StringVar(&c.EmbeddedAddr, "embedded-addr", c.EmbeddedAddr, "listen address of the embedded Kafka-protocol broker (used when --brokers is empty)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the DuckDB file, the reports and the embedded broker's log; made private at startup (0700, files 0600)")
+	fs.StringVar(&c.EmbeddedAddr, "embedded-addr", c.EmbeddedAddr, "listen address of the embedded Kafka-protocol broker (used when --brokers is empty); loopback only (localhost, 127.0.0.0/8 or ::1): it has no authentication, so run a real Kafka and pass --brokers to publish from other hosts")
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address serving /metrics, /healthz, /readyz and /reports/")
 	fs.StringVar(&c.WebConfigFile, "web-config-file", c.WebConfigFile, "Prometheus exporter-toolkit web configuration (YAML: tls_server_config, basic_auth_users with bcrypt hashes) for the HTTP endpoint; without basic_auth_users the reports and /-/reload answer loopback clients only, /healthz and /readyz are always open")
 	fs.StringVar(&c.Teams, "teams", c.Teams, "team agreements file (YAML: units, time zones, response SLAs, working days, min_group_size); reload with SIGHUP or POST /-/reload")
-	fs.StringVar(&c.PseudonymKeyFile, "pseudonym-key-file", c.PseudonymKeyFile, "file with the secret key (>= 32 bytes) that pseudonymizes person ids; create one with: head -c 32 /dev/urandom > shoal.key")
+	fs.StringVar(&c.PseudonymKeyFile, "pseudonym-key-file", c.PseudonymKeyFile, "file with the secret key (>= 32 bytes) that pseudonymizes person ids, outside --data-dir; create one with: head -c 32 /dev/urandom > shoal.key")
 	fs.IntVar(&c.DuckDBThreads, "duckdb-threads", c.DuckDBThreads, "DuckDB threads (0 = one less than the cores, at least 1, so the spare core prepares the next batch; all of them for the commit steps that scan the stored tables)")
 	fs.StringVar(&c.DuckDBMemoryLimit, "duckdb-memory-limit", c.DuckDBMemoryLimit, "DuckDB memory limit, e.g. 2GB (empty = DuckDB default)")
 	fs.StringVar(&c.DuckDBCheckpointThreshold, "duckdb-checkpoint-threshold", c.DuckDBCheckpointThreshold, "write-ahead log size that makes DuckDB checkpoint, e.g. 256MB: larger is fewer checkpoints and a longer replay after a crash; Shoal also checkpoints "+transform.IdleCheckpointAfter.String()+" after the last commit when the stream pauses (empty = "+transform.DefaultCheckpointThreshold+")")
@@ -115,8 +121,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SettleDelay, "settle-delay", c.SettleDelay, "how long after an ISO week ends (in the org's time zone) it is released to /metrics, SQL and the reports; a released week never changes, and later entries for it are counted, not shown (0 = as soon as it ends)")
 }
 
-// Validate reports every problem at once; requireKey makes the pseudonym
-// key file required (run), demo generates one.
+// Validate reports every problem at once; requireKey (run) makes the
+// pseudonym key file required and refuses one inside the data directory,
+// demo generates one there.
 func (c *Config) Validate(requireKey bool) error {
 	var errs []error
 	if err := c.Config.Validate(); err != nil {
@@ -132,8 +139,8 @@ func (c *Config) Validate(requireKey bool) error {
 		errs = append(errs, errors.New("data-dir must not be empty"))
 	}
 	if len(c.Brokers) == 0 {
-		if _, _, err := net.SplitHostPort(c.EmbeddedAddr); err != nil {
-			errs = append(errs, fmt.Errorf("embedded-addr %q: %w (use host:port, e.g. 127.0.0.1:9092)", c.EmbeddedAddr, err))
+		if err := broker.CheckLoopback(c.EmbeddedAddr); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
@@ -141,6 +148,11 @@ func (c *Config) Validate(requireKey bool) error {
 	}
 	if requireKey && c.PseudonymKeyFile == "" {
 		errs = append(errs, errors.New("pseudonym-key-file is required: create a key with `head -c 32 /dev/urandom > shoal.key` and pass --pseudonym-key-file shoal.key (keep it secret and keep it: a new key gives everyone new pseudonyms)"))
+	}
+	if requireKey && c.PseudonymKeyFile != "" && c.DataDir != "" && keyInsideDataDir(c.PseudonymKeyFile, c.DataDir) {
+		errs = append(errs, fmt.Errorf("pseudonym-key-file %s is inside data-dir %s: a backup or copy of the data directory would carry the key that links its pseudonyms back to people. "+
+			"Keep the key outside the data directory, readable by Shoal's user only: e.g. /etc/shoal/pseudonym.key, a secret mount (deploy/compose and deploy/kubernetes mount one), or beside the data directory (mv %s %s)",
+			c.PseudonymKeyFile, c.DataDir, c.PseudonymKeyFile, filepath.Join(filepath.Dir(realPath(c.DataDir)), filepath.Base(c.PseudonymKeyFile))))
 	}
 	if c.GoMemoryLimit != "" {
 		if _, err := ParseSize(c.GoMemoryLimit); err != nil {

@@ -2,8 +2,10 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,5 +102,82 @@ func TestStartEmbeddedUnwritableDir(t *testing.T) {
 	_, err := StartEmbedded("127.0.0.1:0", dir, 1, nil, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "make --data-dir writable") || strings.Contains(err.Error(), "port") {
 		t.Fatalf("error %v, want one that says to make --data-dir writable", err)
+	}
+}
+
+// TestCheckLoopback: only localhost, 127.0.0.0/8 and ::1 pass; every
+// interface (empty host, 0.0.0.0, ::), other addresses and other names are
+// refused with what to run instead.
+func TestCheckLoopback(t *testing.T) {
+	tests := []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:9092", true},
+		{"127.0.0.1:0", true},
+		{"127.1.2.3:9092", true},
+		{"[::1]:9092", true},
+		{"[::ffff:127.0.0.1]:9092", true},
+		{"localhost:9092", true},
+		{"LocalHost:9092", true},
+		{":9092", false},
+		{"0.0.0.0:9092", false},
+		{"[::]:9092", false},
+		{"[::ffff:0.0.0.0]:9092", false},
+		{"10.0.0.5:9092", false},
+		{"192.168.1.10:9092", false},
+		{"[fe80::1]:9092", false},
+		{"[2001:db8::1]:9092", false},
+		{"128.0.0.1:9092", false},
+		{"kafka:9092", false},
+		{"localhost.evil.example:9092", false},
+		{"myhost.local:9092", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.addr, func(t *testing.T) {
+			err := CheckLoopback(tc.addr)
+			if tc.ok {
+				if err != nil {
+					t.Errorf("CheckLoopback(%q) = %v, want nil", tc.addr, err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrNotLoopback) {
+				t.Fatalf("CheckLoopback(%q) = %v, want ErrNotLoopback", tc.addr, err)
+			}
+			for _, want := range []string{tc.addr, "--brokers", "deploy/"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+		})
+	}
+	if err := CheckLoopback("127.0.0.1"); err == nil || errors.Is(err, ErrNotLoopback) || !strings.Contains(err.Error(), "host:port") {
+		t.Errorf("CheckLoopback without a port = %v, want a host:port error", err)
+	}
+}
+
+// TestStartEmbeddedRefusesOtherInterfaces: the broker itself refuses to
+// listen off loopback, whatever its caller validated.
+func TestStartEmbeddedRefusesOtherInterfaces(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
+		b, err := StartEmbedded(addr, t.TempDir(), 1, nil, slog.New(slog.DiscardHandler))
+		if err == nil {
+			b.Close()
+			t.Errorf("StartEmbedded(%q) started on %s", addr, b.Addr())
+			continue
+		}
+		if !errors.Is(err, ErrNotLoopback) {
+			t.Errorf("StartEmbedded(%q) = %v, want ErrNotLoopback", addr, err)
+		}
+	}
+	b, err := StartEmbedded("localhost:0", t.TempDir(), 1, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("StartEmbedded on localhost: %v", err)
+	}
+	defer b.Close()
+	host, _, _ := net.SplitHostPort(b.Addr())
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		t.Errorf("the broker on localhost bound %s", b.Addr())
 	}
 }

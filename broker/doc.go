@@ -4,6 +4,7 @@
 // offsets) and the acks=all writer every producer of Shoal's uses.
 //
 // It knows nothing of events, people or DuckDB and never decodes a
-// message. The embedded broker listens where it is told (loopback by
-// default) and keeps its log under the data directory.
+// message. The embedded broker has no authentication, so it listens on
+// loopback only (CheckLoopback, checked again on the address it bound) and
+// keeps its log under the data directory.
 package broker

@@ -19,15 +19,19 @@ type Embedded struct {
 }
 
 // StartEmbedded starts the broker on addr with topics seeded at partitions
-// partitions (and any other topic created on first use).
+// partitions (and any other topic created on first use). addr must be a
+// loopback address (CheckLoopback): the broker has no authentication.
 func StartEmbedded(addr, dataDir string, partitions int, topics []string, logger *slog.Logger) (*Embedded, error) {
+	if err := CheckLoopback(addr); err != nil {
+		return nil, err
+	}
 	logDir := filepath.Join(dataDir, "kafka")
-	if err := os.MkdirAll(logDir, 0o750); err != nil {
+	if err := os.MkdirAll(logDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create the embedded broker's log directory: %w (make --data-dir writable, or pass --brokers to use your Kafka)", err)
 	}
 	var bound string
 	listen := func(network, _ string) (net.Listener, error) {
-		ln, err := net.Listen(network, addr)
+		ln, err := listenLoopback(network, addr)
 		if err == nil {
 			bound = ln.Addr().String()
 		}

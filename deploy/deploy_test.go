@@ -449,8 +449,14 @@ func TestKubernetes(t *testing.T) {
 	for _, vc := range spec.VolumeClaimTemplates {
 		claims[vc.Metadata.Name] = true
 	}
-	if !claims[mounts[settings["data-dir"]]] {
+	if !claims[volumeOf(mounts, settings["data-dir"])] {
 		t.Errorf("data dir %s is not on a PersistentVolumeClaim (mounts %v, claims %v)", settings["data-dir"], mounts, claims)
+	}
+	// A claim's root belongs to root (group fsGroup), and Shoal makes its
+	// data dir 0700, which only the owner may: the data dir is one Shoal
+	// creates inside the claim.
+	if _, ok := mounts[settings["data-dir"]]; ok {
+		t.Errorf("data dir %s is the claim's mount point; use a directory inside it, e.g. %s/data", settings["data-dir"], settings["data-dir"])
 	}
 
 	// The HTTP endpoint's users come from a Secret, and the port is the

@@ -10,7 +10,11 @@ import (
 // csvHeader is the CSV report's columns. value, previous and change are in
 // the metric's base unit (measure): seconds, a ratio from 0 to 1, or a
 // count; they are empty when suppressed or when the week has nothing to
-// measure.
+// measure. They are numbers Shoal formats itself (csvNumber: digits, a
+// point, a leading minus for a fall), so they are written as they are and
+// a spreadsheet reads a fall as the negative number it is; every other
+// column goes through csvText, as unit and team are data (ids from the
+// teams file and the events).
 var csvHeader = []string{"week", "level", "unit", "team", "metric", "value", "previous", "change", "suppressed", "measure"}
 
 // writeCSV writes one row per org, unit and team cell of the report week
@@ -53,11 +57,28 @@ func writeCSV(buf *bytes.Buffer, b *builder) error {
 			if k.cur.level == outcome.LevelOrg {
 				unit = ""
 			}
-			if err := w.Write([]string{week, level, unit, k.cur.team, m.ID, value, previous, chg, suppressed, string(m.Unit)}); err != nil {
+			row := []string{csvText(week), csvText(level), csvText(unit), csvText(k.cur.team), csvText(m.ID), value, previous, chg, csvText(suppressed), csvText(string(m.Unit))}
+			if err := w.Write(row); err != nil {
 				return err
 			}
 		}
 	}
 	w.Flush()
 	return w.Error()
+}
+
+// csvText neutralises a text cell a spreadsheet would read as a formula
+// (OWASP's CSV injection rule): a cell that begins with =, +, -, @, a tab
+// or a carriage return gets a leading single quote, so Excel, LibreOffice
+// and Google Sheets show it as the text it is. encoding/csv then quotes
+// what needs quoting.
+func csvText(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
 }

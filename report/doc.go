@@ -16,5 +16,7 @@
 // the suppression policy withheld is named as rolled up or hidden, and its
 // value never reaches any output, sentence, chart or axis. The report
 // describes teams, units and the org, never a person: it has no person
-// field to show.
+// field to show. Names and ids come from the teams file and the events, so
+// every format shows them as text: html/template escapes the HTML, mdText
+// the Markdown and csvText neutralises spreadsheet formulas in the CSV.
 package report

@@ -115,7 +115,54 @@ func list(buf *bytes.Buffer, items []string, empty string) {
 	buf.WriteString("\n")
 }
 
-func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+// mdText makes a string from the data (a team or unit name) Markdown text
+// that renders as itself: every character CommonMark or GitHub's and
+// GitLab's extensions give a meaning (HTML and entities, links, images and
+// bare-URL and e-mail autolinks, emphasis, code, tables, block markers,
+// math) is backslash-escaped, which CommonMark defines for all ASCII
+// punctuation, and line breaks and other control characters become spaces
+// so a name cannot start a block of its own.
+func mdText(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/4)
+	for _, r := range s {
+		switch {
+		case r < ' ' || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029:
+			b.WriteByte(' ')
+		case strings.ContainsRune(mdSpecial, r):
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// mdSpecial are the characters mdText escapes.
+const mdSpecial = "\\`*_{}[]()<>#+-.!|~&:@$=^\"'"
+
+// mdCell makes s safe in a table cell: a pipe that is not already escaped
+// (mdText escapes those of the data) would end the cell.
+func mdCell(s string) string {
+	if !strings.Contains(s, "|") {
+		return s
+	}
+	var b strings.Builder
+	backslashes := 0
+	for _, r := range s {
+		if r == '|' && backslashes%2 == 0 {
+			b.WriteByte('\\')
+		}
+		if r == '\\' {
+			backslashes++
+		} else {
+			backslashes = 0
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
 
 func mdValue(c cellView) string {
 	v := mdCell(c.Value)

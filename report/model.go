@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -150,18 +151,27 @@ type methodView struct {
 
 // builder holds what building a view needs.
 type builder struct {
-	d       Data
+	d Data
+	// text turns a string from the data (a team or unit name, an id shown
+	// in its place, the time zone) into text of the output format: mdText
+	// for Markdown; html/template escapes the HTML, and the CSV shows ids
+	// only, through csvText.
+	text    func(string) string
 	cells   cells
 	catalog map[string]outcome.Metric
 	week    int32
 	prev    int32
-	units   []Unit // units with cells in the report week, in display order
-	teams   []Team // teams with cells in the report week, in display order
+	// units and teams have cells in the report week, in display order;
+	// their names have been through text.
+	units []Unit
+	teams []Team
 }
 
 func (b *builder) metric(id string) outcome.Metric { return b.catalog[id] }
 
-func newBuilder(d Data) (*builder, error) {
+// newBuilder checks d and indexes it; text is builder.text (nil: the
+// identity).
+func newBuilder(d Data, text func(string) string) (*builder, error) {
 	if d.K < privacy.FloorMinGroupSize {
 		return nil, fmt.Errorf("report: k = %d is below the floor of %d; pass the policy's k", d.K, privacy.FloorMinGroupSize)
 	}
@@ -171,7 +181,10 @@ func newBuilder(d Data) (*builder, error) {
 	if d.Catalog == nil {
 		d.Catalog = outcome.Catalog
 	}
-	b := &builder{d: d, cells: indexCells(d.Cells), catalog: map[string]outcome.Metric{}, week: d.Week.Monday(), prev: d.Week.Add(-1).Monday()}
+	if text == nil {
+		text = func(s string) string { return s }
+	}
+	b := &builder{d: d, text: text, cells: indexCells(d.Cells), catalog: map[string]outcome.Metric{}, week: d.Week.Monday(), prev: d.Week.Add(-1).Monday()}
 	for _, m := range d.Catalog {
 		b.catalog[m.ID] = m
 	}
@@ -187,7 +200,9 @@ func newBuilder(d Data) (*builder, error) {
 }
 
 // present returns the units and teams that have a cell in the report week,
-// in the order of Data.Units and Data.Teams, then unlisted ones by id.
+// in the order of Data.Units and Data.Teams, then unlisted ones by id; a
+// name is the data's display name (the id when it has none) through
+// b.text.
 func (b *builder) present() ([]Unit, []Team) {
 	unitSeen, teamSeen := map[string]bool{}, map[string]Team{}
 	for _, p := range b.d.Cells {
@@ -199,13 +214,13 @@ func (b *builder) present() ([]Unit, []Team) {
 			unitSeen[p.Unit] = true
 		case outcome.LevelTeam:
 			unitSeen[p.Unit] = true
-			teamSeen[p.Team] = Team{ID: p.Team, Name: p.Team, Unit: p.Unit}
+			teamSeen[p.Team] = Team{ID: p.Team, Name: b.text(p.Team), Unit: p.Unit}
 		}
 	}
 	var units []Unit
 	for _, u := range b.d.Units {
 		if unitSeen[u.ID] {
-			units = append(units, u)
+			units = append(units, Unit{ID: u.ID, Name: b.text(cmp.Or(u.Name, u.ID))})
 			delete(unitSeen, u.ID)
 		}
 	}
@@ -215,7 +230,7 @@ func (b *builder) present() ([]Unit, []Team) {
 	}
 	slices.Sort(rest)
 	for _, u := range rest {
-		units = append(units, Unit{ID: u, Name: u})
+		units = append(units, Unit{ID: u, Name: b.text(u)})
 	}
 	order := map[string]int{}
 	for i, u := range units {
@@ -227,9 +242,7 @@ func (b *builder) present() ([]Unit, []Team) {
 		if _, ok := teamSeen[t.ID]; ok {
 			tt := t
 			tt.Unit = teamSeen[t.ID].Unit // the cell's unit is the one its figures rolled into
-			if tt.Name == "" {
-				tt.Name = tt.ID
-			}
+			tt.Name = b.text(cmp.Or(tt.Name, tt.ID))
 			teamSeen[t.ID] = tt
 		}
 	}
@@ -255,13 +268,15 @@ func (b *builder) present() ([]Unit, []Team) {
 	return units, teams
 }
 
+// unitName is the display name of a unit of the report week, through
+// b.text.
 func (b *builder) unitName(id string) string {
-	for _, u := range b.d.Units {
-		if u.ID == id && u.Name != "" {
+	for _, u := range b.units {
+		if u.ID == id {
 			return u.Name
 		}
 	}
-	return id
+	return b.text(id)
 }
 
 func orgKey(week int32, metric string) cellKey {
@@ -316,7 +331,7 @@ func (b *builder) build() view {
 		WeekID:     d.Week.String(),
 		WeekLabel:  fmt.Sprintf("Week %d, %d", d.Week.Week, d.Week.Year),
 		Range:      dateRange(start, end),
-		TimeZone:   loc.String(),
+		TimeZone:   b.text(loc.String()),
 		K:          d.K,
 		PrevWeekID: d.Week.Add(-1).String(),
 		SLATarget:  fmt.Sprintf("%.0f%%", SLATarget*100),
@@ -447,11 +462,7 @@ func (b *builder) privacyLists(v *view) {
 	}
 	for _, t := range b.d.Teams {
 		if !present[t.ID] {
-			name := t.Name
-			if name == "" {
-				name = t.ID
-			}
-			v.Quiet = append(v.Quiet, name)
+			v.Quiet = append(v.Quiet, b.text(cmp.Or(t.Name, t.ID)))
 		}
 	}
 }

@@ -56,7 +56,11 @@ func FileName(w Week, f Format) string { return w.String() + "." + string(f) }
 
 // Render writes the report of d in format f.
 func Render(w io.Writer, d Data, f Format) error {
-	b, err := newBuilder(d)
+	var text func(string) string // html/template escapes the HTML; the CSV shows ids only (csvText)
+	if f == Markdown {
+		text = mdText
+	}
+	b, err := newBuilder(d, text)
 	if err != nil {
 		return err
 	}

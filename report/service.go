@@ -93,7 +93,7 @@ func (s *Service) WriteAll(ctx context.Context, week Week) error {
 
 func (s *Service) save(name string, b []byte) error {
 	dir := s.dir
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create reports dir: %w", err)
 	}
 	tmp, err := os.CreateTemp(dir, ".tmp-"+name+"-*")
@@ -106,7 +106,9 @@ func (s *Service) save(name string, b []byte) error {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("write report %s: %w", name, err)
 	}
-	if err := os.Chmod(tmp.Name(), 0o640); err != nil {
+	// Private to Shoal's user, like every file in the data dir: readers get
+	// the reports over HTTP.
+	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("write report %s: %w", name, err)
 	}

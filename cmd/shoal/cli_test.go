@@ -32,6 +32,10 @@ func TestRunRefusesBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyPath, _ := apptest.TestKey(t, dir)
+	if err := os.MkdirAll(filepath.Join(dir, "data", "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	inside, _ := apptest.TestKey(t, filepath.Join(dir, "data", "secrets")) // a backup of the data would carry it
 	base := []string{"run", "--data-dir", filepath.Join(dir, "data"), "--http-addr", "127.0.0.1:0", "--embedded-addr", "127.0.0.1:0"}
 	tests := []struct {
 		name     string
@@ -43,6 +47,7 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"no key file", base, nil, 1, []string{"pseudonym-key-file is required", "head -c 32 /dev/urandom"}},
 		{"missing key file", append(base, "--pseudonym-key-file", filepath.Join(dir, "nope.key")), nil, 1, []string{"pseudonym key file", "no such file", "head -c 32"}},
 		{"short key file", append(base, "--pseudonym-key-file", short), nil, 1, []string{"9 bytes, need at least 32"}},
+		{"key file inside the data dir", append(base, "--pseudonym-key-file", inside), nil, 1, []string{"pseudonym-key-file " + inside + " is inside data-dir", "a backup or copy of the data directory would carry the key", "Keep the key outside the data directory"}},
 		{"unknown yaml key", append(base, "--pseudonym-key-file", keyPath, "--config", "testdata/unknown_key.bad.yaml"), nil, 2, []string{"unknown_key.bad.yaml", "line 2", "batch_sise"}},
 		{"bad yaml duration", append(base, "--pseudonym-key-file", keyPath, "--config", "testdata/bad_duration.bad.yaml"), nil, 2, []string{"bad_duration.bad.yaml", "fast"}},
 		{"same topics in yaml", append(base, "--pseudonym-key-file", keyPath, "--config", "testdata/same_topics.bad.yaml"), nil, 1, []string{"dlq topic must differ"}},
@@ -51,6 +56,9 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"missing teams file", append(base, "--pseudonym-key-file", keyPath, "--teams", "testdata/nope.yaml"), nil, 1, []string{"nope.yaml"}},
 		{"zero batch size", append(base, "--pseudonym-key-file", keyPath, "--batch-size", "0"), nil, 1, []string{"batch-size must be between 1 and 1000000, got 0"}},
 		{"bad earliest event time", append(base, "--pseudonym-key-file", keyPath, "--earliest-event-time", "1.1.2000"), nil, 1, []string{`earliest-event-time "1.1.2000" is not a YYYY-MM-DD date`}},
+		{"embedded broker on every interface", append(base, "--pseudonym-key-file", keyPath, "--embedded-addr", "0.0.0.0:9092"), nil, 1, []string{`embedded-addr "0.0.0.0:9092" listens on every interface`, "loopback only", "run a real Kafka", "deploy/", "--brokers"}},
+		{"embedded broker on all interfaces by port only", append(base, "--pseudonym-key-file", keyPath, "--embedded-addr", ":9092"), nil, 1, []string{`embedded-addr ":9092" listens on every interface`, "--brokers"}},
+		{"embedded broker on another address", append(base, "--pseudonym-key-file", keyPath, "--embedded-addr", "10.1.2.3:9092"), nil, 1, []string{`embedded-addr "10.1.2.3:9092" is not a loopback address`, "--brokers"}},
 		{"broker without port", append(base, "--pseudonym-key-file", keyPath, "--brokers", "kafka"), nil, 1, []string{`broker "kafka" has no port`}},
 		{"bad env value", append(base, "--pseudonym-key-file", keyPath), map[string]string{"SHOAL_BATCH_SIZE": "lots"}, 2, []string{"SHOAL_BATCH_SIZE", "lots"}},
 		{"bad settle delay", append(base, "--pseudonym-key-file", keyPath, "--settle-delay", "-1h"), nil, 1, []string{`settle-delay -1h0m0s: use a duration from 0 to 672h`}},

@@ -49,11 +49,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := freshDemoDir(cfg.DataDir); err != nil {
 		return err
 	}
-	key, err := demoKey(&cfg)
+	key, generated, err := demoKey(&cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "demo data dir: %s (pseudonym key: %s)\n", cfg.DataDir, cfg.PseudonymKeyFile)
+	fmt.Fprintf(stdout, "demo data dir: %s\n", cfg.DataDir)
+	if generated {
+		fmt.Fprintf(stdout, "pseudonym key: %s, generated and kept in the demo's data dir because this is a demo; `shoal run` refuses a key inside its --data-dir (a backup of the data would carry the key), so keep a real one elsewhere\n", cfg.PseudonymKeyFile)
+	} else {
+		fmt.Fprintf(stdout, "pseudonym key: %s\n", cfg.PseudonymKeyFile)
+	}
 
 	badRateZeroMeansNone(&opts)
 	opts = opts.WithDefaults()
@@ -124,26 +129,28 @@ func freshDemoDir(dir string) error {
 			return fmt.Errorf("clear previous demo data in %s: %w", dir, err)
 		}
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create --data-dir: %w", err)
 	}
-	return os.WriteFile(filepath.Join(dir, demoMarker), []byte("created by shoal demo; removed and recreated by the next demo run\n"), 0o640)
+	return os.WriteFile(filepath.Join(dir, demoMarker), []byte("created by shoal demo; removed and recreated by the next demo run\n"), 0o600)
 }
 
-// demoKey loads the configured key or generates one in the data dir.
-func demoKey(cfg *app.Config) ([]byte, error) {
+// demoKey loads the configured key or generates one (generated) in the
+// data dir: a demo's key may travel with its demo data, unlike run's.
+func demoKey(cfg *app.Config) (key []byte, generated bool, err error) {
 	if cfg.PseudonymKeyFile != "" {
-		return privacy.LoadKeyFile(cfg.PseudonymKeyFile)
+		key, err := privacy.LoadKeyFile(cfg.PseudonymKeyFile)
+		return key, false, err
 	}
-	key := make([]byte, 32)
+	key = make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("generate pseudonym key: %w", err)
+		return nil, false, fmt.Errorf("generate pseudonym key: %w", err)
 	}
 	cfg.PseudonymKeyFile = filepath.Join(cfg.DataDir, "pseudonym.key")
 	if err := os.WriteFile(cfg.PseudonymKeyFile, key, 0o600); err != nil {
-		return nil, fmt.Errorf("write generated pseudonym key: %w", err)
+		return nil, false, fmt.Errorf("write generated pseudonym key: %w", err)
 	}
-	return key, nil
+	return key, true, nil
 }
 
 func printDemoSummary(ctx context.Context, w io.Writer, p *app.App, dlqTopic string, st ingest.Stats, took time.Duration) error {
@@ -239,7 +246,7 @@ func demoTeamDecisions(cells []privacy.Published, monday int32) (shown int, roll
 // into dir and returns its path.
 func writeDemoTeams(dir string, org *synth.Org) (string, error) {
 	path := filepath.Join(dir, "teams.yaml")
-	if err := os.WriteFile(path, org.TeamsYAML(), 0o640); err != nil {
+	if err := os.WriteFile(path, org.TeamsYAML(), 0o600); err != nil {
 		return "", fmt.Errorf("write demo teams file: %w", err)
 	}
 	return path, nil

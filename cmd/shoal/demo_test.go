@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +28,7 @@ func TestDemoOnce(t *testing.T) {
 	}
 	s := string(out)
 	for _, want := range []string{"Caught up in", "events accepted", "refused surveillance_field", "refused malformed_json",
-		"teams shown", "rolled up into their unit", "pseudonym key:"} {
+		"teams shown", "rolled up into their unit", "pseudonym key:", "kept in the demo's data dir because this is a demo", "`shoal run` refuses a key inside its --data-dir"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, s)
 		}
@@ -35,6 +36,18 @@ func TestDemoOnce(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "pseudonym.key")); err != nil {
 		t.Errorf("demo did not write its generated key: %v", err)
 	}
+	// Its data dir (key, teams file, DuckDB, broker log, reports) is
+	// private to the user who ran it.
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Error(err)
+			return err
+		}
+		if info, err := d.Info(); err == nil && info.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %04o, want no group or other access", path, info.Mode().Perm())
+		}
+		return nil
+	})
 	// A second demo run starts afresh in the same directory.
 	out, err = exec.Command(shoalBin, "demo", "--once", "--data-dir", dir, "--embedded-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--sql-addr", "127.0.0.1:0", "--org-weeks", "1").CombinedOutput()
 	if err != nil {

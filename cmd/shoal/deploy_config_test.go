@@ -84,7 +84,7 @@ func TestDeployConfigsParse(t *testing.T) {
 			}
 		}
 		cfg := parse(t, args)
-		if cfg.PseudonymKeyFile != "/var/run/secrets/shoal/pseudonym.key" || cfg.DataDir != "/var/lib/shoal" {
+		if cfg.PseudonymKeyFile != "/var/run/secrets/shoal/pseudonym.key" || cfg.DataDir != "/var/lib/shoal/data" {
 			t.Errorf("kubernetes config: %+v", cfg)
 		}
 	})
