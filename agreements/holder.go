@@ -3,8 +3,8 @@ package agreements
 import (
 	"crypto/sha256"
 	"fmt"
-	"os"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 )
@@ -98,6 +98,13 @@ func (h *Holder) Reload() (changed bool, err error) {
 	h.sum = sum
 	h.logLoaded("teams file reloaded", o)
 	return true, nil
+}
+
+// Listed reports whether the file in force lists team. Without a file no
+// team is listed. Cheap enough to call for every event.
+func (h *Holder) Listed(team string) bool {
+	_, ok := h.Get().index[team]
+	return ok
 }
 
 // Unlisted records a team seen in events that the file does not list. It

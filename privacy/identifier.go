@@ -7,7 +7,7 @@ import (
 // What PersonIdentifierIn found.
 const (
 	IdentifierEmail  = "an e-mail address"
-	IdentifierHandle = "an @handle"
+	IdentifierHandle = "a user handle"
 	IdentifierPhone  = "a phone number"
 )
 

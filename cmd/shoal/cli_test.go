@@ -51,6 +51,7 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"missing teams file", append(base, "--pseudonym-key-file", keyPath, "--teams", "testdata/nope.yaml"), nil, 1, []string{"nope.yaml"}},
 		{"zero batch size", append(base, "--pseudonym-key-file", keyPath, "--batch-size", "0"), nil, 1, []string{"batch-size must be between 1 and 1000000, got 0"}},
 		{"bad earliest event time", append(base, "--pseudonym-key-file", keyPath, "--earliest-event-time", "1.1.2000"), nil, 1, []string{`earliest-event-time "1.1.2000" is not a YYYY-MM-DD date`}},
+		{"bad unlisted teams", append(base, "--pseudonym-key-file", keyPath, "--unlisted-teams", "drop"), nil, 1, []string{`unlisted-teams "drop": use refuse`, "accept"}},
 		{"broker without port", append(base, "--pseudonym-key-file", keyPath, "--brokers", "kafka"), nil, 1, []string{`broker "kafka" has no port`}},
 		{"bad env value", append(base, "--pseudonym-key-file", keyPath), map[string]string{"SHOAL_BATCH_SIZE": "lots"}, 2, []string{"SHOAL_BATCH_SIZE", "lots"}},
 		{"bad settle delay", append(base, "--pseudonym-key-file", keyPath, "--settle-delay", "-1h"), nil, 1, []string{`settle-delay -1h0m0s: use a duration from 0 to 672h`}},
