@@ -297,7 +297,7 @@ type parser struct {
 	bad string // why the message is malformed JSON; "" while it is fine
 
 	// syntaxOnly makes the parser check JSON syntax only: no duplicate-key,
-	// vocabulary or contract bookkeeping (Sanitize uses it to skip values).
+	// vocabulary or contract bookkeeping (DeadLetter uses it to skip values).
 	syntaxOnly bool
 
 	survPath, survTerm string
