@@ -27,27 +27,40 @@ const (
 // identifiers; "pkg@1.2.3" and "lib@v2" (versions) are not either.
 func PersonIdentifierIn[T ~string | ~[]byte](s T) (kind string, found bool) {
 	b := []byte(s) // no copy for a []byte
-	if needsNormalizing(b) {
+	ats, digits, special := census(b)
+	if special {
 		b = normalizeIdentifier(b)
+		ats, digits, _ = census(b)
 	}
-	if k := atSignIdentifier(b); k != "" {
-		return k, true
+	if ats > 0 {
+		if k := atSignIdentifier(b); k != "" {
+			return k, true
+		}
 	}
-	if phoneIn(b) {
+	if digits >= minPhoneDigits && phoneIn(b) {
 		return IdentifierPhone, true
 	}
 	return "", false
 }
 
-// needsNormalizing reports whether b holds a percent escape or non-ASCII
-// bytes that normalizeIdentifier may rewrite.
-func needsNormalizing(b []byte) bool {
+// minPhoneDigits is the fewest digits any phone number shape has, so a
+// value with fewer is not scanned for one.
+const minPhoneDigits = 7
+
+// census counts b's '@' bytes and digits, and reports whether it holds a
+// percent escape or non-ASCII bytes that normalizeIdentifier may rewrite.
+func census(b []byte) (ats, digits int, special bool) {
 	for _, c := range b {
-		if c == '%' || c >= utf8.RuneSelf {
-			return true
+		switch {
+		case isDigit(c):
+			digits++
+		case c == '@':
+			ats++
+		case c == '%' || c >= utf8.RuneSelf:
+			special = true
 		}
 	}
-	return false
+	return ats, digits, special
 }
 
 // normalizeIdentifier decodes percent escapes (once) and maps the
@@ -102,9 +115,14 @@ func hexVal(c byte) (byte, bool) {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-func isAlnum(c byte) bool {
-	return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-}
+func isAlnum(c byte) bool { return alnum[c] }
+
+var alnum = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+	}
+	return t
+}()
 
 // isLocalByte reports whether c can end the local part of an e-mail
 // address: RFC 5322 atext, '.', or a byte of a non-ASCII character.
@@ -163,19 +181,34 @@ func isVersion(b []byte) bool {
 }
 
 // phoneIn reports whether b holds something shaped like a phone number.
+// It looks at each '+' and '(' and at the start of each run of letters
+// and digits, and skips the rest of the run.
 func phoneIn(b []byte) bool {
-	for i := 0; i < len(b); i++ {
+	for i := 0; i < len(b); {
 		c := b[i]
-		boundary := i == 0 || !isAlnum(b[i-1])
+		if !isAlnum(c) {
+			switch {
+			case c == '+' && (i == 0 || !isAlnum(b[i-1])) && internationalNumber(b[i+1:]):
+				return true
+			case c == '(' && areaCodeNumber(b[i+1:]):
+				return true
+			}
+			i++
+			continue
+		}
+		// The start of a word: b[i-1], if any, is not a letter or digit.
 		switch {
-		case c == '+' && boundary && internationalNumber(b[i+1:]):
-			return true
-		case (c == 't' || c == 'T' || c == 's' || c == 'S' || c == 'c' || c == 'C') && boundary && telURI(b[i:]):
-			return true
-		case c == '(' && areaCodeNumber(b[i+1:]):
-			return true
-		case isDigit(c) && boundary && (nanpNumber(b[i:]) || nationalNumber(b[i:])):
-			return true
+		case isDigit(c):
+			if nanpNumber(b[i:]) || nationalNumber(b[i:]) {
+				return true
+			}
+		case c == 't' || c == 'T' || c == 's' || c == 'S' || c == 'c' || c == 'C':
+			if telURI(b[i:]) {
+				return true
+			}
+		}
+		for i < len(b) && isAlnum(b[i]) {
+			i++
 		}
 	}
 	return false
@@ -196,7 +229,8 @@ func internationalNumber(b []byte) bool {
 	return digits >= 8 && digits <= 15
 }
 
-// telURI: tel:, sms: or callto: followed by a digit or '+'.
+// telURI: tel:, sms: or callto: followed by a digit or '+' (the value
+// has at least minPhoneDigits digits: phoneIn is not called otherwise).
 func telURI(b []byte) bool {
 	for _, scheme := range []string{"tel:", "sms:", "callto:"} {
 		if len(b) > len(scheme) && equalFoldASCII(b[:len(scheme)], scheme) {
