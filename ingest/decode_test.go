@@ -23,7 +23,7 @@ import (
 )
 
 // Raw person identifiers used throughout the dtFixtures. Neither may ever
-// appear in a Rejection.Detail or a sanitized dead-letter body.
+// appear in a Rejection.Detail or a dead-letter copy.
 const (
 	dtRawEmail  = "alice.smith@acme.example"
 	dtRawUserID = "U12345"
