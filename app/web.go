@@ -32,7 +32,7 @@ type webAuth struct {
 	mu      sync.Mutex
 	loaded  fileStamp
 	cfg     *web.Config
-	verify  sync.Mutex      // one bcrypt comparison at a time: it is CPU-bound by design
+	verify  sync.Mutex        // one bcrypt comparison at a time: it is CPU-bound by design
 	checked map[[32]byte]bool // sha256(user, hash, password) → verdict, bounded
 }
 
