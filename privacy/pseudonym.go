@@ -177,9 +177,14 @@ func newIDHasher(key []byte, domain, prefix string) *idHasher {
 		prefix: prefix,
 		pool:   sync.Pool{New: func() any { return hmac.New(sha256.New, sub) }},
 		cache:  make(map[string]string),
-		max:    1 << 20,
+		max:    idCacheSize,
 	}
 }
+
+// idCacheSize bounds each keyed-id cache: a task's events come close
+// together, so a small cache catches most repeats, and there are many
+// more tasks than people.
+const idCacheSize = 1 << 16
 
 func (h *idHasher) hash(raw []byte) string {
 	if len(raw) == 0 {
