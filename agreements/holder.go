@@ -100,6 +100,13 @@ func (h *Holder) Reload() (changed bool, err error) {
 	return true, nil
 }
 
+// Listed reports whether the file in force lists team. Without a file no
+// team is listed. Cheap enough to call for every event.
+func (h *Holder) Listed(team string) bool {
+	_, ok := h.Get().index[team]
+	return ok
+}
+
 // Unlisted records a team seen in events that the file does not list. It
 // logs each such team once per Holder (Info), so people-ops can add it; a
 // team the file lists is ignored. Cheap enough to call for every event.

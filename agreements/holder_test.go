@@ -132,6 +132,34 @@ func TestNewHolder(t *testing.T) {
 	})
 }
 
+// TestHolderListed: Listed follows the file in force, reloads included;
+// without a file no team is listed.
+func TestHolderListed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "teams.yaml")
+	writeFile(t, path, goodFile)
+	h, err := NewHolder(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.Listed("payments") || h.Listed("identity") || h.Listed("") {
+		t.Errorf("Listed: payments %v, identity %v, empty %v; want true, false, false", h.Listed("payments"), h.Listed("identity"), h.Listed(""))
+	}
+	writeFile(t, path, editFile)
+	if _, err := h.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if !h.Listed("identity") {
+		t.Error("a team the reloaded file adds is not listed")
+	}
+	none, err := NewHolder("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if none.Listed("payments") {
+		t.Error("without a file a team is listed")
+	}
+}
+
 func TestHolderUnlistedLogsOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "teams.yaml")
 	writeFile(t, path, goodFile)

@@ -106,6 +106,9 @@ func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *A
 	}
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	dec := ingest.NewDecoder(pseudo, p.location, cfg.MaxEventBytes)
+	if cfg.Teams != "" && cfg.UnlistedTeams != ingest.UnlistedAccept {
+		dec.SetTeams(p.teams.Listed) // a reload's file decides the events read after it
+	}
 	earliest, ahead, err := cfg.TimeWindow()
 	if err != nil {
 		return nil, err
@@ -151,7 +154,8 @@ func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *A
 }
 
 // location is the team's time zone under the agreements in force; a team
-// the file does not list is reported once and gets the org default. A
+// the file does not list (with --unlisted-teams accept) is reported once
+// and gets the org default. A
 // reload changes the zone for events read after it; days already stored
 // keep the zone they were read with.
 func (p *App) location(team string) *time.Location {

@@ -15,8 +15,8 @@ type Event struct {
 	Day  int32
 	Team string
 
-	Task    string
-	Request string
+	Task    string // keyed id ("t_" + hex), never the tracker's raw id
+	Request string // keyed id ("r_" + hex), never the tool's raw id
 	Person  string // keyed pseudonym, never a raw identifier
 
 	DueAt   time.Time // due with a time of day (RFC 3339)

@@ -51,7 +51,19 @@ type Config struct {
 	// entry may be (clocks differ): later ones are refused as bad_time. A due
 	// date may be up to ten years ahead. Default: 24h
 	MaxEventAhead time.Duration `yaml:"max_event_ahead"`
+	// UnlistedTeams is what happens, when there is a teams file, to an
+	// event of a team the file does not list: UnlistedRefuse sends it to
+	// the dead-letter topic as unknown_team, UnlistedAccept counts it under
+	// the unassigned unit with the org defaults. Without a teams file every
+	// team is accepted. Default: refuse
+	UnlistedTeams string `yaml:"unlisted_teams"`
 }
+
+// The values of Config.UnlistedTeams.
+const (
+	UnlistedRefuse = "refuse"
+	UnlistedAccept = "accept"
+)
 
 // Sentinel errors returned (wrapped) by Validate.
 var (
@@ -73,6 +85,7 @@ func DefaultConfig() Config {
 		MaxEventBytes:     64 << 10,
 		EarliestEventTime: "2000-01-01",
 		MaxEventAhead:     24 * time.Hour,
+		UnlistedTeams:     UnlistedRefuse,
 	}
 }
 
@@ -89,6 +102,7 @@ func (c *Config) RegisterFlags(prefix string, fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxEventBytes, prefix+"max-event-bytes", c.MaxEventBytes, "largest accepted event in bytes")
 	fs.StringVar(&c.EarliestEventTime, prefix+"earliest-event-time", c.EarliestEventTime, "earliest plausible event time (YYYY-MM-DD, UTC); earlier times are refused as bad_time")
 	fs.DurationVar(&c.MaxEventAhead, prefix+"max-event-ahead", c.MaxEventAhead, "how far past now an event's time may be; later times are refused as bad_time (a due date may be ten years ahead)")
+	fs.StringVar(&c.UnlistedTeams, prefix+"unlisted-teams", c.UnlistedTeams, "with --teams, what happens to an event of a team the file does not list: refuse (dead-letter topic, reason unknown_team) or accept (counted under the unassigned unit); without --teams every team is accepted")
 }
 
 // TimeWindow is the plausible window of event times the config sets:
@@ -123,6 +137,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: batch-latency must be at least 1ms, got %s", ErrBadBatching, c.BatchLatency)
 	case c.MaxEventBytes < 1024 || c.MaxEventBytes > 900<<10:
 		return fmt.Errorf("max-event-bytes must be between 1024 and %d (Kafka's message limit), got %d", 900<<10, c.MaxEventBytes)
+	case c.UnlistedTeams != UnlistedRefuse && c.UnlistedTeams != UnlistedAccept:
+		return fmt.Errorf("unlisted-teams %q: use %s (events of teams the teams file does not list go to the dead-letter topic) or %s (they count under the unassigned unit)", c.UnlistedTeams, UnlistedRefuse, UnlistedAccept)
 	}
 	if _, _, err := c.TimeWindow(); err != nil {
 		return err

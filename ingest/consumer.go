@@ -630,20 +630,24 @@ func (c *Consumer) Process(ctx context.Context, msgs []kafka.Message) (err error
 // Close closes the dead-letter writer; Run does this itself.
 func (c *Consumer) Close() error { return c.dlq.Close() }
 
-// deadLetter builds the DLQ message for a refused event: the sanitized body
-// (person fields pseudonymized, monitoring values removed) and the reason.
+// deadLetter builds the DLQ message for a refused event: the default-deny
+// copy of its body and key (Decoder.DeadLetter), the reason, and the
+// offending field where there is one.
 func (c *Consumer) deadLetter(m *kafka.Message, r *Rejection) kafka.Message {
-	return kafka.Message{
-		Key:   c.dec.Sanitize(m.Key, r),
-		Value: c.dec.Sanitize(m.Value, r),
-		Headers: []kafka.Header{
-			{Key: "shoal-reason", Value: []byte(r.Reason)},
-			{Key: "shoal-detail", Value: []byte(r.Detail)},
-			{Key: "shoal-source-topic", Value: []byte(m.Topic)},
-			{Key: "shoal-source-partition", Value: fmt.Appendf(nil, "%d", m.Partition)},
-			{Key: "shoal-source-offset", Value: fmt.Appendf(nil, "%d", m.Offset)},
-		},
+	key, body := c.dec.DeadLetter(m.Key, m.Value, r)
+	headers := []kafka.Header{
+		{Key: "shoal-reason", Value: []byte(r.Reason)},
+		{Key: "shoal-detail", Value: []byte(r.Detail)},
 	}
+	if r.Field != "" {
+		headers = append(headers, kafka.Header{Key: "shoal-field", Value: []byte(r.Field)})
+	}
+	headers = append(headers,
+		kafka.Header{Key: "shoal-source-topic", Value: []byte(m.Topic)},
+		kafka.Header{Key: "shoal-source-partition", Value: fmt.Appendf(nil, "%d", m.Partition)},
+		kafka.Header{Key: "shoal-source-offset", Value: fmt.Appendf(nil, "%d", m.Offset)},
+	)
+	return kafka.Message{Key: key, Value: body, Headers: headers}
 }
 
 // decodeParallel decodes msgs into evs/rejs using up to GOMAXPROCS workers.

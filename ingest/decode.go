@@ -41,6 +41,7 @@ const maxTimeEntry = 24 * time.Hour
 type Decoder struct {
 	p        *privacy.Pseudonymizer
 	loc      func(team string) *time.Location
+	listed   func(team string) bool // nil: every team is accepted
 	maxBytes int
 	// The plausible window of times (SetTimeWindow): from earliest to ahead
 	// past now().
@@ -79,6 +80,13 @@ func (d *Decoder) SetTimeWindow(earliest time.Time, ahead time.Duration, now fun
 		d.now = time.Now
 	}
 }
+
+// SetTeams makes the decoder refuse, as unknown_team, an event whose team
+// listed says is not in the teams file; nil (the default) accepts every
+// team. listed is called for otherwise valid events only, with a team
+// that passed the identifier check, from several goroutines at once. Call
+// it before decoding.
+func (d *Decoder) SetTeams(listed func(team string) bool) { d.listed = listed }
 
 // plausible refuses a time outside [earliest, now+ahead].
 func (d *Decoder) plausible(t time.Time, name string, ahead time.Duration) *Rejection {
@@ -289,7 +297,7 @@ type parser struct {
 	bad string // why the message is malformed JSON; "" while it is fine
 
 	// syntaxOnly makes the parser check JSON syntax only: no duplicate-key,
-	// vocabulary or contract bookkeeping (Sanitize uses it to skip values).
+	// vocabulary or contract bookkeeping (DeadLetter uses it to skip values).
 	syntaxOnly bool
 
 	survPath, survTerm string
@@ -941,8 +949,16 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 			return reject(ReasonBadValue, `datacontenttype must be "application/json" when present; omit it or send that`)
 		}
 	}
-	if p.envSeen&(1<<eSubject) != 0 && p.env[eSubject].kind != jString {
-		return reject(ReasonBadValue, "subject is %s; send a string or omit it", p.env[eSubject].kind)
+	if p.envSeen&(1<<eSubject) != 0 {
+		v := p.env[eSubject]
+		if v.kind != jString {
+			return reject(ReasonBadValue, "subject is %s; send a string or omit it", v.kind)
+		}
+		if b, _ := p.bytes(v); len(b) > 0 {
+			if rej := identifierIn(b, "subject"); rej != nil {
+				return rej
+			}
+		}
 	}
 	if p.envSeen&(1<<eDataSchema) != 0 && p.env[eDataSchema].kind != jString {
 		return reject(ReasonBadValue, "dataschema is %s; send a string or omit it", p.env[eDataSchema].kind)
@@ -1051,18 +1067,20 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 		day = ev.Start
 	}
 	var sb strings.Builder
-	sb.Grow(len(id) + len(source) + len(team) + len(task) + len(request))
+	sb.Grow(len(id) + len(source) + len(team))
 	sb.Write(id)
 	sb.Write(source)
 	sb.Write(team)
-	sb.Write(task)
-	sb.Write(request)
 	all := sb.String()
 	ev.ID, all = all[:len(id)], all[len(id):]
-	ev.Source, all = all[:len(source)], all[len(source):]
-	ev.Team, all = all[:len(team)], all[len(team):]
-	ev.Task, all = all[:len(task)], all[len(task):]
-	ev.Request = all
+	ev.Source, ev.Team = all[:len(source)], all[len(source):]
+	if d.listed != nil && !d.listed(ev.Team) {
+		return &Rejection{Reason: ReasonUnknownTeam, Field: "data.team",
+			Detail: "data.team is not a team of the teams file; add the team to the file and reload (SIGHUP or POST /-/reload), or fix the producer's team id (Shoal runs with --unlisted-teams refuse)"}
+	}
+	// Task and request ids are stored keyed, so the store does not join
+	// back to the tracker without the key.
+	ev.Task, ev.Request = d.p.TaskID(task), d.p.RequestID(request)
 	var loc *time.Location
 	if d.loc != nil {
 		loc = d.loc(ev.Team)
@@ -1104,7 +1122,22 @@ func (p *parser) text(v jval, name string, maxLen int) ([]byte, *Rejection) {
 	if problem := p.checkText(v, b, ok, maxLen); problem != "" {
 		return nil, reject(ReasonBadValue, "%s %s; send a non-empty string of at most %d bytes of printable UTF-8", name, problem, maxLen)
 	}
+	if rej := identifierIn(b, name); rej != nil {
+		return nil, rej
+	}
 	return b, nil
+}
+
+// identifierIn refuses the value b of the field name if it looks like it
+// holds a person identifier. The detail names the field and the kind of
+// identifier, never the value.
+func identifierIn(b []byte, name string) *Rejection {
+	kind, found := privacy.PersonIdentifierIn(b)
+	if !found {
+		return nil
+	}
+	return &Rejection{Reason: ReasonIdentifierInField, Field: name,
+		Detail: fmt.Sprintf("%s holds what looks like %s; only data.person may identify a person (Shoal pseudonymizes it): send the tool's own id here (an issue key, a number, a URL without user names), never an e-mail address, user handle or phone number", name, kind)}
 }
 
 // checkText says what is wrong with the decoded string value b of v, or "".

@@ -13,8 +13,15 @@
 // durable.
 //
 // ingest never writes a raw person identifier anywhere: not to a log line,
-// not to a metric label, not to the dead-letter topic (bodies are
-// sanitized first), not to the Sink (only pseudonyms reach event.Event).
+// not to a metric label, not to the dead-letter topic (its copy of a
+// refused message keeps only the envelope values it can show harmless, the
+// reason and the field names: default deny), not to the Sink (only
+// pseudonyms reach event.Event). The fields that identify things (id,
+// source, subject, team, task, request) are refused when they look like
+// they hold a person identifier, and task and request ids reach the Sink
+// as keyed ids, so the store does not join back to the tracker without the
+// key. With a teams file, events of teams it does not list are refused
+// unless the operator accepts them (Decoder.SetTeams).
 // It does not import transform: both speak event.Batch, and app hands the
 // store to the consumer as its Sink.
 package ingest

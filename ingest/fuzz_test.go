@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/json"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,10 +17,12 @@ import (
 // dtEmail is what the fuzz invariant calls an email address.
 var dtEmail = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
 
-// FuzzDecode checks, for any input: Decode and Sanitize do not panic; an
-// accepted event satisfies the contract's invariants and the JSON Schema; a
-// refused one leaves nothing in *ev and has a known reason and a Detail
-// without an address; the sanitized body holds no email of the input.
+// FuzzDecode checks, for any input: Decode and DeadLetter do not panic; an
+// accepted event satisfies the contract's invariants and the JSON Schema,
+// and its identifier fields hold no person identifier; a refused one
+// leaves nothing in *ev and has a known reason and a Detail without an
+// address; the dead-letter copy is small JSON holding no email of the
+// input.
 //
 //	go test ./ingest -run XXX -fuzz FuzzDecode -fuzztime 60s
 func FuzzDecode(f *testing.F) {
@@ -37,6 +40,7 @@ func FuzzDecode(f *testing.F) {
 
 	zones := map[string]*time.Location{"team-orca": time.FixedZone("X", 13*3600)}
 	d := NewDecoder(dtPseudonymizer(f), func(team string) *time.Location { return zones[team] }, 4096)
+	d.SetTeams(func(team string) bool { return team != dtUnlistedTeam })
 	sch := dtCompileSchema(f)
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		ev := event.Event{Partition: 7, Offset: 9}
@@ -67,14 +71,17 @@ func FuzzDecode(f *testing.F) {
 				t.Errorf("refused event left data in *ev: %+v", ev)
 			}
 		}
-		out := d.Sanitize(msg, rej)
+		if rej == nil {
+			return
+		}
+		key, out := d.DeadLetter(msg, msg, rej)
 		for _, e := range dtEmail.FindAll(msg, -1) {
-			if bytes.Contains(out, e) {
-				t.Errorf("sanitized body contains input email %q:\nin:  %q\nout: %q", e, msg, out)
+			if bytes.Contains(out, e) || bytes.Contains(key, e) {
+				t.Errorf("dead-letter copy contains input email %q:\nin:  %q\nout: %q", e, msg, out)
 			}
 		}
-		if len(out) > MaxSanitizedBytes {
-			t.Errorf("sanitized body is %d bytes", len(out))
+		if len(out) > MaxDeadLetterBytes || !json.Valid(out) {
+			t.Errorf("dead-letter body is %d bytes, valid JSON %v", len(out), json.Valid(out))
 		}
 	})
 }
@@ -83,6 +90,14 @@ func dtCheckAccepted(t *testing.T, ev *event.Event) {
 	t.Helper()
 	if ev.Team == "" || ev.ID == "" || ev.Source == "" {
 		t.Errorf("accepted event without team, id or source: %+v", ev)
+	}
+	for _, v := range []string{ev.Team, ev.ID, ev.Source} {
+		if kind, found := privacy.PersonIdentifierIn(v); found {
+			t.Errorf("accepted event with %s in %q", kind, v)
+		}
+	}
+	if ev.Task != "" && !privacy.IsKeyedID(ev.Task, privacy.TaskIDPrefix) || ev.Request != "" && !privacy.IsKeyedID(ev.Request, privacy.RequestIDPrefix) {
+		t.Errorf("accepted event with a raw task or request id: %q, %q", ev.Task, ev.Request)
 	}
 	if ev.Person != "" && !privacy.IsPseudonym(ev.Person) {
 		t.Errorf("accepted event with person %q that is not a pseudonym", ev.Person)

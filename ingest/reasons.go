@@ -10,8 +10,8 @@ type Reason string
 
 // The reasons an event is refused, in precedence order: when an event has
 // several problems, the first reason in this list that applies is the one
-// reported (bad_value and bad_time share a rank; the first offending field
-// in contract order decides).
+// reported (bad_value, bad_time and identifier_in_field share a rank; the
+// first offending field in contract order decides).
 const (
 	// ReasonTooLarge: the message is longer than the configured maximum
 	// (checked on the raw bytes, before parsing).
@@ -42,8 +42,17 @@ const (
 	// timestamp (or, for due, a YYYY-MM-DD date), or that lies outside the
 	// plausible window (Decoder.SetTimeWindow).
 	ReasonBadTime Reason = "bad_time"
+	// ReasonIdentifierInField: id, source, subject, data.team, data.task or
+	// data.request holds what looks like a person identifier (an e-mail
+	// address, an @handle, a phone number: privacy.PersonIdentifierIn).
+	// Only data.person may identify a person, and it is pseudonymized.
+	ReasonIdentifierInField Reason = "identifier_in_field"
 	// ReasonEndBeforeStart: a time entry whose end is not after its start.
 	ReasonEndBeforeStart Reason = "end_before_start"
+	// ReasonUnknownTeam: with a teams file and unlisted teams refused
+	// (Decoder.SetTeams), data.team is a team the file does not list. An
+	// event is checked for it last: one refused for it is otherwise valid.
+	ReasonUnknownTeam Reason = "unknown_team"
 )
 
 // Reasons lists every Reason in precedence order, for pre-registering
@@ -58,16 +67,21 @@ var Reasons = []Reason{
 	ReasonMissingField,
 	ReasonBadValue,
 	ReasonBadTime,
+	ReasonIdentifierInField,
 	ReasonEndBeforeStart,
+	ReasonUnknownTeam,
 }
 
 // Rejection is why Decode refused a message. Detail is for the humans who
 // run the producer: it says what is wrong and what to do. It names fields
 // and event types but never contains a field value, so it is safe to store
-// in a dead-letter header or a log line.
+// in a dead-letter header or a log line. Field names the offending field
+// (e.g. "data.task") where one field is the reason, for the dead-letter
+// topic's shoal-field header; "" otherwise.
 type Rejection struct {
 	Reason Reason
 	Detail string
+	Field  string
 }
 
 // Error implements error.

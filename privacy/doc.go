@@ -1,5 +1,7 @@
 // Package privacy holds Shoal's privacy rules in one place: the keyed
-// pseudonymizer, the vocabulary of monitoring data Shoal refuses, and the
+// pseudonymizer (person pseudonyms, and keyed task and request ids), the
+// vocabulary of monitoring data Shoal refuses, the shapes of person
+// identifiers that must not ride in other fields (PersonIdentifierIn), and the
 // whole disclosure policy every output passes through: the minimum group
 // size, the dominance (p %) rule and the contribution floors (Policy,
 // Floors; transform counts contributors at the floors and the magnitudes
@@ -11,5 +13,6 @@
 //
 // Of Shoal's packages it imports only the leaf vocabularies (outcome). It
 // must never log, store or return a raw person identifier: the only thing
-// that leaves Pseudonymizer is the keyed HMAC of the identifier.
+// that leaves Pseudonymizer is the keyed HMAC of the identifier, and
+// PersonIdentifierIn says what kind of identifier it saw, never where.
 package privacy

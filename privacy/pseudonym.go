@@ -27,12 +27,17 @@ var ErrKeyFile = errors.New("pseudonym key file")
 // Without the key, a pseudonym cannot be recomputed from a list of emails.
 // Identifiers are trimmed and lower-cased first, so "Alice@X.org " and
 // "alice@x.org" are the same person. Safe for concurrent use.
+//
+// It also turns task and request ids into keyed ids (TaskID, RequestID),
+// so that a store does not join back to the tracker without the key.
 type Pseudonymizer struct {
 	pool sync.Pool // of hash.Hash
 
 	mu    sync.RWMutex
 	cache map[string]string
 	max   int
+
+	tasks, requests *idHasher
 }
 
 // NewPseudonymizer returns a Pseudonymizer for key, which must be at least
@@ -43,9 +48,11 @@ func NewPseudonymizer(key []byte) (*Pseudonymizer, error) {
 	}
 	k := append([]byte(nil), key...)
 	return &Pseudonymizer{
-		pool:  sync.Pool{New: func() any { return hmac.New(sha256.New, k) }},
-		cache: make(map[string]string),
-		max:   1 << 20,
+		pool:     sync.Pool{New: func() any { return hmac.New(sha256.New, k) }},
+		cache:    make(map[string]string),
+		max:      1 << 20,
+		tasks:    newIDHasher(k, taskIDDomain, TaskIDPrefix),
+		requests: newIDHasher(k, requestIDDomain, RequestIDPrefix),
 	}, nil
 }
 
@@ -112,4 +119,95 @@ func IsPseudonym(s string) bool {
 	}
 	_, err := hex.DecodeString(s[len(PseudonymPrefix):])
 	return err == nil
+}
+
+// Prefixes of keyed task and request ids, so one is recognisable in data.
+const (
+	TaskIDPrefix    = "t_"
+	RequestIDPrefix = "r_"
+)
+
+// keyedIDBytes is how many bytes of the HMAC a keyed id keeps (128 bits:
+// ids collide with a chance that does not matter at any tracker's size).
+const keyedIDBytes = 16
+
+// The domains from which the task and request id keys are derived. They
+// start with a NUL byte, which no person id can hold (the decoder refuses
+// control characters), so no pseudonym is ever the HMAC that made a key.
+const (
+	taskIDDomain    = "\x00shoal task id key v1"
+	requestIDDomain = "\x00shoal request id key v1"
+)
+
+// TaskID returns the keyed id of a raw task id: "t_" + the first 16 bytes
+// of HMAC-SHA256 in hex, under a key derived from the pseudonym key for
+// task ids only (a task id and a person id of the same text hash apart).
+// The raw id is used as it is, case and spaces included: the same id
+// always gives the same keyed id. Empty stays empty.
+func (p *Pseudonymizer) TaskID(raw []byte) string { return p.tasks.hash(raw) }
+
+// RequestID is TaskID for request ids ("r_", a key of their own).
+func (p *Pseudonymizer) RequestID(raw []byte) string { return p.requests.hash(raw) }
+
+// IsKeyedID reports whether s has the shape of a keyed id with prefix.
+func IsKeyedID(s, prefix string) bool {
+	if len(s) != len(prefix)+2*keyedIDBytes || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	_, err := hex.DecodeString(s[len(prefix):])
+	return err == nil
+}
+
+// idHasher computes one kind of keyed id, with a bounded cache (a task's
+// id comes back with each of its events).
+type idHasher struct {
+	prefix string
+	pool   sync.Pool // of hash.Hash
+
+	mu    sync.RWMutex
+	cache map[string]string
+	max   int
+}
+
+func newIDHasher(key []byte, domain, prefix string) *idHasher {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(domain))
+	sub := m.Sum(nil)
+	return &idHasher{
+		prefix: prefix,
+		pool:   sync.Pool{New: func() any { return hmac.New(sha256.New, sub) }},
+		cache:  make(map[string]string),
+		max:    idCacheSize,
+	}
+}
+
+// idCacheSize bounds each keyed-id cache: a task's events come close
+// together, so a small cache catches most repeats, and there are many
+// more tasks than people.
+const idCacheSize = 1 << 16
+
+func (h *idHasher) hash(raw []byte) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	h.mu.RLock()
+	s, ok := h.cache[string(raw)]
+	h.mu.RUnlock()
+	if ok {
+		return s
+	}
+	m := h.pool.Get().(hash.Hash)
+	m.Reset()
+	m.Write(raw)
+	var sum [sha256.Size]byte
+	out := m.Sum(sum[:0])
+	h.pool.Put(m)
+	s = h.prefix + hex.EncodeToString(out[:keyedIDBytes])
+	h.mu.Lock()
+	if len(h.cache) >= h.max {
+		clear(h.cache)
+	}
+	h.cache[string(raw)] = s
+	h.mu.Unlock()
+	return s
 }

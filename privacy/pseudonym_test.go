@@ -83,3 +83,40 @@ func TestLoadKeyFileNewline(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyedIDs: task and request ids become keyed ids of their own shape,
+// stable for the same bytes, different per key and per kind, and neither
+// the raw id nor a person's pseudonym of the same text.
+func TestKeyedIDs(t *testing.T) {
+	a, _ := NewPseudonymizer([]byte("0123456789abcdef0123456789abcdef"))
+	b, _ := NewPseudonymizer([]byte("fedcba9876543210fedcba9876543210"))
+	raw := []byte("ORCA-101")
+	task, req := a.TaskID(raw), a.RequestID(raw)
+	if !IsKeyedID(task, TaskIDPrefix) || !IsKeyedID(req, RequestIDPrefix) {
+		t.Fatalf("TaskID %q / RequestID %q do not have the keyed-id shape", task, req)
+	}
+	if task != a.TaskID([]byte("ORCA-101")) || req != a.RequestID([]byte("ORCA-101")) {
+		t.Error("the same id gave two keyed ids")
+	}
+	if a.TaskID([]byte("orca-101")) == task || a.TaskID([]byte("ORCA-101 ")) == task {
+		t.Error("task ids are exact: case and spaces must count")
+	}
+	if b.TaskID(raw) == task {
+		t.Error("two keys gave the same keyed task id")
+	}
+	if task[len(TaskIDPrefix):] == req[len(RequestIDPrefix):] {
+		t.Error("a task and a request with the same id hash alike: the kinds share a key")
+	}
+	if p := a.Pseudonym("orca-101"); task[len(TaskIDPrefix):len(TaskIDPrefix)+24] == p[len(PseudonymPrefix):] {
+		t.Error("a keyed task id equals the person pseudonym of the same text")
+	}
+	if strings.Contains(task, "ORCA") {
+		t.Errorf("keyed id %q carries the raw id", task)
+	}
+	if a.TaskID(nil) != "" || a.RequestID([]byte{}) != "" {
+		t.Error("an absent id must stay absent")
+	}
+	if IsKeyedID(a.Pseudonym("x"), TaskIDPrefix) || IsKeyedID("t_xyz", TaskIDPrefix) {
+		t.Error("IsKeyedID accepts what is not a keyed task id")
+	}
+}

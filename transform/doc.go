@@ -34,6 +34,12 @@
 // people at the teams file's contribution floors and each family's
 // magnitudes with their two largest single-person parts (outcomes.go).
 //
+// Task and request ids arrive as keyed ids (ingest keys them with the
+// pseudonym key), so the file does not join back to the tracker's
+// assignees without the key. A file written before that holds raw ids in
+// its events, which transform cannot key (it never has the key): Open
+// refuses it with ErrRawIDs rather than mix the two.
+//
 // A DuckDB file has one writer process. Open refuses a file that another
 // process (or another Store in this process) holds.
 //

@@ -146,7 +146,8 @@ const inUseHint = "another shoal process may be running; stop it or use another 
 
 // Open opens (creating if missing) the DuckDB file at cfg.Path and creates
 // the schema if it is missing. It fails with ErrLocked if another process
-// or Store holds the file.
+// or Store holds the file, and with ErrRawIDs, changing nothing, if the
+// file is from a Shoal that stored raw task and request ids.
 func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("transform config: %w", err)
@@ -236,6 +237,9 @@ func (s *Store) open(ctx context.Context, cfg Config) error {
 	}
 	var stale bool
 	if err := s.inTx(ctx, func() error {
+		if err := s.refuseRawIDs(ctx); err != nil {
+			return err
+		}
 		var err error
 		if stale, err = s.derivedStale(ctx); err != nil {
 			return err
@@ -245,8 +249,12 @@ func (s *Store) open(ctx context.Context, cfg Config) error {
 				return err
 			}
 		}
-		return nil
+		_, err = s.conn.ExecContext(ctx, `INSERT INTO shoal_meta VALUES ('`+keyedIDsMeta+`', 1) ON CONFLICT (name) DO NOTHING`)
+		return err
 	}); err != nil {
+		if errors.Is(err, ErrRawIDs) {
+			return fmt.Errorf("open %s: %w", cfg.Path, err)
+		}
 		return fmt.Errorf("create schema in %s: %w", cfg.Path, err)
 	}
 	// DuckDB checkpoints when it closes, whatever happened before: after a
@@ -749,6 +757,52 @@ var (
 	// The derive steps do not read h.
 	stepRebuildSlice = step{name: "stage rebuild slice", sql: `INSERT INTO staging SELECT *, NULL FROM events WHERE hash(team) % ? = ?`}
 )
+
+// keyedIDsMeta is the shoal_meta row that says the file's task and
+// request ids are keyed ids (ingest stores them so): every file this
+// version creates or opens has it.
+const keyedIDsMeta = "keyed_ids"
+
+// ErrRawIDs is returned (wrapped) by Open for a file written by a Shoal
+// from before task and request ids were stored as keyed ids.
+var ErrRawIDs = errors.New("the file holds raw task and request ids, from a Shoal before they were stored as keyed ids; " +
+	"this version does not mix them with keyed ids (tasks would not match across the change) and cannot key them without re-reading the events: " +
+	"move the data directory aside and start with an empty one, which re-reads the event topic from its start; " +
+	"events the topic no longer holds stay in the old file only, so delete it once the new one has caught up, as its raw ids join back to the tracker")
+
+// refuseRawIDs returns ErrRawIDs if the file holds events with raw task or
+// request ids: it lacks the keyedIDsMeta row and an id is not of the keyed
+// shape. A new file, or one without such events, passes (Open marks it).
+func (s *Store) refuseRawIDs(ctx context.Context) error {
+	var hasMeta, hasEvents bool
+	if err := s.conn.QueryRowContext(ctx, `SELECT
+			count(*) FILTER (WHERE table_name = 'shoal_meta') > 0, count(*) FILTER (WHERE table_name = 'events') > 0
+		FROM duckdb_tables() WHERE schema_name = 'main' AND database_name = current_database()`).Scan(&hasMeta, &hasEvents); err != nil {
+		return fmt.Errorf("look for shoal_meta and events: %w", err)
+	}
+	if hasMeta {
+		var keyed bool
+		if err := s.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM shoal_meta WHERE name = '`+keyedIDsMeta+`'`).Scan(&keyed); err != nil {
+			return fmt.Errorf("read %s: %w", keyedIDsMeta, err)
+		}
+		if keyed {
+			return nil
+		}
+	}
+	if !hasEvents {
+		return nil
+	}
+	var raw bool
+	if err := s.conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM events
+		WHERE (task IS NOT NULL AND NOT regexp_full_match(task, 't_[0-9a-f]{32}'))
+		   OR (request IS NOT NULL AND NOT regexp_full_match(request, 'r_[0-9a-f]{32}')))`).Scan(&raw); err != nil {
+		return fmt.Errorf("look for raw task and request ids: %w", err)
+	}
+	if raw {
+		return ErrRawIDs
+	}
+	return nil
+}
 
 // derivedVersion is the version of the derived tables' layout and
 // semantics. A file whose shoal_meta says otherwise (or nothing: files of

@@ -887,3 +887,72 @@ func TestScanStepsRaiseThreads(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenRefusesRawIDs: a file from a Shoal that stored raw task and
+// request ids (no keyed_ids mark, raw ids in events) is refused by Open
+// with ErrRawIDs and left as it was; a file without the mark whose ids are
+// keyed, or that has no task or request ids, opens and is marked.
+func TestOpenRefusesRawIDs(t *testing.T) {
+	ctx := context.Background()
+	mem := checkedMem(t)
+	p, err := privacy.NewPseudonymizer(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g ids
+	// oldFile writes evs to a new file and removes the mark, as a file
+	// of a Shoal before keyed ids would be.
+	oldFile := func(evs ...event.Event) string {
+		path := filepath.Join(t.TempDir(), "shoal.duckdb")
+		s, err := Open(ctx, Config{Path: path}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		commit(t, s, mem, evs...)
+		if _, err := s.db.Exec(`DELETE FROM shoal_meta WHERE name = '` + keyedIDsMeta + `'`); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, tc := range []struct {
+		name string
+		evs  []event.Event
+		ok   bool
+	}{
+		{"raw task ids", []event.Event{g.ev(event.TaskCreated, 0, 9, task("ORCA-101")), g.ev(event.TaskCompleted, 1, 9, task("ORCA-101"), who(1))}, false},
+		{"raw request ids", []event.Event{g.ev(event.RequestOpened, 0, 9, request("acme/orca/pull/7"))}, false},
+		{"keyed ids", []event.Event{
+			g.ev(event.TaskCreated, 0, 9, task(p.TaskID([]byte("ORCA-101")))),
+			g.ev(event.RequestOpened, 0, 9, request(p.RequestID([]byte("acme/orca/pull/7"))))}, true},
+		{"no task or request ids", []event.Event{g.ev(event.TimeLogged, 0, 9, who(1), logged("focus", 1))}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := oldFile(tc.evs...)
+			s, err := Open(ctx, Config{Path: path}, nil)
+			if !tc.ok {
+				if !errors.Is(err, ErrRawIDs) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "empty one") {
+					t.Fatalf("Open = %v, want ErrRawIDs naming the file and what to do", err)
+				}
+				if s != nil {
+					t.Fatal("Open returned a store with its error")
+				}
+				// Refused, not changed: the file still opens the same way.
+				if _, err := Open(ctx, Config{Path: path}, nil); !errors.Is(err, ErrRawIDs) {
+					t.Fatalf("second Open = %v, want ErrRawIDs again", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			defer s.Close()
+			var marked int
+			if err := s.db.QueryRow(`SELECT count(*) FROM shoal_meta WHERE name = '` + keyedIDsMeta + `'`).Scan(&marked); err != nil || marked != 1 {
+				t.Errorf("the file is not marked as keyed: %d, %v", marked, err)
+			}
+		})
+	}
+}

@@ -59,6 +59,7 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"embedded broker on every interface", append(base, "--pseudonym-key-file", keyPath, "--embedded-addr", "0.0.0.0:9092"), nil, 1, []string{`embedded-addr "0.0.0.0:9092" listens on every interface`, "loopback only", "run a real Kafka", "deploy/", "--brokers"}},
 		{"embedded broker on all interfaces by port only", append(base, "--pseudonym-key-file", keyPath, "--embedded-addr", ":9092"), nil, 1, []string{`embedded-addr ":9092" listens on every interface`, "--brokers"}},
 		{"embedded broker on another address", append(base, "--pseudonym-key-file", keyPath, "--embedded-addr", "10.1.2.3:9092"), nil, 1, []string{`embedded-addr "10.1.2.3:9092" is not a loopback address`, "--brokers"}},
+		{"bad unlisted teams", append(base, "--pseudonym-key-file", keyPath, "--unlisted-teams", "drop"), nil, 1, []string{`unlisted-teams "drop": use refuse`, "accept"}},
 		{"broker without port", append(base, "--pseudonym-key-file", keyPath, "--brokers", "kafka"), nil, 1, []string{`broker "kafka" has no port`}},
 		{"bad env value", append(base, "--pseudonym-key-file", keyPath), map[string]string{"SHOAL_BATCH_SIZE": "lots"}, 2, []string{"SHOAL_BATCH_SIZE", "lots"}},
 		{"bad settle delay", append(base, "--pseudonym-key-file", keyPath, "--settle-delay", "-1h"), nil, 1, []string{`settle-delay -1h0m0s: use a duration from 0 to 672h`}},
