@@ -41,16 +41,18 @@ const NeverCollected = "Shoal never collects keystrokes, mouse activity, screens
 
 // reasonMeaning says in plain words why events were refused.
 var reasonMeaning = map[string]string{
-	"too_large":          "larger than the size limit",
-	"malformed_json":     "not a well-formed JSON event",
-	"surveillance_type":  "a monitoring event type, which Shoal never accepts",
-	"surveillance_field": "carried a monitoring field, which Shoal never accepts",
-	"unknown_type":       "an event type outside the contract",
-	"unknown_field":      "a field outside the contract",
-	"missing_field":      "a required field was missing",
-	"bad_value":          "a value of the wrong type or out of range",
-	"bad_time":           "a timestamp that is not RFC 3339",
-	"end_before_start":   "a time entry ending before it starts",
+	"too_large":           "larger than the size limit",
+	"malformed_json":      "not a well-formed JSON event",
+	"surveillance_type":   "a monitoring event type, which Shoal never accepts",
+	"surveillance_field":  "carried a monitoring field, which Shoal never accepts",
+	"unknown_type":        "an event type outside the contract",
+	"unknown_field":       "a field outside the contract",
+	"missing_field":       "a required field was missing",
+	"bad_value":           "a value of the wrong type or out of range",
+	"bad_time":            "a timestamp that is not RFC 3339, or out of the plausible range",
+	"end_before_start":    "a time entry ending before it starts",
+	"identifier_in_field": "a person's identifier (an e-mail, @handle or phone number) in a field that must not carry one",
+	"unknown_team":        "a team the teams file does not list",
 }
 
 // view is the report's content, computed once and rendered by every format.
