@@ -103,6 +103,48 @@ func TestServingRefuses(t *testing.T) {
 	}
 }
 
+// TestServingCTEScope: a WITH name shadows a table only inside the query
+// node that defines it (its body, its subqueries, the WITH bodies after
+// it), never a table named beside or above that node.
+func TestServingCTEScope(t *testing.T) {
+	s := openServing(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		"SELECT name, setting FROM (WITH pg_settings AS (SELECT 1 AS x) SELECT x FROM pg_settings) t, pg_settings",
+		"SELECT * FROM pg_settings WHERE EXISTS (WITH pg_settings AS (SELECT 1) SELECT * FROM pg_settings)",
+		"SELECT (WITH pg_settings AS (SELECT 1 AS x) SELECT count(*) FROM pg_settings) + (SELECT count(*) FROM pg_settings)",
+		"WITH a AS (WITH pg_settings AS (SELECT 1 AS x) SELECT * FROM pg_settings) SELECT * FROM a, pg_settings",
+		"WITH a AS (SELECT * FROM pg_settings), pg_settings AS (SELECT 1 AS x) SELECT * FROM a",
+		"WITH pg_settings AS (SELECT * FROM pg_settings) SELECT * FROM pg_settings",
+		"WITH pg_settings AS (SELECT * FROM (SELECT * FROM pg_settings) q) SELECT * FROM pg_settings",
+		"SELECT (WITH RECURSIVE pg_settings(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM pg_settings WHERE n < 3) SELECT count(*) FROM pg_settings), name FROM pg_settings",
+		"WITH RECURSIVE pg_settings(n) AS (SELECT count(*) FROM pg_settings UNION ALL SELECT n + 1 FROM pg_settings WHERE n < 3) SELECT * FROM pg_settings",
+		"SELECT * FROM (WITH pg_settings AS MATERIALIZED (SELECT 1 AS x) SELECT * FROM pg_settings) t, pg_settings",
+		"WITH x AS MATERIALIZED (SELECT count(*) AS c FROM pg_settings), pg_settings AS (SELECT 1) SELECT * FROM x",
+		"(WITH pg_settings AS (SELECT 1 AS x) SELECT x FROM pg_settings) UNION ALL SELECT count(*) FROM pg_settings",
+		"WITH weekly AS (SELECT * FROM pg_settings) SELECT * FROM weekly",
+		"SELECT * FROM weekly w WHERE team IN (WITH events AS (SELECT 'a' AS team) SELECT team FROM events) AND EXISTS (SELECT * FROM events)",
+	} {
+		if _, _, _, err := s.Query(ctx, q, nil, 10); state(err) != StateInsufficientPrivilege {
+			t.Errorf("%s: %v (state %q), want %s", q, err, state(err), StateInsufficientPrivilege)
+		}
+	}
+	for _, q := range []string{
+		"WITH a AS (SELECT * FROM weekly), b AS (SELECT * FROM a) SELECT count(*) FROM b",
+		"WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT count(*) FROM r",
+		"WITH a AS (SELECT 1 AS x) SELECT * FROM (SELECT * FROM a) t WHERE x IN (SELECT x FROM a)",
+		"WITH a AS (SELECT 1 AS x) SELECT (WITH b AS (SELECT * FROM a) SELECT count(*) FROM b)",
+		"WITH m AS MATERIALIZED (SELECT * FROM weekly) SELECT count(*) FROM m",
+		"WITH a AS MATERIALIZED (SELECT 1 AS x), b AS MATERIALIZED (SELECT * FROM a) SELECT * FROM b",
+		"WITH weekly AS (SELECT 1 AS x) SELECT * FROM weekly",
+		"WITH a AS (SELECT 1 AS x) SELECT * FROM a UNION ALL SELECT x FROM a",
+	} {
+		if _, _, _, err := s.Query(ctx, q, nil, 10); err != nil {
+			t.Errorf("%s: %v", q, err)
+		}
+	}
+}
+
 func TestServingTimeout(t *testing.T) {
 	s := openServing(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
