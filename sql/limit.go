@@ -1,6 +1,242 @@
 package sql
 
-// maxConnections is the most client connections the endpoint holds at
-// once (netutil.LimitListener); further clients wait in the listen
-// backlog until one closes.
-const maxConnections = 64
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// maxMessageBytes is the largest protocol message a client may send (the
+// wire library buffers one per connection); a statement is at most 64 KiB.
+const maxMessageBytes = 256 << 10
+
+// Reasons a connection is refused or closed by the endpoint, the values of
+// the closed-connections counter's reason label.
+const (
+	closedMaxConns        = "max_conns"          // --sql-max-conns open already
+	closedMaxConnsPerAddr = "max_conns_per_addr" // --sql-max-conns-per-addr open from its address
+	closedStartupTimeout  = "startup_timeout"    // no login within --sql-startup-timeout
+	closedIdleTimeout     = "idle_timeout"       // silent for --sql-idle-timeout
+)
+
+// refusing bounds the refused connections draining at once.
+const refusing = 64
+
+// listener holds the endpoint's connection limits: at most max open
+// connections, at most perAddr from one client address, a startup deadline
+// for each new connection and an idle deadline once it has logged in. A
+// connection over a cap is answered with SQLSTATE 53300 and closed, as
+// PostgreSQL does, rather than left waiting in the listen backlog.
+type listener struct {
+	net.Listener
+	max, perAddr    int
+	startup, idle   time.Duration
+	log             *slog.Logger
+	closed          *prometheus.CounterVec
+	refusals        chan struct{}
+	mu              sync.Mutex
+	open            int
+	byAddr          map[string]int
+	refusalsRunning sync.WaitGroup
+}
+
+func newListener(ln net.Listener, cfg Config, closed *prometheus.CounterVec, logger *slog.Logger) *listener {
+	return &listener{
+		Listener: ln, max: cfg.MaxConns, perAddr: cfg.MaxConnsPerAddr, startup: cfg.StartupTimeout, idle: cfg.IdleTimeout,
+		log: logger, closed: closed, refusals: make(chan struct{}, refusing), byAddr: map[string]int{},
+	}
+}
+
+// Accept returns the next connection within the caps, with its startup
+// deadline set; connections over a cap are refused on the side.
+func (l *listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		addr := hostOf(c.RemoteAddr())
+		l.mu.Lock()
+		reason := ""
+		switch {
+		case l.open >= l.max:
+			reason = closedMaxConns
+		case l.byAddr[addr] >= l.perAddr:
+			reason = closedMaxConnsPerAddr
+		default:
+			l.open++
+			l.byAddr[addr]++
+		}
+		l.mu.Unlock()
+		if reason != "" {
+			l.refuse(c, reason)
+			continue
+		}
+		lc := &conn{Conn: c, l: l, addr: addr, startupDeadline: time.Now().Add(l.startup)}
+		lc.remote = &remoteAddr{Addr: c.RemoteAddr(), conn: lc}
+		if err := c.SetDeadline(lc.startupDeadline); err != nil {
+			lc.Close()
+			continue
+		}
+		return lc, nil
+	}
+}
+
+// Close stops accepting and waits for refusals being written.
+func (l *listener) Close() error {
+	err := l.Listener.Close()
+	l.refusalsRunning.Wait()
+	return err
+}
+
+func (l *listener) release(addr string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.open--
+	if l.byAddr[addr]--; l.byAddr[addr] <= 0 {
+		delete(l.byAddr, addr)
+	}
+}
+
+// connections is the number of open connections.
+func (l *listener) connections() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open
+}
+
+// refuse answers c with a FATAL error (SQLSTATE 53300) at once, before
+// its startup packet: PostgreSQL clients read an error in place of the
+// answer to their startup or TLS request and report it. The connection is
+// then half-closed and drained for a moment, so that the error is not lost
+// to a reset, unless too many refusals are draining already.
+func (l *listener) refuse(c net.Conn, reason string) {
+	l.closed.WithLabelValues(reason).Inc()
+	msg := "sorry, too many clients already: the SQL endpoint holds at most --sql-max-conns connections; try again later"
+	if reason == closedMaxConnsPerAddr {
+		msg = "too many connections from your address: the SQL endpoint holds at most --sql-max-conns-per-addr connections from one address; close one (or use a connection pool) and try again"
+	}
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write(errorResponse("53300", msg)); err != nil {
+		c.Close()
+		return
+	}
+	tc, ok := c.(*net.TCPConn)
+	select {
+	case l.refusals <- struct{}{}:
+	default:
+		ok = false
+	}
+	if !ok {
+		c.Close()
+		return
+	}
+	l.refusalsRunning.Add(1)
+	go func() {
+		defer l.refusalsRunning.Done()
+		defer func() { <-l.refusals }()
+		defer c.Close()
+		tc.CloseWrite()
+		io.Copy(io.Discard, io.LimitReader(c, 1<<16)) //nolint:errcheck // draining until the deadline
+	}()
+}
+
+// errorResponse is a FATAL ErrorResponse message.
+func errorResponse(code, msg string) []byte {
+	b := []byte{'E', 0, 0, 0, 0}
+	for _, f := range []struct {
+		t byte
+		v string
+	}{{'S', "FATAL"}, {'V', "FATAL"}, {'C', code}, {'M', msg}} {
+		b = append(b, f.t)
+		b = append(b, f.v...)
+		b = append(b, 0)
+	}
+	b = append(b, 0)
+	binary.BigEndian.PutUint32(b[1:5], uint32(len(b)-1))
+	return b
+}
+
+// conn is one accepted connection: it gives its slot back when closed,
+// and once its session has started (established) it is closed after the
+// idle timeout without a byte from the client, or with none of ours read.
+type conn struct {
+	net.Conn
+	l               *listener
+	addr            string
+	remote          *remoteAddr
+	startupDeadline time.Time
+	established     atomic.Bool
+	closeOnce       sync.Once
+	timedOut        atomic.Bool
+}
+
+// remoteAddr is the client's address as the wire library hands it to the
+// session: it leads back to the connection.
+type remoteAddr struct {
+	net.Addr
+	conn *conn
+}
+
+func (c *conn) RemoteAddr() net.Addr { return c.remote }
+
+func (c *conn) Read(p []byte) (int, error) {
+	if c.established.Load() {
+		c.Conn.SetReadDeadline(time.Now().Add(c.l.idle))
+	}
+	n, err := c.Conn.Read(p)
+	c.noteTimeout(err)
+	return n, err
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	if c.established.Load() {
+		c.Conn.SetWriteDeadline(time.Now().Add(c.l.idle))
+	}
+	n, err := c.Conn.Write(p)
+	c.noteTimeout(err)
+	return n, err
+}
+
+func (c *conn) noteTimeout(err error) {
+	var ne net.Error
+	if err == nil || !errors.As(err, &ne) || !ne.Timeout() || !c.timedOut.CompareAndSwap(false, true) {
+		return
+	}
+	reason, what := closedStartupTimeout, "it did not log in within --sql-startup-timeout"
+	if c.established.Load() {
+		reason, what = closedIdleTimeout, "it was idle for --sql-idle-timeout"
+	}
+	c.l.closed.WithLabelValues(reason).Inc()
+	c.l.log.Info("SQL connection closed: "+what, "client", c.Conn.RemoteAddr().String(), "reason", reason)
+}
+
+// establish ends the startup deadline: the session has logged in.
+func (c *conn) establish() {
+	c.Conn.SetDeadline(time.Time{})
+	c.established.Store(true)
+}
+
+func (c *conn) Close() error {
+	c.closeOnce.Do(func() { c.l.release(c.addr) })
+	return c.Conn.Close()
+}
+
+// hostOf is the client address a connection is counted under.
+func hostOf(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}

@@ -15,7 +15,6 @@ import (
 	"github.com/jeroenrinzema/psql-wire/codes"
 	pgerror "github.com/jeroenrinzema/psql-wire/errors"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/net/netutil"
 )
 
 // Engine runs checked, read-only statements. transform's serving database
@@ -49,10 +48,15 @@ type Server struct {
 	log     *slog.Logger
 	users   Users
 	wire    *wire.Server
-	ln      net.Listener
+	ln      *listener
 	queries *prometheus.CounterVec
-	authSem chan struct{}
-	done    chan struct{}
+	logins  *loginGuard
+	// Password hashes run one at a time for addresses with failed or
+	// running logins (suspect) and one at a time for the others (clean),
+	// so guesses cost at most one core and never queue ahead of a login
+	// from a clean address.
+	hashSuspect, hashClean chan struct{}
+	done                   chan struct{}
 }
 
 // New builds the server and binds its listener; Serve starts accepting.
@@ -69,14 +73,34 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 			Name: "shoal_sql_queries_total",
 			Help: "Statements received on the SQL endpoint, by outcome (ok, refused, error, timeout, row_limit).",
 		}, []string{"outcome"}),
-		authSem: make(chan struct{}, 2),
-		done:    make(chan struct{}),
+		logins:      newLoginGuard(cfg.StartupTimeout),
+		hashSuspect: make(chan struct{}, 1),
+		hashClean:   make(chan struct{}, 1),
+		done:        make(chan struct{}),
 	}
+	closed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shoal_sql_connections_closed_total",
+		Help: "SQL connections refused or closed by the endpoint's limits, by reason (max_conns, max_conns_per_addr, startup_timeout, idle_timeout).",
+	}, []string{"reason"})
 	for _, o := range []string{OutcomeOK, OutcomeRefused, OutcomeError, OutcomeTimeout, OutcomeRowLimit} {
 		s.queries.WithLabelValues(o)
 	}
-	if err := reg.Register(s.queries); err != nil {
-		return nil, fmt.Errorf("register sql metrics: %w", err)
+	for _, r := range []string{closedMaxConns, closedMaxConnsPerAddr, closedStartupTimeout, closedIdleTimeout} {
+		closed.WithLabelValues(r)
+	}
+	open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "shoal_sql_connections",
+		Help: "Open SQL connections.",
+	}, func() float64 {
+		if s.ln == nil {
+			return 0
+		}
+		return float64(s.ln.connections())
+	})
+	for _, c := range []prometheus.Collector{s.queries, closed, open} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register sql metrics: %w", err)
+		}
 	}
 	opts := []wire.OptionFn{
 		// The wire library logs statements at debug level: it gets a logger
@@ -86,6 +110,9 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 		wire.GlobalParameters(wire.Parameters{"DateStyle": "ISO, MDY", "TimeZone": "UTC", "integer_datetimes": "on", "standard_conforming_strings": "on"}),
 		wire.WithShutdownTimeout(5 * time.Second),
 		wire.SessionMiddleware(s.session),
+		// The library buffers one message per connection (16 MiB unless
+		// told): 64 idle connections held a gigabyte.
+		wire.MessageBufferSize(maxMessageBytes),
 	}
 	if cfg.Users != "" {
 		users, err := LoadUsers(cfg.Users)
@@ -111,11 +138,11 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("listen on --sql-addr %s: %w (pick a free port, e.g. --sql-addr 127.0.0.1:0)", cfg.Addr, err)
 	}
-	s.ln = netutil.LimitListener(ln, maxConnections)
+	s.ln = newListener(ln, cfg, closed, s.log)
 	if cfg.Users != "" && cfg.TLSCert == "" {
 		host, _, _ := net.SplitHostPort(cfg.Addr)
-		if !isLoopback(host) {
-			s.log.Warn("SQL passwords travel in clear text without TLS on a non-loopback address; set --sql-tls-cert and --sql-tls-key", "addr", cfg.Addr)
+		if !isLoopback(host) { // Validate allowed it: --sql-insecure-plaintext
+			s.log.Warn("SQL passwords travel in clear text without TLS on a non-loopback address (--sql-insecure-plaintext); set --sql-tls-cert and --sql-tls-key", "addr", cfg.Addr)
 		}
 	}
 	return s, nil
@@ -140,20 +167,57 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) auth(ctx context.Context, _, user, password string) (context.Context, bool, error) {
-	select {
-	case s.authSem <- struct{}{}: // at most two password hashes at a time
-	case <-ctx.Done():
-		return ctx, false, ctx.Err()
+	c := connOf(ctx)
+	key := loginKey{user: safeUser(user)}
+	wctx := ctx // the waits end at the startup deadline; the session keeps ctx
+	if c != nil {
+		key.addr = c.addr
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(ctx, c.startupDeadline)
+		defer cancel()
 	}
-	ok := s.users.Check(user, password)
-	<-s.authSem
+	wait, clean := s.logins.begin(key, time.Now())
+	ok := false
+	defer func() { s.logins.end(key, ok) }()
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-wctx.Done():
+			return ctx, false, wctx.Err()
+		}
+	}
+	sem := s.hashSuspect
+	if clean {
+		sem = s.hashClean
+	}
+	select {
+	case sem <- struct{}{}:
+	case <-wctx.Done():
+		return ctx, false, wctx.Err()
+	}
+	ok = s.users.Check(user, password)
+	<-sem
 	if !ok {
-		s.log.Warn("SQL login refused", "user", safeUser(user), "client", clientAddr(ctx))
+		s.log.Warn("SQL login refused", "user", key.user, "client", clientAddr(ctx), "waited", wait)
 	}
 	return ctx, ok, nil
 }
 
+// connOf is the connection a session runs on (nil outside the listener,
+// in tests of the wire handlers).
+func connOf(ctx context.Context) *conn {
+	if a, ok := wire.RemoteAddress(ctx).(*remoteAddr); ok {
+		return a.conn
+	}
+	return nil
+}
+
 func (s *Server) session(ctx context.Context) (context.Context, error) {
+	if c := connOf(ctx); c != nil {
+		c.establish()
+	}
 	s.log.Debug("SQL session", "user", safeUser(wire.AuthenticatedUsername(ctx)), "client", clientAddr(ctx))
 	return ctx, nil
 }

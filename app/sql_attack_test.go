@@ -1,0 +1,227 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shoal-analytics/shoal/app/apptest"
+)
+
+// The attacks of issue 21 on the SQL endpoint, each against a running
+// Shoal over TCP. Clients come from several loopback addresses (on Linux
+// every 127.x.y.z is the host itself), so they count as different client
+// addresses.
+
+// connectFrom logs in from the local address from with password and
+// returns the connection or the error.
+func (e *sqlEndpoint) connectFrom(ctx context.Context, from, password string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(strings.Replace(e.dsn(), strings.ReplaceAll(sqlTestPassword, " ", "%20"), strings.ReplaceAll(password, " ", "%20"), 1))
+	if err != nil {
+		return nil, err
+	}
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	cfg.DialFunc = d.DialContext
+	cfg.ConnectTimeout = 30 * time.Second
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// metric reads one sample of the endpoint's /metrics.
+func (e *sqlEndpoint) metric(t *testing.T, series string) float64 {
+	t.Helper()
+	m := regexp.MustCompile(regexp.QuoteMeta(series) + ` ([0-9.e+]+)`).FindStringSubmatch(apptest.HTTPGet(t, e.p.URL()+"/metrics"))
+	if m == nil {
+		t.Fatalf("no %s in /metrics", series)
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
+
+// TestSQLConnectionAttacks: 64 connections that never send a startup
+// packet lock nobody else out and are closed at the startup timeout; one
+// address gets at most its share and is told so (53300); a session that
+// goes silent is closed at the idle timeout.
+func TestSQLConnectionAttacks(t *testing.T) {
+	e := startSQLEndpoint(t, func(c *Config) {
+		c.SQL.StartupTimeout = 3 * time.Second
+		c.SQL.IdleTimeout = 2 * time.Second
+	})
+	ctx := context.Background()
+
+	t.Run("64 idle connections", func(t *testing.T) {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.1")}, Timeout: 10 * time.Second}
+		var idle []net.Conn
+		for range 64 {
+			c, err := d.Dial("tcp", e.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			idle = append(idle, c)
+		}
+		other, err := e.connectFrom(ctx, "127.0.0.2", sqlTestPassword)
+		if err != nil {
+			t.Fatalf("a client from another address while 64 idle connections are open: %v", err)
+		}
+		var n int64
+		if err := other.QueryRow(ctx, "SELECT count(*) FROM shoal.metric_catalog").Scan(&n); err != nil || n != 16 {
+			t.Errorf("query beside the idle connections: %d, %v", n, err)
+		}
+		other.Close(ctx)
+		if _, err := e.connectFrom(ctx, "127.0.0.1", sqlTestPassword); pgCode(err) != "53300" || !strings.Contains(err.Error(), "--sql-max-conns-per-addr") {
+			t.Errorf("a client from the idle connections' address: %v, want SQLSTATE 53300 naming --sql-max-conns-per-addr", err)
+		}
+		// Every idle connection is closed by the endpoint: the refused
+		// ones at once, the others at the startup timeout.
+		for i, c := range idle {
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			if _, err := io.ReadAll(c); err != nil && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
+				t.Fatalf("idle connection %d still open: %v", i, err)
+			}
+		}
+		if got := e.metric(t, `shoal_sql_connections_closed_total{reason="startup_timeout"}`); got < 16 {
+			t.Errorf("%v connections closed at the startup timeout, want 16 or more", got)
+		}
+		apptest.Eventually(t, 10*time.Second, func() bool { return e.metric(t, "shoal_sql_connections") == 0 })
+		c, err := e.connectFrom(ctx, "127.0.0.1", sqlTestPassword)
+		if err != nil {
+			t.Fatalf("after the idle connections were closed: %v", err)
+		}
+		c.Close(ctx)
+	})
+
+	t.Run("idle session", func(t *testing.T) {
+		c, err := e.connectFrom(ctx, "127.0.0.1", sqlTestPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		var n int64
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM shoal.metric_catalog").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		raw := c.PgConn().Conn()
+		raw.SetReadDeadline(time.Now().Add(30 * time.Second))
+		if _, err := io.ReadAll(raw); err != nil {
+			t.Fatalf("a silent session: %v, want the endpoint to close it", err)
+		}
+		if got := e.metric(t, `shoal_sql_connections_closed_total{reason="idle_timeout"}`); got < 1 {
+			t.Errorf("%v sessions closed at the idle timeout", got)
+		}
+	})
+}
+
+// TestSQLPasswordGuessing: 30 wrong passwords at once from one address
+// are slowed (exponential backoff per user and address, before the hash)
+// and capped per address, while a real login from elsewhere does not wait
+// behind them; 64 guessing clients do not balloon the process's memory.
+func TestSQLPasswordGuessing(t *testing.T) {
+	e := startSQLEndpoint(t, func(c *Config) { c.SQL.StartupTimeout = 8 * time.Second })
+	ctx := context.Background()
+
+	t.Run("30 at once", func(t *testing.T) {
+		start := time.Now()
+		var (
+			mu            sync.Mutex
+			codes         = map[string]int{}
+			lastWrong     time.Duration
+			realLoginDone time.Duration
+			wg            sync.WaitGroup
+		)
+		for i := range 30 {
+			wg.Go(func() {
+				c, err := e.connectFrom(ctx, "127.0.0.3", "guess "+strconv.Itoa(i))
+				if err == nil {
+					c.Close(ctx)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				codes[pgCode(err)]++
+				if pgCode(err) == "28P01" {
+					lastWrong = max(lastWrong, time.Since(start))
+				}
+			})
+		}
+		time.Sleep(100 * time.Millisecond) // the guesses are in; correctness does not depend on it
+		c, err := e.connectFrom(ctx, "127.0.0.4", sqlTestPassword)
+		if err != nil {
+			t.Fatalf("the real user during the guesses: %v", err)
+		}
+		c.Close(ctx)
+		mu.Lock()
+		realLoginDone = time.Since(start)
+		mu.Unlock()
+		wg.Wait()
+		t.Logf("answers %v; the real login took %s, the last wrong password was answered after %s", codes, realLoginDone.Round(time.Millisecond), lastWrong.Round(time.Millisecond))
+		if codes["53300"] < 30-16 {
+			t.Errorf("%d guesses refused for the address's connection cap, want at least %d", codes["53300"], 30-16)
+		}
+		if codes[""] != 0 {
+			t.Errorf("%d guesses got in", codes[""])
+		}
+		// The waits double up to the cap (half the startup timeout): the
+		// guesses' answers are spread over at least that long.
+		if lastWrong < 4*time.Second {
+			t.Errorf("the last of the parallel guesses was answered after %s: not slowed", lastWrong)
+		}
+		if realLoginDone >= lastWrong {
+			t.Errorf("the real login (%s) waited behind the guesses (last answered after %s)", realLoginDone, lastWrong)
+		}
+		// The guessing address itself can still log in with the right
+		// password: a guesser does not lock the user out.
+		if c, err := e.connectFrom(ctx, "127.0.0.3", sqlTestPassword); err != nil {
+			t.Errorf("the right password from the guessing address: %v", err)
+		} else {
+			c.Close(ctx)
+		}
+	})
+
+	t.Run("64 clients, memory", func(t *testing.T) {
+		var before runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		var peak uint64
+		stop := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			var m runtime.MemStats
+			for {
+				runtime.ReadMemStats(&m)
+				peak = max(peak, m.HeapInuse)
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		}()
+		var wg sync.WaitGroup
+		for i := range 64 {
+			wg.Go(func() {
+				c, err := e.connectFrom(ctx, "127.0.1."+strconv.Itoa(1+i%4), "guess "+strconv.Itoa(i))
+				if err == nil {
+					c.Close(ctx)
+				}
+			})
+		}
+		wg.Wait()
+		close(stop)
+		<-sampled
+		grew := int64(peak) - int64(before.HeapInuse)
+		t.Logf("Go heap in use: %d MiB before, %d MiB at most during 64 guessing clients", before.HeapInuse>>20, peak>>20)
+		if grew > 256<<20 {
+			t.Errorf("64 guessing clients grew the heap by %d MiB", grew>>20)
+		}
+	})
+}
