@@ -225,3 +225,39 @@ func TestSQLPasswordGuessing(t *testing.T) {
 		}
 	})
 }
+
+// TestSQLResultBytes: a result within the row cap but over the byte cap
+// fails with SQLSTATE 54000 naming the flag, through pgx (both protocols)
+// and psql, and is never cut short silently; a result within both caps
+// arrives whole.
+func TestSQLResultBytes(t *testing.T) {
+	e := startSQLEndpoint(t, func(c *Config) { c.SQL.MaxResultBytes = "4MiB" })
+	ctx := context.Background()
+	c := e.connect(t)
+	const big = "SELECT repeat('x', 10000) AS s FROM shoal.daily_outcomes a, shoal.metric_catalog b LIMIT 5000" // 50 MB
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
+		rows, err := c.Query(ctx, big, mode)
+		n := 0
+		if err == nil {
+			for rows.Next() {
+				n++
+			}
+			err = rows.Err()
+		}
+		if pgCode(err) != "54000" || !strings.Contains(err.Error(), "--sql-max-result-bytes") {
+			t.Errorf("%v: 50 MB over a 4 MiB cap: %d rows, %v; want SQLSTATE 54000 naming --sql-max-result-bytes", mode, n, err)
+		}
+		var got int64
+		if err := c.QueryRow(ctx, "SELECT CAST(sum(strlen(s)) AS BIGINT) FROM (SELECT repeat('x', 1000) AS s FROM shoal.metric_catalog) t", mode).Scan(&got); err != nil || got != 16000 {
+			t.Errorf("%v: the connection afterwards: %d, %v", mode, got, err)
+		}
+	}
+	out, err := e.psql(t, big, "-A", "-t")
+	if err == nil || !strings.Contains(out, "--sql-max-result-bytes") || strings.Contains(out, "xxxxxxxxxx") {
+		t.Errorf("psql: %v\n%.300s", err, out)
+	}
+	names, rows := sqlRows(t, c, "SELECT repeat('x', 1000) AS s FROM shoal.daily_outcomes a, shoal.metric_catalog b LIMIT 3000") // 3 MB
+	if len(names) != 1 || len(rows) != 3000 {
+		t.Errorf("3 MB within the cap: %d rows", len(rows))
+	}
+}

@@ -294,6 +294,7 @@ func hostileQueries(duckdbPath string) []struct{ name, q, code string } {
 		{"unicode-escaped raw table name", `SELECT * FROM U&"ev\0065nts"`, syntax},
 		{"syntax error", "SELEC 1", syntax},
 		{"huge result", "SELECT a.day, b.day FROM shoal.daily_outcomes a, shoal.daily_outcomes b", rowLimit},
+		{"400 MB within the row cap", "SELECT repeat('x', 100000) AS s FROM shoal.daily_outcomes a, shoal.daily_outcomes b LIMIT 4000", rowLimit},
 		{"heavy cross join", heavyQuery, timedOut},
 	}
 }

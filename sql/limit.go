@@ -173,9 +173,12 @@ type conn struct {
 	addr            string
 	remote          *remoteAddr
 	startupDeadline time.Time
-	established     atomic.Bool
-	closeOnce       sync.Once
-	timedOut        atomic.Bool
+	// writeLimit, when set (Unix nanoseconds), is when a write must end:
+	// the running statement's deadline has passed.
+	writeLimit  atomic.Int64
+	established atomic.Bool
+	closeOnce   sync.Once
+	timedOut    atomic.Bool
 }
 
 // remoteAddr is the client's address as the wire library hands it to the
@@ -198,7 +201,11 @@ func (c *conn) Read(p []byte) (int, error) {
 
 func (c *conn) Write(p []byte) (int, error) {
 	if c.established.Load() {
-		c.Conn.SetWriteDeadline(time.Now().Add(c.l.idle))
+		d := time.Now().Add(c.l.idle)
+		if l := c.writeLimit.Load(); l != 0 {
+			d = time.Unix(0, min(l, d.UnixNano()))
+		}
+		c.Conn.SetWriteDeadline(d)
 	}
 	n, err := c.Conn.Write(p)
 	c.noteTimeout(err)
@@ -211,12 +218,30 @@ func (c *conn) noteTimeout(err error) {
 		return
 	}
 	reason, what := closedStartupTimeout, "it did not log in within --sql-startup-timeout"
-	if c.established.Load() {
+	switch {
+	case c.writeLimit.Load() != 0:
+		reason, what = closedIdleTimeout, "it took none of its result within --sql-statement-timeout"
+	case c.established.Load():
 		reason, what = closedIdleTimeout, "it was idle for --sql-idle-timeout"
 	}
 	c.l.closed.WithLabelValues(reason).Inc()
 	c.l.log.Info("SQL connection closed: "+what, "client", c.Conn.RemoteAddr().String(), "reason", reason)
 }
+
+// writeGrace is how long past its statement's deadline a client has to
+// take what is being written to it before the connection is cut.
+const writeGrace = 5 * time.Second
+
+// limitWrites is called when the running statement's deadline passes:
+// writes must end within writeGrace, also one blocked now.
+func (c *conn) limitWrites() {
+	d := time.Now().Add(writeGrace)
+	c.writeLimit.Store(d.UnixNano())
+	c.Conn.SetWriteDeadline(d)
+}
+
+// unlimitWrites ends limitWrites once the statement has returned.
+func (c *conn) unlimitWrites() { c.writeLimit.Store(0) }
 
 // establish ends the startup deadline: the session has logged in.
 func (c *conn) establish() {

@@ -15,6 +15,8 @@ import (
 	"github.com/jeroenrinzema/psql-wire/codes"
 	pgerror "github.com/jeroenrinzema/psql-wire/errors"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shoal-analytics/shoal/transform"
 )
 
 // Engine runs checked, read-only statements. transform's serving database
@@ -27,8 +29,10 @@ type Engine interface {
 	// Describe checks query and returns its result columns and its number
 	// of parameters ($1, $2, ...) without running it.
 	Describe(ctx context.Context, query string) (names, types []string, params int, err error)
-	// Query checks and runs query, returning at most maxRows+1 rows.
-	Query(ctx context.Context, query string, args []any, maxRows int) (names, types []string, rows [][]any, err error)
+	// Query checks and runs query and returns its result open: at most
+	// maxRows+1 rows, and an error with SQLSTATE 54000 rather than a
+	// result whose values, as text, hold more than maxBytes.
+	Query(ctx context.Context, query string, args []any, maxRows int, maxBytes int64) (transform.Rows, error)
 }
 
 // Outcomes of a statement, the values of the audit log's outcome field and
@@ -38,19 +42,20 @@ const (
 	OutcomeRefused  = "refused"   // not allowed: a write, DDL, a table function, a raw table ...
 	OutcomeError    = "error"     // allowed but failed: syntax, unknown column, bad parameter ...
 	OutcomeTimeout  = "timeout"   // ran past the statement timeout, or cancelled
-	OutcomeRowLimit = "row_limit" // more rows than --sql-max-rows
+	OutcomeRowLimit = "row_limit" // more rows than --sql-max-rows, or more bytes than --sql-max-result-bytes
 )
 
 // Server is the PostgreSQL wire endpoint.
 type Server struct {
-	cfg     Config
-	eng     Engine
-	log     *slog.Logger
-	users   Users
-	wire    *wire.Server
-	ln      *listener
-	queries *prometheus.CounterVec
-	logins  *loginGuard
+	cfg      Config
+	maxBytes int64 // cfg.MaxResultBytes
+	eng      Engine
+	log      *slog.Logger
+	users    Users
+	wire     *wire.Server
+	ln       *listener
+	queries  *prometheus.CounterVec
+	logins   *loginGuard
 	// Password hashes run one at a time for addresses with failed or
 	// running logins (suspect) and one at a time for the others (clean),
 	// so guesses cost at most one core and never queue ahead of a login
@@ -67,11 +72,15 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 	if !cfg.Enabled() {
 		return nil, errors.New("sql endpoint is off: set --sql-addr")
 	}
+	maxBytes, err := cfg.ResultBytes()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
-		cfg: cfg, eng: eng, log: logger.With("component", "sql"),
+		cfg: cfg, maxBytes: maxBytes, eng: eng, log: logger.With("component", "sql"),
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shoal_sql_queries_total",
-			Help: "Statements received on the SQL endpoint, by outcome (ok, refused, error, timeout, row_limit).",
+			Help: "Statements received on the SQL endpoint, by outcome (ok, refused, error, timeout, row_limit: over the row or byte cap).",
 		}, []string{"outcome"}),
 		logins:      newLoginGuard(cfg.StartupTimeout),
 		hashSuspect: make(chan struct{}, 1),
@@ -240,27 +249,12 @@ func clientAddr(ctx context.Context) string {
 
 // parse prepares one statement. The engine checks it here, so a refused
 // statement fails at Parse (extended protocol) or before any row (simple
-// protocol). A simple query runs here too: its columns are only known
-// from its result.
+// protocol); it runs when executed, its rows streamed to the client as the
+// engine hands them over. A simple query's statement timeout counts from
+// here.
 func (s *Server) parse(ctx context.Context, q wire.Query) (wire.PreparedStatements, error) {
 	start := time.Now()
 	q.Query = psqlCompat(q.Query)
-	if q.SimpleQuery {
-		qctx, cancel := context.WithTimeout(ctx, s.cfg.StatementTimeout)
-		names, types, rows, err := s.eng.Query(qctx, q.Query, nil, s.cfg.MaxRows)
-		cancel()
-		if err == nil && len(rows) > s.cfg.MaxRows {
-			err = s.rowLimit()
-		}
-		if err != nil {
-			return nil, s.fail(ctx, q.Query, start, err)
-		}
-		cols := columns(names, types)
-		stmt := wire.NewStatement(func(ctx context.Context, w wire.DataWriter, _ []wire.Parameter) error {
-			return s.write(ctx, w, q.Query, start, cols, rows)
-		}, wire.WithColumns(cols))
-		return wire.Prepared(stmt), nil
-	}
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.StatementTimeout)
 	names, types, nparams, err := s.eng.Describe(dctx, q.Query)
 	cancel()
@@ -278,7 +272,10 @@ func (s *Server) parse(ctx context.Context, q wire.Query) (wire.PreparedStatemen
 	}
 	cols := columns(names, types)
 	stmt := wire.NewStatement(func(ctx context.Context, w wire.DataWriter, params []wire.Parameter) error {
-		start := time.Now()
+		began := start
+		if !q.SimpleQuery {
+			began = time.Now()
+		}
 		args := make([]any, len(params))
 		for i, p := range params {
 			var oid uint32
@@ -287,25 +284,61 @@ func (s *Server) parse(ctx context.Context, q wire.Query) (wire.PreparedStatemen
 			}
 			v, err := paramValue(p, oid)
 			if err != nil {
-				return s.fail(ctx, q.Query, start, &engineError{code: "22P02", msg: fmt.Sprintf("parameter $%d: %v", i+1, err)})
+				return s.fail(ctx, q.Query, began, &engineError{code: "22P02", msg: fmt.Sprintf("parameter $%d: %v", i+1, err)})
 			}
 			args[i] = v
 		}
-		qctx, cancel := context.WithTimeout(ctx, s.cfg.StatementTimeout)
-		_, gotTypes, rows, err := s.eng.Query(qctx, q.Query, args, s.cfg.MaxRows)
-		cancel()
-		if err == nil && len(rows) > s.cfg.MaxRows {
-			err = s.rowLimit()
-		}
-		if err == nil {
-			err = sameTypes(cols, gotTypes)
-		}
-		if err != nil {
-			return s.fail(ctx, q.Query, start, err)
-		}
-		return s.write(ctx, w, q.Query, start, cols, rows)
+		return s.run(ctx, w, q.Query, began, cols, args)
 	}, wire.WithColumns(cols), wire.WithParameters(oids))
 	return wire.Prepared(stmt), nil
+}
+
+// run runs a prepared statement and streams its rows to w. The statement
+// timeout covers the streaming too: a client that does not take its rows
+// in time gets SQLSTATE 57014, or, if it takes none, loses the connection
+// shortly after.
+func (s *Server) run(ctx context.Context, w wire.DataWriter, query string, start time.Time, cols wire.Columns, args []any) error {
+	qctx, cancel := context.WithDeadline(ctx, start.Add(s.cfg.StatementTimeout))
+	defer cancel()
+	rows, err := s.eng.Query(qctx, query, args, s.cfg.MaxRows, s.maxBytes)
+	if err != nil {
+		return s.fail(ctx, query, start, err)
+	}
+	defer rows.Close()
+	_, gotTypes := rows.Columns()
+	if err := sameTypes(cols, gotTypes); err != nil {
+		return s.fail(ctx, query, start, err)
+	}
+	if c := connOf(ctx); c != nil {
+		stop := context.AfterFunc(qctx, c.limitWrites)
+		defer func() {
+			if !stop() {
+				c.unlimitWrites()
+			}
+		}()
+	}
+	n := 0
+	for rows.Next() {
+		if err := qctx.Err(); err != nil {
+			return s.fail(ctx, query, start, err)
+		}
+		if n == s.cfg.MaxRows {
+			return s.fail(ctx, query, start, s.rowLimit())
+		}
+		if err := w.Row(encodeRow(cols, rows.Values())); err != nil {
+			s.audit(ctx, query, start, n, OutcomeError, err)
+			return err
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return s.fail(ctx, query, start, err)
+	}
+	s.audit(ctx, query, start, n, OutcomeOK, nil)
+	if len(cols) == 0 {
+		return w.Empty()
+	}
+	return w.Complete("SELECT " + strconv.Itoa(n))
 }
 
 func (s *Server) rowLimit() error {
@@ -318,20 +351,6 @@ type engineError struct{ code, msg string }
 
 func (e *engineError) Error() string    { return e.msg }
 func (e *engineError) SQLState() string { return e.code }
-
-func (s *Server) write(ctx context.Context, w wire.DataWriter, query string, start time.Time, cols wire.Columns, rows [][]any) error {
-	for _, r := range rows {
-		if err := w.Row(encodeRow(cols, r)); err != nil {
-			s.audit(ctx, query, start, 0, OutcomeError, err)
-			return err
-		}
-	}
-	s.audit(ctx, query, start, len(rows), OutcomeOK, nil)
-	if len(cols) == 0 {
-		return w.Empty()
-	}
-	return w.Complete("SELECT " + strconv.Itoa(len(rows)))
-}
 
 // fail audits a failed statement and returns the error the client sees.
 func (s *Server) fail(ctx context.Context, query string, start time.Time, err error) error {

@@ -45,6 +45,7 @@ var (
 		"read_", "duckdb_", "pragma_", "json_execute", "json_serialize", "json_deserialize",
 		"sqlite_", "postgres_", "mysql_", "parquet_", "iceberg_", "delta_", "http", "s3", "load",
 		"install", "enable_", "disable_", "scan_", "sniff_", "copy_", "export_", "import_",
+		"shoal_", // the serving database's own functions (resultBudgetFunction)
 	}
 	tableRefTypes = map[string]bool{
 		"BASE_TABLE": true, "JOIN": true, "SUBQUERY": true, "EMPTY": true, "EXPRESSION_LIST": true,
@@ -66,8 +67,9 @@ func refusal(code, format string, args ...any) error {
 
 // check parses query with DuckDB's own parser and walks the parse tree
 // against the allowlist. It returns the text to run and the number of
-// parameters.
-func (s *Serving) check(ctx context.Context, query string) (string, int, error) {
+// parameters. internal allows the result budget function, for the
+// wrapper Query puts around a checked statement.
+func (s *Serving) check(ctx context.Context, query string, internal bool) (string, int, error) {
 	if len(query) > maxQueryBytes {
 		return "", 0, refusal("54000", "statement of %d bytes is longer than the %d allowed", len(query), maxQueryBytes)
 	}
@@ -106,7 +108,7 @@ func (s *Serving) check(ctx context.Context, query string) (string, int, error) 
 	if err := json.Unmarshal(tree.Statements[0], &root); err != nil {
 		return "", 0, refusal(StateInternal, "cannot read the parse tree: %v", err)
 	}
-	w := walker{}
+	w := walker{internal: internal}
 	s.mu.RLock()
 	w.tables = s.tables
 	err := w.walk(root, nil)
@@ -118,8 +120,9 @@ func (s *Serving) check(ctx context.Context, query string) (string, int, error) 
 }
 
 type walker struct {
-	tables map[string]bool
-	params int
+	tables   map[string]bool
+	internal bool
+	params   int
 }
 
 // scope is the set of common table expression names a table reference
@@ -331,6 +334,9 @@ func (w *walker) function(m map[string]any) error {
 	catalog := str(m, "catalog")
 	if catalog != "" && catalog != "system" || schema != "" && schema != "main" && schema != "pg_catalog" {
 		return refusal(StateInsufficientPrivilege, "function %s.%s() is not allowed", schema, name)
+	}
+	if w.internal && name == resultBudgetFunction {
+		return nil
 	}
 	if refusedFunctions[name] {
 		return refusal(StateInsufficientPrivilege, "function %s() is not allowed on the SQL endpoint", name)
