@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -260,4 +261,71 @@ func TestSQLResultBytes(t *testing.T) {
 	if len(names) != 1 || len(rows) != 3000 {
 		t.Errorf("3 MB within the cap: %d rows", len(rows))
 	}
+}
+
+// TestSQLMemoryAttacks: statements whose memory DuckDB's memory_limit does
+// not bound (unnest of a huge constant range, 28 doublings of a string, a
+// gigabyte string) end within the statement timeout with an error, the
+// pipeline's process does not grow (the serving engine is a child process
+// under its own limit), and the endpoint keeps answering.
+func TestSQLMemoryAttacks(t *testing.T) {
+	e := startSQLEndpoint(t, func(c *Config) {
+		c.SQL.StatementTimeout = 3 * time.Second
+		c.SQL.MemoryLimit = "512MiB"
+	})
+	ctx := context.Background()
+	c := e.connect(t)
+	chain := "SELECT team AS s FROM shoal.team_agreements"
+	for i := range 28 {
+		chain = "SELECT s || s AS s FROM (" + chain + ") t" + strconv.Itoa(i)
+	}
+	before := residentBytes(t)
+	for _, q := range []string{
+		"SELECT count(*) FROM (SELECT unnest(range(100000000)))",
+		"SELECT count(*) FROM (SELECT unnest(generate_series(1, 100000000)))",
+		"SELECT sum(length(s)) FROM (" + chain + ") z",
+		"SELECT length(repeat('x', 1000000000))",
+	} {
+		start := time.Now()
+		var n int64
+		err := c.QueryRow(ctx, q).Scan(&n)
+		took := time.Since(start)
+		t.Logf("%.60s: %v after %s", q, err, took.Round(time.Millisecond))
+		if code := pgCode(err); code != "53200" && code != "57014" {
+			t.Errorf("%.60s: %v, want SQLSTATE 53200 or 57014", q, err)
+		}
+		if took > 20*time.Second {
+			t.Errorf("%.60s ran %s past a 3s statement timeout", q, took)
+		}
+	}
+	if grew := residentBytes(t) - before; grew > 200<<20 {
+		t.Errorf("the pipeline's process grew by %d MiB", grew>>20)
+	}
+	// The endpoint answers on (after a restart of its engine, if one was
+	// needed).
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var n int64
+		err := c.QueryRow(ctx, "SELECT count(*) FROM shoal.metric_catalog").Scan(&n)
+		if err == nil && n == 16 {
+			break
+		}
+		if pgCode(err) != "57P03" || time.Now().After(deadline) {
+			t.Fatalf("after the attacks: %d, %v", n, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// residentBytes is this process's resident memory (the pipeline runs in
+// it; the serving engine does not).
+func residentBytes(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	f := strings.Fields(string(b))
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shoal-analytics/shoal/transform"
 )
 
 // Config configures the SQL endpoint. The yaml keys are the flag names
@@ -49,6 +51,12 @@ type Config struct {
 	// MaxConnsPerAddr is the most connections one client address holds at
 	// once, at most MaxConns. Default: 16
 	MaxConnsPerAddr int `yaml:"sql_max_conns_per_addr"`
+	// MemoryLimit is the most memory the SQL engine process may hold (the
+	// serving database runs in a child process with this data limit,
+	// DuckDB in it with a quarter); a statement past it fails with SQLSTATE
+	// 53200, and a process past it is restarted without touching the
+	// pipeline. Default: 1GiB
+	MemoryLimit string `yaml:"sql_memory_limit"`
 	// InsecurePlaintext allows password authentication without TLS on an
 	// address other than loopback (passwords cross the network in clear
 	// text): for a private network or a proxy that terminates TLS.
@@ -71,6 +79,7 @@ func DefaultConfig() Config {
 	return Config{
 		StatementTimeout: 10 * time.Second, MaxRows: 100000, MaxResultBytes: "64MiB",
 		StartupTimeout: 10 * time.Second, IdleTimeout: 10 * time.Minute, MaxConns: 64, MaxConnsPerAddr: 16,
+		MemoryLimit: "1GiB",
 	}
 }
 
@@ -89,6 +98,7 @@ func (c *Config) RegisterFlags(prefix string, fs *flag.FlagSet) {
 	fs.DurationVar(&c.IdleTimeout, prefix+"idle-timeout", c.IdleTimeout, "close a SQL session that sends nothing (or reads none of its result) for this long")
 	fs.IntVar(&c.MaxConns, prefix+"max-conns", c.MaxConns, "most SQL connections at once; one more is refused (SQLSTATE 53300)")
 	fs.IntVar(&c.MaxConnsPerAddr, prefix+"max-conns-per-addr", c.MaxConnsPerAddr, "most SQL connections from one client address at once (at most --"+prefix+"max-conns)")
+	fs.StringVar(&c.MemoryLimit, prefix+"memory-limit", c.MemoryLimit, "most memory the SQL engine process may hold, e.g. 1GiB (queries run in a child process; one that needs more fails, SQLSTATE 53200)")
 	fs.BoolVar(&c.InsecurePlaintext, prefix+"insecure-plaintext", c.InsecurePlaintext, "allow SQL passwords without TLS on an address other than loopback (they cross the network in clear text)")
 }
 
@@ -106,6 +116,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: sql-max-rows must be positive, got %d (e.g. 100000)", ErrBadLimit, c.MaxRows))
 	}
 	if _, err := c.ResultBytes(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.EngineMemory(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.StartupTimeout <= 0 {
@@ -158,6 +171,18 @@ func (c *Config) ResultBytes() (int64, error) {
 	n, err := parseSize(c.MaxResultBytes)
 	if err != nil {
 		return 0, fmt.Errorf("%w: sql-max-result-bytes: %w", ErrBadLimit, err)
+	}
+	return n, nil
+}
+
+// EngineMemory is MemoryLimit in bytes.
+func (c *Config) EngineMemory() (int64, error) {
+	n, err := parseSize(c.MemoryLimit)
+	if err == nil && n < transform.MinEngineMemory {
+		err = fmt.Errorf("%q is too little; use at least %dMiB", c.MemoryLimit, transform.MinEngineMemory>>20)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: sql-memory-limit: %w", ErrBadLimit, err)
 	}
 	return n, nil
 }

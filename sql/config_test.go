@@ -35,6 +35,8 @@ func TestValidate(t *testing.T) {
 		{"users without TLS, explicitly", func(c *Config) { c.Addr, c.Users, c.InsecurePlaintext = "0.0.0.0:5433", good, true }, nil, ""},
 		{"result bytes", func(c *Config) { c.MaxResultBytes = "lots" }, ErrBadLimit, "sql-max-result-bytes"},
 		{"result bytes too small", func(c *Config) { c.MaxResultBytes = "12" }, ErrBadLimit, "1KiB"},
+		{"memory limit", func(c *Config) { c.MemoryLimit = "a lot" }, ErrBadLimit, "sql-memory-limit"},
+		{"memory limit too small", func(c *Config) { c.MemoryLimit = "64MiB" }, ErrBadLimit, "at least 256MiB"},
 		{"startup timeout", func(c *Config) { c.StartupTimeout = -time.Second }, ErrBadLimit, "sql-startup-timeout"},
 		{"idle timeout", func(c *Config) { c.IdleTimeout = 0 }, ErrBadLimit, "sql-idle-timeout"},
 		{"max conns", func(c *Config) { c.MaxConns = 0 }, ErrBadLimit, "sql-max-conns must"},
