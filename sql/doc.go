@@ -36,8 +36,8 @@
 //     more rows or bytes than the caps (a result over a cap is an error,
 //     never cut short silently);
 //   - let one client address hold every connection, a connection that
-//     has not logged in stay past the startup timeout, or a failed login
-//     be retried at full speed;
+//     has not logged in stay past the startup timeout (or keep a slot
+//     another client needs), or a failed login be retried at full speed;
 //   - accept passwords in clear text off loopback unless told to
 //     (--sql-insecure-plaintext).
 package sql

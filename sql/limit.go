@@ -24,6 +24,20 @@ const (
 	closedMaxConnsPerAddr = "max_conns_per_addr" // --sql-max-conns-per-addr open from its address
 	closedStartupTimeout  = "startup_timeout"    // no login within --sql-startup-timeout
 	closedIdleTimeout     = "idle_timeout"       // silent for --sql-idle-timeout
+	closedEvicted         = "evicted"            // not logged in, silent, and its slot needed
+)
+
+// evictAfter is how long a connection that has not logged in may keep the
+// endpoint waiting for its next message before, when every slot is taken,
+// its slot goes to a new connection.
+const evictAfter = time.Second
+
+// Phases of a connection.
+const (
+	phaseStartup  int32 = iota // waiting for the client's startup (and TLS) messages
+	phasePassword              // waiting for the client's password
+	phaseChecking              // checking the password (waiting for us)
+	phaseSession               // logged in
 )
 
 // refusing bounds the refused connections draining at once.
@@ -33,7 +47,11 @@ const refusing = 64
 // connections, at most perAddr from one client address, a startup deadline
 // for each new connection and an idle deadline once it has logged in. A
 // connection over a cap is answered with SQLSTATE 53300 and closed, as
-// PostgreSQL does, rather than left waiting in the listen backlog.
+// PostgreSQL does, rather than left waiting in the listen backlog; but when
+// every slot is taken, a connection that has not logged in and has kept
+// the endpoint waiting for its client for evictAfter gives its slot up
+// first, so sockets that never send a startup packet cannot hold the
+// endpoint from several addresses either.
 type listener struct {
 	net.Listener
 	max, perAddr    int
@@ -44,13 +62,14 @@ type listener struct {
 	mu              sync.Mutex
 	open            int
 	byAddr          map[string]int
+	conns           map[*conn]struct{}
 	refusalsRunning sync.WaitGroup
 }
 
 func newListener(ln net.Listener, cfg Config, closed *prometheus.CounterVec, logger *slog.Logger) *listener {
 	return &listener{
 		Listener: ln, max: cfg.MaxConns, perAddr: cfg.MaxConnsPerAddr, startup: cfg.StartupTimeout, idle: cfg.IdleTimeout,
-		log: logger, closed: closed, refusals: make(chan struct{}, refusing), byAddr: map[string]int{},
+		log: logger, closed: closed, refusals: make(chan struct{}, refusing), byAddr: map[string]int{}, conns: map[*conn]struct{}{},
 	}
 }
 
@@ -63,29 +82,53 @@ func (l *listener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		addr := hostOf(c.RemoteAddr())
-		l.mu.Lock()
-		reason := ""
-		switch {
-		case l.open >= l.max:
-			reason = closedMaxConns
-		case l.byAddr[addr] >= l.perAddr:
-			reason = closedMaxConnsPerAddr
-		default:
-			l.open++
-			l.byAddr[addr]++
-		}
-		l.mu.Unlock()
+		lc := &conn{Conn: c, l: l, addr: addr, startupDeadline: time.Now().Add(l.startup)}
+		lc.remote = &remoteAddr{Addr: c.RemoteAddr(), conn: lc}
+		lc.setPhase(phaseStartup)
+		reason := l.admit(lc)
 		if reason != "" {
 			l.refuse(c, reason)
 			continue
 		}
-		lc := &conn{Conn: c, l: l, addr: addr, startupDeadline: time.Now().Add(l.startup)}
-		lc.remote = &remoteAddr{Addr: c.RemoteAddr(), conn: lc}
 		if err := c.SetDeadline(lc.startupDeadline); err != nil {
 			lc.Close()
 			continue
 		}
 		return lc, nil
+	}
+}
+
+// admit counts c in, or returns why not; a full endpoint first evicts a
+// connection that keeps it waiting.
+func (l *listener) admit(c *conn) (reason string) {
+	for {
+		l.mu.Lock()
+		var victim *conn
+		switch {
+		case l.byAddr[c.addr] >= l.perAddr:
+			reason = closedMaxConnsPerAddr
+		case l.open >= l.max:
+			reason = closedMaxConns
+			now := time.Now().UnixNano()
+			for o := range l.conns {
+				if o.evictable(now) && (victim == nil || o.phaseSince.Load() < victim.phaseSince.Load()) {
+					victim = o
+				}
+			}
+		default:
+			l.open++
+			l.byAddr[c.addr]++
+			l.conns[c] = struct{}{}
+			l.mu.Unlock()
+			return ""
+		}
+		l.mu.Unlock()
+		if victim == nil {
+			return reason
+		}
+		l.closed.WithLabelValues(closedEvicted).Inc()
+		l.log.Info("SQL connection closed: it had not logged in and kept the endpoint waiting while every slot was taken", "client", victim.Conn.RemoteAddr().String(), "reason", closedEvicted)
+		victim.Close()
 	}
 }
 
@@ -96,9 +139,14 @@ func (l *listener) Close() error {
 	return err
 }
 
-func (l *listener) release(addr string) {
+func (l *listener) release(c *conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if _, ok := l.conns[c]; !ok {
+		return
+	}
+	delete(l.conns, c)
+	addr := c.addr
 	l.open--
 	if l.byAddr[addr]--; l.byAddr[addr] <= 0 {
 		delete(l.byAddr, addr)
@@ -177,6 +225,8 @@ type conn struct {
 	// the running statement's deadline has passed.
 	writeLimit  atomic.Int64
 	established atomic.Bool
+	phase       atomic.Int32
+	phaseSince  atomic.Int64 // Unix nanoseconds
 	closeOnce   sync.Once
 	timedOut    atomic.Bool
 }
@@ -247,10 +297,22 @@ func (c *conn) unlimitWrites() { c.writeLimit.Store(0) }
 func (c *conn) establish() {
 	c.Conn.SetDeadline(time.Time{})
 	c.established.Store(true)
+	c.setPhase(phaseSession)
+}
+
+func (c *conn) setPhase(p int32) {
+	c.phaseSince.Store(time.Now().UnixNano())
+	c.phase.Store(p)
+}
+
+// evictable: not logged in, and waiting for its client for evictAfter.
+func (c *conn) evictable(now int64) bool {
+	p := c.phase.Load()
+	return (p == phaseStartup || p == phasePassword) && now-c.phaseSince.Load() >= int64(evictAfter)
 }
 
 func (c *conn) Close() error {
-	c.closeOnce.Do(func() { c.l.release(c.addr) })
+	c.closeOnce.Do(func() { c.l.release(c) })
 	return c.Conn.Close()
 }
 

@@ -162,3 +162,54 @@ func TestErrorResponse(t *testing.T) {
 		t.Errorf("%q, want %q", b, want)
 	}
 }
+
+// TestListenerEvicts: with every slot taken, a new client gets the slot
+// of a connection that has not logged in and kept the endpoint waiting
+// (evictAfter), the oldest first; young ones and sessions are kept.
+func TestListenerEvicts(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxConns, cfg.MaxConnsPerAddr = 3, 3
+	l := testListener(t, cfg)
+	accepted := make(chan net.Conn, 10)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	next := func() *conn {
+		t.Helper()
+		select {
+		case c := <-accepted:
+			return c.(*conn)
+		case <-time.After(20 * time.Second):
+			t.Fatal("no connection accepted")
+			return nil
+		}
+	}
+	idle := dialFrom(t, l, "127.0.0.1")
+	next()
+	time.Sleep(100 * time.Millisecond)
+	dialFrom(t, l, "127.0.0.1")
+	next()
+	dialFrom(t, l, "127.0.0.1")
+	next().establish() // a session: never evicted
+	time.Sleep(evictAfter + 100*time.Millisecond)
+	dialFrom(t, l, "127.0.0.2")
+	next()
+	idle.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := idle.Read(make([]byte, 1)); err == nil {
+		t.Error("the oldest idle connection was not closed")
+	}
+	dialFrom(t, l, "127.0.0.3")
+	next() // the second idle one's slot
+	if msg := refusal(t, dialFrom(t, l, "127.0.0.4")); !strings.Contains(msg, "53300") {
+		t.Errorf("with a session and two young connections: %q, want 53300", msg)
+	}
+	if got := testutil.ToFloat64(l.closed.WithLabelValues(closedEvicted)); got != 2 {
+		t.Errorf("%v evictions counted, want 2", got)
+	}
+}

@@ -5,18 +5,20 @@ import (
 	"time"
 )
 
-// Login backoff: an attempt waits, before its password is hashed, for
+// Login backoff: after an attempt, the next one for the same user from
+// the same client address is not checked before
 //
 //	min(loginBase × 2^(n-1), cap)
 //
-// where n counts the attempts (failed or still running) for the same user
-// from the same client address, and likewise for the address across user
-// names once it has used its first loginFreePerAddr. A guesser pays in
-// time, not in our CPU, and cannot make a slot of ours hash faster than
-// its connections allow (each waits holding one of its
-// --sql-max-conns-per-addr). Failures are never counted per user alone, so
-// a guesser elsewhere cannot lock a real user out; a success clears its
-// user and address.
+// has passed, where n counts that user's attempts from that address
+// since its last success; likewise every attempt from the address, once
+// it has used loginFreePerAddr. An attempt that comes earlier is refused
+// before its password is even asked for, so a guesser pays in time and
+// holds no connection slot while it waits, and our CPU hashes at most one
+// of its guesses per window. An attempt counts when it starts, so
+// parallel guesses are throttled like serial ones. Nothing is counted per
+// user alone: a guesser elsewhere cannot lock a real user out. A success
+// clears its user and address.
 const (
 	loginBase         = 100 * time.Millisecond
 	loginMaxWait      = 5 * time.Second
@@ -29,27 +31,28 @@ const (
 type loginKey struct{ user, addr string }
 
 type loginCount struct {
-	n    int
-	last time.Time
+	n          int       // attempts since the last success
+	next, last time.Time // when the next may be checked; the last attempt
 }
 
 // loginGuard keeps the counts of recent login attempts.
 type loginGuard struct {
-	max time.Duration // the longest wait (at most half the startup timeout)
+	max time.Duration // the longest window
 
 	mu     sync.Mutex
 	byUser map[loginKey]*loginCount // user at address
 	byAddr map[string]*loginCount
 }
 
-func newLoginGuard(startup time.Duration) *loginGuard {
-	return &loginGuard{max: min(loginMaxWait, startup/2), byUser: map[loginKey]*loginCount{}, byAddr: map[string]*loginCount{}}
+func newLoginGuard(maxWait time.Duration) *loginGuard {
+	return &loginGuard{max: min(loginMaxWait, maxWait), byUser: map[loginKey]*loginCount{}, byAddr: map[string]*loginCount{}}
 }
 
-// begin counts an attempt and returns how long it must wait, and whether
-// its address had no attempt before it that has not yet succeeded (its
-// hash then does not queue behind suspected guesses).
-func (g *loginGuard) begin(k loginKey, now time.Time) (wait time.Duration, clean bool) {
+// begin decides whether an attempt may be checked now. If not, retry is
+// how long until it may. clean reports that its address had no attempt
+// since its last success (its hash then does not queue behind suspected
+// guesses).
+func (g *loginGuard) begin(k loginKey, now time.Time) (retry time.Duration, clean bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if len(g.byUser)+len(g.byAddr) > loginMaxEntries {
@@ -57,14 +60,19 @@ func (g *loginGuard) begin(k loginKey, now time.Time) (wait time.Duration, clean
 	}
 	u := count(g.byUser, k, now)
 	a := count(g.byAddr, k.addr, now)
+	if wait := max(u.next.Sub(now), a.next.Sub(now)); wait > 0 {
+		return wait, false
+	}
 	clean = a.n == 0
-	wait = max(g.backoff(u.n), g.backoff(a.n-loginFreePerAddr))
 	u.n++
 	a.n++
-	return wait, clean
+	u.next = now.Add(g.backoff(u.n))
+	a.next = now.Add(g.backoff(a.n - loginFreePerAddr))
+	u.last, a.last = now, now
+	return 0, clean
 }
 
-// end records an attempt's outcome: a success forgets the user's and the
+// end records an attempt's outcome: a success forgets its user's and its
 // address's attempts, a failure keeps them counted.
 func (g *loginGuard) end(k loginKey, ok bool) {
 	if !ok {
@@ -89,31 +97,17 @@ func (g *loginGuard) backoff(n int) time.Duration {
 func count[K comparable](m map[K]*loginCount, k K, now time.Time) *loginCount {
 	c := m[k]
 	if c == nil || now.Sub(c.last) > loginForget {
-		c = &loginCount{}
+		c = &loginCount{last: now}
 		m[k] = c
 	}
-	c.last = now
 	return c
 }
 
 // prune drops forgotten entries, then, if that was not enough, the
-// oldest half; the guard's memory stays bounded under a flood of names.
+// oldest ones; the guard's memory stays bounded under a flood of names.
 func (g *loginGuard) prune(now time.Time) {
-	for k, c := range g.byUser {
-		if now.Sub(c.last) > loginForget {
-			delete(g.byUser, k)
-		}
-	}
-	for k, c := range g.byAddr {
-		if now.Sub(c.last) > loginForget {
-			delete(g.byAddr, k)
-		}
-	}
-	if len(g.byUser)+len(g.byAddr) <= loginPruneEntries {
-		return
-	}
-	cut := now.Add(-loginForget / 2)
-	for cut.Before(now) && len(g.byUser)+len(g.byAddr) > loginPruneEntries {
+	cut := now.Add(-loginForget)
+	for len(g.byUser)+len(g.byAddr) > loginPruneEntries && cut.Before(now) {
 		for k, c := range g.byUser {
 			if c.last.Before(cut) {
 				delete(g.byUser, k)

@@ -14,6 +14,8 @@ import (
 	wire "github.com/jeroenrinzema/psql-wire"
 	"github.com/jeroenrinzema/psql-wire/codes"
 	pgerror "github.com/jeroenrinzema/psql-wire/errors"
+	"github.com/jeroenrinzema/psql-wire/pkg/buffer"
+	"github.com/jeroenrinzema/psql-wire/pkg/types"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shoal-analytics/shoal/transform"
@@ -56,10 +58,10 @@ type Server struct {
 	ln       *listener
 	queries  *prometheus.CounterVec
 	logins   *loginGuard
-	// Password hashes run one at a time for addresses with failed or
-	// running logins (suspect) and one at a time for the others (clean),
-	// so guesses cost at most one core and never queue ahead of a login
-	// from a clean address.
+	// Password hashes run in two slots: logins from addresses with failed
+	// or running attempts (suspect) take only hashSuspect, the others
+	// either, so guesses cost at most one core and a clean login never
+	// queues behind them.
 	hashSuspect, hashClean chan struct{}
 	done                   chan struct{}
 }
@@ -82,19 +84,19 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 			Name: "shoal_sql_queries_total",
 			Help: "Statements received on the SQL endpoint, by outcome (ok, refused, error, timeout, row_limit: over the row or byte cap).",
 		}, []string{"outcome"}),
-		logins:      newLoginGuard(cfg.StartupTimeout),
+		logins:      newLoginGuard(cfg.StartupTimeout / 2),
 		hashSuspect: make(chan struct{}, 1),
 		hashClean:   make(chan struct{}, 1),
 		done:        make(chan struct{}),
 	}
 	closed := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shoal_sql_connections_closed_total",
-		Help: "SQL connections refused or closed by the endpoint's limits, by reason (max_conns, max_conns_per_addr, startup_timeout, idle_timeout).",
+		Help: "SQL connections refused or closed by the endpoint's limits, by reason (max_conns, max_conns_per_addr, startup_timeout, idle_timeout, evicted).",
 	}, []string{"reason"})
 	for _, o := range []string{OutcomeOK, OutcomeRefused, OutcomeError, OutcomeTimeout, OutcomeRowLimit} {
 		s.queries.WithLabelValues(o)
 	}
-	for _, r := range []string{closedMaxConns, closedMaxConnsPerAddr, closedStartupTimeout, closedIdleTimeout} {
+	for _, r := range []string{closedMaxConns, closedMaxConnsPerAddr, closedStartupTimeout, closedIdleTimeout, closedEvicted} {
 		closed.WithLabelValues(r)
 	}
 	open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -129,7 +131,7 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 			return nil, err
 		}
 		s.users = users
-		opts = append(opts, wire.SessionAuthStrategy(wire.ClearTextPassword(s.auth)))
+		opts = append(opts, wire.SessionAuthStrategy(s.authenticate))
 	}
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -175,44 +177,91 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-func (s *Server) auth(ctx context.Context, _, user, password string) (context.Context, bool, error) {
-	c := connOf(ctx)
+// authenticate asks for a password and checks it, PostgreSQL's
+// cleartext password exchange. An attempt within its backoff window
+// (login.go) is refused before the password is asked for; the hash runs
+// in one of two slots: clean addresses may take either, addresses with
+// failed or running attempts only the suspect one.
+func (s *Server) authenticate(ctx context.Context, w *buffer.Writer, r *buffer.Reader) (context.Context, error) {
+	user := wire.AuthenticatedUsername(ctx)
 	key := loginKey{user: safeUser(user)}
-	wctx := ctx // the waits end at the startup deadline; the session keeps ctx
+	wctx := ctx // waits end at the startup deadline; the session keeps ctx
+	c := connOf(ctx)
+	phase := func(p int32) {
+		if c != nil {
+			c.setPhase(p)
+		}
+	}
 	if c != nil {
 		key.addr = c.addr
 		var cancel context.CancelFunc
 		wctx, cancel = context.WithDeadline(ctx, c.startupDeadline)
 		defer cancel()
 	}
-	wait, clean := s.logins.begin(key, time.Now())
+	refuse := func(code codes.Code, msg string) (context.Context, error) {
+		err := pgerror.WithSeverity(pgerror.WithCode(errors.New(msg), code), pgerror.LevelFatal)
+		if werr := wire.WriteUnterminatedError(w, err); werr != nil {
+			return ctx, werr
+		}
+		return ctx, err
+	}
+	retry, clean := s.logins.begin(key, time.Now())
+	if retry > 0 {
+		s.log.Warn("SQL login refused: too soon after failed ones", "user", key.user, "client", clientAddr(ctx), "retry_in", retry.Round(time.Millisecond))
+		return refuse(codes.InvalidAuthorizationSpecification, fmt.Sprintf("too many failed logins from your address: try again in %s", retry.Round(10*time.Millisecond)))
+	}
 	ok := false
 	defer func() { s.logins.end(key, ok) }()
-	if wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
+	phase(phasePassword)
+	w.Start(types.ServerAuth)
+	w.AddInt32(authCleartextPassword)
+	if err := w.End(); err != nil {
+		return ctx, err
+	}
+	t, _, err := r.ReadTypedMsg()
+	if err != nil {
+		return ctx, err
+	}
+	phase(phaseChecking)
+	if t != types.ClientPassword {
+		return ctx, errors.New("unexpected message instead of a password")
+	}
+	password, err := r.GetString()
+	if err != nil {
+		return ctx, err
+	}
+	if clean {
 		select {
-		case <-t.C:
+		case s.hashClean <- struct{}{}:
+			defer func() { <-s.hashClean }()
+		case s.hashSuspect <- struct{}{}:
+			defer func() { <-s.hashSuspect }()
 		case <-wctx.Done():
-			return ctx, false, wctx.Err()
+			return ctx, wctx.Err()
+		}
+	} else {
+		select {
+		case s.hashSuspect <- struct{}{}:
+			defer func() { <-s.hashSuspect }()
+		case <-wctx.Done():
+			return ctx, wctx.Err()
 		}
 	}
-	sem := s.hashSuspect
-	if clean {
-		sem = s.hashClean
+	if ok = s.users.Check(user, password); !ok {
+		s.log.Warn("SQL login refused", "user", key.user, "client", clientAddr(ctx))
+		return refuse(codes.InvalidPassword, "invalid username/password")
 	}
-	select {
-	case sem <- struct{}{}:
-	case <-wctx.Done():
-		return ctx, false, wctx.Err()
-	}
-	ok = s.users.Check(user, password)
-	<-sem
-	if !ok {
-		s.log.Warn("SQL login refused", "user", key.user, "client", clientAddr(ctx), "waited", wait)
-	}
-	return ctx, ok, nil
+	w.Start(types.ServerAuth)
+	w.AddInt32(authOK)
+	return ctx, w.End()
 }
+
+// Authentication request codes (PostgreSQL's AuthenticationOk and
+// AuthenticationCleartextPassword).
+const (
+	authOK                = 0
+	authCleartextPassword = 3
+)
 
 // connOf is the connection a session runs on (nil outside the listener,
 // in tests of the wire handlers).
