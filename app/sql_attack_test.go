@@ -149,12 +149,13 @@ func TestSQLConnectionAttacks(t *testing.T) {
 	})
 }
 
-// TestSQLPasswordGuessing: wrong passwords from one address are checked at
-// most once per backoff window (the others refused at once, SQLSTATE
-// 28000, before a hash), in parallel or one after another, while a real
-// login from elsewhere goes through and the right password from the
-// guessing address works once its window has passed; 64 guessing clients
-// do not balloon the process's memory.
+// TestSQLPasswordGuessing: after a wrong password, attempts from its
+// address are checked at most once per backoff window (the others refused
+// at once, SQLSTATE 28000, before a hash), in parallel or one after
+// another, while a real login from elsewhere goes through, a pool's right
+// logins at once are not slowed, and the right password from the guessing
+// address works once its window has passed; 64 guessing clients do not
+// balloon the process's memory.
 func TestSQLPasswordGuessing(t *testing.T) {
 	e := startSQLEndpoint(t)
 	ctx := context.Background()
@@ -185,6 +186,27 @@ func TestSQLPasswordGuessing(t *testing.T) {
 		t.Logf("answers to 30 parallel guesses: %v", codes)
 		if codes[""] != 0 || codes["28P01"] > 3 || codes["28P01"]+codes["28000"]+codes["53300"] != 30 {
 			t.Errorf("answers %v: want at most 3 passwords checked (28P01), the others refused (28000, 53300)", codes)
+		}
+	})
+
+	t.Run("a pool's logins at once", func(t *testing.T) {
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for range 16 {
+			wg.Go(func() {
+				c, err := e.connectFrom(ctx, "127.0.0.6", sqlTestPassword)
+				if err == nil {
+					c.Close(ctx)
+				}
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("one of 16 right logins at once from one address: %v", err)
+			}
 		}
 	})
 

@@ -179,9 +179,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // authenticate asks for a password and checks it, PostgreSQL's
 // cleartext password exchange. An attempt within its backoff window
-// (login.go) is refused before the password is asked for; the hash runs
-// in one of two slots: clean addresses may take either, addresses with
-// failed or running attempts only the suspect one.
+// (login.go) is refused before the password is asked for, or once it has a
+// hash slot if a failure beside it opened the window meanwhile; the hash
+// runs in one of two slots: clean addresses may take either, addresses
+// with failures only the suspect one.
 func (s *Server) authenticate(ctx context.Context, w *buffer.Writer, r *buffer.Reader) (context.Context, error) {
 	user := wire.AuthenticatedUsername(ctx)
 	key := loginKey{user: safeUser(user)}
@@ -210,8 +211,12 @@ func (s *Server) authenticate(ctx context.Context, w *buffer.Writer, r *buffer.R
 		s.log.Warn("SQL login refused: too soon after failed ones", "user", key.user, "client", clientAddr(ctx), "retry_in", retry.Round(time.Millisecond))
 		return refuse(codes.InvalidAuthorizationSpecification, fmt.Sprintf("too many failed logins from your address: try again in %s", retry.Round(10*time.Millisecond)))
 	}
-	ok := false
-	defer func() { s.logins.end(key, ok) }()
+	ended := false // a checked attempt ends while it holds its hash slot, before the next may check
+	defer func() {
+		if !ended {
+			s.logins.end(key, loginUnchecked, time.Now())
+		}
+	}()
 	phase(phasePassword)
 	w.Start(types.ServerAuth)
 	w.AddInt32(authCleartextPassword)
@@ -247,7 +252,17 @@ func (s *Server) authenticate(ctx context.Context, w *buffer.Writer, r *buffer.R
 			return ctx, wctx.Err()
 		}
 	}
-	if ok = s.users.Check(user, password); !ok {
+	if retry := s.logins.check(key, time.Now()); retry > 0 { // a guess beside it failed meanwhile
+		return refuse(codes.InvalidAuthorizationSpecification, fmt.Sprintf("too many failed logins from your address: try again in %s", retry.Round(10*time.Millisecond)))
+	}
+	ok := s.users.Check(user, password)
+	outcome := loginFailed
+	if ok {
+		outcome = loginOK
+	}
+	s.logins.end(key, outcome, time.Now())
+	ended = true
+	if !ok {
 		s.log.Warn("SQL login refused", "user", key.user, "client", clientAddr(ctx))
 		return refuse(codes.InvalidPassword, "invalid username/password")
 	}
