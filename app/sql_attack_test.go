@@ -187,6 +187,9 @@ func TestSQLPasswordGuessing(t *testing.T) {
 		if codes[""] != 0 || codes["28P01"] > 3 || codes["28P01"]+codes["28000"]+codes["53300"] != 30 {
 			t.Errorf("answers %v: want at most 3 passwords checked (28P01), the others refused (28000, 53300)", codes)
 		}
+		if got := e.metric(t, `shoal_sql_logins_total{outcome="throttled"}`); got != float64(codes["28000"]) {
+			t.Errorf("shoal_sql_logins_total{outcome=\"throttled\"} %v, want %d", got, codes["28000"])
+		}
 	})
 
 	t.Run("a pool's logins at once", func(t *testing.T) {

@@ -58,8 +58,9 @@ type Server struct {
 	ln       *listener
 	queries  *prometheus.CounterVec
 	logins   *loginGuard
-	// Password hashes run in two slots: logins from addresses with failed
-	// or running attempts (suspect) take only hashSuspect, the others
+	loginsN  *prometheus.CounterVec // by outcome: ok, failed, throttled
+	// Password hashes run in two slots: logins from addresses with failures
+	// (suspect) take only hashSuspect, the others
 	// either, so guesses cost at most one core and a clean login never
 	// queues behind them.
 	hashSuspect, hashClean chan struct{}
@@ -89,6 +90,13 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 		hashClean:   make(chan struct{}, 1),
 		done:        make(chan struct{}),
 	}
+	s.loginsN = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shoal_sql_logins_total",
+		Help: "SQL password logins by outcome: ok, failed (wrong user or password), throttled (refused inside a failed login's backoff window, unchecked).",
+	}, []string{"outcome"})
+	for _, o := range []string{"ok", "failed", "throttled"} {
+		s.loginsN.WithLabelValues(o)
+	}
 	closed := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shoal_sql_connections_closed_total",
 		Help: "SQL connections refused or closed by the endpoint's limits, by reason (max_conns, max_conns_per_addr, startup_timeout, idle_timeout, evicted).",
@@ -108,7 +116,7 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 		}
 		return float64(s.ln.connections())
 	})
-	for _, c := range []prometheus.Collector{s.queries, closed, open} {
+	for _, c := range []prometheus.Collector{s.queries, s.loginsN, closed, open} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register sql metrics: %w", err)
 		}
@@ -208,7 +216,7 @@ func (s *Server) authenticate(ctx context.Context, w *buffer.Writer, r *buffer.R
 	}
 	retry, clean := s.logins.begin(key, time.Now())
 	if retry > 0 {
-		s.log.Warn("SQL login refused: too soon after failed ones", "user", key.user, "client", clientAddr(ctx), "retry_in", retry.Round(time.Millisecond))
+		s.loginsN.WithLabelValues("throttled").Inc() // not logged: a guesser would fill the log
 		return refuse(codes.InvalidAuthorizationSpecification, fmt.Sprintf("too many failed logins from your address: try again in %s", retry.Round(10*time.Millisecond)))
 	}
 	ended := false // a checked attempt ends while it holds its hash slot, before the next may check
@@ -253,17 +261,20 @@ func (s *Server) authenticate(ctx context.Context, w *buffer.Writer, r *buffer.R
 		}
 	}
 	if retry := s.logins.check(key, time.Now()); retry > 0 { // a guess beside it failed meanwhile
+		s.loginsN.WithLabelValues("throttled").Inc()
 		return refuse(codes.InvalidAuthorizationSpecification, fmt.Sprintf("too many failed logins from your address: try again in %s", retry.Round(10*time.Millisecond)))
 	}
 	ok := s.users.Check(user, password)
 	outcome := loginFailed
 	if ok {
 		outcome = loginOK
+		s.loginsN.WithLabelValues("ok").Inc()
 	}
 	s.logins.end(key, outcome, time.Now())
 	ended = true
 	if !ok {
-		s.log.Warn("SQL login refused", "user", key.user, "client", clientAddr(ctx))
+		s.loginsN.WithLabelValues("failed").Inc()
+		s.log.Warn("SQL login refused", "user", key.user, "client", clientAddr(ctx)) // at most one per backoff window and address
 		return refuse(codes.InvalidPassword, "invalid username/password")
 	}
 	w.Start(types.ServerAuth)
