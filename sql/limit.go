@@ -3,6 +3,7 @@ package sql
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,8 +15,9 @@ import (
 )
 
 // maxMessageBytes is the largest protocol message a client may send (the
-// wire library buffers one per connection); a statement is at most 64 KiB.
-const maxMessageBytes = 256 << 10
+// wire library allocates a buffer of this size per connection); a
+// statement is at most 64 KiB.
+const maxMessageBytes = 80 << 10
 
 // Reasons a connection is refused or closed by the endpoint, the values of
 // the closed-connections counter's reason label.
@@ -25,6 +27,7 @@ const (
 	closedStartupTimeout  = "startup_timeout"    // no login within --sql-startup-timeout
 	closedIdleTimeout     = "idle_timeout"       // silent for --sql-idle-timeout
 	closedEvicted         = "evicted"            // not logged in, silent, and its slot needed
+	closedThrottled       = "throttled"          // its address is inside a failed-login window
 )
 
 // evictAfter is how long a connection that has not logged in may keep the
@@ -54,11 +57,14 @@ const refusing = 64
 // endpoint from several addresses either.
 type listener struct {
 	net.Listener
-	max, perAddr    int
-	startup, idle   time.Duration
-	log             *slog.Logger
-	closed          *prometheus.CounterVec
-	refusals        chan struct{}
+	max, perAddr  int
+	startup, idle time.Duration
+	log           *slog.Logger
+	closed        *prometheus.CounterVec
+	refusals      chan struct{}
+	// throttled is how long until an address may try to log in again (0:
+	// now); a connection from it before then is refused at once.
+	throttled       func(addr string, now time.Time) time.Duration
 	mu              sync.Mutex
 	open            int
 	byAddr          map[string]int
@@ -85,9 +91,15 @@ func (l *listener) Accept() (net.Conn, error) {
 		lc := &conn{Conn: c, l: l, addr: addr, startupDeadline: time.Now().Add(l.startup)}
 		lc.remote = &remoteAddr{Addr: c.RemoteAddr(), conn: lc}
 		lc.setPhase(phaseStartup)
+		if l.throttled != nil {
+			if wait := l.throttled(addr, time.Now()); wait > 0 {
+				l.refuse(c, closedThrottled, fmt.Sprintf("too many failed logins from your address: try again in %s", wait.Round(10*time.Millisecond)))
+				continue
+			}
+		}
 		reason := l.admit(lc)
 		if reason != "" {
-			l.refuse(c, reason)
+			l.refuse(c, reason, "")
 			continue
 		}
 		if err := c.SetDeadline(lc.startupDeadline); err != nil {
@@ -160,19 +172,25 @@ func (l *listener) connections() int {
 	return l.open
 }
 
-// refuse answers c with a FATAL error (SQLSTATE 53300) at once, before
+// refuse answers c with a FATAL error (SQLSTATE 53300, or 28000 for a
+// throttled address) at once, before
 // its startup packet: PostgreSQL clients read an error in place of the
 // answer to their startup or TLS request and report it. The connection is
 // then half-closed and drained for a moment, so that the error is not lost
 // to a reset, unless too many refusals are draining already.
-func (l *listener) refuse(c net.Conn, reason string) {
+func (l *listener) refuse(c net.Conn, reason, msg string) {
 	l.closed.WithLabelValues(reason).Inc()
-	msg := "sorry, too many clients already: the SQL endpoint holds at most --sql-max-conns connections; try again later"
-	if reason == closedMaxConnsPerAddr {
+	code := "53300"
+	switch reason {
+	case closedMaxConns:
+		msg = "sorry, too many clients already: the SQL endpoint holds at most --sql-max-conns connections; try again later"
+	case closedMaxConnsPerAddr:
 		msg = "too many connections from your address: the SQL endpoint holds at most --sql-max-conns-per-addr connections from one address; close one (or use a connection pool) and try again"
+	case closedThrottled:
+		code = "28000"
 	}
 	c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write(errorResponse("53300", msg)); err != nil {
+	if _, err := c.Write(errorResponse(code, msg)); err != nil {
 		c.Close()
 		return
 	}

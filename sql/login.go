@@ -81,6 +81,18 @@ func (g *loginGuard) begin(k loginKey, now time.Time) (retry time.Duration, clea
 	return 0, a.n == 0
 }
 
+// addrWait is how long until any attempt from addr may be checked: the
+// address's own window, past its free failures (0: now).
+func (g *loginGuard) addrWait(addr string, now time.Time) time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	a := g.byAddr[addr]
+	if a == nil || a.n <= loginFreePerAddr {
+		return 0
+	}
+	return max(a.next.Sub(now), 0)
+}
+
 // check is begin's test again, for an attempt about to be hashed: a
 // failure may have opened its window since it began.
 func (g *loginGuard) check(k loginKey, now time.Time) (retry time.Duration) {

@@ -99,12 +99,12 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 	}
 	closed := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shoal_sql_connections_closed_total",
-		Help: "SQL connections refused or closed by the endpoint's limits, by reason (max_conns, max_conns_per_addr, startup_timeout, idle_timeout, evicted).",
+		Help: "SQL connections refused or closed by the endpoint's limits, by reason (max_conns, max_conns_per_addr, startup_timeout, idle_timeout, evicted, throttled).",
 	}, []string{"reason"})
 	for _, o := range []string{OutcomeOK, OutcomeRefused, OutcomeError, OutcomeTimeout, OutcomeRowLimit} {
 		s.queries.WithLabelValues(o)
 	}
-	for _, r := range []string{closedMaxConns, closedMaxConnsPerAddr, closedStartupTimeout, closedIdleTimeout, closedEvicted} {
+	for _, r := range []string{closedMaxConns, closedMaxConnsPerAddr, closedStartupTimeout, closedIdleTimeout, closedEvicted, closedThrottled} {
 		closed.WithLabelValues(r)
 	}
 	open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -158,6 +158,9 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 		return nil, fmt.Errorf("listen on --sql-addr %s: %w (pick a free port, e.g. --sql-addr 127.0.0.1:0)", cfg.Addr, err)
 	}
 	s.ln = newListener(ln, cfg, closed, s.log)
+	if s.users != nil {
+		s.ln.throttled = s.logins.addrWait
+	}
 	if cfg.Users != "" && cfg.TLSCert == "" {
 		host, _, _ := net.SplitHostPort(cfg.Addr)
 		if !isLoopback(host) { // Validate allowed it: --sql-insecure-plaintext
