@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -81,6 +82,15 @@ func TestSQLConnectionAttacks(t *testing.T) {
 		other.Close(ctx)
 		if _, err := e.connectFrom(ctx, "127.0.0.1", sqlTestPassword); pgCode(err) != "53300" || !strings.Contains(err.Error(), "--sql-max-conns-per-addr") {
 			t.Errorf("a client from the idle connections' address: %v, want SQLSTATE 53300 naming --sql-max-conns-per-addr", err)
+		}
+		// psql asks for TLS first (sslmode=prefer) and still reads why.
+		if bin, err := exec.LookPath("psql"); err == nil {
+			cmd := exec.Command(bin, "-X", "host=127.0.0.1 port="+e.port+" user=analyst dbname=shoal", "-c", "SELECT 1")
+			cmd.Env = append(os.Environ(), "PGPASSWORD="+sqlTestPassword, "PGCONNECT_TIMEOUT=10")
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), "too many connections from your address") {
+				t.Errorf("psql from the idle connections' address: %v\n%s", err, out)
+			}
 		}
 		// Every idle connection is closed by the endpoint: the refused
 		// ones at once, the others at the startup timeout.

@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -62,6 +63,7 @@ type listener struct {
 	log           *slog.Logger
 	closed        *prometheus.CounterVec
 	refusals      chan struct{}
+	tls           *tls.Config // for refusals of clients that ask for TLS
 	// throttled is how long until an address may try to log in again (0:
 	// now); a connection from it before then is refused at once.
 	throttled       func(addr string, now time.Time) time.Duration
@@ -72,10 +74,10 @@ type listener struct {
 	refusalsRunning sync.WaitGroup
 }
 
-func newListener(ln net.Listener, cfg Config, closed *prometheus.CounterVec, logger *slog.Logger) *listener {
+func newListener(ln net.Listener, cfg Config, tlsCfg *tls.Config, closed *prometheus.CounterVec, logger *slog.Logger) *listener {
 	return &listener{
 		Listener: ln, max: cfg.MaxConns, perAddr: cfg.MaxConnsPerAddr, startup: cfg.StartupTimeout, idle: cfg.IdleTimeout,
-		log: logger, closed: closed, refusals: make(chan struct{}, refusing), byAddr: map[string]int{}, conns: map[*conn]struct{}{},
+		tls: tlsCfg, log: logger, closed: closed, refusals: make(chan struct{}, refusing), byAddr: map[string]int{}, conns: map[*conn]struct{}{},
 	}
 }
 
@@ -173,11 +175,13 @@ func (l *listener) connections() int {
 }
 
 // refuse answers c with a FATAL error (SQLSTATE 53300, or 28000 for a
-// throttled address) at once, before
-// its startup packet: PostgreSQL clients read an error in place of the
-// answer to their startup or TLS request and report it. The connection is
-// then half-closed and drained for a moment, so that the error is not lost
-// to a reset, unless too many refusals are draining already.
+// throttled address) and closes it. Clients ask for TLS before anything
+// else and do not trust an error in place of the answer (libpq reports
+// only "error response during SSL exchange"), so the refusal takes the
+// client's first messages as the endpoint would (TLS if it has it, no GSS)
+// and answers the startup message; a client silent for a second is just
+// closed. Refusals in progress are bounded; beyond that the error is
+// written at once.
 func (l *listener) refuse(c net.Conn, reason, msg string) {
 	l.closed.WithLabelValues(reason).Inc()
 	code := "53300"
@@ -190,17 +194,10 @@ func (l *listener) refuse(c net.Conn, reason, msg string) {
 		code = "28000"
 	}
 	c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write(errorResponse(code, msg)); err != nil {
-		c.Close()
-		return
-	}
-	tc, ok := c.(*net.TCPConn)
 	select {
 	case l.refusals <- struct{}{}:
 	default:
-		ok = false
-	}
-	if !ok {
+		c.Write(errorResponse(code, msg)) //nolint:errcheck // closed either way
 		c.Close()
 		return
 	}
@@ -209,9 +206,68 @@ func (l *listener) refuse(c net.Conn, reason, msg string) {
 		defer l.refusalsRunning.Done()
 		defer func() { <-l.refusals }()
 		defer c.Close()
-		tc.CloseWrite()
-		io.Copy(io.Discard, io.LimitReader(c, 1<<16)) //nolint:errcheck // draining until the deadline
+		tellRefused(c, l.tls, errorResponse(code, msg))
 	}()
+}
+
+// Protocol codes of the startup packet (PostgreSQL's protocol).
+const (
+	codeSSLRequest    = 80877103
+	codeGSSENCRequest = 80877104
+	codeCancelRequest = 80877102
+)
+
+// tellRefused reads the client's startup message, answering a TLS request
+// (with TLS when tlsCfg is set) and a GSS one (no), then writes msg and
+// half-closes the connection, so the error is read before the close.
+func tellRefused(c net.Conn, tlsCfg *tls.Config, msg []byte) {
+	for range 3 {
+		var head [8]byte
+		if _, err := io.ReadFull(c, head[:]); err != nil {
+			return
+		}
+		size := int(binary.BigEndian.Uint32(head[:4]))
+		if size < 8 || size > 10000 {
+			return
+		}
+		if _, err := io.CopyN(io.Discard, c, int64(size-8)); err != nil {
+			return
+		}
+		switch binary.BigEndian.Uint32(head[4:]) {
+		case codeCancelRequest:
+			return
+		case codeSSLRequest:
+			if _, isTLS := c.(*tls.Conn); tlsCfg != nil && !isTLS {
+				if _, err := c.Write([]byte{'S'}); err != nil {
+					return
+				}
+				tc := tls.Server(c, tlsCfg)
+				if err := tc.Handshake(); err != nil {
+					return
+				}
+				c = tc
+				continue
+			}
+			if _, err := c.Write([]byte{'N'}); err != nil {
+				return
+			}
+		case codeGSSENCRequest:
+			if _, err := c.Write([]byte{'N'}); err != nil {
+				return
+			}
+		default:
+			if _, err := c.Write(msg); err != nil {
+				return
+			}
+			if tc, ok := c.(*tls.Conn); ok {
+				tc.CloseWrite() //nolint:errcheck // closed after the drain either way
+			} else if tc, ok := c.(*net.TCPConn); ok {
+				tc.CloseWrite() //nolint:errcheck // ditto
+			}
+			io.Copy(io.Discard, io.LimitReader(c, 1<<16)) //nolint:errcheck // draining until the client closes or the deadline
+			return
+		}
+	}
 }
 
 // errorResponse is a FATAL ErrorResponse message.

@@ -22,7 +22,7 @@ func testListener(t *testing.T, cfg Config) *listener {
 		t.Fatal(err)
 	}
 	closed := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "closed"}, []string{"reason"})
-	l := newListener(ln, cfg, closed, slog.New(slog.DiscardHandler))
+	l := newListener(ln, cfg, nil, closed, slog.New(slog.DiscardHandler))
 	t.Cleanup(func() { l.Close() })
 	return l
 }
@@ -211,5 +211,33 @@ func TestListenerEvicts(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(l.closed.WithLabelValues(closedEvicted)); got != 2 {
 		t.Errorf("%v evictions counted, want 2", got)
+	}
+}
+
+// TestRefusalAfterTLSRequest: a refused client that asks for TLS first
+// (libpq's default) is answered no, then told why, as its startup message
+// gets an answer.
+func TestRefusalAfterTLSRequest(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxConns, cfg.MaxConnsPerAddr = 1, 1
+	l := testListener(t, cfg)
+	go func() {
+		for {
+			if _, err := l.Accept(); err != nil {
+				return
+			}
+		}
+	}()
+	dialFrom(t, l, "127.0.0.1")
+	time.Sleep(100 * time.Millisecond)
+	c := dialFrom(t, l, "127.0.0.2")
+	c.Write(binary.BigEndian.AppendUint32([]byte{0, 0, 0, 8}, codeSSLRequest))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b := make([]byte, 1)
+	if _, err := io.ReadFull(c, b); err != nil || b[0] != 'N' {
+		t.Fatalf("answer to the TLS request: %q, %v", b, err)
+	}
+	if msg := refusal(t, c); !strings.HasPrefix(msg, "E") || !strings.Contains(msg, "53300") {
+		t.Errorf("after the TLS request: %q", msg)
 	}
 }

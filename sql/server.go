@@ -141,12 +141,14 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 		s.users = users
 		opts = append(opts, wire.SessionAuthStrategy(s.authenticate))
 	}
+	var tlsCfg *tls.Config
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrBadTLS, err)
 		}
-		opts = append(opts, wire.TLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		opts = append(opts, wire.TLSConfig(tlsCfg))
 	}
 	w, err := wire.NewServer(s.parse, opts...)
 	if err != nil {
@@ -157,7 +159,7 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("listen on --sql-addr %s: %w (pick a free port, e.g. --sql-addr 127.0.0.1:0)", cfg.Addr, err)
 	}
-	s.ln = newListener(ln, cfg, closed, s.log)
+	s.ln = newListener(ln, cfg, tlsCfg, closed, s.log)
 	if s.users != nil {
 		s.ln.throttled = s.logins.addrWait
 	}
