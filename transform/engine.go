@@ -20,11 +20,12 @@ import (
 // The serving engine process: the serving database in a child process of
 // Shoal's own binary, with a hard memory limit. DuckDB's memory_limit
 // bounds only its buffer manager: a query's vectors, constant folding and
-// result sets are outside it (unnest(range(1e8)) took the process to 9 GB
-// under a 256 MB limit, a chain of s || s subqueries to 5 GB). In its own
-// process, under RLIMIT_DATA, such an allocation fails and DuckDB turns it
-// into an out-of-memory error for that statement; anything worse ends the
-// child, never the pipeline. The parent restarts it and republishes.
+// result sets are outside it (unnest(range(100000000)), or a chain of
+// s || s subqueries, grows a process by gigabytes under a 256 MB limit).
+// In its own process, under RLIMIT_DATA, such an allocation fails and
+// DuckDB turns it into an out-of-memory error for that statement; anything
+// worse ends the child, never the pipeline. The parent restarts it and
+// republishes.
 
 // EngineConfig configures the serving engine process.
 type EngineConfig struct {
