@@ -51,7 +51,7 @@ type App struct {
 	// The governed SQL endpoint (nil when --sql-addr is empty): the server,
 	// the serving database it queries and what publishes to it.
 	sqlSrv    *sqlserver.Server
-	serving   *transform.Serving
+	serving   *transform.ServingProcess
 	publisher *sqlserver.Publisher
 	// now is the clock that decides when a week is due for release.
 	now func() time.Time
@@ -121,8 +121,22 @@ func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *A
 	p.exporter = metrics.NewExporter(releaseSource{p}, p.now, p.reg, logger)
 	metrics.NewAgreementsCollector(p.teams.Get, p.exporter.VisibleTeams, p.reg)
 	if cfg.SQL.Enabled() {
-		p.serving, err = transform.OpenServing(ctx, transform.ServingConfig{}, logger)
+		memory, err := cfg.SQL.EngineMemory()
 		if err != nil {
+			return nil, err
+		}
+		p.serving, err = transform.StartServingProcess(ctx, transform.EngineConfig{
+			MemoryLimit: memory,
+			// A restarted engine gets the tables again, from the ledger.
+			Republish: func(ctx context.Context) error { return p.publisher.Refresh(ctx, true) },
+		}, logger)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "shoal_sql_engine_restarts_total",
+			Help: "Restarts of the SQL serving engine process (it ended, or a cancelled statement kept running).",
+		}, func() float64 { return float64(p.serving.Restarts()) })); err != nil {
 			return nil, err
 		}
 		p.publisher = sqlserver.NewPublisher(p.store, p.serving, p.teams.Get, logger)

@@ -12,12 +12,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoal-analytics/shoal/transform"
 )
 
 // TestMain lets this test binary stand in for shoal: Run runs each phase
 // as `EXECUTABLE bench --phase P ...`, and the running executable here is
 // the test binary.
 func TestMain(m *testing.M) {
+	transform.RunEngine() // the SQL endpoint's engine process, too
 	if len(os.Args) > 1 && os.Args[1] == "bench" {
 		os.Exit(childMain(os.Args[2:]))
 	}

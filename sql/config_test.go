@@ -29,7 +29,19 @@ func TestValidate(t *testing.T) {
 		msg  string
 	}{
 		{"off", func(c *Config) {}, nil, ""},
-		{"users", func(c *Config) { c.Addr, c.Users = "0.0.0.0:5433", good }, nil, ""},
+		{"users", func(c *Config) { c.Addr, c.Users = "127.0.0.1:5433", good }, nil, ""},
+		{"users on all interfaces without TLS", func(c *Config) { c.Addr, c.Users = "0.0.0.0:5433", good }, ErrPlaintext, "--sql-insecure-plaintext"},
+		{"users on an empty host without TLS", func(c *Config) { c.Addr, c.Users = ":5433", good }, ErrPlaintext, "--sql-tls-cert"},
+		{"users without TLS, explicitly", func(c *Config) { c.Addr, c.Users, c.InsecurePlaintext = "0.0.0.0:5433", good, true }, nil, ""},
+		{"result bytes", func(c *Config) { c.MaxResultBytes = "lots" }, ErrBadLimit, "sql-max-result-bytes"},
+		{"result bytes too small", func(c *Config) { c.MaxResultBytes = "12" }, ErrBadLimit, "1KiB"},
+		{"memory limit", func(c *Config) { c.MemoryLimit = "a lot" }, ErrBadLimit, "sql-memory-limit"},
+		{"memory limit too small", func(c *Config) { c.MemoryLimit = "64MiB" }, ErrBadLimit, "at least 256MiB"},
+		{"startup timeout", func(c *Config) { c.StartupTimeout = -time.Second }, ErrBadLimit, "sql-startup-timeout"},
+		{"idle timeout", func(c *Config) { c.IdleTimeout = 0 }, ErrBadLimit, "sql-idle-timeout"},
+		{"max conns", func(c *Config) { c.MaxConns = 0 }, ErrBadLimit, "sql-max-conns must"},
+		{"per-address cap above the cap", func(c *Config) { c.MaxConns, c.MaxConnsPerAddr = 8, 16 }, ErrBadLimit, "sql-max-conns-per-addr"},
+		{"per-address cap zero", func(c *Config) { c.MaxConnsPerAddr = 0 }, ErrBadLimit, "between 1 and"},
 		{"anonymous on loopback", func(c *Config) { c.Addr, c.AllowAnonymous = "127.0.0.1:5433", true }, nil, ""},
 		{"no users", func(c *Config) { c.Addr = "127.0.0.1:5433" }, ErrNoUsers, "--sql-users"},
 		{"anonymous on all interfaces", func(c *Config) { c.Addr, c.AllowAnonymous = "0.0.0.0:5433", true }, ErrAnonymous, "loopback"},
@@ -65,8 +77,15 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
-	if d := DefaultConfig(); d.StatementTimeout != 10*time.Second || d.MaxRows != 100000 || d.Addr != "" {
+	if d := DefaultConfig(); d.StatementTimeout != 10*time.Second || d.MaxRows != 100000 || d.Addr != "" ||
+		d.StartupTimeout != 10*time.Second || d.IdleTimeout != 10*time.Minute || d.MaxConns != 64 || d.MaxConnsPerAddr != 16 {
 		t.Errorf("defaults %+v", d)
+	}
+	for in, want := range map[string]int64{"64MiB": 64 << 20, "67108864": 64 << 20, "1.5 KB": 1500, "2GiB": 2 << 30} {
+		c := Config{MaxResultBytes: in}
+		if got, err := c.ResultBytes(); got != want || err != nil {
+			t.Errorf("%s: %d, %v; want %d", in, got, err, want)
+		}
 	}
 }
 

@@ -4,8 +4,10 @@
 //
 // It owns the wire server, its authentication (users with PBKDF2 password
 // hashes, or anonymous access for a demo on a loopback address), TLS, the
-// statement timeout and row cap, the mapping of result columns to
-// PostgreSQL types, and the audit log and query counter.
+// limits around it (limit.go: connections in all and per client address,
+// startup and idle timeouts; login.go: backoff of failed logins per user
+// and address; the statement timeout, row and byte caps), the mapping of
+// result columns to PostgreSQL types, and the audit log and counters.
 //
 // It also owns what is published to it (publish.go): the five tables'
 // schemas and null rules, filled by a Publisher from transform's weekly and
@@ -31,5 +33,11 @@
 //     explicitly enabled, or accept anonymous access on a non-loopback
 //     address;
 //   - let one client's statement run past the statement timeout or return
-//     more rows than the row cap.
+//     more rows or bytes than the caps (a result over a cap is an error,
+//     never cut short silently);
+//   - let one client address hold every connection, a connection that
+//     has not logged in stay past the startup timeout (or keep a slot
+//     another client needs), or a failed login be retried at full speed;
+//   - accept passwords in clear text off loopback unless told to
+//     (--sql-insecure-plaintext).
 package sql

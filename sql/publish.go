@@ -15,8 +15,19 @@ import (
 	"github.com/shoal-analytics/shoal/transform"
 )
 
-// The SQL endpoint queries transform's serving database.
-var _ Engine = (*transform.Serving)(nil)
+// The SQL endpoint queries transform's serving database, in process or in
+// its engine process.
+var (
+	_ Engine = (*transform.Serving)(nil)
+	_ Engine = (*transform.ServingProcess)(nil)
+	_ Target = (*transform.Serving)(nil)
+	_ Target = (*transform.ServingProcess)(nil)
+)
+
+// Target is what a Publisher publishes to: the serving database.
+type Target interface {
+	Publish(ctx context.Context, tables []transform.ServingTable) error
+}
 
 // servingWeeks is how many released ISO weeks (the latest ones) the SQL
 // endpoint's outcome tables cover.
@@ -33,7 +44,7 @@ const RefreshInterval = 15 * time.Second
 // to it, so a query can never see a week that is still open.
 type Publisher struct {
 	store   *transform.Store
-	serving *transform.Serving
+	serving Target
 	teams   func() *agreements.Org
 	log     *slog.Logger
 
@@ -46,7 +57,7 @@ type Publisher struct {
 
 // NewPublisher returns a publisher of store's releases into serving, with
 // the agreements teams returns as the team_agreements table.
-func NewPublisher(store *transform.Store, serving *transform.Serving, teams func() *agreements.Org, logger *slog.Logger) *Publisher {
+func NewPublisher(store *transform.Store, serving Target, teams func() *agreements.Org, logger *slog.Logger) *Publisher {
 	return &Publisher{store: store, serving: serving, teams: teams, log: logger}
 }
 

@@ -14,8 +14,11 @@ import (
 	wire "github.com/jeroenrinzema/psql-wire"
 	"github.com/jeroenrinzema/psql-wire/codes"
 	pgerror "github.com/jeroenrinzema/psql-wire/errors"
+	"github.com/jeroenrinzema/psql-wire/pkg/buffer"
+	"github.com/jeroenrinzema/psql-wire/pkg/types"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/net/netutil"
+
+	"github.com/shoal-analytics/shoal/transform"
 )
 
 // Engine runs checked, read-only statements. transform's serving database
@@ -28,8 +31,10 @@ type Engine interface {
 	// Describe checks query and returns its result columns and its number
 	// of parameters ($1, $2, ...) without running it.
 	Describe(ctx context.Context, query string) (names, types []string, params int, err error)
-	// Query checks and runs query, returning at most maxRows+1 rows.
-	Query(ctx context.Context, query string, args []any, maxRows int) (names, types []string, rows [][]any, err error)
+	// Query checks and runs query and returns its result open: at most
+	// maxRows+1 rows, and an error with SQLSTATE 54000 rather than a
+	// result whose values, as text, hold more than maxBytes.
+	Query(ctx context.Context, query string, args []any, maxRows int, maxBytes int64) (transform.Rows, error)
 }
 
 // Outcomes of a statement, the values of the audit log's outcome field and
@@ -39,20 +44,27 @@ const (
 	OutcomeRefused  = "refused"   // not allowed: a write, DDL, a table function, a raw table ...
 	OutcomeError    = "error"     // allowed but failed: syntax, unknown column, bad parameter ...
 	OutcomeTimeout  = "timeout"   // ran past the statement timeout, or cancelled
-	OutcomeRowLimit = "row_limit" // more rows than --sql-max-rows
+	OutcomeRowLimit = "row_limit" // more rows than --sql-max-rows, or more bytes than --sql-max-result-bytes
 )
 
 // Server is the PostgreSQL wire endpoint.
 type Server struct {
-	cfg     Config
-	eng     Engine
-	log     *slog.Logger
-	users   Users
-	wire    *wire.Server
-	ln      net.Listener
-	queries *prometheus.CounterVec
-	authSem chan struct{}
-	done    chan struct{}
+	cfg      Config
+	maxBytes int64 // cfg.MaxResultBytes
+	eng      Engine
+	log      *slog.Logger
+	users    Users
+	wire     *wire.Server
+	ln       *listener
+	queries  *prometheus.CounterVec
+	logins   *loginGuard
+	loginsN  *prometheus.CounterVec // by outcome: ok, failed, throttled
+	// Password hashes run in two slots: logins from addresses with failures
+	// (suspect) take only hashSuspect, the others
+	// either, so guesses cost at most one core and a clean login never
+	// queues behind them.
+	hashSuspect, hashClean chan struct{}
+	done                   chan struct{}
 }
 
 // New builds the server and binds its listener; Serve starts accepting.
@@ -63,20 +75,51 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 	if !cfg.Enabled() {
 		return nil, errors.New("sql endpoint is off: set --sql-addr")
 	}
+	maxBytes, err := cfg.ResultBytes()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
-		cfg: cfg, eng: eng, log: logger.With("component", "sql"),
+		cfg: cfg, maxBytes: maxBytes, eng: eng, log: logger.With("component", "sql"),
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shoal_sql_queries_total",
-			Help: "Statements received on the SQL endpoint, by outcome (ok, refused, error, timeout, row_limit).",
+			Help: "Statements received on the SQL endpoint, by outcome (ok, refused, error, timeout, row_limit: over the row or byte cap).",
 		}, []string{"outcome"}),
-		authSem: make(chan struct{}, 2),
-		done:    make(chan struct{}),
+		logins:      newLoginGuard(cfg.StartupTimeout / 2),
+		hashSuspect: make(chan struct{}, 1),
+		hashClean:   make(chan struct{}, 1),
+		done:        make(chan struct{}),
 	}
+	s.loginsN = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shoal_sql_logins_total",
+		Help: "SQL password logins by outcome: ok, failed (wrong user or password), throttled (refused inside a failed login's backoff window, unchecked).",
+	}, []string{"outcome"})
+	for _, o := range []string{"ok", "failed", "throttled"} {
+		s.loginsN.WithLabelValues(o)
+	}
+	closed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shoal_sql_connections_closed_total",
+		Help: "SQL connections refused or closed by the endpoint's limits, by reason (max_conns, max_conns_per_addr, startup_timeout, idle_timeout, evicted, throttled).",
+	}, []string{"reason"})
 	for _, o := range []string{OutcomeOK, OutcomeRefused, OutcomeError, OutcomeTimeout, OutcomeRowLimit} {
 		s.queries.WithLabelValues(o)
 	}
-	if err := reg.Register(s.queries); err != nil {
-		return nil, fmt.Errorf("register sql metrics: %w", err)
+	for _, r := range []string{closedMaxConns, closedMaxConnsPerAddr, closedStartupTimeout, closedIdleTimeout, closedEvicted, closedThrottled} {
+		closed.WithLabelValues(r)
+	}
+	open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "shoal_sql_connections",
+		Help: "Open SQL connections.",
+	}, func() float64 {
+		if s.ln == nil {
+			return 0
+		}
+		return float64(s.ln.connections())
+	})
+	for _, c := range []prometheus.Collector{s.queries, s.loginsN, closed, open} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register sql metrics: %w", err)
+		}
 	}
 	opts := []wire.OptionFn{
 		// The wire library logs statements at debug level: it gets a logger
@@ -86,6 +129,9 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 		wire.GlobalParameters(wire.Parameters{"DateStyle": "ISO, MDY", "TimeZone": "UTC", "integer_datetimes": "on", "standard_conforming_strings": "on"}),
 		wire.WithShutdownTimeout(5 * time.Second),
 		wire.SessionMiddleware(s.session),
+		// The library buffers one message per connection (16 MiB unless
+		// told): 64 idle connections held a gigabyte.
+		wire.MessageBufferSize(maxMessageBytes),
 	}
 	if cfg.Users != "" {
 		users, err := LoadUsers(cfg.Users)
@@ -93,14 +139,16 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 			return nil, err
 		}
 		s.users = users
-		opts = append(opts, wire.SessionAuthStrategy(wire.ClearTextPassword(s.auth)))
+		opts = append(opts, wire.SessionAuthStrategy(s.authenticate))
 	}
+	var tlsCfg *tls.Config
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrBadTLS, err)
 		}
-		opts = append(opts, wire.TLSConfig(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		opts = append(opts, wire.TLSConfig(tlsCfg))
 	}
 	w, err := wire.NewServer(s.parse, opts...)
 	if err != nil {
@@ -111,11 +159,14 @@ func New(cfg Config, eng Engine, reg prometheus.Registerer, logger *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("listen on --sql-addr %s: %w (pick a free port, e.g. --sql-addr 127.0.0.1:0)", cfg.Addr, err)
 	}
-	s.ln = netutil.LimitListener(ln, maxConnections)
+	s.ln = newListener(ln, cfg, tlsCfg, closed, s.log)
+	if s.users != nil {
+		s.ln.throttled = s.logins.addrWait
+	}
 	if cfg.Users != "" && cfg.TLSCert == "" {
 		host, _, _ := net.SplitHostPort(cfg.Addr)
-		if !isLoopback(host) {
-			s.log.Warn("SQL passwords travel in clear text without TLS on a non-loopback address; set --sql-tls-cert and --sql-tls-key", "addr", cfg.Addr)
+		if !isLoopback(host) { // Validate allowed it: --sql-insecure-plaintext
+			s.log.Warn("SQL passwords travel in clear text without TLS on a non-loopback address (--sql-insecure-plaintext); set --sql-tls-cert and --sql-tls-key", "addr", cfg.Addr)
 		}
 	}
 	return s, nil
@@ -139,21 +190,123 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-func (s *Server) auth(ctx context.Context, _, user, password string) (context.Context, bool, error) {
-	select {
-	case s.authSem <- struct{}{}: // at most two password hashes at a time
-	case <-ctx.Done():
-		return ctx, false, ctx.Err()
+// authenticate asks for a password and checks it, PostgreSQL's
+// cleartext password exchange. An attempt within its backoff window
+// (login.go) is refused before the password is asked for, or once it has a
+// hash slot if a failure beside it opened the window meanwhile; the hash
+// runs in one of two slots: clean addresses may take either, addresses
+// with failures only the suspect one.
+func (s *Server) authenticate(ctx context.Context, w *buffer.Writer, r *buffer.Reader) (context.Context, error) {
+	user := wire.AuthenticatedUsername(ctx)
+	key := loginKey{user: safeUser(user)}
+	wctx := ctx // waits end at the startup deadline; the session keeps ctx
+	c := connOf(ctx)
+	phase := func(p int32) {
+		if c != nil {
+			c.setPhase(p)
+		}
+	}
+	if c != nil {
+		key.addr = c.addr
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithDeadline(ctx, c.startupDeadline)
+		defer cancel()
+	}
+	refuse := func(code codes.Code, msg string) (context.Context, error) {
+		err := pgerror.WithSeverity(pgerror.WithCode(errors.New(msg), code), pgerror.LevelFatal)
+		if werr := wire.WriteUnterminatedError(w, err); werr != nil {
+			return ctx, werr
+		}
+		return ctx, err
+	}
+	retry, clean := s.logins.begin(key, time.Now())
+	if retry > 0 {
+		s.loginsN.WithLabelValues("throttled").Inc() // not logged: a guesser would fill the log
+		return refuse(codes.InvalidAuthorizationSpecification, fmt.Sprintf("too many failed logins from your address: try again in %s", retry.Round(10*time.Millisecond)))
+	}
+	ended := false // a checked attempt ends while it holds its hash slot, before the next may check
+	defer func() {
+		if !ended {
+			s.logins.end(key, loginUnchecked, time.Now())
+		}
+	}()
+	phase(phasePassword)
+	w.Start(types.ServerAuth)
+	w.AddInt32(authCleartextPassword)
+	if err := w.End(); err != nil {
+		return ctx, err
+	}
+	t, _, err := r.ReadTypedMsg()
+	if err != nil {
+		return ctx, err
+	}
+	phase(phaseChecking)
+	if t != types.ClientPassword {
+		return ctx, errors.New("unexpected message instead of a password")
+	}
+	password, err := r.GetString()
+	if err != nil {
+		return ctx, err
+	}
+	if clean {
+		select {
+		case s.hashClean <- struct{}{}:
+			defer func() { <-s.hashClean }()
+		case s.hashSuspect <- struct{}{}:
+			defer func() { <-s.hashSuspect }()
+		case <-wctx.Done():
+			return ctx, wctx.Err()
+		}
+	} else {
+		select {
+		case s.hashSuspect <- struct{}{}:
+			defer func() { <-s.hashSuspect }()
+		case <-wctx.Done():
+			return ctx, wctx.Err()
+		}
+	}
+	if retry := s.logins.check(key, time.Now()); retry > 0 { // a guess beside it failed meanwhile
+		s.loginsN.WithLabelValues("throttled").Inc()
+		return refuse(codes.InvalidAuthorizationSpecification, fmt.Sprintf("too many failed logins from your address: try again in %s", retry.Round(10*time.Millisecond)))
 	}
 	ok := s.users.Check(user, password)
-	<-s.authSem
-	if !ok {
-		s.log.Warn("SQL login refused", "user", safeUser(user), "client", clientAddr(ctx))
+	outcome := loginFailed
+	if ok {
+		outcome = loginOK
+		s.loginsN.WithLabelValues("ok").Inc()
 	}
-	return ctx, ok, nil
+	s.logins.end(key, outcome, time.Now())
+	ended = true
+	if !ok {
+		s.loginsN.WithLabelValues("failed").Inc()
+		s.log.Warn("SQL login refused", "user", key.user, "client", clientAddr(ctx)) // at most one per backoff window and address
+		return refuse(codes.InvalidPassword, "invalid username/password")
+	}
+	w.Start(types.ServerAuth)
+	w.AddInt32(authOK)
+	return ctx, w.End()
+}
+
+// Authentication request codes (PostgreSQL's AuthenticationOk and
+// AuthenticationCleartextPassword).
+const (
+	authOK                = 0
+	authCleartextPassword = 3
+)
+
+// connOf is the connection a session runs on (nil outside the listener,
+// in tests of the wire handlers).
+func connOf(ctx context.Context) *conn {
+	if a, ok := wire.RemoteAddress(ctx).(*remoteAddr); ok {
+		return a.conn
+	}
+	return nil
 }
 
 func (s *Server) session(ctx context.Context) (context.Context, error) {
+	if c := connOf(ctx); c != nil {
+		c.establish()
+	}
 	s.log.Debug("SQL session", "user", safeUser(wire.AuthenticatedUsername(ctx)), "client", clientAddr(ctx))
 	return ctx, nil
 }
@@ -176,27 +329,12 @@ func clientAddr(ctx context.Context) string {
 
 // parse prepares one statement. The engine checks it here, so a refused
 // statement fails at Parse (extended protocol) or before any row (simple
-// protocol). A simple query runs here too: its columns are only known
-// from its result.
+// protocol); it runs when executed, its rows streamed to the client as the
+// engine hands them over. A simple query's statement timeout counts from
+// here.
 func (s *Server) parse(ctx context.Context, q wire.Query) (wire.PreparedStatements, error) {
 	start := time.Now()
 	q.Query = psqlCompat(q.Query)
-	if q.SimpleQuery {
-		qctx, cancel := context.WithTimeout(ctx, s.cfg.StatementTimeout)
-		names, types, rows, err := s.eng.Query(qctx, q.Query, nil, s.cfg.MaxRows)
-		cancel()
-		if err == nil && len(rows) > s.cfg.MaxRows {
-			err = s.rowLimit()
-		}
-		if err != nil {
-			return nil, s.fail(ctx, q.Query, start, err)
-		}
-		cols := columns(names, types)
-		stmt := wire.NewStatement(func(ctx context.Context, w wire.DataWriter, _ []wire.Parameter) error {
-			return s.write(ctx, w, q.Query, start, cols, rows)
-		}, wire.WithColumns(cols))
-		return wire.Prepared(stmt), nil
-	}
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.StatementTimeout)
 	names, types, nparams, err := s.eng.Describe(dctx, q.Query)
 	cancel()
@@ -214,7 +352,10 @@ func (s *Server) parse(ctx context.Context, q wire.Query) (wire.PreparedStatemen
 	}
 	cols := columns(names, types)
 	stmt := wire.NewStatement(func(ctx context.Context, w wire.DataWriter, params []wire.Parameter) error {
-		start := time.Now()
+		began := start
+		if !q.SimpleQuery {
+			began = time.Now()
+		}
 		args := make([]any, len(params))
 		for i, p := range params {
 			var oid uint32
@@ -223,25 +364,61 @@ func (s *Server) parse(ctx context.Context, q wire.Query) (wire.PreparedStatemen
 			}
 			v, err := paramValue(p, oid)
 			if err != nil {
-				return s.fail(ctx, q.Query, start, &engineError{code: "22P02", msg: fmt.Sprintf("parameter $%d: %v", i+1, err)})
+				return s.fail(ctx, q.Query, began, &engineError{code: "22P02", msg: fmt.Sprintf("parameter $%d: %v", i+1, err)})
 			}
 			args[i] = v
 		}
-		qctx, cancel := context.WithTimeout(ctx, s.cfg.StatementTimeout)
-		_, gotTypes, rows, err := s.eng.Query(qctx, q.Query, args, s.cfg.MaxRows)
-		cancel()
-		if err == nil && len(rows) > s.cfg.MaxRows {
-			err = s.rowLimit()
-		}
-		if err == nil {
-			err = sameTypes(cols, gotTypes)
-		}
-		if err != nil {
-			return s.fail(ctx, q.Query, start, err)
-		}
-		return s.write(ctx, w, q.Query, start, cols, rows)
+		return s.run(ctx, w, q.Query, began, cols, args)
 	}, wire.WithColumns(cols), wire.WithParameters(oids))
 	return wire.Prepared(stmt), nil
+}
+
+// run runs a prepared statement and streams its rows to w. The statement
+// timeout covers the streaming too: a client that does not take its rows
+// in time gets SQLSTATE 57014, or, if it takes none, loses the connection
+// shortly after.
+func (s *Server) run(ctx context.Context, w wire.DataWriter, query string, start time.Time, cols wire.Columns, args []any) error {
+	qctx, cancel := context.WithDeadline(ctx, start.Add(s.cfg.StatementTimeout))
+	defer cancel()
+	rows, err := s.eng.Query(qctx, query, args, s.cfg.MaxRows, s.maxBytes)
+	if err != nil {
+		return s.fail(ctx, query, start, err)
+	}
+	defer rows.Close()
+	_, gotTypes := rows.Columns()
+	if err := sameTypes(cols, gotTypes); err != nil {
+		return s.fail(ctx, query, start, err)
+	}
+	if c := connOf(ctx); c != nil {
+		stop := context.AfterFunc(qctx, c.limitWrites)
+		defer func() {
+			if !stop() {
+				c.unlimitWrites()
+			}
+		}()
+	}
+	n := 0
+	for rows.Next() {
+		if err := qctx.Err(); err != nil {
+			return s.fail(ctx, query, start, err)
+		}
+		if n == s.cfg.MaxRows {
+			return s.fail(ctx, query, start, s.rowLimit())
+		}
+		if err := w.Row(encodeRow(cols, rows.Values())); err != nil {
+			s.audit(ctx, query, start, n, OutcomeError, err)
+			return err
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return s.fail(ctx, query, start, err)
+	}
+	s.audit(ctx, query, start, n, OutcomeOK, nil)
+	if len(cols) == 0 {
+		return w.Empty()
+	}
+	return w.Complete("SELECT " + strconv.Itoa(n))
 }
 
 func (s *Server) rowLimit() error {
@@ -254,20 +431,6 @@ type engineError struct{ code, msg string }
 
 func (e *engineError) Error() string    { return e.msg }
 func (e *engineError) SQLState() string { return e.code }
-
-func (s *Server) write(ctx context.Context, w wire.DataWriter, query string, start time.Time, cols wire.Columns, rows [][]any) error {
-	for _, r := range rows {
-		if err := w.Row(encodeRow(cols, r)); err != nil {
-			s.audit(ctx, query, start, 0, OutcomeError, err)
-			return err
-		}
-	}
-	s.audit(ctx, query, start, len(rows), OutcomeOK, nil)
-	if len(cols) == 0 {
-		return w.Empty()
-	}
-	return w.Complete("SELECT " + strconv.Itoa(len(rows)))
-}
 
 // fail audits a failed statement and returns the error the client sees.
 func (s *Server) fail(ctx context.Context, query string, start time.Time, err error) error {

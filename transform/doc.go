@@ -7,7 +7,12 @@
 // of the file. It runs without external access, with its configuration
 // locked, and runs only statements that pass an allowlist walked over
 // DuckDB's own parse tree (servingcheck.go). It must never be given raw
-// events, tasks, pseudonyms or offsets.
+// events, tasks, pseudonyms or offsets. Shoal runs it in a child process
+// of its own binary (engine.go, enginechild.go; binaries call RunEngine
+// first in main) under a hard memory limit, because DuckDB's memory_limit
+// does not bound a query's vectors or results: a statement past the limit
+// fails there, a process past it is restarted and republished, and the
+// pipeline's process never holds a query's memory.
 //
 // It owns:
 //   - the raw events table (exactly event.Schema's columns), deduplicated by

@@ -2,8 +2,10 @@ package transform
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/marcboeker/go-duckdb"
@@ -74,6 +77,11 @@ type Serving struct {
 	mu    sync.RWMutex
 	// tables are the published table names (lower case).
 	tables map[string]bool
+
+	// budgets are the byte budgets of running queries, by id (see
+	// resultBudgetFunction).
+	budgets    sync.Map // int64 → *resultBudget
+	nextBudget atomic.Int64
 }
 
 // ServingError is a refused or failed query. SQLState is the PostgreSQL
@@ -104,6 +112,7 @@ const (
 	StateQueryCanceled         = "57014"
 	StateInternal              = "XX000"
 	StateDataException         = "22000"
+	StateLimitExceeded         = "54000" // a statement or a result over its size limit
 )
 
 // OpenServing opens an empty serving database.
@@ -136,6 +145,10 @@ func OpenServing(ctx context.Context, cfg ServingConfig, logger *slog.Logger) (*
 		return nil, fmt.Errorf("open serving database: %w", err)
 	}
 	s := &Serving{db: sql.OpenDB(connector), log: logger.With("component", "serving"), tables: map[string]bool{}}
+	if err := s.registerBudget(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("configure serving database: %w", err)
+	}
 	for _, q := range []string{
 		"CREATE SCHEMA IF NOT EXISTS " + ServingSchema,
 		"SET enable_external_access = false",
@@ -226,109 +239,207 @@ func (s *Serving) Publish(ctx context.Context, tables []ServingTable) error {
 	return nil
 }
 
-// servingResult is what run returns: column names, their DuckDB type names
-// (DATE, TIMESTAMP, DOUBLE, BIGINT, INTEGER, VARCHAR, BOOLEAN, ...) and the
-// rows, with values as Go types: nil, bool, int64, float64, string,
-// time.Time. Values of other types are converted to text.
-type servingResult struct {
-	Names []string
-	Types []string
-	Rows  [][]any
+// Rows is an open query result: its columns, then its rows one at a
+// time. Values are nil, bool, int64, float64, string or time.Time (other
+// DuckDB types arrive as text); a row's slice is the caller's to keep.
+type Rows interface {
+	// Columns are the result's column names and DuckDB type names (DATE,
+	// TIMESTAMP, DOUBLE, BIGINT, INTEGER, VARCHAR, BOOLEAN, ...).
+	Columns() (names, types []string)
+	// Next advances to the next row; false at the end or on an error.
+	Next() bool
+	// Values is the current row.
+	Values() []any
+	// Err is the error that ended the rows, if any.
+	Err() error
+	// Close releases the result; it is safe to call more than once.
+	Close() error
 }
 
 // Describe checks query against the allowlist and returns its result
 // columns and its number of parameters ($1, $2, ...) without running it.
 func (s *Serving) Describe(ctx context.Context, query string) (names, types []string, params int, err error) {
-	q, params, err := s.check(ctx, query)
+	q, params, err := s.check(ctx, query, false)
 	if err != nil {
 		return nil, nil, 0, err
 	}
 	wrapped := "SELECT * FROM (\n" + q + "\n) AS shoal_query LIMIT 0"
-	if _, _, err := s.check(ctx, wrapped); err != nil {
+	if _, _, err := s.check(ctx, wrapped, false); err != nil {
 		return nil, nil, 0, err
 	}
 	// DuckDB infers the parameters' types when it prepares the statement;
 	// NULLs bound to them keep those types, so the columns are the ones
 	// the statement has.
-	res, err := s.run(ctx, wrapped, make([]any, params), 0)
+	rows, err := s.db.QueryContext(ctx, wrapped, make([]any, params)...)
 	if err != nil {
-		return nil, nil, 0, err
-	}
-	return res.Names, res.Types, params, nil
-}
-
-// Query checks query against the allowlist and runs it with args, returning
-// at most maxRows+1 rows (so the caller can tell a result over its cap);
-// maxRows <= 0 means no cap. Cancelling ctx interrupts DuckDB.
-func (s *Serving) Query(ctx context.Context, query string, args []any, maxRows int) (names, types []string, rows [][]any, err error) {
-	q, params, err := s.check(ctx, query)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if len(args) != params {
-		return nil, nil, nil, &ServingError{Code: "08P01", Msg: fmt.Sprintf("the statement has %d parameters but %d values were bound", params, len(args))}
-	}
-	run := q
-	if maxRows > 0 {
-		run = "SELECT * FROM (\n" + q + "\n) AS shoal_query LIMIT " + strconv.Itoa(maxRows+1)
-	}
-	if params > 0 {
-		if run, err = bindLiterals(run, args); err != nil {
-			return nil, nil, nil, err
-		}
-	}
-	if run != q {
-		// What runs is checked, not only what was sent.
-		if _, n, err := s.check(ctx, run); err != nil {
-			return nil, nil, nil, err
-		} else if n != 0 {
-			return nil, nil, nil, refusal(StateSyntaxError, "parameters left after binding")
-		}
-	}
-	res, err := s.run(ctx, run, nil, maxRows+1)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return res.Names, res.Types, res.Rows, nil
-}
-
-func (s *Serving) run(ctx context.Context, q string, args []any, limit int) (*servingResult, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, classify(ctx, err)
+		return nil, nil, 0, classify(ctx, err)
 	}
 	defer rows.Close()
+	names, types, err = columnsOf(rows)
+	if err != nil {
+		return nil, nil, 0, classify(ctx, err)
+	}
+	return names, types, params, nil
+}
+
+func columnsOf(rows *sql.Rows) (names, types []string, err error) {
 	cts, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, ct := range cts {
+		names = append(names, ct.Name())
+		types = append(types, ct.DatabaseTypeName())
+	}
+	return names, types, nil
+}
+
+// Query checks query against the allowlist and runs it with args. The
+// result holds at most maxRows+1 rows (so the caller can tell a result
+// over its cap; maxRows <= 0: no cap), and a result whose values, as text,
+// would exceed maxBytes fails with StateLimitExceeded as DuckDB produces
+// it, before it is held whole (maxBytes <= 0: no cap). Cancelling ctx
+// interrupts DuckDB.
+func (s *Serving) Query(ctx context.Context, query string, args []any, maxRows int, maxBytes int64) (Rows, error) {
+	q, params, err := s.check(ctx, query, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(args) != params {
+		return nil, &ServingError{Code: "08P01", Msg: fmt.Sprintf("the statement has %d parameters but %d values were bound", params, len(args))}
+	}
+	if params > 0 {
+		if q, err = bindLiterals(q, args); err != nil {
+			return nil, err
+		}
+	}
+	// The statement runs as a subquery under an alias the client cannot
+	// guess (a column of the same name would hide the row), so the budget
+	// function measures whole rows.
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	alias := "shoal_result_" + hex.EncodeToString(rnd[:])
+	run := "SELECT * FROM (\n" + q + "\n) AS " + alias
+	var budget *resultBudget
+	if maxBytes > 0 {
+		id := s.nextBudget.Add(1)
+		budget = &resultBudget{max: maxBytes}
+		s.budgets.Store(id, budget)
+		defer s.budgets.Delete(id)
+		run += fmt.Sprintf(" WHERE %s(%d, strlen(CAST(%s AS VARCHAR)))", resultBudgetFunction, id, alias)
+	}
+	if maxRows > 0 {
+		run += " LIMIT " + strconv.Itoa(maxRows+1)
+	}
+	// What runs is checked, not only what was sent.
+	if _, n, err := s.check(ctx, run, true); err != nil {
+		return nil, err
+	} else if n != 0 {
+		return nil, refusal(StateSyntaxError, "parameters left after binding")
+	}
+	rows, err := s.db.QueryContext(ctx, run)
+	if budget != nil && budget.over.Load() {
+		if err == nil {
+			rows.Close()
+		}
+		return nil, &ServingError{Code: StateLimitExceeded, Msg: fmt.Sprintf(
+			"the result is larger than %d bytes, the most a statement may return (--sql-max-result-bytes): aggregate, filter or select fewer columns", maxBytes)}
+	}
 	if err != nil {
 		return nil, classify(ctx, err)
 	}
-	res := &servingResult{}
-	for _, ct := range cts {
-		res.Names = append(res.Names, ct.Name())
-		res.Types = append(res.Types, ct.DatabaseTypeName())
-	}
-	dest := make([]any, len(cts))
-	ptrs := make([]any, len(cts))
-	for i := range dest {
-		ptrs[i] = &dest[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, classify(ctx, err)
-		}
-		row := make([]any, len(dest))
-		for i, v := range dest {
-			row[i] = plain(v)
-		}
-		res.Rows = append(res.Rows, row)
-		if limit > 0 && len(res.Rows) >= limit {
-			break
-		}
-	}
-	if err := rows.Err(); err != nil {
+	r := &servingRows{ctx: ctx, rows: rows}
+	if r.names, r.types, err = columnsOf(rows); err != nil {
+		rows.Close()
 		return nil, classify(ctx, err)
 	}
-	return res, nil
+	r.dest = make([]any, len(r.names))
+	r.ptrs = make([]any, len(r.names))
+	for i := range r.dest {
+		r.ptrs[i] = &r.dest[i]
+	}
+	return r, nil
+}
+
+// servingRows is a Rows over database/sql's rows of DuckDB's (held whole,
+// within the byte budget).
+type servingRows struct {
+	ctx          context.Context
+	rows         *sql.Rows
+	names, types []string
+	dest, ptrs   []any
+	cur          []any
+	err          error
+}
+
+func (r *servingRows) Columns() (names, types []string) { return r.names, r.types }
+func (r *servingRows) Values() []any                    { return r.cur }
+func (r *servingRows) Err() error                       { return r.err }
+func (r *servingRows) Close() error                     { return r.rows.Close() }
+
+func (r *servingRows) Next() bool {
+	if r.err != nil || !r.rows.Next() {
+		if r.err == nil && r.rows.Err() != nil {
+			r.err = classify(r.ctx, r.rows.Err())
+		}
+		return false
+	}
+	if err := r.rows.Scan(r.ptrs...); err != nil {
+		r.err = classify(r.ctx, err)
+		return false
+	}
+	r.cur = make([]any, len(r.dest))
+	for i, v := range r.dest {
+		r.cur[i] = plain(v)
+	}
+	return true
+}
+
+// resultBudgetFunction is the scalar function Query's wrapper filters
+// every row through: it adds the row's size to its query's budget and
+// fails the query once the budget is spent, so DuckDB stops before it
+// holds a larger result. Client statements may not call it (the shoal_
+// prefix is refused).
+const resultBudgetFunction = "shoal_result_budget"
+
+type resultBudget struct {
+	max  int64
+	used atomic.Int64
+	over atomic.Bool
+}
+
+type budgetFunc struct{ s *Serving }
+
+func (f budgetFunc) Config() duckdb.ScalarFuncConfig {
+	bigint, _ := duckdb.NewTypeInfo(duckdb.TYPE_BIGINT)
+	boolean, _ := duckdb.NewTypeInfo(duckdb.TYPE_BOOLEAN)
+	return duckdb.ScalarFuncConfig{InputTypeInfos: []duckdb.TypeInfo{bigint, bigint}, ResultTypeInfo: boolean, Volatile: true}
+}
+
+func (f budgetFunc) Executor() duckdb.ScalarFuncExecutor {
+	return duckdb.ScalarFuncExecutor{RowExecutor: func(v []driver.Value) (any, error) {
+		id, _ := v[0].(int64)
+		n, _ := v[1].(int64)
+		b, ok := f.s.budgets.Load(id)
+		if !ok {
+			return nil, errors.New("no such result budget")
+		}
+		budget := b.(*resultBudget)
+		if budget.used.Add(n) > budget.max {
+			budget.over.Store(true)
+			return nil, errors.New("result size limit exceeded")
+		}
+		return true, nil
+	}}
+}
+
+func (s *Serving) registerBudget(ctx context.Context) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return duckdb.RegisterScalarUDF(conn, resultBudgetFunction, budgetFunc{s})
 }
 
 // plain converts a scanned DuckDB value to nil, bool, int64, float64,

@@ -31,6 +31,20 @@ func openServing(t *testing.T) *Serving {
 	return s
 }
 
+// queryAll runs q with no byte cap and returns its whole result.
+func queryAll(s *Serving, ctx context.Context, q string, args []any, maxRows int) (names, types []string, rows [][]any, err error) {
+	r, err := s.Query(ctx, q, args, maxRows, 0)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer r.Close()
+	names, types = r.Columns()
+	for r.Next() {
+		rows = append(rows, r.Values())
+	}
+	return names, types, rows, r.Err()
+}
+
 func state(err error) string {
 	var se *ServingError
 	if errors.As(err, &se) {
@@ -42,7 +56,7 @@ func state(err error) string {
 func TestServingQuery(t *testing.T) {
 	s := openServing(t)
 	ctx := context.Background()
-	names, types, rows, err := s.Query(ctx, "SELECT week, team, x, ok, NULL AS n FROM weekly WHERE x < $1 ORDER BY x", []any{3}, 10)
+	names, types, rows, err := queryAll(s, ctx, "SELECT week, team, x, ok, NULL AS n FROM weekly WHERE x < $1 ORDER BY x", []any{3}, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +66,7 @@ func TestServingQuery(t *testing.T) {
 	if len(rows) != 3 || rows[2][2] != 2.0 || rows[0][4] != nil {
 		t.Errorf("rows %v", rows)
 	}
-	if _, _, rows, err = s.Query(ctx, "SELECT * FROM shoal.weekly", nil, 100); err != nil || len(rows) != 101 {
+	if _, _, rows, err = queryAll(s, ctx, "SELECT * FROM shoal.weekly", nil, 100); err != nil || len(rows) != 101 {
 		t.Errorf("capped query: %d rows, %v; want 101 (cap + 1)", len(rows), err)
 	}
 	n, ty, p, err := s.Describe(ctx, "SELECT team, count(*) AS n FROM weekly WHERE x > $2 AND team = $1 GROUP BY team")
@@ -69,7 +83,7 @@ func TestServingQuery(t *testing.T) {
 		"VALUES (1, 'a')",
 		"SELECT c.relname FROM pg_catalog.pg_class c WHERE c.relname OPERATOR(pg_catalog.~) '^(weekly)$' COLLATE pg_catalog.default",
 	} {
-		if _, _, _, err := s.Query(ctx, q, nil, 10); err != nil {
+		if _, _, _, err := queryAll(s, ctx, q, nil, 10); err != nil {
 			t.Errorf("%s: %v", q, err)
 		}
 	}
@@ -96,10 +110,87 @@ func TestServingRefuses(t *testing.T) {
 		{`SELECT * FROM "memory"."main"."events"`, StateInsufficientPrivilege},
 		{"SELECT * FROM weekly WHERE team = $name", StateSyntaxError},
 	} {
-		_, _, _, err := s.Query(context.Background(), tc.q, nil, 10)
+		_, _, _, err := queryAll(s, context.Background(), tc.q, nil, 10)
 		if state(err) != tc.code {
 			t.Errorf("%s: %v (state %q), want %s", tc.q, err, state(err), tc.code)
 		}
+	}
+}
+
+// TestServingCTEScope: a WITH name shadows a table only inside the query
+// node that defines it (its body, its subqueries, the WITH bodies after
+// it), never a table named beside or above that node.
+func TestServingCTEScope(t *testing.T) {
+	s := openServing(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		"SELECT name, setting FROM (WITH pg_settings AS (SELECT 1 AS x) SELECT x FROM pg_settings) t, pg_settings",
+		"SELECT * FROM pg_settings WHERE EXISTS (WITH pg_settings AS (SELECT 1) SELECT * FROM pg_settings)",
+		"SELECT (WITH pg_settings AS (SELECT 1 AS x) SELECT count(*) FROM pg_settings) + (SELECT count(*) FROM pg_settings)",
+		"WITH a AS (WITH pg_settings AS (SELECT 1 AS x) SELECT * FROM pg_settings) SELECT * FROM a, pg_settings",
+		"WITH a AS (SELECT * FROM pg_settings), pg_settings AS (SELECT 1 AS x) SELECT * FROM a",
+		"WITH pg_settings AS (SELECT * FROM pg_settings) SELECT * FROM pg_settings",
+		"WITH pg_settings AS (SELECT * FROM (SELECT * FROM pg_settings) q) SELECT * FROM pg_settings",
+		"SELECT (WITH RECURSIVE pg_settings(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM pg_settings WHERE n < 3) SELECT count(*) FROM pg_settings), name FROM pg_settings",
+		"WITH RECURSIVE pg_settings(n) AS (SELECT count(*) FROM pg_settings UNION ALL SELECT n + 1 FROM pg_settings WHERE n < 3) SELECT * FROM pg_settings",
+		"SELECT * FROM (WITH pg_settings AS MATERIALIZED (SELECT 1 AS x) SELECT * FROM pg_settings) t, pg_settings",
+		"WITH x AS MATERIALIZED (SELECT count(*) AS c FROM pg_settings), pg_settings AS (SELECT 1) SELECT * FROM x",
+		"(WITH pg_settings AS (SELECT 1 AS x) SELECT x FROM pg_settings) UNION ALL SELECT count(*) FROM pg_settings",
+		"WITH weekly AS (SELECT * FROM pg_settings) SELECT * FROM weekly",
+		"SELECT * FROM weekly w WHERE team IN (WITH events AS (SELECT 'a' AS team) SELECT team FROM events) AND EXISTS (SELECT * FROM events)",
+	} {
+		if _, _, _, err := queryAll(s, ctx, q, nil, 10); state(err) != StateInsufficientPrivilege {
+			t.Errorf("%s: %v (state %q), want %s", q, err, state(err), StateInsufficientPrivilege)
+		}
+	}
+	for _, q := range []string{
+		"WITH a AS (SELECT * FROM weekly), b AS (SELECT * FROM a) SELECT count(*) FROM b",
+		"WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT count(*) FROM r",
+		"WITH a AS (SELECT 1 AS x) SELECT * FROM (SELECT * FROM a) t WHERE x IN (SELECT x FROM a)",
+		"WITH a AS (SELECT 1 AS x) SELECT (WITH b AS (SELECT * FROM a) SELECT count(*) FROM b)",
+		"WITH m AS MATERIALIZED (SELECT * FROM weekly) SELECT count(*) FROM m",
+		"WITH a AS MATERIALIZED (SELECT 1 AS x), b AS MATERIALIZED (SELECT * FROM a) SELECT * FROM b",
+		"WITH weekly AS (SELECT 1 AS x) SELECT * FROM weekly",
+		"WITH a AS (SELECT 1 AS x) SELECT * FROM a UNION ALL SELECT x FROM a",
+	} {
+		if _, _, _, err := queryAll(s, ctx, q, nil, 10); err != nil {
+			t.Errorf("%s: %v", q, err)
+		}
+	}
+}
+
+// TestServingResultBytes: a result larger than its byte budget fails
+// with StateLimitExceeded while DuckDB produces it, one within it runs,
+// and a client cannot call the budget function itself.
+func TestServingResultBytes(t *testing.T) {
+	s := openServing(t)
+	ctx := context.Background()
+	run := func(q string, maxBytes int64) (int, error) {
+		r, err := s.Query(ctx, q, nil, 1000000, maxBytes)
+		if err != nil {
+			return 0, err
+		}
+		defer r.Close()
+		n := 0
+		for r.Next() {
+			n++
+		}
+		return n, r.Err()
+	}
+	if n, err := run("SELECT repeat('x', 1000) AS s FROM weekly", 1<<20); err != nil || n != 300 {
+		t.Errorf("300 KB within 1 MiB: %d rows, %v", n, err)
+	}
+	if _, err := run("SELECT repeat('x', 1000) AS s FROM weekly", 100<<10); state(err) != StateLimitExceeded {
+		t.Errorf("300 KB over 100 KiB: %v, want %s", err, StateLimitExceeded)
+	}
+	// 1.8 GB of values: refused once 64 MiB have been produced.
+	start := time.Now()
+	if _, err := run("SELECT repeat(a.team, 10000) AS s, b.x FROM weekly a, weekly b", 64<<20); state(err) != StateLimitExceeded || !strings.Contains(err.Error(), "--sql-max-result-bytes") {
+		t.Errorf("1.8 GB over 64 MiB: %v, want %s naming the flag", err, StateLimitExceeded)
+	}
+	t.Logf("refused after %s", time.Since(start))
+	if _, err := run("SELECT shoal_result_budget(1, 1)", 1<<20); state(err) != StateInsufficientPrivilege {
+		t.Errorf("calling the budget function: %v", err)
 	}
 }
 
@@ -108,7 +199,7 @@ func TestServingTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, _, _, err := s.Query(ctx, "SELECT count(*) FROM weekly a, weekly b, weekly c, weekly d WHERE a.x + b.x + c.x + d.x > 0", nil, 10)
+	_, _, _, err := queryAll(s, ctx, "SELECT count(*) FROM weekly a, weekly b, weekly c, weekly d WHERE a.x + b.x + c.x + d.x > 0", nil, 10)
 	if state(err) != StateQueryCanceled {
 		t.Fatalf("heavy query: %v, want cancelled", err)
 	}
@@ -131,7 +222,7 @@ func TestPublishTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, rows, err := s.Query(ctx, "SELECT CAST(d AS VARCHAR), CAST(ts AS VARCHAR), x, n, i, s, b FROM typed ORDER BY d NULLS LAST", nil, 10)
+	_, _, rows, err := queryAll(s, ctx, "SELECT CAST(d AS VARCHAR), CAST(ts AS VARCHAR), x, n, i, s, b FROM typed ORDER BY d NULLS LAST", nil, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +245,7 @@ func TestPublishTypes(t *testing.T) {
 			t.Errorf("publish %v into %s: %v, want an error naming the table and %q", bad.v, bad.col.Type, err, bad.want)
 		}
 	}
-	if _, _, rows, err := s.Query(ctx, "SELECT count(*) FROM typed", nil, 10); err != nil || rows[0][0] != int64(2) {
+	if _, _, rows, err := queryAll(s, ctx, "SELECT count(*) FROM typed", nil, 10); err != nil || rows[0][0] != int64(2) {
 		t.Errorf("after the failed publications typed holds %v (%v), want the 2 rows published before", rows, err)
 	}
 }
@@ -187,7 +278,7 @@ func TestPublishFill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, rows, err := s.Query(ctx, "SELECT (SELECT sum(n) FROM first), (SELECT string_agg(CAST(n AS VARCHAR), ',' ORDER BY n) FROM second)", nil, 10)
+	_, _, rows, err := queryAll(s, ctx, "SELECT (SELECT sum(n) FROM first), (SELECT string_agg(CAST(n AS VARCHAR), ',' ORDER BY n) FROM second)", nil, 10)
 	if err != nil || fmt.Sprint(rows) != "[[1 10,20,21,22]]" {
 		t.Errorf("published %v (%v), want [[1 10,20,21,22]]", rows, err)
 	}
@@ -196,7 +287,7 @@ func TestPublishFill(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Errorf("a failing Fill: %v, want its error", err)
 	}
-	if _, _, rows, err := s.Query(ctx, "SELECT sum(n) FROM first", nil, 10); err != nil || fmt.Sprint(rows) != "[[1]]" {
+	if _, _, rows, err := queryAll(s, ctx, "SELECT sum(n) FROM first", nil, 10); err != nil || fmt.Sprint(rows) != "[[1]]" {
 		t.Errorf("after the failed publication first holds %v (%v), want [[1]]", rows, err)
 	}
 }

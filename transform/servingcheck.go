@@ -45,6 +45,7 @@ var (
 		"read_", "duckdb_", "pragma_", "json_execute", "json_serialize", "json_deserialize",
 		"sqlite_", "postgres_", "mysql_", "parquet_", "iceberg_", "delta_", "http", "s3", "load",
 		"install", "enable_", "disable_", "scan_", "sniff_", "copy_", "export_", "import_",
+		"shoal_", // the serving database's own functions (resultBudgetFunction)
 	}
 	tableRefTypes = map[string]bool{
 		"BASE_TABLE": true, "JOIN": true, "SUBQUERY": true, "EMPTY": true, "EXPRESSION_LIST": true,
@@ -66,8 +67,9 @@ func refusal(code, format string, args ...any) error {
 
 // check parses query with DuckDB's own parser and walks the parse tree
 // against the allowlist. It returns the text to run and the number of
-// parameters.
-func (s *Serving) check(ctx context.Context, query string) (string, int, error) {
+// parameters. internal allows the result budget function, for the
+// wrapper Query puts around a checked statement.
+func (s *Serving) check(ctx context.Context, query string, internal bool) (string, int, error) {
 	if len(query) > maxQueryBytes {
 		return "", 0, refusal("54000", "statement of %d bytes is longer than the %d allowed", len(query), maxQueryBytes)
 	}
@@ -106,11 +108,10 @@ func (s *Serving) check(ctx context.Context, query string) (string, int, error) 
 	if err := json.Unmarshal(tree.Statements[0], &root); err != nil {
 		return "", 0, refusal(StateInternal, "cannot read the parse tree: %v", err)
 	}
-	w := walker{ctes: map[string]bool{}}
-	w.collectCTEs(root)
+	w := walker{internal: internal}
 	s.mu.RLock()
 	w.tables = s.tables
-	err := w.walk(root)
+	err := w.walk(root, nil)
 	s.mu.RUnlock()
 	if err != nil {
 		return "", 0, err
@@ -119,39 +120,96 @@ func (s *Serving) check(ctx context.Context, query string) (string, int, error) 
 }
 
 type walker struct {
-	tables map[string]bool
-	ctes   map[string]bool
-	params int
+	tables   map[string]bool
+	internal bool
+	params   int
 }
 
-// collectCTEs finds every common table expression name in the tree.
-func (w *walker) collectCTEs(n any) {
-	switch x := n.(type) {
-	case map[string]any:
-		if cm, ok := x["cte_map"].(map[string]any); ok {
-			if entries, ok := cm["map"].([]any); ok {
-				for _, e := range entries {
-					if em, ok := e.(map[string]any); ok {
-						if k, ok := em["key"].(string); ok {
-							w.ctes[strings.ToLower(k)] = true
-						}
-					}
+// scope is the set of common table expression names a table reference
+// may name, by where it stands in the tree.
+type scope map[string]bool
+
+// with returns sc and names, leaving sc as it was.
+func (sc scope) with(names ...string) scope {
+	out := make(scope, len(sc)+len(names))
+	for n := range sc {
+		out[n] = true
+	}
+	for _, n := range names {
+		out[strings.ToLower(n)] = true
+	}
+	return out
+}
+
+// Query node types of the parse tree; each may carry a cte_map.
+var queryNodeTypes = map[string]bool{
+	"SELECT_NODE": true, "SET_OPERATION_NODE": true, "RECURSIVE_CTE_NODE": true, "CTE_NODE": true,
+}
+
+// cteEntry is one WITH entry of a query node: its name and its body.
+type cteEntry struct {
+	name string
+	body any
+}
+
+func cteEntries(m map[string]any) []cteEntry {
+	cm, _ := m["cte_map"].(map[string]any)
+	list, _ := cm["map"].([]any)
+	var out []cteEntry
+	for _, e := range list {
+		em, _ := e.(map[string]any)
+		name, _ := em["key"].(string)
+		out = append(out, cteEntry{strings.ToLower(name), em["value"]})
+	}
+	return out
+}
+
+// queryNode walks a query node. The names of its WITH list shadow tables
+// only inside this node and what it contains, never beside or above it:
+// each WITH body sees the names before its own (as PostgreSQL does), the
+// recursive term of a recursive CTE also its own name, and the node's
+// body all of them.
+func (w *walker) queryNode(m map[string]any, sc scope) error {
+	entries := cteEntries(m)
+	inner := sc
+	for _, e := range entries {
+		if err := w.walk(e.body, inner); err != nil {
+			return err
+		}
+		inner = inner.with(e.name)
+	}
+	typ, _ := m["type"].(string)
+	self := str(m, "cte_name")
+	for k, v := range m {
+		var err error
+		switch {
+		case k == "cte_map":
+			continue
+		case typ == "RECURSIVE_CTE_NODE" && k == "right":
+			err = w.walk(v, inner.with(self))
+		case typ == "CTE_NODE" && k == "query":
+			// A materialized CTE: query is the body of the entry named
+			// cte_name, which sees the entries before it.
+			before := sc
+			for _, e := range entries {
+				if e.name == self {
+					break
 				}
+				before = before.with(e.name)
 			}
+			err = w.walk(v, before)
+		case typ == "CTE_NODE" && k == "child":
+			// The query the CTE belongs to: it carries the WITH list
+			// itself.
+			err = w.walk(v, sc)
+		default:
+			err = w.walk(v, inner)
 		}
-		if x["type"] == "RECURSIVE_CTE_NODE" || x["type"] == "CTE_NODE" {
-			if name, ok := x["ctename"].(string); ok {
-				w.ctes[strings.ToLower(name)] = true
-			}
-		}
-		for _, v := range x {
-			w.collectCTEs(v)
-		}
-	case []any:
-		for _, v := range x {
-			w.collectCTEs(v)
+		if err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 func str(m map[string]any, k string) string {
@@ -159,20 +217,25 @@ func str(m map[string]any, k string) string {
 	return strings.ToLower(s)
 }
 
-func (w *walker) walk(n any) error {
+// walk checks every node of the tree under n; sc holds the CTE names
+// visible there.
+func (w *walker) walk(n any, sc scope) error {
 	switch x := n.(type) {
 	case map[string]any:
-		if err := w.node(x); err != nil {
+		if _, expr := x["class"]; !expr && queryNodeTypes[fmt.Sprint(x["type"])] {
+			return w.queryNode(x, sc)
+		}
+		if err := w.node(x, sc); err != nil {
 			return err
 		}
 		for _, v := range x {
-			if err := w.walk(v); err != nil {
+			if err := w.walk(v, sc); err != nil {
 				return err
 			}
 		}
 	case []any:
 		for _, v := range x {
-			if err := w.walk(v); err != nil {
+			if err := w.walk(v, sc); err != nil {
 				return err
 			}
 		}
@@ -180,7 +243,7 @@ func (w *walker) walk(n any) error {
 	return nil
 }
 
-func (w *walker) node(m map[string]any) error {
+func (w *walker) node(m map[string]any, sc scope) error {
 	if class, ok := m["class"].(string); ok {
 		switch class {
 		case "FUNCTION":
@@ -201,7 +264,7 @@ func (w *walker) node(m map[string]any) error {
 	}
 	switch typ {
 	case "BASE_TABLE":
-		return w.table(str(m, "catalog_name"), str(m, "schema_name"), str(m, "table_name"))
+		return w.table(sc, str(m, "catalog_name"), str(m, "schema_name"), str(m, "table_name"))
 	case "TABLE_FUNCTION":
 		name := ""
 		if f, ok := m["function"].(map[string]any); ok {
@@ -217,11 +280,11 @@ func (w *walker) node(m map[string]any) error {
 		case len(parts) == 1 && parts[0] == "tables":
 			return nil // SHOW TABLES
 		case len(parts) == 1:
-			return w.table("", "", parts[0])
+			return w.table(nil, "", "", parts[0])
 		case len(parts) == 2:
-			return w.table("", parts[0], parts[1])
+			return w.table(nil, "", parts[0], parts[1])
 		case len(parts) == 3:
-			return w.table(parts[0], parts[1], parts[2])
+			return w.table(nil, parts[0], parts[1], parts[2])
 		}
 		return refusal(StateInsufficientPrivilege, "DESCRIBE of %q is not allowed", str(m, "table_name"))
 	case "COLUMN_DATA", "DELIM_GET":
@@ -239,14 +302,14 @@ func splitQualified(s string) []string {
 	return parts
 }
 
-func (w *walker) table(catalog, schema, name string) error {
+func (w *walker) table(sc scope, catalog, schema, name string) error {
 	full := strings.Trim(strings.Join([]string{catalog, schema, name}, "."), ".")
 	if catalog != "" && catalog != "memory" && !(catalog == "system" && (schema == "information_schema" || schema == "pg_catalog")) {
 		return refusal(StateInsufficientPrivilege, "database %s is not available: queries read only the published tables (schema %s)", catalog, ServingSchema)
 	}
 	switch schema {
 	case "":
-		if w.ctes[name] || w.tables[name] || pgCatalogViews[name] {
+		if sc[name] || w.tables[name] || pgCatalogViews[name] {
 			return nil
 		}
 	case ServingSchema:
@@ -271,6 +334,9 @@ func (w *walker) function(m map[string]any) error {
 	catalog := str(m, "catalog")
 	if catalog != "" && catalog != "system" || schema != "" && schema != "main" && schema != "pg_catalog" {
 		return refusal(StateInsufficientPrivilege, "function %s.%s() is not allowed", schema, name)
+	}
+	if w.internal && name == resultBudgetFunction {
+		return nil
 	}
 	if refusedFunctions[name] {
 		return refusal(StateInsufficientPrivilege, "function %s() is not allowed on the SQL endpoint", name)

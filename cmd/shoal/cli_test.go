@@ -12,6 +12,7 @@ import (
 
 	"github.com/shoal-analytics/shoal/app"
 	"github.com/shoal-analytics/shoal/app/apptest"
+	sqlserver "github.com/shoal-analytics/shoal/sql"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/ (go test ./cmd/shoal -run Help -update)")
@@ -36,6 +37,14 @@ func TestRunRefusesBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	inside, _ := apptest.TestKey(t, filepath.Join(dir, "data", "secrets")) // a backup of the data would carry it
+	hash, err := sqlserver.HashPassword("a long enough password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlUsers := filepath.Join(dir, "sql-users")
+	if err := os.WriteFile(sqlUsers, []byte("analyst:"+hash+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	base := []string{"run", "--data-dir", filepath.Join(dir, "data"), "--http-addr", "127.0.0.1:0", "--embedded-addr", "127.0.0.1:0"}
 	tests := []struct {
 		name     string
@@ -64,6 +73,10 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"bad env value", append(base, "--pseudonym-key-file", keyPath), map[string]string{"SHOAL_BATCH_SIZE": "lots"}, 2, []string{"SHOAL_BATCH_SIZE", "lots"}},
 		{"bad settle delay", append(base, "--pseudonym-key-file", keyPath, "--settle-delay", "-1h"), nil, 1, []string{`settle-delay -1h0m0s: use a duration from 0 to 672h`}},
 		{"bad go memory limit", append(base, "--pseudonym-key-file", keyPath, "--go-memory-limit", "300"), nil, 1, []string{`go-memory-limit: "300" is not a size`, "320MiB"}},
+		{"sql passwords in clear text off loopback", append(base, "--pseudonym-key-file", keyPath, "--sql-addr", "0.0.0.0:0", "--sql-users", sqlUsers), nil, 1, []string{"without TLS", "--sql-tls-cert", "--sql-insecure-plaintext"}},
+		{"bad sql idle timeout", append(base, "--pseudonym-key-file", keyPath, "--sql-idle-timeout", "0s"), nil, 1, []string{"sql-idle-timeout must be positive, got 0s"}},
+		{"sql per-address cap above the cap", append(base, "--pseudonym-key-file", keyPath, "--sql-max-conns-per-addr", "100"), nil, 1, []string{"sql-max-conns-per-addr must be between 1 and sql-max-conns (64), got 100"}},
+		{"bad sql result size", append(base, "--pseudonym-key-file", keyPath, "--sql-max-result-bytes", "huge"), nil, 1, []string{`sql-max-result-bytes: "huge" is not a size`, "64MiB"}},
 		{"bad log level", append(base, "--pseudonym-key-file", keyPath, "--log-level", "loud"), nil, 1, []string{`log-level "loud"`}},
 		{"unknown flag", append(base, "--nosuch"), nil, 2, []string{"flag provided but not defined: -nosuch", "--help"}},
 		{"stray argument", append(base, "extra"), nil, 2, []string{`unexpected argument "extra"`}},

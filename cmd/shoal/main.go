@@ -15,6 +15,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/shoal-analytics/shoal/transform"
 )
 
 const usage = `Shoal turns task, time-entry and request/response events into team-level outcome
@@ -41,6 +43,7 @@ which beats the file. The event contract is in docs/events.md.
 `
 
 func main() {
+	transform.RunEngine() // when started as the SQL endpoint's engine process, serve that and exit
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(runMain(ctx, os.Args[1:], os.Stdout, os.Stderr))

@@ -13,11 +13,13 @@ import (
 	"github.com/shoal-analytics/shoal/app"
 	"github.com/shoal-analytics/shoal/app/apptest"
 	"github.com/shoal-analytics/shoal/synth"
+	"github.com/shoal-analytics/shoal/transform"
 )
 
 var shoalBin string // built once by TestMain for whole-binary tests
 
 func TestMain(m *testing.M) {
+	transform.RunEngine() // the SQL endpoint's engine process is this binary
 	flag.Parse()
 	code := func() int {
 		if !testing.Short() {
