@@ -104,6 +104,9 @@ func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *A
 	if err := broker.EnsureTopics(ctx, p.cfg.Brokers, cfg.Partitions, cfg.Topic, cfg.DLQTopic); err != nil {
 		return nil, err
 	}
+	if len(cfg.Brokers) > 0 {
+		p.checkRetention(ctx)
+	}
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	dec := ingest.NewDecoder(pseudo, p.location, cfg.MaxEventBytes)
 	if cfg.Teams != "" && cfg.UnlistedTeams != ingest.UnlistedAccept {

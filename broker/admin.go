@@ -111,3 +111,46 @@ func SummarizeWriteError(err error) error {
 	}
 	return fmt.Errorf("%d of %d messages not written: %s", we.Count(), len(we), strings.Join(list, "; "))
 }
+
+// Retention is how long a topic keeps its records: its retention.ms,
+// Unlimited when that is -1 (or the topic's retention is not time-bound).
+type Retention struct {
+	Time      time.Duration
+	Unlimited bool
+}
+
+// TopicRetention asks the brokers for topic's retention.ms (the topic's
+// own setting or the broker default it inherits).
+func TopicRetention(ctx context.Context, brokers []string, topic string) (Retention, error) {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	res, err := client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
+		ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"retention.ms"},
+	}}})
+	if err != nil {
+		return Retention{}, fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	for _, r := range res.Resources {
+		if r.Error != nil {
+			return Retention{}, fmt.Errorf("describe topic %s: %w", topic, r.Error)
+		}
+		for _, e := range r.ConfigEntries {
+			if e.ConfigName != "retention.ms" {
+				continue
+			}
+			var ms int64
+			if _, err := fmt.Sscan(e.ConfigValue, &ms); err != nil {
+				return Retention{}, fmt.Errorf("topic %s: retention.ms %q: %w", topic, e.ConfigValue, err)
+			}
+			if ms < 0 {
+				return Retention{Unlimited: true}, nil
+			}
+			return Retention{Time: time.Duration(ms) * time.Millisecond}, nil
+		}
+	}
+	return Retention{}, fmt.Errorf("topic %s: the brokers did not say its retention.ms", topic)
+}
+
+// LongRetention is the retention above which Shoal warns at startup: the
+// event topic holds raw person identifiers, which it needs only until
+// Shoal has stored the events.
+const LongRetention = 30 * 24 * time.Hour

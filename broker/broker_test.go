@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 )
 
 // TestEmbeddedBroker: the embedded broker keeps its log under the data
@@ -179,5 +181,36 @@ func TestStartEmbeddedRefusesOtherInterfaces(t *testing.T) {
 	host, _, _ := net.SplitHostPort(b.Addr())
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		t.Errorf("the broker on localhost bound %s", b.Addr())
+	}
+}
+
+// TestTopicRetention reads retention.ms as the brokers report it: a
+// topic's own setting, and -1 as unlimited.
+func TestTopicRetention(t *testing.T) {
+	b, err := StartEmbedded("127.0.0.1:0", t.TempDir(), 1, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	addr := b.Addr()
+	ctx := context.Background()
+	client := &kafka.Client{Addr: kafka.TCP(addr), Timeout: 10 * time.Second}
+	res, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
+		{Topic: "forever", NumPartitions: 1, ReplicationFactor: 1, ConfigEntries: []kafka.ConfigEntry{{ConfigName: "retention.ms", ConfigValue: "-1"}}},
+		{Topic: "week", NumPartitions: 1, ReplicationFactor: 1, ConfigEntries: []kafka.ConfigEntry{{ConfigName: "retention.ms", ConfigValue: "604800000"}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for topic, err := range res.Errors {
+		if err != nil {
+			t.Fatalf("create %s: %v", topic, err)
+		}
+	}
+	if r, err := TopicRetention(ctx, []string{addr}, "forever"); err != nil || !r.Unlimited {
+		t.Errorf("forever: %+v, %v; want unlimited", r, err)
+	}
+	if r, err := TopicRetention(ctx, []string{addr}, "week"); err != nil || r.Unlimited || r.Time != 7*24*time.Hour {
+		t.Errorf("week: %+v, %v; want 168h", r, err)
 	}
 }
