@@ -431,7 +431,7 @@ func (p *App) SQLAddr() string {
 // checkpointWhenIdle runs the store's idle checkpoint policy until ctx
 // ends.
 func (p *App) checkpointWhenIdle(ctx context.Context) {
-	p.store.CheckpointWhenIdle(ctx, cmp.Or(p.cfg.IdleCheckpoint, transform.IdleCheckpointAfter))
+	p.store.CheckpointWhenIdle(ctx, cmp.Or(p.cfg.IdleCheckpoint, transform.IdleCheckpointAfter), p.trimBroker)
 }
 
 // IdleCheckpoint is what the app does once the stream has paused

@@ -6,6 +6,25 @@ import (
 	"github.com/shoal-analytics/shoal/broker"
 )
 
+// trimBroker deletes from the embedded broker's log the events the
+// checkpointed DuckDB file holds (transform.Store.CheckpointedOffsets):
+// they carry raw person identifiers, and no restart needs them again (a
+// write-ahead log that cannot be replayed sends Shoal back to the
+// checkpoint's offsets, which are kept). With an external Kafka the
+// topic's retention does this (checkRetention). A failure is logged; the
+// next checkpoint tries again.
+func (p *App) trimBroker(ctx context.Context) {
+	if p.broker == nil {
+		return
+	}
+	offsets := p.store.CheckpointedOffsets(p.cfg.Topic)
+	if err := p.broker.Trim(ctx, p.cfg.Topic, offsets); err != nil && ctx.Err() == nil {
+		p.log.Warn("raw events not deleted from the embedded broker's log; the next checkpoint tries again", "component", "broker", "err", err)
+		return
+	}
+	p.log.Debug("embedded broker's log trimmed to the checkpointed offsets", "component", "broker", "partitions", len(offsets))
+}
+
 // checkRetention warns when the external event topic keeps its records
 // longer than broker.LongRetention: they hold raw person identifiers
 // (pseudonymized only as Shoal reads them), which Shoal needs only until

@@ -24,8 +24,9 @@ const CheckpointEvery = 5 * time.Minute
 // stream has paused for idle after a commit, or once commits have waited
 // CheckpointEvery in the log of a stream that never pauses, until ctx ends.
 // While a query of the outputs runs DuckDB refuses; the next tick tries
-// again.
-func (s *Store) CheckpointWhenIdle(ctx context.Context, idle time.Duration) {
+// again. after, if not nil, is called after each checkpoint that
+// succeeded (CheckpointedOffsets then says what the file holds).
+func (s *Store) CheckpointWhenIdle(ctx context.Context, idle time.Duration, after func(context.Context)) {
 	t := time.NewTicker(min(idle, s.checkpointEvery) / 4)
 	defer t.Stop()
 	var done time.Time    // the last commit the log was checkpointed after
@@ -55,6 +56,8 @@ func (s *Store) CheckpointWhenIdle(ctx context.Context, idle time.Duration) {
 			continue
 		case err != nil:
 			s.logger.Warn("write-ahead log not checkpointed; DuckDB checkpoints it at --duckdb-checkpoint-threshold, and a restart replays it", "err", err)
+		case after != nil:
+			after(ctx)
 		}
 		done, waiting = last, time.Time{}
 	}

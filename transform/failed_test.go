@@ -123,7 +123,7 @@ func TestSteadyStreamIsCheckpointed(t *testing.T) {
 	s.checkpointEvery = 300 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { s.CheckpointWhenIdle(ctx, time.Hour); close(done) }()
+	go func() { s.CheckpointWhenIdle(ctx, time.Hour, nil); close(done) }()
 	var g ids
 	for i := range 40 {
 		commit(t, s, mem, g.ev(event.TaskCreated, 0, 9, task(fmt.Sprint("T", i))))

@@ -113,7 +113,10 @@ type Store struct {
 	// (noRelease before the first): a new event dated on or before it is
 	// counted as CommitResult.AfterRelease.
 	releasedThrough atomic.Int32
-	steps           stepTimes // wall time per step of the current commit, for the debug log
+	// checkpointed holds the offsets of every topic as of the last
+	// checkpoint (recordCheckpointed).
+	checkpointed atomic.Pointer[map[string]map[int32]int64]
+	steps        stepTimes // wall time per step of the current commit, for the debug log
 
 	// failpoint, when set by a test, is called before each write step and
 	// fails the step with its error.
@@ -648,7 +651,7 @@ func (s *Store) Checkpoint(ctx context.Context) (walBytes int64, err error) {
 	}
 	fi, err := os.Stat(walPath(s.path))
 	if errors.Is(err, os.ErrNotExist) || err == nil && fi.Size() == 0 {
-		return 0, nil
+		return 0, s.recordCheckpointed(ctx)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("checkpoint: %w", err)
@@ -667,7 +670,48 @@ func (s *Store) Checkpoint(ctx context.Context) (walBytes int64, err error) {
 		level = slog.LevelInfo
 	}
 	s.logger.Log(ctx, level, "write-ahead log checkpointed into the database file", "wal_bytes", fi.Size(), "took", time.Since(began).Round(time.Millisecond))
-	return fi.Size(), nil
+	return fi.Size(), s.recordCheckpointed(ctx)
+}
+
+// recordCheckpointed keeps the offsets the database file holds after a
+// checkpoint (CheckpointedOffsets); the caller holds s.mu, so no commit
+// is in between.
+func (s *Store) recordCheckpointed(ctx context.Context) error {
+	rows, err := s.conn.QueryContext(ctx, `SELECT topic, part, next_offset FROM offsets`)
+	if err != nil {
+		return fmt.Errorf("read the checkpointed offsets: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[int32]int64{}
+	for rows.Next() {
+		var topic string
+		var p int32
+		var o int64
+		if err := rows.Scan(&topic, &p, &o); err != nil {
+			return fmt.Errorf("read the checkpointed offsets: %w", err)
+		}
+		if out[topic] == nil {
+			out[topic] = map[int32]int64{}
+		}
+		out[topic][p] = o
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the checkpointed offsets: %w", err)
+	}
+	s.checkpointed.Store(&out)
+	return nil
+}
+
+// CheckpointedOffsets returns, per partition of topic, the next offset
+// the database file holds as of the last checkpoint (nil before one):
+// every record below it is in the checkpointed file, so the broker may
+// delete it without a restart ever needing it again.
+func (s *Store) CheckpointedOffsets(topic string) map[int32]int64 {
+	m := s.checkpointed.Load()
+	if m == nil {
+		return nil
+	}
+	return (*m)[topic]
 }
 
 func (s *Store) checkPseudonyms(ctx context.Context) error {
