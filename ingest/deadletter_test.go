@@ -16,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/shoal-analytics/shoal/broker"
+	"github.com/shoal-analytics/shoal/broker/brokertest"
 	"github.com/shoal-analytics/shoal/event"
 	"github.com/shoal-analytics/shoal/internal/wait"
 	"github.com/shoal-analytics/shoal/privacy"
@@ -171,36 +172,6 @@ func TestDeadLetterBounds(t *testing.T) {
 	}
 }
 
-// readTopic returns every message in topic at addr.
-func readTopic(t *testing.T, addr, topic string) []kafka.Message {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	end, err := broker.EndOffsets(ctx, []string{addr}, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []kafka.Message
-	for p, last := range end {
-		if last == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: int(p), MaxWait: 100 * time.Millisecond})
-		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatalf("read %s/%d: %v", topic, p, err)
-			}
-			out = append(out, m)
-			if m.Offset+1 >= last {
-				break
-			}
-		}
-		r.Close()
-	}
-	return out
-}
-
 // TestDeadLetterTopicKeepsNoValues publishes refused events to a real
 // broker, runs the consumer (with a teams file that lists team-orca) and
 // reads the dead-letter topic back: a uid, free text with a name, ids
@@ -261,7 +232,7 @@ func TestDeadLetterTopicKeepsNoValues(t *testing.T) {
 	}
 	mem.AssertSize(t, 0)
 
-	dead := readTopic(t, addr, "dlq")
+	dead := brokertest.ReadTopic(t, addr, "dlq")
 	if len(dead) != len(values) {
 		t.Fatalf("dead-letter topic holds %d messages, want %d", len(dead), len(values))
 	}

@@ -46,31 +46,7 @@ func Publish(t *testing.T, addr, topic string, msgs []synth.Message) {
 // ReadTopic returns every message currently in topic.
 func ReadTopic(t *testing.T, addr, topic string) []kafka.Message {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	end, err := broker.EndOffsets(ctx, []string{addr}, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []kafka.Message
-	for p, last := range end {
-		if last == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: int(p), MaxWait: 100 * time.Millisecond})
-		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatalf("read %s/%d: %v", topic, p, err)
-			}
-			out = append(out, m)
-			if m.Offset+1 >= last {
-				break
-			}
-		}
-		r.Close()
-	}
-	return out
+	return brokertest.ReadTopic(t, addr, topic)
 }
 
 // TestKey writes a random pseudonym key into dir and returns its path and bytes.
