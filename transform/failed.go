@@ -76,3 +76,15 @@ func (s *Store) failedError() error {
 	return fmt.Errorf("%w (%s): restart Shoal; it replays the write-ahead log and reads the failed batch from Kafka again, so nothing is lost%s: %w",
 		event.ErrSinkFailed, s.path, s.diskHint(s.failed), s.failed)
 }
+
+// writable is nil while the store takes writes: ErrClosed after Close,
+// the failure after a failed commit (markFailed). The caller holds s.mu.
+func (s *Store) writable() error {
+	if s.closed {
+		return ErrClosed
+	}
+	if s.failed != nil {
+		return s.failedError()
+	}
+	return nil
+}

@@ -76,11 +76,8 @@ func (s *Store) Release(ctx context.Context, r privacy.Release, at time.Time) er
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return ErrClosed
-	}
-	if s.failed != nil {
-		return s.failedError()
+	if err := s.writable(); err != nil {
+		return err
 	}
 	week := calendar.DayTime(r.Week)
 	err = s.inTx(ctx, func() error {

@@ -509,11 +509,8 @@ func (s *Store) Commit(ctx context.Context, b *event.Batch) (event.CommitResult,
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return event.CommitResult{}, ErrClosed
-	}
-	if s.failed != nil {
-		return event.CommitResult{}, s.failedError()
+	if err := s.writable(); err != nil {
+		return event.CommitResult{}, err
 	}
 	start := time.Now()
 	s.steps.reset()
@@ -643,11 +640,8 @@ func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResul
 func (s *Store) Checkpoint(ctx context.Context) (walBytes int64, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return 0, ErrClosed
-	}
-	if s.failed != nil {
-		return 0, s.failedError()
+	if err := s.writable(); err != nil {
+		return 0, err
 	}
 	fi, err := os.Stat(walPath(s.path))
 	if errors.Is(err, os.ErrNotExist) || err == nil && fi.Size() == 0 {
@@ -738,11 +732,8 @@ func (s *Store) checkPseudonyms(ctx context.Context) error {
 func (s *Store) Rebuild(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return ErrClosed
-	}
-	if s.failed != nil {
-		return s.failedError()
+	if err := s.writable(); err != nil {
+		return err
 	}
 	start := time.Now()
 	var cells int64
