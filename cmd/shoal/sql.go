@@ -138,13 +138,9 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 func hashPassword(user string, in io.Reader, out io.Writer) error {
-	line, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read password from stdin: %w", err)
-	}
-	pw := strings.TrimRight(line, "\r\n")
-	if len(pw) < 12 {
-		return errors.New("the password must have at least 12 characters")
+	pw, err := readPassword(in)
+	if err != nil {
+		return err
 	}
 	h, err := sqlserver.HashPassword(pw)
 	if err != nil {
@@ -152,6 +148,20 @@ func hashPassword(user string, in io.Reader, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "%s:%s\n", user, h)
 	return nil
+}
+
+// readPassword reads a password, the first line of in, for the
+// --hash-password and web-user commands: at least 12 characters.
+func readPassword(in io.Reader) (string, error) {
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from stdin: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if len(pw) < 12 {
+		return "", errors.New("the password must have at least 12 characters")
+	}
+	return pw, nil
 }
 
 // text renders one value the way psql does; NULL is empty.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -36,13 +35,9 @@ func webUser(name string, in io.Reader, out io.Writer) error {
 	if name == "" || strings.ContainsAny(name, ": \t\n\"'") {
 		return fmt.Errorf("user name %q: use letters, digits, '-' or '_'", name)
 	}
-	line, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read password from stdin: %w", err)
-	}
-	pw := strings.TrimRight(line, "\r\n")
-	if len(pw) < 12 {
-		return errors.New("the password must have at least 12 characters")
+	pw, err := readPassword(in)
+	if err != nil {
+		return err
 	}
 	if len(pw) > 72 {
 		return errors.New("the password must have at most 72 bytes (bcrypt's limit)")
