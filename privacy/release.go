@@ -136,6 +136,10 @@ func dense(h Hierarchy, periods []int32, cells []Published, daily bool) []Publis
 			positions = append(positions, pos{outcome.LevelTeam, u.ID, t})
 		}
 	}
+	known := make(map[pos]bool, len(positions))
+	for _, p := range positions {
+		known[p] = true
+	}
 	type key struct {
 		period int32
 		metric string
@@ -148,7 +152,8 @@ func dense(h Hierarchy, periods []int32, cells []Published, daily bool) []Publis
 		if p.level == outcome.LevelOrg {
 			p.unit, p.team = "", ""
 		}
-		if !have[key{c.Week, c.Metric, p}] && !slices.Contains(positions, p) {
+		if !known[p] {
+			known[p] = true
 			positions = append(positions, p)
 		}
 		have[key{c.Week, c.Metric, p}] = true
