@@ -57,13 +57,16 @@ type App struct {
 	now func() time.Time
 	// releaseMu serialises releases (the loop and tests' direct calls).
 	releaseMu sync.Mutex
+	// hup receives SIGHUP from New until close (reloadOnHUP).
+	hup chan os.Signal
 }
 
 // New builds every component; nothing consumes until Run. It sets the
 // process umask to 077 and makes the data directory private
 // (secureDataDir) before anything is written there.
 func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *App, err error) {
-	p := &App{cfg: cfg, log: logger, reg: prometheus.NewRegistry(), now: cfg.Now}
+	p := &App{cfg: cfg, log: logger, reg: prometheus.NewRegistry(), now: cfg.Now, hup: make(chan os.Signal, 1)}
+	signal.Notify(p.hup, syscall.SIGHUP)
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -334,23 +337,24 @@ func (p *App) Run(ctx context.Context) error {
 	return err
 }
 
-// reloadOnHUP reloads the teams file on every SIGHUP until ctx ends; a bad
-// file is logged by the holder and the old one stays in force.
+// reloadOnHUP reloads the teams file on every SIGHUP until ctx ends; a
+// bad file is logged by the holder and the old one stays in force. The
+// signal is caught from New on (p.hup): a SIGHUP that arrived before this
+// loop's goroutine started would otherwise end the process (its default
+// action).
 func (p *App) reloadOnHUP(ctx context.Context) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-hup:
+		case <-p.hup:
 			_, _ = p.reload()
 		}
 	}
 }
 
 func (p *App) close() {
+	signal.Stop(p.hup)
 	if p.sqlSrv != nil { // stop accepting SQL before the databases close
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := p.sqlSrv.Shutdown(sctx); err != nil {
