@@ -59,13 +59,18 @@ type App struct {
 	releaseMu sync.Mutex
 	// hup receives SIGHUP from New until close (reloadOnHUP).
 	hup chan os.Signal
+	// pseudo pseudonymizes the ids of an erasure request.
+	pseudo *privacy.Pseudonymizer
+	life   *lifecycleMetrics
+	// retainNow wakes the retention loop (after a release).
+	retainNow chan struct{}
 }
 
 // New builds every component; nothing consumes until Run. It sets the
 // process umask to 077 and makes the data directory private
 // (secureDataDir) before anything is written there.
 func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *App, err error) {
-	p := &App{cfg: cfg, log: logger, reg: prometheus.NewRegistry(), now: cfg.Now, hup: make(chan os.Signal, 1)}
+	p := &App{cfg: cfg, log: logger, reg: prometheus.NewRegistry(), now: cfg.Now, hup: make(chan os.Signal, 1), retainNow: make(chan struct{}, 1)}
 	signal.Notify(p.hup, syscall.SIGHUP)
 	if p.now == nil {
 		p.now = time.Now
@@ -91,6 +96,7 @@ func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *A
 	if err != nil {
 		return nil, err
 	}
+	p.pseudo = pseudo
 	// The store first: its lock keeps a second Shoal on the same data
 	// directory from also starting the embedded broker on the shared log.
 	p.store, err = transform.Open(ctx, cfg.StoreConfig(), logger)
@@ -111,6 +117,7 @@ func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *A
 		p.checkRetention(ctx)
 	}
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p.life = newLifecycleMetrics(p.reg, p.store)
 	dec := ingest.NewDecoder(pseudo, p.location, cfg.MaxEventBytes)
 	if cfg.Teams != "" && cfg.UnlistedTeams != ingest.UnlistedAccept {
 		dec.SetTeams(p.teams.Listed) // a reload's file decides the events read after it
@@ -270,6 +277,7 @@ func (p *App) routes() http.Handler {
 		}
 		fmt.Fprintln(w, "teams file reloaded")
 	})))
+	mux.Handle("POST /-/erase", user(http.HandlerFunc(p.eraseHandler)))
 	p.reports.Routes(mux, user)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Shoal: /metrics (Prometheus), /healthz, /readyz, /reports/ (weekly reports)")
@@ -313,7 +321,7 @@ func (p *App) Run(ctx context.Context) error {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g.Add(func() error { return p.consumer.Run(cctx) }, func(error) { cancel() })
-	for _, loop := range []func(context.Context){p.releaseLoop, p.refreshOutcomes, p.refreshServing, p.checkpointWhenIdle, p.reloadOnHUP} {
+	for _, loop := range []func(context.Context){p.releaseLoop, p.retentionLoop, p.refreshOutcomes, p.refreshServing, p.checkpointWhenIdle, p.reloadOnHUP} {
 		// Only the consumer watches ctx: the loops stop when the group is
 		// interrupted, so the consumer's error is the one Run returns.
 		lctx, lcancel := context.WithCancel(context.Background())

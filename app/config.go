@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/shoal-analytics/shoal/broker"
 	"github.com/shoal-analytics/shoal/ingest"
 	sqlserver "github.com/shoal-analytics/shoal/sql"
@@ -71,6 +73,13 @@ type Config struct {
 	// after its release are stored and counted, not shown. Default: 48h
 	// (DefaultSettleDelay); 0 releases a week as soon as it ends.
 	SettleDelay time.Duration `yaml:"settle_delay"`
+	// RetainEvents is how long after a week's release its raw events and
+	// per-person rows are kept (then deleted; the release stays), e.g. 4w
+	// or 30d. Default: 4w (DefaultRetainEvents)
+	RetainEvents model.Duration `yaml:"retain_events"`
+	// RetainDeadLetters is how long the embedded broker keeps a dead
+	// letter. Default: 14d (DefaultRetainDeadLetters)
+	RetainDeadLetters model.Duration `yaml:"retain_dead_letters"`
 	// LogLevel is debug, info, warn or error. Default: info
 	LogLevel string `yaml:"log_level"`
 	// LogFormat is text or json. Default: text
@@ -90,14 +99,16 @@ type Config struct {
 // with the DuckDB file and broker log under dataDir.
 func DefaultConfig(dataDir string) Config {
 	return Config{
-		Config:       ingest.DefaultConfig(),
-		SettleDelay:  DefaultSettleDelay,
-		SQL:          sqlserver.DefaultConfig(),
-		DataDir:      dataDir,
-		EmbeddedAddr: "127.0.0.1:9092",
-		HTTPAddr:     "127.0.0.1:9464",
-		LogLevel:     "info",
-		LogFormat:    "text",
+		Config:            ingest.DefaultConfig(),
+		SettleDelay:       DefaultSettleDelay,
+		RetainEvents:      DefaultRetainEvents,
+		RetainDeadLetters: DefaultRetainDeadLetters,
+		SQL:               sqlserver.DefaultConfig(),
+		DataDir:           dataDir,
+		EmbeddedAddr:      "127.0.0.1:9092",
+		HTTPAddr:          "127.0.0.1:9464",
+		LogLevel:          "info",
+		LogFormat:         "text",
 	}
 }
 
@@ -118,6 +129,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.GoMemoryLimit, "go-memory-limit", c.GoMemoryLimit, "soft limit of the Go heap (like GOMEMLIMIT), e.g. 320MiB: the garbage collector works harder near it; DuckDB's memory is separate (empty = GOMEMLIMIT or none)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
+	fs.Var(&c.RetainEvents, "retain-events", "how long after a week's release its raw events and per-person rows (pseudonymized) are kept, then deleted in the background; the released figures stay (units ms, s, m, h, d, w, y; e.g. 4w, 90d)")
+	fs.Var(&c.RetainDeadLetters, "retain-dead-letters", "how long the embedded broker keeps a dead letter (refused events, no person values); with an external Kafka the dead-letter topic's own retention.ms decides (e.g. 14d)")
 	fs.DurationVar(&c.SettleDelay, "settle-delay", c.SettleDelay, "how long after an ISO week ends (in the org's time zone) it is released to /metrics, SQL and the reports; a released week never changes, and later entries for it are counted, not shown (0 = as soon as it ends)")
 }
 
@@ -131,6 +144,12 @@ func (c *Config) Validate(requireKey bool) error {
 	}
 	if c.SettleDelay < 0 || c.SettleDelay > 28*24*time.Hour {
 		errs = append(errs, fmt.Errorf("settle-delay %s: use a duration from 0 to 672h (4 weeks), e.g. 48h", c.SettleDelay))
+	}
+	if c.RetainEvents < 0 {
+		errs = append(errs, fmt.Errorf("retain-events %s: use a duration of 0 or more, e.g. 4w", c.RetainEvents))
+	}
+	if c.RetainDeadLetters < model.Duration(time.Hour) {
+		errs = append(errs, fmt.Errorf("retain-dead-letters %s: use at least 1h, e.g. 14d (dead letters are how a producer finds what was refused)", c.RetainDeadLetters))
 	}
 	if err := c.SQL.Validate(); err != nil {
 		errs = append(errs, err)

@@ -177,6 +177,10 @@ func (p *App) PublishReleases(ctx context.Context) ([]int32, error) {
 		p.refreshNow(ctx)
 		p.RefreshSQLNow(ctx, true)
 		p.reports.Released(ctx, report.WeekOfDay(weeks[len(weeks)-1]))
+		select { // a release may make older weeks due for deletion
+		case p.retainNow <- struct{}{}:
+		default:
+		}
 	}
 	return weeks, err
 }

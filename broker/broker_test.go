@@ -214,3 +214,35 @@ func TestTopicRetention(t *testing.T) {
 		t.Errorf("week: %+v, %v; want 168h", r, err)
 	}
 }
+
+// TestTrimBefore: the dead-letter window deletes what was written before
+// the cutoff and keeps the rest.
+func TestTrimBefore(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := StartEmbedded("127.0.0.1:0", t.TempDir(), 2, []string{"dlq"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	brokers := []string{b.Addr()}
+	kv := func(i int) ([]byte, []byte) { return fmt.Appendf(nil, "k%d", i), fmt.Appendf(nil, "v%d", i) }
+	if err := Publish(ctx, brokers, "dlq", make([]int, 30), kv, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	cutoff := time.Now()
+	time.Sleep(50 * time.Millisecond)
+	if err := Publish(ctx, brokers, "dlq", make([]int, 7), kv, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.TrimBefore(ctx, "dlq", cutoff); err != nil || n != 30 {
+		t.Fatalf("TrimBefore = %d, %v; want the 30 older records", n, err)
+	}
+	if n, err := b.TrimBefore(ctx, "dlq", cutoff); err != nil || n != 0 {
+		t.Fatalf("TrimBefore again = %d, %v; want 0", n, err)
+	}
+	if n, err := b.TrimBefore(ctx, "dlq", time.Now().Add(time.Hour)); err != nil || n != 7 {
+		t.Fatalf("TrimBefore a future cutoff = %d, %v; want the 7 left", n, err)
+	}
+}

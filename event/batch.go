@@ -38,6 +38,10 @@ type CommitResult struct {
 	// AfterRelease counts the new events dated in a week that was already
 	// released: stored, but in no output (a released week never changes).
 	AfterRelease int64
+	// Expired counts the events dated before the store's retention horizon:
+	// their week was released long ago and its rows are deleted, so they
+	// are not stored.
+	Expired int64
 }
 
 // ErrSinkFailed marks (wrapped) a commit error after which the sink takes

@@ -13,6 +13,7 @@ type Metrics struct {
 	accepted      prometheus.Counter
 	duplicates    prometheus.Counter
 	afterRelease  prometheus.Counter
+	expired       prometheus.Counter
 	rejected      *prometheus.CounterVec
 	batches       prometheus.Counter
 	batchDuration prometheus.Histogram
@@ -36,6 +37,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		afterRelease: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shoal_ingest_events_after_release_total",
 			Help: "Events stored that are dated in an ISO week already released: they change no output (a released week is frozen). Many mean the settle delay (--settle-delay) is too short for the sources' late entries."}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shoal_ingest_events_expired_total",
+			Help: "Events not stored because they are dated before the retention horizon (--retain-events after their week's release): their week was released long ago and its rows are deleted."}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shoal_ingest_events_duplicate_total", Help: "Accepted events ignored because their (source, id) was already stored."}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -61,7 +65,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		generations: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shoal_ingest_group_generations_total", Help: "Times reading every partition of the topic started (once at start, again when the topic grows or reading failed)."}),
 	}
-	reg.MustRegister(m.consumed, m.accepted, m.duplicates, m.afterRelease, m.rejected, m.batches, m.batchDuration,
+	reg.MustRegister(m.consumed, m.accepted, m.duplicates, m.afterRelease, m.expired, m.rejected, m.batches, m.batchDuration,
 		m.batchEvents, m.failures, m.lag, m.commitFailing, m.partitionsUnread, m.lastCommit, m.generations)
 	for _, r := range Reasons {
 		m.rejected.WithLabelValues(string(r))

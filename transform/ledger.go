@@ -183,6 +183,7 @@ func (s *Store) loadReleasedThrough(ctx context.Context) error {
 
 // Releases lists the released weeks, oldest first.
 func (s *Store) Releases(ctx context.Context) ([]ReleaseInfo, error) {
+	defer s.readLock()()
 	rows, err := s.db.QueryContext(ctx, `SELECT CAST(week - DATE '1970-01-01' AS INTEGER), released_at, min_group_size, hierarchy, cells
 		FROM releases ORDER BY week`)
 	if err != nil {
@@ -212,6 +213,7 @@ func (s *Store) Releases(ctx context.Context) ([]ReleaseInfo, error) {
 // true (Cell.Week holds the day), sorted by period, metric, level, unit
 // and team. Withheld cells have no value; no cell has people or samples.
 func (s *Store) Released(ctx context.Context, fromWeek, toWeek int32, daily bool) (weekly, days []privacy.Published, err error) {
+	defer s.readLock()()
 	q := `SELECT CAST(period - DATE '1970-01-01' AS INTEGER), days, level, coalesce(unit, ''), coalesce(team, ''), metric, value, visible, coalesce(reason, '')
 		FROM released_cells WHERE week BETWEEN DATE '1970-01-01' + CAST(? AS INTEGER) AND DATE '1970-01-01' + CAST(? AS INTEGER)`
 	if !daily {
@@ -252,6 +254,7 @@ func (s *Store) Released(ctx context.Context, fromWeek, toWeek int32, daily bool
 // whose Monday is in [fromWeek, toWeek], by period (the week, then its
 // days).
 func (s *Store) ReleasedQuality(ctx context.Context, fromWeek, toWeek int32) ([]privacy.QualityCell, error) {
+	defer s.readLock()()
 	rows, err := s.db.QueryContext(ctx, `SELECT CAST(period - DATE '1970-01-01' AS INTEGER), days, accepted, coalesce(reason, '')
 		FROM released_quality WHERE week BETWEEN DATE '1970-01-01' + CAST(? AS INTEGER) AND DATE '1970-01-01' + CAST(? AS INTEGER)
 		ORDER BY week, days DESC, period`, fromWeek, toWeek)
@@ -280,6 +283,7 @@ func (s *Store) ReleasedQuality(ctx context.Context, fromWeek, toWeek int32) ([]
 // Teams lists every team that has ever had an event, sorted: with the
 // teams file, the hierarchy a release is decided under.
 func (s *Store) Teams(ctx context.Context) ([]string, error) {
+	defer s.readLock()()
 	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT team FROM team_day ORDER BY team`)
 	if err != nil {
 		return nil, fmt.Errorf("list teams: %w", err)
@@ -299,6 +303,7 @@ func (s *Store) Teams(ctx context.Context) ([]string, error) {
 // FirstEventDay is the earliest team-local day with an accepted event, and
 // false for an empty store.
 func (s *Store) FirstEventDay(ctx context.Context) (int32, bool, error) {
+	defer s.readLock()()
 	var d sql.NullInt32
 	if err := s.db.QueryRowContext(ctx, `SELECT CAST(min(day) - DATE '1970-01-01' AS INTEGER) FROM team_day WHERE events > 0`).Scan(&d); err != nil {
 		return 0, false, fmt.Errorf("first event day: %w", err)

@@ -10,6 +10,7 @@ import (
 // Quality returns one outcome.QualityDay per day in [fromDay, toDay] that has
 // accepted or rejected events, in day order.
 func (s *Store) Quality(ctx context.Context, fromDay, toDay int32) ([]outcome.QualityDay, error) {
+	defer s.readLock()()
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT d, reason, CAST(n AS BIGINT) FROM (
 			SELECT CAST(day - DATE '1970-01-01' AS INTEGER) AS d, '' AS reason, sum(events) AS n

@@ -46,6 +46,7 @@ var schemaSQL = []string{
 	releasesDDL,
 	releasedCellsDDL,
 	releasedQualityDDL,
+	erasuresDDL,
 }
 
 // metaDDL holds named integers about the file; derived_version is the

@@ -97,8 +97,12 @@ var pseudonymPattern = regexp.QuoteMeta(privacy.PseudonymPrefix) + `[0-9a-fA-F]{
 type Store struct {
 	path   string
 	abs    string
+	cfg    Config
 	logger *slog.Logger
 	db     *sql.DB
+	// dbMu is held for reading by every reader of db, and for writing while
+	// Compact swaps the file (and with it db).
+	dbMu sync.RWMutex
 
 	mu     sync.Mutex // guards the fields below and serialises writes
 	conn   *sql.Conn
@@ -113,6 +117,9 @@ type Store struct {
 	// (noRelease before the first): a new event dated on or before it is
 	// counted as CommitResult.AfterRelease.
 	releasedThrough atomic.Int32
+	// retainedFrom is the retention horizon (noHorizon before the first
+	// Retain): a new event dated before it is not stored (lifecycle.go).
+	retainedFrom atomic.Int32
 	// checkpointed holds the offsets of every topic as of the last
 	// checkpoint (recordCheckpointed).
 	checkpointed atomic.Pointer[map[string]map[int32]int64]
@@ -173,13 +180,25 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) 
 	openPaths[abs] = true
 	openMu.Unlock()
 
-	s := &Store{path: cfg.Path, abs: abs, logger: logger.With("component", "transform"), rebuildSlice: defaultRebuildSlice, checkpointEvery: CheckpointEvery}
+	s := &Store{path: cfg.Path, abs: abs, cfg: cfg, logger: logger.With("component", "transform"), rebuildSlice: defaultRebuildSlice, checkpointEvery: CheckpointEvery}
 	if err := s.open(ctx, cfg); err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	if err := s.compactIfPending(ctx); err != nil {
 		s.closeAll()
 		return nil, err
 	}
 	s.logger.Info("duckdb store open", "path", cfg.Path, "threads", cmp.Or(cfg.Threads, DefaultThreads()), "memory_limit", cfg.MemoryLimit)
 	return s, nil
+}
+
+// readLock holds the database for a reader until the returned func is
+// called: Compact waits for readers and keeps new ones waiting while it
+// swaps the file.
+func (s *Store) readLock() func() {
+	s.dbMu.RLock()
+	return s.dbMu.RUnlock
 }
 
 // walPath is where DuckDB keeps the write-ahead log of the file at path.
@@ -279,6 +298,9 @@ func (s *Store) open(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if err := s.loadReleasedThrough(ctx); err != nil {
+		return err
+	}
+	if err := s.loadLifecycle(ctx); err != nil {
 		return err
 	}
 	if stale {
@@ -472,8 +494,10 @@ var (
 	// optimizer builds its hash tables on the wrong side of the joins, which
 	// also disables join filter pushdown into the events scan.
 	stepResetScratch = step{name: "reset scratch tables", sql: strings.Join(tempSQL, ";\n")}
-	stepStage        = step{name: "stage batch", sql: `INSERT INTO staging SELECT *, ` + keyExpr + ` FROM ` + viewRef}
-	stepPseudonyms   = step{name: "check pseudonyms", sql: `SELECT count(*) FROM staging
+	// stepExpire drops the events dated before the retention horizon.
+	stepExpire     = step{name: "drop expired events", sql: `DELETE FROM staging WHERE day < ` + dayArg}
+	stepStage      = step{name: "stage batch", sql: `INSERT INTO staging SELECT *, ` + keyExpr + ` FROM ` + viewRef}
+	stepPseudonyms = step{name: "check pseudonyms", sql: `SELECT count(*) FROM staging
 		WHERE person IS NOT NULL AND NOT regexp_full_match(person, '` + pseudonymPattern + `')`}
 	// After the dedup steps staging holds exactly the batch's new events.
 	// Duplicates within a batch are rare: the window only runs over keys
@@ -585,6 +609,11 @@ func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResul
 		if err := s.checkPseudonyms(ctx); err != nil {
 			return res, err
 		}
+		if rf := s.retainedFrom.Load(); rf != noHorizon {
+			if res.Expired, err = s.exec(ctx, stepExpire, rf); err != nil {
+				return res, err
+			}
+		}
 		for _, st := range []step{stepDedupBatch, stepKnown, stepDedup} {
 			if _, err := s.exec(ctx, st); err != nil {
 				return res, err
@@ -596,7 +625,7 @@ func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResul
 		if _, err := s.exec(ctx, stepInsertKeys); err != nil {
 			return res, err
 		}
-		res.Duplicates = rows - res.Inserted
+		res.Duplicates = rows - res.Inserted - res.Expired
 		if rt := s.releasedThrough.Load(); rt != noRelease && res.Inserted > 0 {
 			if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM staging WHERE day <= DATE '1970-01-01' + CAST(? AS INTEGER)`, rt).Scan(&res.AfterRelease); err != nil {
 				return res, fmt.Errorf("count events after their week's release: %w", err)
@@ -755,10 +784,26 @@ func (s *Store) Rebuild(ctx context.Context) error {
 // a Commit: every derived row is keyed by its team, so a slice never meets
 // another's state, and memory is bounded by the slice, not the store.
 func (s *Store) rebuildTx(ctx context.Context) (cells int64, err error) {
+	// After retention, what the deleted events left in the derived state
+	// stays (lifecycle.go): the team_day rows before the horizon and the
+	// tasks and requests with no stored event.
+	rf, retained := s.RetainedFrom()
+	if retained {
+		if _, err := s.exec(ctx, keepBeyondHorizon(rf)); err != nil {
+			return 0, err
+		}
+	}
 	for _, st := range []step{stepResetScratch, stepRebuildKeys, stepRecreateDerived} {
 		if _, err := s.exec(ctx, st); err != nil {
 			return 0, err
 		}
+	}
+	if retained {
+		defer func() {
+			if err == nil {
+				_, err = s.exec(ctx, stepRestoreBeyondHorizon)
+			}
+		}()
 	}
 	var events int64
 	if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM events").Scan(&events); err != nil {
@@ -788,10 +833,27 @@ func (s *Store) rebuildTx(ctx context.Context) (cells int64, err error) {
 var (
 	stepRebuildKeys = step{name: "recreate event keys",
 		sql: "DROP TABLE event_keys; " + eventKeysDDL + "; INSERT INTO event_keys SELECT " + keyExpr + " FROM events"}
-	stepRecreateDerived = step{name: "recreate derived tables", sql: recreateDerivedSQL()}
+	stepRecreateDerived      = step{name: "recreate derived tables", sql: recreateDerivedSQL()}
+	stepRestoreBeyondHorizon = step{name: "restore the state past the retention horizon", sql: `
+		INSERT INTO team_day BY NAME SELECT * FROM keep_team_day;
+		INSERT INTO tasks BY NAME SELECT * FROM keep_tasks;
+		INSERT INTO requests BY NAME SELECT * FROM keep_requests;
+		DROP TABLE keep_team_day; DROP TABLE keep_tasks; DROP TABLE keep_requests`}
 	// The derive steps do not read h.
 	stepRebuildSlice = step{name: "stage rebuild slice", sql: `INSERT INTO staging SELECT *, NULL FROM events WHERE hash(team) % ? = ?`}
 )
+
+// keepBeyondHorizon copies aside the derived state that the events
+// deleted by retention left (horizon: the first retained day); Rebuild
+// puts it back (stepRestoreBeyondHorizon).
+func keepBeyondHorizon(horizon int32) step {
+	return step{name: "keep the state past the retention horizon", sql: fmt.Sprintf(`
+		CREATE OR REPLACE TEMP TABLE keep_team_day AS SELECT * FROM team_day WHERE day < DATE '1970-01-01' + %d;
+		CREATE OR REPLACE TEMP TABLE keep_tasks AS SELECT * FROM tasks WHERE k NOT IN (
+			SELECT %s FROM events WHERE task IS NOT NULL AND type LIKE 'work.task.%%');
+		CREATE OR REPLACE TEMP TABLE keep_requests AS SELECT * FROM requests WHERE k NOT IN (
+			SELECT %s FROM events WHERE request IS NOT NULL AND type LIKE 'work.request.%%')`, horizon, pairKey("team", "task"), pairKey("team", "request"))}
+}
 
 // keyedIDsMeta is the shoal_meta row that says the file's task and
 // request ids are keyed ids (ingest stores them so): every file this
@@ -937,6 +999,7 @@ func (s *Store) derivedLayoutDiffers(ctx context.Context) (string, error) {
 
 // Offsets returns the stored next offset per partition of topic.
 func (s *Store) Offsets(ctx context.Context, topic string) (map[int32]int64, error) {
+	defer s.readLock()()
 	rows, err := s.db.QueryContext(ctx, `SELECT part, next_offset FROM offsets WHERE topic = ?`, topic)
 	if err != nil {
 		return nil, fmt.Errorf("read offsets of %s: %w", topic, err)
@@ -959,6 +1022,7 @@ func (s *Store) Offsets(ctx context.Context, topic string) (map[int32]int64, err
 
 // TeamDays returns every team_day row, ordered by team and day.
 func (s *Store) TeamDays(ctx context.Context) ([]TeamDay, error) {
+	defer s.readLock()()
 	rows, err := s.db.QueryContext(ctx, `SELECT team, CAST(day - DATE '1970-01-01' AS INTEGER),
 		events, tasks_created, tasks_started, tasks_completed,
 		lead_time_s_sum, lead_time_n, cycle_time_s_sum, cycle_time_n,
@@ -992,6 +1056,7 @@ func (s *Store) TeamDays(ctx context.Context) ([]TeamDay, error) {
 
 // Rejections returns the total of rejected events per reason.
 func (s *Store) Rejections(ctx context.Context) (map[string]int64, error) {
+	defer s.readLock()()
 	rows, err := s.db.QueryContext(ctx, `SELECT reason, CAST(sum(events) AS BIGINT) FROM rejections GROUP BY reason`)
 	if err != nil {
 		return nil, fmt.Errorf("read rejections: %w", err)
@@ -1014,6 +1079,7 @@ func (s *Store) Rejections(ctx context.Context) (map[string]int64, error) {
 
 // EventCount returns the number of stored events.
 func (s *Store) EventCount(ctx context.Context) (int64, error) {
+	defer s.readLock()()
 	var n int64
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count events: %w", err)
@@ -1025,6 +1091,7 @@ func (s *Store) EventCount(ctx context.Context) (int64, error) {
 // days [fromDay, toDay] (days since 1970-01-01). Teams without any are
 // absent. No suppression is applied: callers pass results through privacy.
 func (s *Store) TeamContributors(ctx context.Context, fromDay, toDay int32) (map[string]int, error) {
+	defer s.readLock()()
 	rows, err := s.db.QueryContext(ctx, `SELECT team, count(DISTINCT person) FROM team_day_people
 		WHERE day BETWEEN DATE '1970-01-01' + CAST(? AS INTEGER) AND DATE '1970-01-01' + CAST(? AS INTEGER)
 		GROUP BY team`, fromDay, toDay)
@@ -1086,6 +1153,15 @@ func (s *Store) Close() error {
 
 // closeAll releases whatever open or Open got to.
 func (s *Store) closeAll() error {
+	err := s.closeDB()
+	openMu.Lock()
+	delete(openPaths, s.abs)
+	openMu.Unlock()
+	return err
+}
+
+// closeDB closes the view, the write connection and the database.
+func (s *Store) closeDB() error {
 	var errs []error
 	if s.view != nil {
 		s.view.reader.feed(nil)
@@ -1105,9 +1181,8 @@ func (s *Store) closeAll() error {
 			errs = append(errs, err)
 		}
 	}
-	openMu.Lock()
-	delete(openPaths, s.abs)
-	openMu.Unlock()
+	// db stays, closed: a reader gets "database is closed", not a nil.
+	s.view, s.conn = nil, nil
 	return errors.Join(errs...)
 }
 

@@ -33,6 +33,7 @@ Commands:
   publish    send an NDJSON file of events to a Kafka topic, with progress
   sql        run one SQL statement against a running Shoal's governed SQL endpoint
   report     fetch a week's HR report (HTML, Markdown or CSV) from a running Shoal
+  erase      erase people's stored events and per-person rows from a running Shoal
   dashboards write the Grafana dashboards generated from the metric catalog (--out DIR)
   bench      measure Shoal against the kafka-go ceiling, a naive pipeline and DuckDB's loader
   help       show this help, or "shoal help <command>" for a command's flags
@@ -64,6 +65,7 @@ func commands() []command {
 		{"publish", "Publish an NDJSON file of events to Kafka.", runPublish},
 		{"sql", "Query a running Shoal's governed SQL endpoint.", runSQL},
 		{"report", "Fetch the weekly HR report from a running Shoal.", runReport},
+		{"erase", "Erase people's stored data from a running Shoal.", runErase},
 		{"web-user", "Print a web configuration file with one basic-auth user.", runWebUser},
 		{"dashboards", "Write the generated Grafana dashboards.", runDashboards},
 		{"bench", "Benchmark Shoal against real alternatives on the same data.", runBench},

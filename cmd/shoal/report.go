@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,9 +24,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	weekFlag := fs.String("week", "", "ISO week to report, e.g. 2026-W47 (default: the last released week)")
 	formatFlag := fs.String("format", "html", "html (one self-contained file), md (Markdown) or csv")
 	out := fs.String("out", ".", "directory to write the report into (named like 2026-W47.html); - writes it to stdout")
-	server := fs.String("server", "http://127.0.0.1:9464", "base URL of the running Shoal's HTTP endpoint (its --http-addr; https:// when its --web-config-file has TLS)")
-	user := fs.String("user", "", "basic-auth user of the server's --web-config-file; the password is read from the SHOAL_WEB_PASSWORD environment variable")
-	caFile := fs.String("ca-file", "", "PEM file of the CA (or the self-signed certificate) that the server's TLS certificate is checked against (default: the system's roots)")
+	srv := addServerFlags(fs)
 	if err := parseFlags(fs, args, nil, nil, stdout); err != nil {
 		return err
 	}
@@ -41,22 +40,12 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		stem = w.String()
 	}
-	client := report.Client{User: *user, Password: os.Getenv("SHOAL_WEB_PASSWORD")}
-	if *user != "" && client.Password == "" {
-		return fmt.Errorf("--user %s: set the password in the SHOAL_WEB_PASSWORD environment variable (never on the command line, where other users can read it)", *user)
+	hc, password, err := srv.client()
+	if err != nil {
+		return err
 	}
-	if *caFile != "" {
-		pem, err := os.ReadFile(*caFile)
-		if err != nil {
-			return fmt.Errorf("--ca-file: %w", err)
-		}
-		roots := x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("--ca-file %s: no PEM certificate in it", *caFile)
-		}
-		client.HTTP = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}
-	}
-	name, body, err := client.Fetch(ctx, *server, stem, f)
+	client := report.Client{HTTP: hc, User: *srv.user, Password: password}
+	name, body, err := client.Fetch(ctx, *srv.server, stem, f)
 	if err != nil {
 		return err
 	}
@@ -73,4 +62,37 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", path, len(body))
 	return nil
+}
+
+// serverFlags are the flags of a command that talks to a running Shoal's
+// HTTP endpoint (report, erase).
+type serverFlags struct{ server, user, caFile *string }
+
+func addServerFlags(fs *flag.FlagSet) serverFlags {
+	return serverFlags{
+		server: fs.String("server", "http://127.0.0.1:9464", "base URL of the running Shoal's HTTP endpoint (its --http-addr; https:// when its --web-config-file has TLS)"),
+		user:   fs.String("user", "", "basic-auth user of the server's --web-config-file; the password is read from the SHOAL_WEB_PASSWORD environment variable"),
+		caFile: fs.String("ca-file", "", "PEM file of the CA (or the self-signed certificate) that the server's TLS certificate is checked against (default: the system's roots)"),
+	}
+}
+
+// client is the HTTP client (nil: the default) and the password of the
+// flags' user.
+func (f serverFlags) client() (*http.Client, string, error) {
+	password := os.Getenv("SHOAL_WEB_PASSWORD")
+	if *f.user != "" && password == "" {
+		return nil, "", fmt.Errorf("--user %s: set the password in the SHOAL_WEB_PASSWORD environment variable (never on the command line, where other users can read it)", *f.user)
+	}
+	if *f.caFile == "" {
+		return nil, password, nil
+	}
+	pem, err := os.ReadFile(*f.caFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("--ca-file: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, "", fmt.Errorf("--ca-file %s: no PEM certificate in it", *f.caFile)
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}, password, nil
 }

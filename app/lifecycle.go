@@ -1,0 +1,292 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+
+	"github.com/shoal-analytics/shoal/event/calendar"
+	"github.com/shoal-analytics/shoal/transform"
+)
+
+// DefaultRetainEvents is how long a week's raw events and per-person rows
+// are kept after its release: long enough to answer a question about a
+// released week from its events (a late correction, a data-quality
+// count), short enough that pseudonymized personal data is not kept for
+// longer than the figures need it (GDPR storage limitation).
+const DefaultRetainEvents = model.Duration(28 * 24 * time.Hour)
+
+// DefaultRetainDeadLetters is how long the embedded broker keeps a dead
+// letter: two weeks for a producer to find out what it sent wrong.
+const DefaultRetainDeadLetters = model.Duration(14 * 24 * time.Hour)
+
+// retentionInterval is how often the retention pass runs (and once after
+// every release).
+const retentionInterval = time.Hour
+
+// lifecycleMetrics are the retention and erasure counters on /metrics.
+type lifecycleMetrics struct {
+	deleted     *prometheus.CounterVec
+	deadLetters prometheus.Counter
+	erasures    prometheus.Counter
+	erasedRows  prometheus.Counter
+	oldest      atomic.Int64 // unix seconds of the oldest stored event's day; 0: none
+}
+
+func newLifecycleMetrics(reg prometheus.Registerer, store *transform.Store) *lifecycleMetrics {
+	m := &lifecycleMetrics{
+		deleted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shoal_retention_rows_deleted_total",
+			Help: "Rows deleted by retention (--retain-events after their week's release), by table: events, event_keys, team_day_people, team_day_tasks, tasks, requests."}, []string{"table"}),
+		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shoal_retention_dead_letters_deleted_total",
+			Help: "Dead letters deleted from the embedded broker's log after --retain-dead-letters."}),
+		erasures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shoal_erasures_total",
+			Help: "Erasure requests carried out (shoal erase; each may name several people)."}),
+		erasedRows: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shoal_erasure_rows_deleted_total",
+			Help: "Rows deleted by erasures: events and per-person rows."}),
+	}
+	for _, t := range []string{"events", "event_keys", "team_day_people", "team_day_tasks", "tasks", "requests"} {
+		m.deleted.WithLabelValues(t)
+	}
+	reg.MustRegister(m.deleted, m.deadLetters, m.erasures, m.erasedRows,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "shoal_store_oldest_event_timestamp_seconds",
+			Help: "Start of the day (UTC) of the oldest stored event, as of the last retention pass; 0 when none is stored."},
+			func() float64 { return float64(m.oldest.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "shoal_retention_horizon_timestamp_seconds",
+			Help: "Start of the first day whose events are kept (UTC): everything before it that held or followed a person is deleted; 0 before the first deletion."},
+			func() float64 {
+				if d, ok := store.RetainedFrom(); ok {
+					return float64(calendar.DayTime(d).Unix())
+				}
+				return 0
+			}),
+	)
+	return m
+}
+
+// retentionHorizon is the first day whose rows must be kept: the day after
+// the last released week whose release is at least --retain-events old
+// (false: no week is that old yet).
+func (p *App) retentionHorizon(ctx context.Context) (int32, bool, error) {
+	rels, err := p.store.Releases(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	cutoff := p.now().Add(-time.Duration(p.cfg.RetainEvents))
+	var horizon int32
+	var ok bool
+	for _, r := range rels {
+		if !r.ReleasedAt.After(cutoff) {
+			horizon, ok = r.Week+7, true
+		}
+	}
+	return horizon, ok, nil
+}
+
+// ApplyRetention deletes what the retention settings say is due: the rows
+// of the weeks released at least --retain-events ago that hold or follow a
+// person (transform.Store.Retain, a week per transaction), and the
+// embedded broker's dead letters older than --retain-dead-letters.
+func (p *App) ApplyRetention(ctx context.Context) (transform.RetainResult, error) {
+	var res transform.RetainResult
+	horizon, ok, err := p.retentionHorizon(ctx)
+	if err != nil {
+		return res, fmt.Errorf("retention: %w", err)
+	}
+	if ok {
+		began := time.Now()
+		res, err = p.store.Retain(ctx, horizon, func(r transform.RetainResult) {
+			p.log.Debug("retention: rows deleted", "component", "retention", "through", calendar.DayTime(r.To-1).Format(time.DateOnly), "rows", r.Total())
+		})
+		for t, n := range res.Deleted {
+			p.life.deleted.WithLabelValues(t).Add(float64(n))
+		}
+		if err != nil {
+			return res, fmt.Errorf("retention: %w", err)
+		}
+		if res.Total() > 0 {
+			p.log.Info("retention: deleted the rows of released weeks past --retain-events", "component", "retention",
+				"before", calendar.DayTime(res.To).Format(time.DateOnly), "rows", res.Total(), "events", res.Deleted["events"], "took", time.Since(began).Round(time.Millisecond))
+		}
+	}
+	if p.broker != nil {
+		n, err := p.broker.TrimBefore(ctx, p.cfg.DLQTopic, p.now().Add(-time.Duration(p.cfg.RetainDeadLetters)))
+		if err != nil {
+			return res, fmt.Errorf("retention: dead letters: %w", err)
+		}
+		p.life.deadLetters.Add(float64(n))
+	}
+	return res, p.updateOldest(ctx)
+}
+
+// updateOldest reads the oldest stored event's day for /metrics.
+func (p *App) updateOldest(ctx context.Context) error {
+	d, ok, err := p.store.OldestEventDay(ctx)
+	if err != nil {
+		return err
+	}
+	var v int64
+	if ok {
+		v = calendar.DayTime(d).Unix()
+	}
+	p.life.oldest.Store(v)
+	return nil
+}
+
+// retentionLoop runs ApplyRetention at start, every retentionInterval and
+// after each release (p.retainNow), until ctx ends.
+func (p *App) retentionLoop(ctx context.Context) {
+	t := time.NewTicker(retentionInterval)
+	defer t.Stop()
+	for {
+		if _, err := p.ApplyRetention(ctx); err != nil && ctx.Err() == nil {
+			p.log.Error("retention failed; retrying in "+retentionInterval.String(), "component", "retention", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-p.retainNow:
+		}
+	}
+}
+
+// EraseRequest is the body of POST /-/erase: the person ids as the sources
+// send them (e-mail addresses, tool user ids), pseudonymized by the server
+// with its key.
+type EraseRequest struct {
+	Persons []string `json:"persons"`
+}
+
+// ErasedPerson is one id of an erasure's answer.
+type ErasedPerson struct {
+	Person     string `json:"person"`
+	Events     int64  `json:"events"`
+	PersonRows int64  `json:"person_rows"`
+}
+
+// EraseResponse is the answer of POST /-/erase.
+type EraseResponse struct {
+	Persons []ErasedPerson `json:"persons"`
+	// Teams is how many teams' unreleased state was derived again.
+	Teams int `json:"teams"`
+	// Compacted reports that the DuckDB file was rewritten without the
+	// deleted rows' bytes (CompactSeconds long).
+	Compacted      bool    `json:"compacted"`
+	CompactSeconds float64 `json:"compact_seconds"`
+}
+
+// maxErasePersons bounds one erasure request.
+const maxErasePersons = 10_000
+
+// Erase deletes everything stored of the given person ids (as the sources
+// send them): their events and per-person rows, the touched teams' state
+// derived again without them, the file compacted, the embedded broker's
+// log trimmed to the new checkpoint. Released figures do not change. The
+// ids are never logged or stored; the erasure entry holds counts only.
+func (p *App) Erase(ctx context.Context, persons []string) (EraseResponse, error) {
+	var out EraseResponse
+	if len(persons) == 0 {
+		return out, errors.New("no person ids given")
+	}
+	if len(persons) > maxErasePersons {
+		return out, fmt.Errorf("%d person ids in one request: send at most %d at a time", len(persons), maxErasePersons)
+	}
+	pseudonyms := make([]string, len(persons))
+	for i, id := range persons {
+		if strings.TrimSpace(id) == "" {
+			return out, fmt.Errorf("person id %d is empty", i+1)
+		}
+		pseudonyms[i] = p.pseudo.Pseudonym(id)
+	}
+	res, err := p.store.Erase(ctx, pseudonyms, p.now())
+	if err != nil {
+		return out, err
+	}
+	var rows int64
+	for i, e := range res.Persons {
+		out.Persons = append(out.Persons, ErasedPerson{Person: persons[i], Events: e.Events, PersonRows: e.PersonRows})
+		rows += e.Events + e.PersonRows
+	}
+	out.Teams, out.Compacted, out.CompactSeconds = res.Teams, res.Compacted, res.CompactTook.Seconds()
+	p.life.erasures.Inc()
+	p.life.erasedRows.Add(float64(rows))
+	p.log.Info("erasure carried out", "component", "erasure", "persons", len(persons), "found", res.Found(), "rows", rows, "teams", res.Teams, "compacted", res.Compacted)
+	if res.Found() > 0 {
+		// The raw events they came from leave the embedded broker's log
+		// with the checkpoint the compaction made.
+		if _, err := p.store.Checkpoint(ctx); err != nil {
+			p.log.Warn("erasure: checkpoint after compaction failed; the broker's log is trimmed at the next one", "component", "erasure", "err", err)
+		} else {
+			p.trimBroker(ctx)
+		}
+		_ = p.updateOldest(ctx)
+	}
+	return out, nil
+}
+
+// eraseHandler serves POST /-/erase: a JSON EraseRequest, or text with one
+// id a line (# comments and blank lines skipped).
+func (p *App) eraseHandler(w http.ResponseWriter, r *http.Request) {
+	persons, err := readEraseRequest(http.MaxBytesReader(w, r.Body, 16<<20), r.Header.Get("Content-Type"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	// The erasure finishes even if the client goes: it is one transaction
+	// and then a compaction, and the answer is in the log and on /metrics.
+	res, err := p.Erase(context.WithoutCancel(r.Context()), persons)
+	if err != nil {
+		p.log.Error("erasure failed", "component", "erasure", "persons", len(persons), "err", err)
+		code := http.StatusInternalServerError
+		if len(persons) == 0 || len(persons) > maxErasePersons {
+			code = http.StatusBadRequest
+		}
+		http.Error(w, err.Error(), code)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(res)
+}
+
+// readEraseRequest reads the ids of an erasure request.
+func readEraseRequest(body io.Reader, contentType string) ([]string, error) {
+	if strings.HasPrefix(contentType, "application/json") {
+		var req EraseRequest
+		dec := json.NewDecoder(body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			return nil, fmt.Errorf("erase request: %w (send {\"persons\": [\"id\", ...]})", err)
+		}
+		return req.Persons, nil
+	}
+	var ids []string
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		ids = append(ids, line)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("erase request: %w", err)
+	}
+	return ids, nil
+}
