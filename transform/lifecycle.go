@@ -537,7 +537,7 @@ func (s *Store) Erasures(ctx context.Context) ([]ErasureEntry, error) {
 // ErasureEntry is one recorded erasure: when, how many ids were asked for
 // and found, and how many rows went. It never holds an id.
 type ErasureEntry struct {
-	At                time.Time
-	Persons, Found    int
-	Events, Rows      int64
+	At             time.Time
+	Persons, Found int
+	Events, Rows   int64
 }
