@@ -189,6 +189,19 @@ func HTTPGet(t *testing.T, url string) string {
 	return string(b)
 }
 
+// HTTPPost POSTs body as contentType to url and returns the status code
+// and the answer.
+func HTTPPost(t *testing.T, url, contentType, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, contentType, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 // DiscardLogger is a logger that writes nothing.
 func DiscardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
