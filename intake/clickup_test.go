@@ -109,10 +109,10 @@ func TestClickUpMap(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Map: %v", err)
 			}
+			dialectCheckActivities(t, got, body)
 			if !reflect.DeepEqual(got, c.want) {
 				t.Fatalf("Map:\n got %+v\nwant %+v", got, c.want)
 			}
-			dialectCheckActivities(t, got, body)
 			again, err := NewClickUp().Map(Delivery{Header: h, Body: slices.Clone(body)}, c.cfg)
 			if err != nil || !reflect.DeepEqual(again, got) {
 				t.Fatalf("retried delivery mapped to %+v, %v; first to %+v", again, err, got)

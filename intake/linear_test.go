@@ -132,10 +132,10 @@ func TestLinearMap(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Map: %v", err)
 			}
+			dialectCheckActivities(t, got, body)
 			if !reflect.DeepEqual(got, c.want) {
 				t.Fatalf("Map:\n got %+v\nwant %+v", got, c.want)
 			}
-			dialectCheckActivities(t, got, body)
 		})
 	}
 }
