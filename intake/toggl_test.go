@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -167,4 +169,44 @@ func TestTogglMalformed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDialectsMap feeds the Linear, ClickUp and Toggl decoders arbitrary
+// bodies (seeded with every fixture): Map never panics, its errors wrap
+// ErrMalformed, and what it maps holds only contract types.
+func FuzzDialectsMap(f *testing.F) {
+	for _, source := range []string{"linear", "clickup", "toggl"} {
+		names, err := filepath.Glob(filepath.Join("testdata", source, "*.json"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, name := range names {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+	cfg := SourceConfig{
+		States:     map[string]string{"blocked": event.TaskBlocked},
+		Kinds:      map[string]string{"bug": "bug"},
+		Categories: map[string]string{"deep work": "focus"},
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, s := range []Source{NewLinear(), NewClickUp(), NewToggl()} {
+			acts, err := s.Map(Delivery{Header: http.Header{}, Body: body}, cfg)
+			if err != nil && !errors.Is(err, ErrMalformed) {
+				t.Fatalf("%s: Map error %v does not wrap ErrMalformed", s.Name(), err)
+			}
+			for _, a := range acts {
+				if !slices.Contains(event.Types, a.Type) || a.ID == "" {
+					t.Fatalf("%s: mapped %+v", s.Name(), a)
+				}
+			}
+			if hs, ok := s.(Handshaker); ok {
+				hs.Handshake(Delivery{Body: body})
+			}
+		}
+	})
 }
