@@ -34,10 +34,12 @@ import (
 //   - an update whose updatedFrom holds stateId (the state changed) →
 //     started for the type "started", completed for "completed",
 //     cancelled for "canceled", and nothing for "triage", "backlog" and
-//     "unstarted"; when updatedFrom shows the issue had a completedAt or
-//     canceledAt (it was done) and the new state is not done,
-//     work.task.reopened comes first. The sources file's States, keyed by
-//     workflow state name, override the type's event.
+//     "unstarted"; a move between two states of the same type (In Progress
+//     → In Review) maps to nothing, told by the startedAt, completedAt or
+//     canceledAt stamp that did not change. When updatedFrom shows the issue
+//     had a completedAt or canceledAt (it was done) and the new state is
+//     not done, work.task.reopened comes first. The sources file's States,
+//     keyed by workflow state name, override the type's event.
 //
 // Issue removals and every other resource type map to nothing. Linear
 // estimates are points of the team's estimate scale (exponential,
@@ -122,13 +124,17 @@ type linearActor struct {
 }
 
 type linearIssue struct {
-	ID         string  `json:"id"`
-	CreatedAt  string  `json:"createdAt"`
-	UpdatedAt  string  `json:"updatedAt"`
-	DueDate    *string `json:"dueDate"`
-	AssigneeID *string `json:"assigneeId"`
-	CreatorID  *string `json:"creatorId"`
-	State      *struct {
+	ID        string  `json:"id"`
+	CreatedAt string  `json:"createdAt"`
+	UpdatedAt string  `json:"updatedAt"`
+	StartedAt *string `json:"startedAt"`
+	// CompletedAt and CanceledAt are read raw to tell null from absent.
+	CompletedAt json.RawMessage `json:"completedAt"`
+	CanceledAt  json.RawMessage `json:"canceledAt"`
+	DueDate     *string         `json:"dueDate"`
+	AssigneeID  *string         `json:"assigneeId"`
+	CreatorID   *string         `json:"creatorId"`
+	State       *struct {
 		Name string `json:"name"`
 		Type string `json:"type"`
 	} `json:"state"`
@@ -236,10 +242,39 @@ func (l *Linear) Map(d Delivery, cfg SourceConfig) ([]Activity, error) {
 	if wasDone && typ != event.TaskCompleted && typ != event.TaskCancelled && typ != event.TaskReopened {
 		out = append(out, transition(event.TaskReopened, is.AssigneeID))
 	}
-	if typ != "" {
+	if typ != "" && !linearAlreadyIn(typ, cfg, is, p.UpdatedFrom, wasDone) {
 		out = append(out, transition(typ, is.AssigneeID))
 	}
 	return out, nil
+}
+
+// linearAlreadyIn reports whether a state change only moved the issue
+// between two states of the same type (In Progress → In Review): Linear
+// stamps startedAt, completedAt and canceledAt when an issue enters a state
+// of that type, so when the stamp is set and did not change (updatedFrom
+// has no value for it) the issue was already there. A state the sources
+// file's States names always counts.
+func linearAlreadyIn(typ string, cfg SourceConfig, is linearIssue, from map[string]json.RawMessage, wasDone bool) bool {
+	if dialectLookup(cfg.States, is.State.Name) != "" {
+		return false
+	}
+	var stamp json.RawMessage
+	var key string
+	switch typ {
+	case event.TaskStarted:
+		if wasDone || is.StartedAt == nil || *is.StartedAt == "" {
+			return false
+		}
+		stamp, key = json.RawMessage(`"`+*is.StartedAt+`"`), "startedAt"
+	case event.TaskCompleted:
+		stamp, key = is.CompletedAt, "completedAt"
+	case event.TaskCancelled:
+		stamp, key = is.CanceledAt, "canceledAt"
+	default:
+		return false
+	}
+	_, changed := from[key]
+	return linearSet(stamp) && !changed
 }
 
 // linearStateEvent is the task event of entering a workflow state: the

@@ -121,6 +121,12 @@ func TestLinearMap(t *testing.T) {
 			ID: "linear:" + issue + ":blocked:1714637100000", Type: event.TaskBlocked, Time: at("2024-05-02T08:05:00Z"),
 			Who: Identity{"linear", sam}, Scope: "ORCA", Task: issue,
 		}}},
+		// In Progress → In Review: both of type started, no second start.
+		{"issue_update_in_review.json", cfg, nil},
+		{"issue_update_in_review.json", SourceConfig{States: map[string]string{"In Review": event.TaskBlocked}}, []Activity{{
+			ID: "linear:" + issue + ":blocked:1714663200000", Type: event.TaskBlocked, Time: at("2024-05-02T15:20:00Z"),
+			Who: Identity{"linear", sam}, Scope: "ORCA", Task: issue,
+		}}},
 		{"issue_update_title.json", cfg, nil},
 		{"comment_create.json", cfg, nil},
 	}
