@@ -73,7 +73,7 @@ func TestLinearMap(t *testing.T) {
 		sentry   = "3c4d5e6f-7a8b-4c9d-0e1f-2a3b4c5d6e70"
 		botIssue = "4b5c6d7e-8f9a-4b0c-1d2e-3f4a5b6c7d80"
 	)
-	at := func(s string) time.Time { return mustTime(t, s) }
+	at := func(s string) time.Time { return dialectTime(t, s) }
 	cfg := SourceConfig{Kinds: map[string]string{"bug": "bug"}}
 	cases := []struct {
 		fixture string
@@ -243,7 +243,7 @@ func dialectHMAC(secret string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-func mustTime(t *testing.T, s string) time.Time {
+func dialectTime(t *testing.T, s string) time.Time {
 	t.Helper()
 	at, err := time.Parse(time.RFC3339, s)
 	if err != nil {

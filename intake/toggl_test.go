@@ -89,7 +89,7 @@ func TestTogglHandshake(t *testing.T) {
 
 func TestTogglMap(t *testing.T) {
 	t.Parallel()
-	at := func(s string) Activity { return Activity{Time: mustTime(t, s)} }
+	at := func(s string) Activity { return Activity{Time: dialectTime(t, s)} }
 	entry := func(id, start, end, category string) Activity {
 		return Activity{
 			ID: "toggl:te:" + id, Type: event.TimeLogged, Time: at(end).Time, Who: Identity{"toggl", "9876543"},
