@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -168,4 +170,43 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkCompact measures what an erasure's compaction costs: the whole
+// file copied, live rows only, into a new one. The store holds 1M events
+// committed as a stream, copied in SQL up to SHOAL_BENCH_COMPACT_EVENTS
+// (default 1M; BENCHMARKS.md and docs/privacy.md quote 20M).
+func BenchmarkCompact(b *testing.B) {
+	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("SHOAL_BENCH_COMPACT_EVENTS")); err == nil && v > n {
+		n = v
+	}
+	mem := checkedMem(b)
+	s, path := openStore(b)
+	preload(b, s, mem, rand.New(rand.NewPCG(1, 2)), 1_000_000)
+	for copies := 1; copies*1_000_000 < n; copies++ {
+		if _, err := s.conn.ExecContext(context.Background(), fmt.Sprintf(`INSERT INTO events SELECT * REPLACE (id || '-%d' AS id) FROM events WHERE NOT contains(id, '-')`, copies)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := s.conn.ExecContext(context.Background(), `DELETE FROM event_keys; INSERT INTO event_keys SELECT `+keyExpr+` FROM events; CHECKPOINT`); err != nil {
+		b.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	var cpu time.Duration
+	for range b.N {
+		cpu0 := cpuTime()
+		if err := s.Compact(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		cpu += cpuTime() - cpu0
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/compaction")
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/compaction")
+	b.ReportMetric(float64(fi.Size())/(1<<20), "file-MiB")
+	b.Logf("%d events, a %d MiB file", n, fi.Size()>>20)
 }
