@@ -124,6 +124,11 @@ func (p *App) ApplyRetention(ctx context.Context) (transform.RetainResult, error
 				"before", calendar.DayTime(res.To).Format(time.DateOnly), "rows", res.Total(), "events", res.Deleted["events"], "took", time.Since(began).Round(time.Millisecond))
 		}
 	}
+	if n, err := p.store.RemoveSetAsideWALs(p.now().Add(-time.Duration(p.cfg.RetainEvents))); err != nil {
+		p.log.Warn("retention: a set-aside write-ahead log could not be deleted", "component", "retention", "err", err)
+	} else if n > 0 {
+		p.log.Info("retention: deleted set-aside write-ahead logs older than --retain-events", "component", "retention", "files", n)
+	}
 	if p.broker != nil {
 		n, err := p.broker.TrimBefore(ctx, p.cfg.DLQTopic, p.now().Add(-time.Duration(p.cfg.RetainDeadLetters)))
 		if err != nil {
@@ -234,6 +239,10 @@ func (p *App) Erase(ctx context.Context, persons []string) (EraseResponse, error
 			p.log.Warn("erasure: checkpoint after compaction failed; the broker's log is trimmed at the next one", "component", "erasure", "err", err)
 		} else {
 			p.trimBroker(ctx)
+		}
+		// A write-ahead log set aside after a crash may hold their events.
+		if _, err := p.store.RemoveSetAsideWALs(time.Now().Add(time.Hour)); err != nil {
+			p.log.Warn("erasure: a set-aside write-ahead log could not be deleted; delete shoal.duckdb.wal.unreplayable-* by hand", "component", "erasure", "err", err)
 		}
 		_ = p.updateOldest(ctx)
 	}

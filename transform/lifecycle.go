@@ -541,3 +541,29 @@ type ErasureEntry struct {
 	Persons, Found int
 	Events, Rows   int64
 }
+
+// RemoveSetAsideWALs deletes the write-ahead logs that setWALAside moved
+// aside (kept for inspection after a crash left one DuckDB could not
+// replay) last modified before cutoff: they hold the pseudonymized events
+// of the minutes before that crash, which Kafka delivered again. It
+// returns how many it deleted.
+func (s *Store) RemoveSetAsideWALs(cutoff time.Time) (int, error) {
+	files, err := filepath.Glob(walPath(s.path) + ".unreplayable-*")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil || !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := os.Remove(f); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}

@@ -206,3 +206,28 @@ func TestRetain(t *testing.T) {
 		t.Errorf("%d open tasks after a rebuild, %d before", n, openBefore)
 	}
 }
+
+// TestRemoveSetAsideWALs deletes the set-aside logs older than the cutoff
+// and leaves the newer ones and the live log.
+func TestRemoveSetAsideWALs(t *testing.T) {
+	s, path := openStore(t)
+	old, recent := walPath(path)+".unreplayable-20260101T000000Z", walPath(path)+".unreplayable-20261201T000000Z"
+	for _, f := range []string{old, recent} {
+		if err := os.WriteFile(f, []byte("p_000000000000000000000001"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-48 * time.Hour)
+	if err := os.Chtimes(old, past, past); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.RemoveSetAsideWALs(time.Now().Add(-24 * time.Hour)); err != nil || n != 1 {
+		t.Fatalf("RemoveSetAsideWALs = %d, %v; want 1", n, err)
+	}
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Error("the old set-aside log is still there")
+	}
+	if _, err := os.Stat(recent); err != nil {
+		t.Error("the recent set-aside log is gone")
+	}
+}
