@@ -15,16 +15,17 @@ import (
 //     (or without a reason) → work.task.completed (by who closed it),
 //     closed as not_planned → work.task.cancelled, reopened →
 //     work.task.reopened;
-//   - pull_request review_requested (a user) → work.request.opened, one
-//     request per pull request and reviewer, by who asked;
-//   - pull_request_review submitted → work.request.responded to the
-//     reviewer's request.
+//   - pull_request review_requested (a user) → work.request.opened by who
+//     asked; the request is the pull request's review, so it is answered
+//     by its first review;
+//   - pull_request_review submitted → work.request.responded.
 //
 // Everything else (pushes, comments, team review requests, ping) maps to
 // nothing. Identities are logins; a "type": "Bot" actor is a bot. Scope is
 // the repository's "owner/name"; task and request ids are built from
 // GitHub's numeric ids (never the repository path, which can hold a
-// user's login).
+// user's login) and never from a user's id: an id must not identify a
+// person.
 type GitHub struct{}
 
 // Name is "github".
@@ -118,7 +119,7 @@ func (GitHub) Map(d Delivery, cfg SourceConfig) ([]Activity, error) {
 				return nil, fmt.Errorf("%w: an issues assigned payload has no assignee", ErrMalformed)
 			}
 			a := base
-			a.ID = task + "-assigned-" + id(p.Assignee.ID) + "-" + at(is.UpdatedAt)
+			a.ID = task + "-assigned-" + at(is.UpdatedAt)
 			a.Type, a.Time, a.Who, a.Bot = event.TaskStarted, is.UpdatedAt, p.Assignee.who(), p.Assignee.bot()
 			return []Activity{a}, nil
 		case "closed":
@@ -146,7 +147,7 @@ func (GitHub) Map(d Delivery, cfg SourceConfig) ([]Activity, error) {
 			return nil, fmt.Errorf("%w: the pull_request payload has no pull_request.id", ErrMalformed)
 		}
 		rv := p.RequestedReviewer
-		req := "gh-pr-" + id(pr.ID) + "-" + id(rv.ID)
+		req := "gh-pr-" + id(pr.ID)
 		return []Activity{{
 			ID: req + "-requested-" + at(pr.UpdatedAt), Type: event.RequestOpened, Time: pr.UpdatedAt,
 			Who: p.Sender.who(), Bot: p.Sender.bot() || rv.bot(), Scope: scope, Request: req, Kind: "review",
@@ -159,7 +160,7 @@ func (GitHub) Map(d Delivery, cfg SourceConfig) ([]Activity, error) {
 		if pr == nil || pr.ID == 0 || rv == nil || rv.ID == 0 || rv.User == nil {
 			return nil, fmt.Errorf("%w: the pull_request_review payload needs pull_request.id, review.id and review.user", ErrMalformed)
 		}
-		req := "gh-pr-" + id(pr.ID) + "-" + id(rv.User.ID)
+		req := "gh-pr-" + id(pr.ID)
 		return []Activity{{
 			ID: "gh-review-" + id(rv.ID), Type: event.RequestResponded, Time: rv.SubmittedAt,
 			Who: rv.User.who(), Bot: rv.User.bot(), Scope: scope, Request: req,

@@ -19,13 +19,14 @@ import (
 //     each new assignee;
 //   - Merge Request Hook with reviewers added (changes.reviewers, or the
 //     reviewers of a merge request opened with them) →
-//     work.request.opened, one request per merge request and reviewer, by
-//     the user who asked; approved / approval → work.request.responded by
+//     work.request.opened by the user who asked (the request is the merge
+//     request's review); approved / approval → work.request.responded by
 //     the approver.
 //
 // Identities are usernames; a project or group access token's bot user
 // (project_<id>_bot…) is a bot. Scope is the project's
-// path_with_namespace; ids are built from GitLab's numeric ids.
+// path_with_namespace; ids are built from the or merge request's
+// numeric id, never a user's.
 type GitLab struct{}
 
 // Name is "gitlab".
@@ -140,13 +141,13 @@ func (GitLab) Map(d Delivery, cfg SourceConfig) ([]Activity, error) {
 		if p.Changes.Reviewers == nil && oa.Action == "open" {
 			added = p.Reviewers
 		}
-		for _, r := range added {
-			req := mr + "-" + id(r.ID)
-			out = append(out, Activity{ID: req + "-requested-" + at(oa.UpdatedAt), Type: event.RequestOpened, Time: oa.UpdatedAt.Time,
+		for i, r := range added {
+			req := mr
+			out = append(out, Activity{ID: req + "-requested-" + at(oa.UpdatedAt) + "-" + strconv.Itoa(i), Type: event.RequestOpened, Time: oa.UpdatedAt.Time,
 				Who: p.User.who(), Bot: p.User.bot() || r.bot(), Scope: scope, Request: req, Kind: "review"})
 		}
 		if (oa.Action == "approved" || oa.Action == "approval") && p.User != nil {
-			req := mr + "-" + id(p.User.ID)
+			req := mr
 			out = append(out, Activity{ID: req + "-approved-" + at(oa.UpdatedAt), Type: event.RequestResponded, Time: oa.UpdatedAt.Time,
 				Who: p.User.who(), Bot: p.User.bot(), Scope: scope, Request: req})
 		}
@@ -179,9 +180,9 @@ func (GitLab) Map(d Delivery, cfg SourceConfig) ([]Activity, error) {
 		return []Activity{a}, nil
 	case "update":
 		var out []Activity
-		for _, u := range p.Changes.Assignees.added() {
+		for i, u := range p.Changes.Assignees.added() {
 			a := base
-			a.ID = task + "-assigned-" + id(u.ID) + "-" + at(oa.UpdatedAt)
+			a.ID = task + "-assigned-" + at(oa.UpdatedAt) + "-" + strconv.Itoa(i)
 			a.Type, a.Time, a.Who, a.Bot = event.TaskStarted, oa.UpdatedAt.Time, u.who(), u.bot()
 			out = append(out, a)
 		}
