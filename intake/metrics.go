@@ -27,6 +27,24 @@ const (
 	OutcomeUnavailable = "unavailable"
 )
 
+// Actions on an unmapped identity, the action label of
+// shoal_intake_unmapped_identities_total.
+const (
+	actionRefused   = "refused"
+	actionOwnPerson = UnmappedOwnPerson
+)
+
+// Reasons an activity is not produced, the reason label of
+// shoal_intake_activities_dropped_total.
+const (
+	dropBot      = "bot"
+	dropUnmapped = "unmapped"
+	dropNoTeam   = "no_team"
+	// dropInvalid: the source mapped it to something that is not a
+	// contract event (a mapping bug; logged).
+	dropInvalid = "invalid"
+)
+
 // Outcomes lists every delivery outcome, for pre-registering series and
 // documentation.
 var Outcomes = []string{OutcomeAccepted, OutcomeDuplicate, OutcomeBadSignature, OutcomeUnmapped, OutcomeRefused, OutcomeMalformed, OutcomeUnavailable}
@@ -51,7 +69,7 @@ func newMetrics(reg prometheus.Registerer, sources []string) *metrics {
 			Help: "Contract events the intake produced to the event topic, acknowledged by the broker, by source."}, []string{"source"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shoal_intake_activities_dropped_total",
-			Help: "Mapped activities not produced, by source and reason (bot: automation; unmapped: person not in the people file; no_team: no team for its scope or person)."}, []string{"source", "reason"}),
+			Help: "Mapped activities not produced, by source and reason (bot: automation; unmapped: person not in the people file; no_team: no team for its scope or person; invalid: not a contract event, a mapping bug that is logged)."}, []string{"source", "reason"}),
 		unmapped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shoal_intake_unmapped_identities_total",
 			Help: "Activities whose person is not in the people file, by source and what was done (refused, own_person)."}, []string{"source", "action"}),
@@ -66,10 +84,10 @@ func newMetrics(reg prometheus.Registerer, sources []string) *metrics {
 			m.deliveries.WithLabelValues(s, o)
 		}
 		m.produced.WithLabelValues(s)
-		for _, r := range []string{"bot", "unmapped", "no_team"} {
+		for _, r := range []string{dropBot, dropUnmapped, dropNoTeam, dropInvalid} {
 			m.dropped.WithLabelValues(s, r)
 		}
-		for _, a := range []string{UnmappedRefuse + "d", UnmappedOwnPerson} {
+		for _, a := range []string{actionRefused, actionOwnPerson} {
 			m.unmapped.WithLabelValues(s, a)
 		}
 	}

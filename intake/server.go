@@ -277,7 +277,7 @@ func (s *Server) messages(name string, e *sourceEntry, people *People, acts []Ac
 	var msgs []kafka.Message
 	for _, a := range acts {
 		if a.Bot || (a.Who.Value != "" && slices.Contains(e.cfg.Bots, normalize(a.Who.Value))) {
-			s.m.dropped.WithLabelValues(name, "bot").Inc()
+			s.m.dropped.WithLabelValues(name, dropBot).Inc()
 			continue
 		}
 		source := a.Source
@@ -297,11 +297,11 @@ func (s *Server) messages(name string, e *sourceEntry, people *People, acts []Ac
 					mode = people.Unmapped
 				}
 				if mode == UnmappedOwnPerson {
-					s.m.unmapped.WithLabelValues(name, UnmappedOwnPerson).Inc()
+					s.m.unmapped.WithLabelValues(name, actionOwnPerson).Inc()
 					pseudonym = s.pseudo.Pseudonym(OwnPersonID(a.Who))
 				} else {
-					s.m.unmapped.WithLabelValues(name, UnmappedRefuse+"d").Inc()
-					s.m.dropped.WithLabelValues(name, "unmapped").Inc()
+					s.m.unmapped.WithLabelValues(name, actionRefused).Inc()
+					s.m.dropped.WithLabelValues(name, dropUnmapped).Inc()
 					worse(OutcomeUnmapped)
 					team := s.team(name, e, a, nil)
 					msgs = append(msgs, s.deadLetter(name, source, team, a))
@@ -311,7 +311,7 @@ func (s *Server) messages(name string, e *sourceEntry, people *People, acts []Ac
 		}
 		team := s.team(name, e, a, person)
 		if team == "" {
-			s.m.dropped.WithLabelValues(name, "no_team").Inc()
+			s.m.dropped.WithLabelValues(name, dropNoTeam).Inc()
 			worse(OutcomeRefused)
 			s.log.Warn("activity not attributed to a team: its scope is not in the sources file's scopes and its person has no team that day; add the scope (repository, project, space, list or workspace) to sources."+name+".scopes",
 				"source", name, "type", a.Type)
@@ -322,7 +322,7 @@ func (s *Server) messages(name string, e *sourceEntry, people *People, acts []Ac
 			return nil, "", err // a value that must not reach the topic: refuse the whole delivery
 		}
 		if err != nil {
-			s.m.dropped.WithLabelValues(name, "no_team").Inc()
+			s.m.dropped.WithLabelValues(name, dropInvalid).Inc()
 			worse(OutcomeRefused)
 			s.log.Error("a mapped activity is not a contract event (a mapping bug in the source)", "source", name, "type", a.Type, "err", err)
 			continue
