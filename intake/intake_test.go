@@ -444,7 +444,7 @@ func TestBotsExcluded(t *testing.T) {
 	}
 	// An app account in Jira is a bot.
 	body, _ := os.ReadFile("testdata/jira/issue_created.json")
-	body = bytes.Replace(body, []byte(`"accountType": "atlassian"`), []byte(`"accountType": "app"`), -1)
+	body = bytes.ReplaceAll(body, []byte(`"accountType": "atlassian"`), []byte(`"accountType": "app"`))
 	r := signed(t, "jira", "issue_created.json")
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.Header.Set("X-Hub-Signature", "sha256="+hmacHex(secret(t, "jira"), body))

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -51,18 +52,10 @@ func verifyToken(value string, secret []byte) error {
 func decode(body []byte, v any, what string) error {
 	if err := json.Unmarshal(body, v); err != nil {
 		var te *json.UnmarshalTypeError
-		if ok := asTypeError(err, &te); ok {
+		if errors.As(err, &te) {
 			return fmt.Errorf("%w: %s: field %s is not a %s", ErrMalformed, what, te.Field, te.Type)
 		}
 		return fmt.Errorf("%w: %s is not a JSON object", ErrMalformed, what)
 	}
 	return nil
-}
-
-func asTypeError(err error, te **json.UnmarshalTypeError) bool {
-	t, ok := err.(*json.UnmarshalTypeError) //nolint:errorlint // json.Unmarshal returns it unwrapped
-	if ok {
-		*te = t
-	}
-	return ok
 }
