@@ -316,3 +316,25 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestIntakeRefusesBadConfig: shoal intake says what is missing, and a
+// sources file naming a missing secret file stops it at startup with the
+// file, the line and what to do.
+func TestIntakeRefusesBadConfig(t *testing.T) {
+	code, _, stderr := runCLI(t, "intake")
+	for _, want := range []string{"intake-addr is required", "brokers is required", "pseudonym-key-file is required"} {
+		if code == 0 || !strings.Contains(stderr, want) {
+			t.Errorf("exit %d, stderr lacks %q:\n%s", code, want, stderr)
+		}
+	}
+	dir := t.TempDir()
+	keyPath, _ := apptest.TestKey(t, t.TempDir())
+	sources := filepath.Join(dir, "sources.yaml")
+	os.WriteFile(sources, []byte("sources:\n  github:\n    secret_file: github.secret\n"), 0o600)
+	code, _, stderr = runCLI(t, "intake", "--brokers", "127.0.0.1:1", "--intake-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+		"--sources", sources, "--pseudonym-key-file", keyPath)
+	if code == 0 || !strings.Contains(stderr, "sources.yaml:2: sources.github.secret_file: open "+filepath.Join(dir, "github.secret")) ||
+		!strings.Contains(stderr, "head -c 32 /dev/urandom | base64 >") {
+		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+}
