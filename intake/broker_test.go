@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,9 +58,28 @@ func TestServerAgainstBroker(t *testing.T) {
 		t.Errorf("event %+v", got[0])
 	}
 
+	// An unmapped person (the default refuses them): 2xx, no event, a
+	// dead letter without the person on the dead-letter topic.
+	ce := `{"specversion":"1.0","id":"x-1","source":"tool/acme","type":"work.task.started","time":"2024-05-07T10:00:00Z","data":{"team":"team-orca","task":"T-1","person":"zed@acme.example"}}`
+	req, _ := http.NewRequest(http.MethodPost, hs.URL+"/intake/cloudevents", strings.NewReader(ce))
+	req.Header.Set("Content-Type", "application/cloudevents+json")
+	req.Header.Set("Authorization", "Bearer "+string(secret(t, "cloudevents")))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("unmapped: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	if n := len(brokertest.ReadTopic(t, addr, "shoal.events")); n != 1 {
+		t.Errorf("the event topic holds %d events, want still 1", n)
+	}
+	dl := brokertest.ReadTopic(t, addr, "shoal.dlq")
+	if len(dl) != 1 || header(dl[0], "shoal-reason") != ReasonUnmappedIdentity || strings.Contains(string(dl[0].Value), "zed") {
+		t.Errorf("dead letters %v", dl)
+	}
+
 	c.Close()
 	began := time.Now()
-	resp := send("jira", "issue_created.json")
+	resp = send("jira", "issue_created.json")
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("with the broker stopped: status %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
