@@ -48,6 +48,7 @@ type App struct {
 	teams    *agreements.Holder
 	exporter *metrics.Exporter
 	reports  *report.Service
+	intake   *Intake // nil without --intake-addr
 	// The governed SQL endpoint (nil when --sql-addr is empty): the server,
 	// the serving database it queries and what publishes to it.
 	sqlSrv    *sqlserver.Server
@@ -169,6 +170,11 @@ func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *A
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Intake.IntakeAddr != "" {
+		if p.intake, err = newIntake(cfg.Intake, p.cfg.Brokers, cfg.Topic, cfg.DLQTopic, p.web, pseudo, p.reg, logger); err != nil {
+			return nil, err
+		}
+	}
 	p.ln, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on --http-addr %s: %w (pick a free port, e.g. --http-addr 127.0.0.1:0)", cfg.HTTPAddr, err)
@@ -201,6 +207,11 @@ func (p *App) location(team string) *time.Location {
 // holder's lock), a file whose content did not change changes nothing,
 // and only a changed file republishes the SQL tables.
 func (p *App) reload() (changed bool, err error) {
+	if p.intake != nil {
+		if err := p.intake.srv.Reload(); err != nil {
+			return false, err
+		}
+	}
 	changed, err = p.teams.Reload()
 	if err != nil || !changed {
 		return false, err
@@ -285,6 +296,14 @@ func (p *App) routes() http.Handler {
 	return mux
 }
 
+// IntakeURL is the base URL of the webhook intake, "" when it is off.
+func (p *App) IntakeURL() string {
+	if p.intake == nil {
+		return ""
+	}
+	return p.intake.URL()
+}
+
 // URL is the base URL of the HTTP endpoint.
 func (p *App) URL() string {
 	if p.tls {
@@ -308,6 +327,13 @@ func (p *App) Run(ctx context.Context) error {
 		}
 	}()
 	p.log.Info("serving", "component", "http", "url", p.URL())
+	if p.intake != nil {
+		go func() {
+			if err := p.intake.serve(); err != nil {
+				httpErr <- err
+			}
+		}()
+	}
 	sqlErr := make(chan error, 1)
 	if p.sqlSrv != nil {
 		go func() {
@@ -363,6 +389,10 @@ func (p *App) reloadOnHUP(ctx context.Context) {
 
 func (p *App) close() {
 	signal.Stop(p.hup)
+	if p.intake != nil { // no delivery is acknowledged once the broker may be going
+		p.intake.shutdown()
+		p.intake = nil
+	}
 	if p.sqlSrv != nil { // stop accepting SQL before the databases close
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := p.sqlSrv.Shutdown(sctx); err != nil {

@@ -29,6 +29,9 @@ type Config struct {
 	ingest.Config `yaml:",inline"`
 	// SQL is the governed SQL endpoint (--sql-* flags; off by default).
 	SQL sqlserver.Config `yaml:",inline"`
+	// Intake is the signed webhook intake (--intake-addr, --sources,
+	// --people; off by default).
+	Intake IntakeConfig `yaml:",inline"`
 
 	// DataDir holds the DuckDB file (shoal.duckdb), the reports (reports/)
 	// and, when the embedded broker runs, its log (kafka/). Shoal makes it
@@ -117,6 +120,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ConfigFile, "config", "", "optional YAML file with any of these settings (keys: flag names with _ for -); unknown keys are an error")
 	c.Config.RegisterFlags("", fs)
 	c.SQL.RegisterFlags("sql-", fs)
+	c.Intake.RegisterFlags(fs)
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the DuckDB file, the reports and the embedded broker's log; made private at startup (0700, files 0600)")
 	fs.StringVar(&c.EmbeddedAddr, "embedded-addr", c.EmbeddedAddr, "listen address of the embedded Kafka-protocol broker (used when --brokers is empty); loopback only (localhost, 127.0.0.0/8 or ::1): it has no authentication, so run a real Kafka and pass --brokers to publish from other hosts")
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address serving /metrics, /healthz, /readyz and /reports/")
@@ -152,6 +156,9 @@ func (c *Config) Validate(requireKey bool) error {
 		errs = append(errs, fmt.Errorf("retain-dead-letters %s: use at least 1h, e.g. 14d (dead letters are how a producer finds what was refused)", c.RetainDeadLetters))
 	}
 	if err := c.SQL.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Intake.Validate(false); err != nil {
 		errs = append(errs, err)
 	}
 	if c.DataDir == "" {

@@ -110,10 +110,14 @@ const (
 	eSubject
 	eDataSchema
 	eData
+	// ePseudonymized is the shoalpseudonymized extension attribute: true
+	// when data.person already is the person's pseudonym (the intake's
+	// events). Honoured only for a value of the pseudonym's shape.
+	ePseudonymized
 	nEnv
 )
 
-var envNames = [nEnv]string{"specversion", "id", "source", "type", "time", "datacontenttype", "subject", "dataschema", "data"}
+var envNames = [nEnv]string{"specversion", "id", "source", "type", "time", "datacontenttype", "subject", "dataschema", "data", "shoalpseudonymized"}
 
 const envRequired = 1<<eSpecVersion | 1<<eID | 1<<eSource | 1<<eType | 1<<eTime | 1<<eData
 
@@ -137,6 +141,8 @@ func envSlot(name []byte) int {
 		return eDataSchema
 	case "data":
 		return eData
+	case "shoalpseudonymized":
+		return ePseudonymized
 	}
 	return -1
 }
@@ -894,7 +900,7 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 		return reject(ReasonUnknownType, "event type %s is not accepted; send one of %s", safeName(string(name)), strings.Join(event.Types, ", "))
 	}
 	if p.hasUnknownEnv {
-		return reject(ReasonUnknownField, "envelope attribute %s is not part of the contract; remove it (allowed: specversion, id, source, type, time, data, and optionally datacontenttype, subject, dataschema)", p.unknownEnv)
+		return reject(ReasonUnknownField, "envelope attribute %s is not part of the contract; remove it (allowed: specversion, id, source, type, time, data, and optionally datacontenttype, subject, dataschema, shoalpseudonymized)", p.unknownEnv)
 	}
 	dataIsObject := p.envSeen&(1<<eData) != 0 && p.env[eData].kind == jObject
 	if spec != nil && dataIsObject {
@@ -963,6 +969,14 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 	if p.envSeen&(1<<eDataSchema) != 0 && p.env[eDataSchema].kind != jString {
 		return reject(ReasonBadValue, "dataschema is %s; send a string or omit it", p.env[eDataSchema].kind)
 	}
+	pseudonymized := false
+	if p.envSeen&(1<<ePseudonymized) != 0 {
+		v := p.env[ePseudonymized]
+		if v.kind != jBool || string(p.b[v.start:v.end]) != "true" {
+			return reject(ReasonBadValue, "shoalpseudonymized must be true when present (it marks data.person as already pseudonymized by Shoal's intake); omit it otherwise")
+		}
+		pseudonymized = true
+	}
 	if !dataIsObject {
 		return reject(ReasonBadValue, "data is %s; send the event's fields as a JSON object", p.env[eData].kind)
 	}
@@ -991,7 +1005,15 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 		if problem := p.checkText(v, raw, ok, event.MaxIdentifierLen); problem != "" {
 			return reject(ReasonBadValue, "data.person %s; send the person's email or tool user id", problem)
 		}
-		ev.Person = d.p.Pseudonym(string(raw))
+		switch {
+		case !pseudonymized:
+			ev.Person = d.p.Pseudonym(string(raw))
+		case privacy.IsPseudonym(string(raw)):
+			// Pseudonymized at the edge (by the intake, with the same key).
+			ev.Person = strings.ToLower(string(raw))
+		default:
+			return reject(ReasonBadValue, "data.person is marked as pseudonymized (shoalpseudonymized) but is not a pseudonym (p_ and 24 hex digits); send the raw id without shoalpseudonymized, and Shoal pseudonymizes it")
+		}
 	}
 	if has(fDue) {
 		v := p.data[fDue]

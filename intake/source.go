@@ -53,6 +53,10 @@ type Activity struct {
 	ID string
 	// Type is one of event.Types (the contract's event types).
 	Type string
+	// Source is the event's source attribute when the delivery itself
+	// names one (the CloudEvents endpoint forwards the producer's); empty
+	// for webhooks: the server sets "intake/<name>".
+	Source string
 	// Time is when it happened, from the payload (UTC).
 	Time time.Time
 	// Who did it; the zero Identity when the source names nobody.

@@ -28,7 +28,9 @@ Usage:
 Commands:
   demo       start an embedded broker, publish a synthetic organisation, run the pipeline
              until it has caught up, print a summary and keep serving (--once to exit)
-  run        the production pipeline: consume events from Kafka into DuckDB
+  run        the production pipeline: consume events from Kafka into DuckDB (with
+             --intake-addr also the signed webhook intake)
+  intake     only the signed webhook intake (GitHub, GitLab, Jira, CloudEvents) → Kafka
   generate   write a synthetic organisation's events as NDJSON, or publish them (--brokers)
   publish    send an NDJSON file of events to a Kafka topic, with progress
   sql        run one SQL statement against a running Shoal's governed SQL endpoint
@@ -61,6 +63,7 @@ func commands() []command {
 	return []command{
 		{"demo", "Run Shoal on a synthetic organisation with an embedded broker.", runDemo},
 		{"run", "Run the production pipeline.", runRun},
+		{"intake", "Run only the signed webhook intake.", runIntake},
 		{"generate", "Write or publish a synthetic organisation's events.", runGenerate},
 		{"publish", "Publish an NDJSON file of events to Kafka.", runPublish},
 		{"sql", "Query a running Shoal's governed SQL endpoint.", runSQL},
