@@ -251,7 +251,7 @@ func ceActivity(env map[string]json.RawMessage, what string) (Activity, error) {
 
 // Builtin lists the sources this package implements, for the server.
 func Builtin() []Source {
-	return []Source{GitHub{}, GitLab{}, Jira{}, CloudEvents{}}
+	return []Source{GitHub{}, GitLab{}, Jira{}, NewLinear(), NewClickUp(), NewToggl(), CloudEvents{}}
 }
 
 var _ http.Handler = (*Server)(nil)
