@@ -399,9 +399,10 @@ func (s *Store) eraseTx(ctx context.Context) (int, error) {
 	return teams, nil
 }
 
-// Compact rewrites the DuckDB file with its live rows only, if an erasure
-// asked for it (a deleted row's bytes stay in DuckDB's blocks, and freed
-// blocks are not overwritten): see compactLocked.
+// Compact rewrites the DuckDB file with its live rows only (a deleted
+// row's bytes stay in DuckDB's blocks, and freed blocks are not
+// overwritten): see compactLocked. Erase calls it; app calls it after a
+// retention pass that deleted rows.
 func (s *Store) Compact(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -142,6 +142,14 @@ func TestEraseAndRetainWholeBinary(t *testing.T) {
 	if !wait.Until(time.Minute, func() bool { return deletedRe.MatchString(metricsPage(url)) }) {
 		t.Fatalf("no events deleted by retention:\n%s", grepMetric(apptest.HTTPGet(t, url+"/metrics"), "retention"))
 	}
+	// The pass ends by rewriting the file (a stop before that leaves it to
+	// the next start).
+	if !wait.Until(time.Minute, func() bool {
+		log, _ := os.ReadFile(filepath.Join(dir, "run2.log"))
+		return bytes.Contains(log, []byte("DuckDB file rewritten without the deleted rows"))
+	}) {
+		t.Fatal("retention did not rewrite the file")
+	}
 	if after := releasedSeries(t, url); after != seriesBefore {
 		t.Errorf("retention changed the released series on /metrics")
 	}
@@ -149,6 +157,11 @@ func TestEraseAndRetainWholeBinary(t *testing.T) {
 		t.Errorf("retention changed the released week's report")
 	}
 	stop()
+	// Every week is released and past retention: no pseudonym is left in
+	// the file, not even in freed blocks (the pass rewrote it).
+	if b, err := os.ReadFile(filepath.Join(dataDir, "shoal.duckdb")); err != nil || regexp.MustCompile(`p_[0-9a-f]{24}`).Match(b) {
+		t.Errorf("after retention of every week the DuckDB file still holds a pseudonym (%v)", err)
+	}
 	store, err := transform.Open(context.Background(), transform.Config{Path: filepath.Join(dataDir, "shoal.duckdb")}, apptest.DiscardLogger())
 	if err != nil {
 		t.Fatal(err)
