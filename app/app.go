@@ -62,7 +62,7 @@ type App struct {
 	hup chan os.Signal
 	// pseudo pseudonymizes the ids of an erasure request.
 	pseudo *privacy.Pseudonymizer
-	life   *lifecycleMetrics
+	life   *metrics.Lifecycle
 	// retainNow wakes the retention loop (after a release).
 	retainNow chan struct{}
 }

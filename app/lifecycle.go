@@ -9,13 +9,13 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 
 	"github.com/shoal-analytics/shoal/event/calendar"
+	"github.com/shoal-analytics/shoal/metrics"
 	"github.com/shoal-analytics/shoal/transform"
 )
 
@@ -34,49 +34,12 @@ const DefaultRetainDeadLetters = model.Duration(14 * 24 * time.Hour)
 // every release).
 const retentionInterval = time.Hour
 
-// lifecycleMetrics are the retention and erasure counters on /metrics.
-type lifecycleMetrics struct {
-	deleted     *prometheus.CounterVec
-	deadLetters prometheus.Counter
-	erasures    prometheus.Counter
-	erasedRows  prometheus.Counter
-	oldest      atomic.Int64 // unix seconds of the oldest stored event's day; 0: none
-}
-
-func newLifecycleMetrics(reg prometheus.Registerer, store *transform.Store) *lifecycleMetrics {
-	m := &lifecycleMetrics{
-		deleted: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "shoal_retention_rows_deleted_total",
-			Help: "Rows deleted by retention (--retain-events after their week's release), by table: events, event_keys, team_day_people, team_day_tasks, tasks, requests."}, []string{"table"}),
-		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "shoal_retention_dead_letters_deleted_total",
-			Help: "Dead letters deleted from the embedded broker's log after --retain-dead-letters."}),
-		erasures: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "shoal_erasures_total",
-			Help: "Erasure requests carried out (shoal erase; each may name several people)."}),
-		erasedRows: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "shoal_erasure_rows_deleted_total",
-			Help: "Rows deleted by erasures: events and per-person rows."}),
-	}
-	for _, t := range []string{"events", "event_keys", "team_day_people", "team_day_tasks", "tasks", "requests"} {
-		m.deleted.WithLabelValues(t)
-	}
-	reg.MustRegister(m.deleted, m.deadLetters, m.erasures, m.erasedRows,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "shoal_store_oldest_event_timestamp_seconds",
-			Help: "Start of the day (UTC) of the oldest stored event, as of the last retention pass; 0 when none is stored."},
-			func() float64 { return float64(m.oldest.Load()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "shoal_retention_horizon_timestamp_seconds",
-			Help: "Start of the first day whose events are kept (UTC): everything before it that held or followed a person is deleted; 0 before the first deletion."},
-			func() float64 {
-				if d, ok := store.RetainedFrom(); ok {
-					return float64(calendar.DayTime(d).Unix())
-				}
-				return 0
-			}),
-	)
-	return m
+// newLifecycleMetrics registers the lifecycle metrics for store.
+func newLifecycleMetrics(reg prometheus.Registerer, store *transform.Store) *metrics.Lifecycle {
+	return metrics.NewLifecycle(reg, func() (int64, bool) {
+		d, ok := store.RetainedFrom()
+		return calendar.DayTime(d).Unix(), ok
+	})
 }
 
 // retentionHorizon is the first day whose rows must be kept: the day after
@@ -114,7 +77,7 @@ func (p *App) ApplyRetention(ctx context.Context) (transform.RetainResult, error
 			p.log.Debug("retention: rows deleted", "component", "retention", "through", calendar.DayTime(r.To-1).Format(time.DateOnly), "rows", r.Total())
 		})
 		for t, n := range res.Deleted {
-			p.life.deleted.WithLabelValues(t).Add(float64(n))
+			p.life.Deleted.WithLabelValues(t).Add(float64(n))
 		}
 		if err != nil {
 			return res, fmt.Errorf("retention: %w", err)
@@ -145,7 +108,7 @@ func (p *App) ApplyRetention(ctx context.Context) (transform.RetainResult, error
 		if err != nil {
 			return res, fmt.Errorf("retention: dead letters: %w", err)
 		}
-		p.life.deadLetters.Add(float64(n))
+		p.life.DeadLetters.Add(float64(n))
 	}
 	return res, p.updateOldest(ctx)
 }
@@ -160,7 +123,7 @@ func (p *App) updateOldest(ctx context.Context) error {
 	if ok {
 		v = calendar.DayTime(d).Unix()
 	}
-	p.life.oldest.Store(v)
+	p.life.Oldest.Store(v)
 	return nil
 }
 
@@ -240,8 +203,8 @@ func (p *App) Erase(ctx context.Context, persons []string) (EraseResponse, error
 		rows += e.Events + e.PersonRows
 	}
 	out.Teams, out.Compacted, out.CompactSeconds = res.Teams, res.Compacted, res.CompactTook.Seconds()
-	p.life.erasures.Inc()
-	p.life.erasedRows.Add(float64(rows))
+	p.life.Erasures.Inc()
+	p.life.ErasedRows.Add(float64(rows))
 	p.log.Info("erasure carried out", "component", "erasure", "persons", len(persons), "found", res.Found(), "rows", rows, "teams", res.Teams, "compacted", res.Compacted)
 	if res.Found() > 0 {
 		// The raw events they came from leave the embedded broker's log

@@ -644,6 +644,7 @@ func exportedNames(t *testing.T) map[string]bool {
 	e := metrics.NewExporter(nil, nil, rec, slog.New(slog.DiscardHandler))
 	rec.collectors = append(rec.collectors, e)
 	metrics.NewAgreementsCollector(agreements.Default, nil, rec)
+	metrics.NewLifecycle(rec, func() (int64, bool) { return 0, false })
 	names := map[string]bool{"up": true}
 	nameRe := regexp.MustCompile(`fqName: "([^"]+)"`)
 	for _, c := range rec.collectors {
