@@ -171,7 +171,7 @@ func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *A
 		return nil, err
 	}
 	if cfg.Intake.IntakeAddr != "" {
-		if p.intake, err = newIntake(cfg.Intake, p.cfg.Brokers, cfg.Topic, cfg.DLQTopic, p.web, pseudo, p.reg, logger); err != nil {
+		if p.intake, err = newIntake(cfg.Intake, p.cfg.Brokers, cfg.Topic, p.web, pseudo, p.reg, logger); err != nil {
 			return nil, err
 		}
 	}

@@ -75,10 +75,10 @@ type Intake struct {
 // newIntake loads the intake's files and listens on cfg.IntakeAddr, with
 // TLS when the web configuration has it. Sources authenticate by their
 // signatures, so basic auth does not apply to /intake/.
-func newIntake(cfg IntakeConfig, brokers []string, topic, dlq string, web *webAuth, pseudo *privacy.Pseudonymizer, reg prometheus.Registerer, logger *slog.Logger) (*Intake, error) {
+func newIntake(cfg IntakeConfig, brokers []string, topic string, web *webAuth, pseudo *privacy.Pseudonymizer, reg prometheus.Registerer, logger *slog.Logger) (*Intake, error) {
 	in := &Intake{w: intake.NewWriter(brokers), log: logger}
 	var err error
-	in.srv, err = intake.NewServer(intake.Config{SourcesFile: cfg.Sources, PeopleFile: cfg.People, Topic: topic, DLQTopic: dlq},
+	in.srv, err = intake.NewServer(intake.Config{SourcesFile: cfg.Sources, PeopleFile: cfg.People, Topic: topic},
 		intake.Builtin(), pseudo, in.w, reg, logger)
 	if err != nil {
 		in.w.Close()
@@ -144,9 +144,10 @@ type IntakeOnlyConfig struct {
 	IntakeConfig `yaml:",inline"`
 	// Brokers are the Kafka bootstrap brokers. Required
 	Brokers ingest.StringList `yaml:"brokers"`
-	// Topic and DLQTopic as in run. Default: shoal.events, shoal.dlq
-	Topic    string `yaml:"topic"`
-	DLQTopic string `yaml:"dlq_topic"`
+	// Topic is the event topic, as in run: the intake produces there only
+	// (an unmapped identity too, for ingest to refuse and count).
+	// Default: shoal.events
+	Topic string `yaml:"topic"`
 	// HTTPAddr serves /metrics and /healthz. Default: 127.0.0.1:9465
 	HTTPAddr         string `yaml:"http_addr"`
 	WebConfigFile    string `yaml:"web_config_file"`
@@ -159,7 +160,7 @@ type IntakeOnlyConfig struct {
 
 // DefaultIntakeOnlyConfig is `shoal intake`'s configuration before flags.
 func DefaultIntakeOnlyConfig() IntakeOnlyConfig {
-	return IntakeOnlyConfig{Topic: "shoal.events", DLQTopic: "shoal.dlq", HTTPAddr: "127.0.0.1:9465", LogLevel: "info", LogFormat: "text"}
+	return IntakeOnlyConfig{Topic: "shoal.events", HTTPAddr: "127.0.0.1:9465", LogLevel: "info", LogFormat: "text"}
 }
 
 // RegisterFlags registers `shoal intake`'s flags.
@@ -168,7 +169,6 @@ func (c *IntakeOnlyConfig) RegisterFlags(fs *flag.FlagSet) {
 	c.IntakeConfig.RegisterFlags(fs)
 	fs.Var(&c.Brokers, "brokers", "comma-separated Kafka bootstrap brokers the intake produces to (required)")
 	fs.StringVar(&c.Topic, "topic", c.Topic, "Kafka topic of the events")
-	fs.StringVar(&c.DLQTopic, "dlq-topic", c.DLQTopic, "Kafka topic of the dead letters (unmapped identities)")
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address serving /metrics and /healthz")
 	fs.StringVar(&c.WebConfigFile, "web-config-file", c.WebConfigFile, "Prometheus exporter-toolkit web configuration: TLS for both listeners, basic_auth_users for /metrics (the intake's routes authenticate by the sources' signatures)")
 	fs.StringVar(&c.PseudonymKeyFile, "pseudonym-key-file", c.PseudonymKeyFile, "file with the secret key (>= 32 bytes) that pseudonymizes person ids: the same key as shoal run's, so a person gets one pseudonym")
@@ -182,8 +182,8 @@ func (c *IntakeOnlyConfig) Validate() error {
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("brokers is required: the Kafka bootstrap brokers shoal run consumes from, e.g. --brokers kafka-1:9092"))
 	}
-	if c.Topic == "" || c.DLQTopic == "" || c.Topic == c.DLQTopic {
-		errs = append(errs, errors.New("topic and dlq-topic must be set and differ"))
+	if c.Topic == "" {
+		errs = append(errs, errors.New("topic must be set: the event topic shoal run consumes (default shoal.events)"))
 	}
 	if c.PseudonymKeyFile == "" {
 		errs = append(errs, errors.New("pseudonym-key-file is required: the key shoal run uses (--pseudonym-key-file), so the intake's pseudonyms are the pipeline's"))
@@ -214,7 +214,7 @@ func RunIntake(ctx context.Context, cfg IntakeOnlyConfig, key []byte, hup <-chan
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	in, err := newIntake(cfg.IntakeConfig, cfg.Brokers, cfg.Topic, cfg.DLQTopic, web, pseudo, reg, logger)
+	in, err := newIntake(cfg.IntakeConfig, cfg.Brokers, cfg.Topic, web, pseudo, reg, logger)
 	if err != nil {
 		return err
 	}

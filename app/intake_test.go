@@ -2,9 +2,11 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,7 +19,9 @@ import (
 // TestRunWithIntake: shoal run with --intake-addr takes a signed GitHub
 // delivery, answers 2xx, and ingest accepts the event with the person
 // pseudonymized at the edge; no raw login reaches the topic; a forged
-// signature is 401.
+// signature is 401. An activity of a person the people file does not list
+// is refused by ingest as unmapped_identity and counted in the store's
+// data quality, without the identity on the topic or the dead-letter topic.
 func TestRunWithIntake(t *testing.T) {
 	org, _ := apptest.SmallOrg()
 	addr := apptest.StartKafka(t, "shoal.events", "shoal.dlq")
@@ -34,6 +38,7 @@ func TestRunWithIntake(t *testing.T) {
 		t.Fatal(err)
 	}
 	post := func(sig string) int {
+		t.Helper()
 		req, _ := http.NewRequest(http.MethodPost, p.IntakeURL()+"/intake/github", bytes.NewReader(body))
 		req.Header.Set("X-GitHub-Event", "issues")
 		req.Header.Set("X-Hub-Signature-256", sig)
@@ -56,7 +61,40 @@ func TestRunWithIntake(t *testing.T) {
 	if st := p.Stats(); st.Accepted != 1 || st.Rejected != 0 {
 		t.Errorf("ingest: %+v, want the intake's event accepted", st)
 	}
+
+	// Bob (bob-k, id 1024025) is in no people file.
+	if body, err = os.ReadFile("../intake/testdata/github/issues-assigned.json"); err != nil {
+		t.Fatal(err)
+	}
+	m = hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	if code := post("sha256=" + hex.EncodeToString(m.Sum(nil))); code != http.StatusOK {
+		t.Fatalf("unmapped delivery: %d, want 2xx (the source must not retry it)", code)
+	}
+	waitCaughtUp(t, p)
+	if st := p.Stats(); st.Accepted != 1 || st.Rejected != 1 || st.RejectedBy["unmapped_identity"] != 1 {
+		t.Errorf("ingest: %+v, want the unmapped identity refused as unmapped_identity", st)
+	}
+	quality, err := p.store.Quality(context.Background(), 0, math.MaxInt32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counted int64
+	for _, q := range quality {
+		counted += q.Rejected["unmapped_identity"]
+	}
+	if counted != 1 {
+		t.Errorf("data quality %+v counts %d unmapped_identity, want 1", quality, counted)
+	}
+	raw := []string{"alice-s", "alice.smith@acme.example", "583231", "bob-k", "1024025"}
 	for _, msg := range apptest.ReadTopic(t, addr, "shoal.events") {
-		apptest.AssertNoRawIDs(t, "the event topic", msg.Value, []string{"alice-s", "alice.smith@acme.example", "583231"})
+		apptest.AssertNoRawIDs(t, "the event topic", msg.Value, raw)
+	}
+	dead := apptest.ReadTopic(t, addr, "shoal.dlq")
+	if len(dead) != 1 {
+		t.Errorf("the dead-letter topic holds %d messages, want the unmapped identity's", len(dead))
+	}
+	for _, msg := range dead {
+		apptest.AssertNoRawIDs(t, "the dead-letter topic", msg.Value, raw)
 	}
 }

@@ -61,8 +61,9 @@ func TestServerAgainstBroker(t *testing.T) {
 		t.Errorf("event %+v", got[0])
 	}
 
-	// An unmapped person (the default refuses them): 2xx, no event, a
-	// dead letter without the person on the dead-letter topic.
+	// An unmapped person (the default refuses them): 2xx, no event, but
+	// the activity without the person, marked for ingest to refuse as
+	// unmapped_identity, and nothing on the dead-letter topic.
 	ce := `{"specversion":"1.0","id":"x-1","source":"tool/acme","type":"work.task.started","time":"2024-05-07T10:00:00Z","data":{"team":"team-orca","task":"T-1","person":"zed@acme.example"}}`
 	req, _ := http.NewRequest(http.MethodPost, hs.URL+"/intake/cloudevents", strings.NewReader(ce))
 	req.Header.Set("Content-Type", "application/cloudevents+json")
@@ -72,12 +73,17 @@ func TestServerAgainstBroker(t *testing.T) {
 		t.Fatalf("unmapped: %v %v", err, resp)
 	}
 	resp.Body.Close()
-	if n := len(brokertest.ReadTopic(t, addr, "shoal.events")); n != 1 {
-		t.Errorf("the event topic holds %d events, want still 1", n)
+	on := brokertest.ReadTopic(t, addr, "shoal.events")
+	if n := len(decodeEvents(t, on, "shoal.events")); n != 1 || len(on) != 2 {
+		t.Fatalf("the event topic holds %d events and %d messages, want still 1 event and the refused one", n, len(on))
 	}
-	dl := brokertest.ReadTopic(t, addr, "shoal.dlq")
-	if len(dl) != 1 || header(dl[0], "shoal-reason") != ReasonUnmappedIdentity || strings.Contains(string(dl[0].Value), "zed") {
-		t.Errorf("dead letters %v", dl)
+	for _, m := range on {
+		if strings.Contains(string(m.Value), "shoalunmapped") {
+			checkUnmapped(t, p, m, event.TaskStarted, "team-orca", "zed@acme.example", "zed")
+		}
+	}
+	if dl := brokertest.ReadTopic(t, addr, "shoal.dlq"); len(dl) != 0 {
+		t.Errorf("the intake wrote dead letters: %v", dl)
 	}
 
 	c.Close()

@@ -155,7 +155,7 @@ func (f *fixture) do(r *http.Request) *httptest.ResponseRecorder {
 	return rec
 }
 
-// produced is a produced event, decoded.
+// produced is a produced message of the event topic, decoded.
 type produced struct {
 	SpecVersion  string         `json:"specversion"`
 	ID           string         `json:"id"`
@@ -163,10 +163,36 @@ type produced struct {
 	Type         string         `json:"type"`
 	Time         string         `json:"time"`
 	Pseudonymous bool           `json:"shoalpseudonymized"`
+	Unmapped     bool           `json:"shoalunmapped"`
 	Data         map[string]any `json:"data"`
 }
 
+// decodeEvents decodes the contract events among msgs: those of topic,
+// but not the refused unmapped identities (see unmappedOn).
 func decodeEvents(t *testing.T, msgs []kafka.Message, topic string) []produced {
+	t.Helper()
+	var out []produced
+	for _, p := range decodeAll(t, msgs, topic) {
+		if !p.Unmapped {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// unmappedOn decodes the refused unmapped identities among msgs.
+func unmappedOn(t *testing.T, msgs []kafka.Message, topic string) []produced {
+	t.Helper()
+	var out []produced
+	for _, p := range decodeAll(t, msgs, topic) {
+		if p.Unmapped {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func decodeAll(t *testing.T, msgs []kafka.Message, topic string) []produced {
 	t.Helper()
 	var out []produced
 	for _, m := range msgs {
@@ -179,7 +205,7 @@ func decodeEvents(t *testing.T, msgs []kafka.Message, topic string) []produced {
 		if err := dec.Decode(&p); err != nil {
 			t.Fatalf("produced event %s: %v", m.Value, err)
 		}
-		if string(m.Key) != p.Data["team"] {
+		if team, _ := p.Data["team"].(string); string(m.Key) != team {
 			t.Errorf("key %q, want the team %q", m.Key, p.Data["team"])
 		}
 		out = append(out, p)

@@ -23,9 +23,10 @@ const personKind = "person"
 
 // What the intake does with an identity the people file does not list.
 const (
-	// UnmappedRefuse: nothing is produced for the activity; the source
-	// gets its 2xx (it must not retry forever), the activity is counted
-	// and dead-lettered as unmapped_identity without the person.
+	// UnmappedRefuse: the activity is not produced as an event; the
+	// source gets its 2xx (it must not retry forever), the activity is
+	// counted and goes to the topic without the person, marked
+	// UnmappedAttr, for ingest to refuse as unmapped_identity.
 	UnmappedRefuse = "refuse"
 	// UnmappedOwnPerson: the identity is pseudonymized as a person of its
 	// own (see People.Pseudonym).

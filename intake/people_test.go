@@ -8,6 +8,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/ingest"
+	"github.com/shoal-analytics/shoal/privacy"
 )
 
 // TestOnePersonAcrossTools: a person's GitHub login, Jira accountId and
@@ -62,14 +66,10 @@ func TestUnmappedIdentity(t *testing.T) {
 			t.Fatalf("status %d: the source must not retry an unmapped identity forever", rec.Code)
 		}
 		msgs := f.w.take()
-		if len(decodeEvents(t, msgs, "shoal.events")) != 0 || len(msgs) != 1 || msgs[0].Topic != "shoal.dlq" {
-			t.Fatalf("want one dead letter and no event, got %+v", msgs)
+		if len(decodeEvents(t, msgs, "shoal.events")) != 0 || len(msgs) != 1 {
+			t.Fatalf("want one refused unmapped identity and no event, got %+v", msgs)
 		}
-		dl := msgs[0]
-		if header(dl, "shoal-reason") != ReasonUnmappedIdentity || strings.Contains(string(dl.Value), "bob") || strings.Contains(string(dl.Value), "1024025") ||
-			!strings.Contains(string(dl.Value), `"shoal_identity_kind":"github"`) {
-			t.Errorf("dead letter %s %v", dl.Value, dl.Headers)
-		}
+		checkUnmapped(t, f.pseudo, msgs[0], event.TaskStarted, "team-orca", "bob-k", "1024025")
 		if n := testutil.ToFloat64(f.srv.m.deliveries.WithLabelValues("github", OutcomeUnmapped)); n != 1 {
 			t.Errorf("unmapped counted %v", n)
 		}
@@ -91,13 +91,27 @@ func TestUnmappedIdentity(t *testing.T) {
 	})
 }
 
-func header(m kafka.Message, key string) string {
-	for _, h := range m.Headers {
-		if h.Key == key {
-			return string(h.Value)
+// checkUnmapped: m is the refused unmapped identity of an activity of
+// type typ: on the event topic, keyed by team, marked shoalunmapped, with
+// no person and none of the raw values, and ingest refuses it as
+// unmapped_identity on data.person, so that the store counts it in data
+// quality.
+func checkUnmapped(t *testing.T, p *privacy.Pseudonymizer, m kafka.Message, typ, team string, raw ...string) {
+	t.Helper()
+	got := unmappedOn(t, []kafka.Message{m}, "shoal.events")
+	if len(got) != 1 || got[0].Type != typ || got[0].Data["team"] != team || got[0].Pseudonymous || got[0].Data["person"] != nil {
+		t.Fatalf("refused unmapped identity %s on %s, want a %s of %s without a person on shoal.events", m.Value, m.Topic, typ, team)
+	}
+	for _, r := range raw {
+		if strings.Contains(strings.ToLower(string(m.Value)+string(m.Key)), strings.ToLower(r)) {
+			t.Errorf("the identity %q is in %s", r, m.Value)
 		}
 	}
-	return ""
+	var ev event.Event
+	rej := ingest.NewDecoder(p, nil, 0).Decode(m.Value, &ev)
+	if rej == nil || rej.Reason != ingest.ReasonUnmappedIdentity || rej.Field != "data.person" {
+		t.Errorf("ingest's decoder: %v, want %s on data.person", rej, ingest.ReasonUnmappedIdentity)
+	}
 }
 
 func TestBadPeopleFiles(t *testing.T) {
