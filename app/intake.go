@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/shoal-analytics/shoal/agreements"
 	"github.com/shoal-analytics/shoal/ingest"
 	"github.com/shoal-analytics/shoal/intake"
 	"github.com/shoal-analytics/shoal/privacy"
@@ -74,11 +75,13 @@ type Intake struct {
 
 // newIntake loads the intake's files and listens on cfg.IntakeAddr, with
 // TLS when the web configuration has it. Sources authenticate by their
-// signatures, so basic auth does not apply to /intake/.
-func newIntake(cfg IntakeConfig, brokers []string, topic string, web *webAuth, pseudo *privacy.Pseudonymizer, reg prometheus.Registerer, logger *slog.Logger) (*Intake, error) {
+// signatures, so basic auth does not apply to /intake/. loc is a team's
+// time zone under the teams file in force, for the people file's
+// memberships.
+func newIntake(cfg IntakeConfig, brokers []string, topic string, loc func(team string) *time.Location, web *webAuth, pseudo *privacy.Pseudonymizer, reg prometheus.Registerer, logger *slog.Logger) (*Intake, error) {
 	in := &Intake{w: intake.NewWriter(brokers), log: logger}
 	var err error
-	in.srv, err = intake.NewServer(intake.Config{SourcesFile: cfg.Sources, PeopleFile: cfg.People, Topic: topic},
+	in.srv, err = intake.NewServer(intake.Config{SourcesFile: cfg.Sources, PeopleFile: cfg.People, Topic: topic, Location: loc},
 		intake.Builtin(), pseudo, in.w, reg, logger)
 	if err != nil {
 		in.w.Close()
@@ -148,6 +151,9 @@ type IntakeOnlyConfig struct {
 	// (an unmapped identity too, for ingest to refuse and count).
 	// Default: shoal.events
 	Topic string `yaml:"topic"`
+	// Teams is the teams file shoal run uses: the people file's
+	// memberships are days in each team's time zone. Default: none (UTC)
+	Teams string `yaml:"teams"`
 	// HTTPAddr serves /metrics and /healthz. Default: 127.0.0.1:9465
 	HTTPAddr         string `yaml:"http_addr"`
 	WebConfigFile    string `yaml:"web_config_file"`
@@ -169,6 +175,7 @@ func (c *IntakeOnlyConfig) RegisterFlags(fs *flag.FlagSet) {
 	c.IntakeConfig.RegisterFlags(fs)
 	fs.Var(&c.Brokers, "brokers", "comma-separated Kafka bootstrap brokers the intake produces to (required)")
 	fs.StringVar(&c.Topic, "topic", c.Topic, "Kafka topic of the events")
+	fs.StringVar(&c.Teams, "teams", c.Teams, "teams file of shoal run (YAML; docs/agreements.md): the people file's team memberships are days in each team's time zone; empty = every team in UTC; reload with SIGHUP or POST /-/reload")
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address serving /metrics and /healthz")
 	fs.StringVar(&c.WebConfigFile, "web-config-file", c.WebConfigFile, "Prometheus exporter-toolkit web configuration: TLS for both listeners, basic_auth_users for /metrics (the intake's routes authenticate by the sources' signatures)")
 	fs.StringVar(&c.PseudonymKeyFile, "pseudonym-key-file", c.PseudonymKeyFile, "file with the secret key (>= 32 bytes) that pseudonymizes person ids: the same key as shoal run's, so a person gets one pseudonym")
@@ -214,9 +221,18 @@ func RunIntake(ctx context.Context, cfg IntakeOnlyConfig, key []byte, hup <-chan
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	in, err := newIntake(cfg.IntakeConfig, cfg.Brokers, cfg.Topic, web, pseudo, reg, logger)
+	teams, err := agreements.NewHolder(cfg.Teams, logger)
+	if err != nil {
+		return fmt.Errorf("teams: %w", err)
+	}
+	loc := func(team string) *time.Location { return teams.Get().Location(team) }
+	in, err := newIntake(cfg.IntakeConfig, cfg.Brokers, cfg.Topic, loc, web, pseudo, reg, logger)
 	if err != nil {
 		return err
+	}
+	reload := func() error {
+		_, terr := teams.Reload()
+		return errors.Join(terr, in.srv.Reload())
 	}
 	tlsCfg, err := web.tlsConfig()
 	if err != nil {
@@ -235,11 +251,11 @@ func RunIntake(ctx context.Context, cfg IntakeOnlyConfig, key []byte, hup <-chan
 	mux.Handle("GET /metrics", web.wrap(asConfigd, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.Handle("POST /-/reload", web.wrap(userOnly, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		if err := in.srv.Reload(); err != nil {
+		if err := reload(); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		fmt.Fprintln(w, "sources and people files reloaded")
+		fmt.Fprintln(w, "sources, people and teams files reloaded")
 	})))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 2)
@@ -259,7 +275,7 @@ func RunIntake(ctx context.Context, cfg IntakeOnlyConfig, key []byte, hup <-chan
 			cancel()
 			return nil
 		case <-hup:
-			_ = in.srv.Reload()
+			_ = reload()
 		case err = <-errc:
 		}
 	}

@@ -6,12 +6,14 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"math"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shoal-analytics/shoal/app/apptest"
 )
@@ -96,5 +98,76 @@ func TestRunWithIntake(t *testing.T) {
 	}
 	for _, msg := range dead {
 		apptest.AssertNoRawIDs(t, "the dead-letter topic", msg.Value, raw)
+	}
+}
+
+// TestRunIntakeMembershipInTeamZone: in shoal run the intake matches the
+// people file's memberships on the team's own calendar day, from the teams
+// file in force: an issue opened half an hour from midnight in the team's
+// zone, on a day the UTC date does not agree with, is attributed to the
+// team the person belonged to on the team's day.
+func TestRunIntakeMembershipInTeamZone(t *testing.T) {
+	org, _ := apptest.SmallOrg()
+	var team, other string
+	var loc *time.Location
+	for _, tm := range org.Teams {
+		l := org.Location(tm.ID)
+		if _, off := time.Date(2024, 5, 6, 12, 0, 0, 0, l).Zone(); off != 0 && team == "" {
+			team, loc = tm.ID, l
+		} else if other == "" {
+			other = tm.ID
+		}
+	}
+	if team == "" || other == "" {
+		t.Fatal("the small org has no team outside UTC and one more")
+	}
+	// Offset east of UTC: 00:30 on the team's day L is day L-1 in UTC, and
+	// the team's membership starts on L. West: 23:30 on L is L+1 in UTC,
+	// and the membership ends on L.
+	at := time.Date(2024, 5, 6, 0, 30, 0, 0, loc)
+	memberships := "      - {team: " + team + ", from: 2024-05-06}\n      - {team: " + other + ", to: 2024-05-05}\n"
+	if _, off := at.Zone(); off < 0 {
+		at = time.Date(2024, 5, 6, 23, 30, 0, 0, loc)
+		memberships = "      - {team: " + team + ", to: 2024-05-06}\n      - {team: " + other + ", from: 2024-05-07}\n"
+	}
+	if at.UTC().Day() == 6 {
+		t.Fatalf("%s: %s is the 6th in UTC too", loc, at)
+	}
+	addr := apptest.StartKafka(t, "shoal.events", "shoal.dlq")
+	dir := t.TempDir()
+	secret := "github-app-test-secret-0123456789"
+	os.WriteFile(filepath.Join(dir, "github.secret"), []byte(secret), 0o600)
+	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  github:\n    secret_file: github.secret\n    scopes: {acme/orca-api: "+other+"}\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "people.yaml"), []byte("people:\n  - id: alice.smith@acme.example\n    identities: {github: alice-s}\n    teams:\n"+memberships), 0o600)
+	p, _ := testPipeline(t, addr, t.TempDir(), org, &apptest.SyncBuffer{}, func(c *Config) {
+		c.Intake = IntakeConfig{IntakeAddr: "127.0.0.1:0", Sources: filepath.Join(dir, "sources.yaml"), People: filepath.Join(dir, "people.yaml")}
+	})
+	body, err := os.ReadFile("../intake/testdata/github/issues-opened.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = bytes.ReplaceAll(body, []byte("2024-05-06T09:15:00Z"), []byte(at.UTC().Format(time.RFC3339)))
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	req, _ := http.NewRequest(http.MethodPost, p.IntakeURL()+"/intake/github", bytes.NewReader(body))
+	req.Header.Set("X-GitHub-Event", "issues")
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(m.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("signed delivery: %d", resp.StatusCode)
+	}
+	msgs := apptest.ReadTopic(t, addr, "shoal.events")
+	if len(msgs) != 1 {
+		t.Fatalf("the topic holds %d events, want 1", len(msgs))
+	}
+	var ev struct {
+		Data struct{ Team string } `json:"data"`
+	}
+	if err := json.Unmarshal(msgs[0].Value, &ev); err != nil || ev.Data.Team != team {
+		t.Errorf("event %s (%v): want team %s, whose day in %s it was (UTC says %s)", msgs[0].Value, err, team, loc, other)
 	}
 }

@@ -40,6 +40,10 @@ type Config struct {
 	WriteTimeout time.Duration
 	// RetryAfter is the Retry-After of a 503. Default: 30s
 	RetryAfter time.Duration
+	// Location is a team's time zone (the teams file's): the people
+	// file's memberships are days of their team, matched in its zone, as
+	// ingest counts the team's days. Default: nil, every team in UTC
+	Location func(team string) *time.Location
 }
 
 // MessageWriter is what the server produces with: a kafka-go Writer
@@ -335,7 +339,8 @@ func (s *Server) messages(name string, e *sourceEntry, people *People, acts []Ac
 }
 
 // team attributes an activity: the team its person belonged to on its day
-// (time entries: the day they started) when the people file says, else
+// in that team's zone (time entries: the day they started) when the
+// people file says, else
 // the sources file's team of its scope; for the CloudEvents endpoint,
 // whose events name their team, that team unless the scopes rename it.
 func (s *Server) team(name string, e *sourceEntry, a Activity, p *Person) string {
@@ -350,7 +355,7 @@ func (s *Server) team(name string, e *sourceEntry, a Activity, p *Person) string
 		if a.Type == event.TimeLogged && !a.Start.IsZero() {
 			day = a.Start
 		}
-		if t := p.TeamOn(day); t != "" {
+		if t := p.TeamOn(day, s.cfg.Location); t != "" {
 			return t
 		}
 	}
