@@ -171,7 +171,7 @@ func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *A
 		return nil, err
 	}
 	if cfg.Intake.IntakeAddr != "" {
-		if p.intake, err = newIntake(cfg.Intake, p.cfg.Brokers, cfg.Topic, cfg.DLQTopic, p.web, pseudo, p.reg, logger); err != nil {
+		if p.intake, err = newIntake(cfg.Intake, p.cfg.Brokers, cfg.Topic, p.teamLocation, p.web, pseudo, p.reg, logger); err != nil {
 			return nil, err
 		}
 	}
@@ -185,6 +185,11 @@ func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *A
 	p.srv = &http.Server{Handler: p.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	return p, nil
 }
+
+// teamLocation is the team's time zone under the agreements in force,
+// without location's reporting of unlisted teams: the intake asks it for
+// the teams of the people file's memberships.
+func (p *App) teamLocation(team string) *time.Location { return p.teams.Get().Location(team) }
 
 // location is the team's time zone under the agreements in force; a team
 // the file does not list (with --unlisted-teams accept) is reported once

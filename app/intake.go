@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/shoal-analytics/shoal/agreements"
 	"github.com/shoal-analytics/shoal/ingest"
 	"github.com/shoal-analytics/shoal/intake"
 	"github.com/shoal-analytics/shoal/privacy"
@@ -74,11 +75,13 @@ type Intake struct {
 
 // newIntake loads the intake's files and listens on cfg.IntakeAddr, with
 // TLS when the web configuration has it. Sources authenticate by their
-// signatures, so basic auth does not apply to /intake/.
-func newIntake(cfg IntakeConfig, brokers []string, topic, dlq string, web *webAuth, pseudo *privacy.Pseudonymizer, reg prometheus.Registerer, logger *slog.Logger) (*Intake, error) {
+// signatures, so basic auth does not apply to /intake/. loc is a team's
+// time zone under the teams file in force, for the people file's
+// memberships.
+func newIntake(cfg IntakeConfig, brokers []string, topic string, loc func(team string) *time.Location, web *webAuth, pseudo *privacy.Pseudonymizer, reg prometheus.Registerer, logger *slog.Logger) (*Intake, error) {
 	in := &Intake{w: intake.NewWriter(brokers), log: logger}
 	var err error
-	in.srv, err = intake.NewServer(intake.Config{SourcesFile: cfg.Sources, PeopleFile: cfg.People, Topic: topic, DLQTopic: dlq},
+	in.srv, err = intake.NewServer(intake.Config{SourcesFile: cfg.Sources, PeopleFile: cfg.People, Topic: topic, Location: loc},
 		intake.Builtin(), pseudo, in.w, reg, logger)
 	if err != nil {
 		in.w.Close()
@@ -144,9 +147,13 @@ type IntakeOnlyConfig struct {
 	IntakeConfig `yaml:",inline"`
 	// Brokers are the Kafka bootstrap brokers. Required
 	Brokers ingest.StringList `yaml:"brokers"`
-	// Topic and DLQTopic as in run. Default: shoal.events, shoal.dlq
-	Topic    string `yaml:"topic"`
-	DLQTopic string `yaml:"dlq_topic"`
+	// Topic is the event topic, as in run: the intake produces there only
+	// (an unmapped identity too, for ingest to refuse and count).
+	// Default: shoal.events
+	Topic string `yaml:"topic"`
+	// Teams is the teams file shoal run uses: the people file's
+	// memberships are days in each team's time zone. Default: none (UTC)
+	Teams string `yaml:"teams"`
 	// HTTPAddr serves /metrics and /healthz. Default: 127.0.0.1:9465
 	HTTPAddr         string `yaml:"http_addr"`
 	WebConfigFile    string `yaml:"web_config_file"`
@@ -159,7 +166,7 @@ type IntakeOnlyConfig struct {
 
 // DefaultIntakeOnlyConfig is `shoal intake`'s configuration before flags.
 func DefaultIntakeOnlyConfig() IntakeOnlyConfig {
-	return IntakeOnlyConfig{Topic: "shoal.events", DLQTopic: "shoal.dlq", HTTPAddr: "127.0.0.1:9465", LogLevel: "info", LogFormat: "text"}
+	return IntakeOnlyConfig{Topic: "shoal.events", HTTPAddr: "127.0.0.1:9465", LogLevel: "info", LogFormat: "text"}
 }
 
 // RegisterFlags registers `shoal intake`'s flags.
@@ -168,7 +175,7 @@ func (c *IntakeOnlyConfig) RegisterFlags(fs *flag.FlagSet) {
 	c.IntakeConfig.RegisterFlags(fs)
 	fs.Var(&c.Brokers, "brokers", "comma-separated Kafka bootstrap brokers the intake produces to (required)")
 	fs.StringVar(&c.Topic, "topic", c.Topic, "Kafka topic of the events")
-	fs.StringVar(&c.DLQTopic, "dlq-topic", c.DLQTopic, "Kafka topic of the dead letters (unmapped identities)")
+	fs.StringVar(&c.Teams, "teams", c.Teams, "teams file of shoal run (YAML; docs/agreements.md): the people file's team memberships are days in each team's time zone; empty = every team in UTC; reload with SIGHUP or POST /-/reload")
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "address serving /metrics and /healthz")
 	fs.StringVar(&c.WebConfigFile, "web-config-file", c.WebConfigFile, "Prometheus exporter-toolkit web configuration: TLS for both listeners, basic_auth_users for /metrics (the intake's routes authenticate by the sources' signatures)")
 	fs.StringVar(&c.PseudonymKeyFile, "pseudonym-key-file", c.PseudonymKeyFile, "file with the secret key (>= 32 bytes) that pseudonymizes person ids: the same key as shoal run's, so a person gets one pseudonym")
@@ -182,8 +189,8 @@ func (c *IntakeOnlyConfig) Validate() error {
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("brokers is required: the Kafka bootstrap brokers shoal run consumes from, e.g. --brokers kafka-1:9092"))
 	}
-	if c.Topic == "" || c.DLQTopic == "" || c.Topic == c.DLQTopic {
-		errs = append(errs, errors.New("topic and dlq-topic must be set and differ"))
+	if c.Topic == "" {
+		errs = append(errs, errors.New("topic must be set: the event topic shoal run consumes (default shoal.events)"))
 	}
 	if c.PseudonymKeyFile == "" {
 		errs = append(errs, errors.New("pseudonym-key-file is required: the key shoal run uses (--pseudonym-key-file), so the intake's pseudonyms are the pipeline's"))
@@ -214,9 +221,18 @@ func RunIntake(ctx context.Context, cfg IntakeOnlyConfig, key []byte, hup <-chan
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	in, err := newIntake(cfg.IntakeConfig, cfg.Brokers, cfg.Topic, cfg.DLQTopic, web, pseudo, reg, logger)
+	teams, err := agreements.NewHolder(cfg.Teams, logger)
+	if err != nil {
+		return fmt.Errorf("teams: %w", err)
+	}
+	loc := func(team string) *time.Location { return teams.Get().Location(team) }
+	in, err := newIntake(cfg.IntakeConfig, cfg.Brokers, cfg.Topic, loc, web, pseudo, reg, logger)
 	if err != nil {
 		return err
+	}
+	reload := func() error {
+		_, terr := teams.Reload()
+		return errors.Join(terr, in.srv.Reload())
 	}
 	tlsCfg, err := web.tlsConfig()
 	if err != nil {
@@ -235,11 +251,11 @@ func RunIntake(ctx context.Context, cfg IntakeOnlyConfig, key []byte, hup <-chan
 	mux.Handle("GET /metrics", web.wrap(asConfigd, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.Handle("POST /-/reload", web.wrap(userOnly, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		if err := in.srv.Reload(); err != nil {
+		if err := reload(); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		fmt.Fprintln(w, "sources and people files reloaded")
+		fmt.Fprintln(w, "sources, people and teams files reloaded")
 	})))
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 2)
@@ -259,7 +275,7 @@ func RunIntake(ctx context.Context, cfg IntakeOnlyConfig, key []byte, hup <-chan
 			cancel()
 			return nil
 		case <-hup:
-			_ = in.srv.Reload()
+			_ = reload()
 		case err = <-errc:
 		}
 	}

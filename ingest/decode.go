@@ -114,10 +114,15 @@ const (
 	// when data.person already is the person's pseudonym (the intake's
 	// events). Honoured only for a value of the pseudonym's shape.
 	ePseudonymized
+	// eUnmapped is the shoalunmapped extension attribute: true on an
+	// activity the intake took for a person its people file does not list
+	// (unmapped: refuse), sent without the person to be refused here as
+	// unmapped_identity and counted like every refusal.
+	eUnmapped
 	nEnv
 )
 
-var envNames = [nEnv]string{"specversion", "id", "source", "type", "time", "datacontenttype", "subject", "dataschema", "data", "shoalpseudonymized"}
+var envNames = [nEnv]string{"specversion", "id", "source", "type", "time", "datacontenttype", "subject", "dataschema", "data", "shoalpseudonymized", "shoalunmapped"}
 
 const envRequired = 1<<eSpecVersion | 1<<eID | 1<<eSource | 1<<eType | 1<<eTime | 1<<eData
 
@@ -143,6 +148,8 @@ func envSlot(name []byte) int {
 		return eData
 	case "shoalpseudonymized":
 		return ePseudonymized
+	case "shoalunmapped":
+		return eUnmapped
 	}
 	return -1
 }
@@ -911,6 +918,10 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 			return reject(ReasonUnknownField, "%s is not a field of %s; remove it (allowed: %s)", fieldList(extra, "data."), spec.name, fieldList(spec.allowed, ""))
 		}
 	}
+	if p.envSeen&(1<<eUnmapped) != 0 && p.isTrue(p.env[eUnmapped]) {
+		return &Rejection{Reason: ReasonUnmappedIdentity, Field: "data.person",
+			Detail: "Shoal's intake took this activity from a source, but its person is not in the intake's people file (--people), which refuses unmapped identities (unmapped: refuse); add the identity to the person's identities in the people file and reload it, or set unmapped: own_person; the identity is not in the event"}
+	}
 	if missing := envRequired &^ p.envSeen; missing != 0 {
 		var names []string
 		for s := range nEnv {
@@ -972,10 +983,14 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 	pseudonymized := false
 	if p.envSeen&(1<<ePseudonymized) != 0 {
 		v := p.env[ePseudonymized]
-		if v.kind != jBool || string(p.b[v.start:v.end]) != "true" {
+		if !p.isTrue(v) {
 			return reject(ReasonBadValue, "shoalpseudonymized must be true when present (it marks data.person as already pseudonymized by Shoal's intake); omit it otherwise")
 		}
 		pseudonymized = true
+	}
+	if p.envSeen&(1<<eUnmapped) != 0 {
+		// true was refused above, as unmapped_identity.
+		return reject(ReasonBadValue, "shoalunmapped must be true when present (Shoal's intake sets it on an activity of a person its people file does not list); omit it")
 	}
 	if !dataIsObject {
 		return reject(ReasonBadValue, "data is %s; send the event's fields as a JSON object", p.env[eData].kind)
@@ -1118,6 +1133,11 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 		ev.Day = calendar.DayOf(day, loc)
 	}
 	return nil
+}
+
+// isTrue reports whether v is the JSON literal true.
+func (p *parser) isTrue(v jval) bool {
+	return v.kind == jBool && string(p.b[v.start:v.end]) == "true"
 }
 
 // bytes returns the decoded content of a string value (or the raw token of

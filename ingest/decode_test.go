@@ -453,6 +453,51 @@ func TestDecodeRefusesIdentifiersInFields(t *testing.T) {
 	}
 }
 
+// TestDecodeUnmappedIdentity: an event the intake marked shoalunmapped
+// (a person its people file does not list, sent without the person) is
+// refused as unmapped_identity on data.person, before the missing person
+// or an unlisted team would be, and its dead-letter copy shows neither a
+// person nor the marker's value.
+func TestDecodeUnmappedIdentity(t *testing.T) {
+	d := dtDecoder(t)
+	withMark := func(msg []byte, v string) []byte {
+		return bytes.Replace(msg, []byte(`"data":`), []byte(`"shoalunmapped":`+v+`,"data":`), 1)
+	}
+	for name, msg := range map[string][]byte{
+		"intake's, without a person":       withMark(dtMsg(event.TaskStarted, `{"team":"team-orca","task":"gh-issue-1"}`), "true"),
+		"time entry without a person":      withMark(dtMsg(event.TimeLogged, `{"team":"team-orca","start":"2024-05-01T09:00:00Z","end":"2024-05-01T10:00:00Z","category":"focus"}`), "true"),
+		"of a team the file does not list": withMark(dtMsg(event.TaskStarted, `{"team":"`+dtUnlistedTeam+`","task":"gh-issue-1"}`), "true"),
+		"with a raw person all the same":   withMark(dtMsg(event.TaskStarted, `{"team":"team-orca","task":"gh-issue-1","person":"`+dtRawEmail+`"}`), "true"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			ev := event.Event{Partition: 3, Offset: 4}
+			r := d.Decode(msg, &ev)
+			if r == nil || r.Reason != ReasonUnmappedIdentity || r.Field != "data.person" {
+				t.Fatalf("Decode = %+v, want %s on data.person", r, ReasonUnmappedIdentity)
+			}
+			if ev != (event.Event{Partition: 3, Offset: 4}) {
+				t.Errorf("refused event left data in *ev: %+v", ev)
+			}
+			_, body := d.DeadLetter([]byte("team-orca"), msg, r)
+			if bytes.Contains(body, []byte(dtRawEmail)) || bytes.Contains(body, []byte("gh-issue-1")) || !bytes.Contains(body, []byte(`"shoal_reason":"unmapped_identity"`)) {
+				t.Errorf("dead letter %s", body)
+			}
+		})
+	}
+	for msg, want := range map[string]Reason{
+		string(withMark(dtMsg(event.TaskStarted, `{"team":"team-orca","task":"T-1","person":"U12345"}`), "false")): ReasonBadValue,
+		string(withMark(dtMsg(event.TaskStarted, `{"team":"team-orca","task":"T-1","person":"U12345"}`), `"yes"`)): ReasonBadValue,
+		string(withMark(dtMsg(event.TaskStarted, `{"team":"team-orca","task":"T-1"}`), "false")):                   ReasonMissingField,
+		string(withMark(dtMsg(event.TaskStarted, `{"team":"team-orca","task":"T-1","assignee":"dave"}`), "true")):  ReasonUnknownField,
+		string(withMark(dtMsg("work.screenshot.taken", `{"team":"team-orca"}`), "true")):                           ReasonSurveillanceType,
+	} {
+		var ev event.Event
+		if r := d.Decode([]byte(msg), &ev); r == nil || r.Reason != want {
+			t.Errorf("Decode(%s) = %v, want %s", msg, r, want)
+		}
+	}
+}
+
 // TestDecodeUnknownTeam: with SetTeams an event of a team the file does
 // not list is refused as unknown_team, only once it is otherwise valid;
 // without it every team is accepted.

@@ -30,6 +30,12 @@ const (
 	// ReasonUnknownField: an envelope or data key the contract does not
 	// define for this event type.
 	ReasonUnknownField Reason = "unknown_field"
+	// ReasonUnmappedIdentity: the event carries the shoalunmapped extension
+	// attribute (true): Shoal's intake took an activity whose person its
+	// people file does not list, with unmapped: refuse, and sent it without
+	// the person so that the refusal is counted like every other. It ranks
+	// before missing_field because such an event lacks data.person.
+	ReasonUnmappedIdentity Reason = "unmapped_identity"
 	// ReasonMissingField: a required envelope attribute or data field is absent.
 	ReasonMissingField Reason = "missing_field"
 	// ReasonBadValue: a value of the wrong JSON type, an empty or blank
@@ -64,6 +70,7 @@ var Reasons = []Reason{
 	ReasonSurveillanceField,
 	ReasonUnknownType,
 	ReasonUnknownField,
+	ReasonUnmappedIdentity,
 	ReasonMissingField,
 	ReasonBadValue,
 	ReasonBadTime,

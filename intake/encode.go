@@ -16,6 +16,13 @@ import (
 // the shape of a pseudonym (docs/events.md, "Person fields and pseudonyms").
 const PseudonymizedAttr = "shoalpseudonymized"
 
+// UnmappedAttr is the CloudEvents extension attribute the intake sets (to
+// true) on an activity whose person the people file does not list, with
+// unmapped: refuse: the event goes to the topic without data.person, and
+// ingest refuses it as unmapped_identity, so that the refusal is counted
+// in data quality like every other (docs/events.md, "Reasons").
+const UnmappedAttr = "shoalunmapped"
+
 // fields a contract type may carry in data besides team (docs/events.md);
 // an Activity's other fields are not encoded for that type (default deny).
 var typeFields = map[string][]string{
@@ -53,11 +60,12 @@ type envelope struct {
 	Type         string    `json:"type"`
 	Time         string    `json:"time"`
 	Pseudonymous bool      `json:"shoalpseudonymized,omitempty"`
+	Unmapped     bool      `json:"shoalunmapped,omitempty"`
 	Data         eventData `json:"data"`
 }
 
 type eventData struct {
-	Team          string   `json:"team"`
+	Team          string   `json:"team,omitempty"`
 	Task          string   `json:"task,omitempty"`
 	Request       string   `json:"request,omitempty"`
 	Person        string   `json:"person,omitempty"`
@@ -76,6 +84,18 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // the fields a's type may carry are written; a type outside the contract
 // or a missing required field is an error (the source's mapping is wrong).
 func encode(a Activity, source, team, pseudonym string) ([]byte, error) {
+	return encodeAs(a, source, team, pseudonym, false)
+}
+
+// encodeUnmapped renders a as encode does but without a person and marked
+// UnmappedAttr: the event ingest refuses as unmapped_identity. Its fields
+// are not required (ingest refuses it before it would look for them; the
+// team is "" when the scope has none), but no field may identify a person.
+func encodeUnmapped(a Activity, source, team string) ([]byte, error) {
+	return encodeAs(a, source, team, "", true)
+}
+
+func encodeAs(a Activity, source, team, pseudonym string, unmapped bool) ([]byte, error) {
 	allowed, ok := typeFields[a.Type]
 	if !ok {
 		return nil, fmt.Errorf("type %q is not one of the contract's types", a.Type)
@@ -113,7 +133,11 @@ func encode(a Activity, source, team, pseudonym string) ([]byte, error) {
 	if has("category") {
 		d.Category = a.Category
 	}
-	for _, f := range requiredFields[a.Type] {
+	required := requiredFields[a.Type]
+	if unmapped {
+		required = nil
+	}
+	for _, f := range required {
 		missing := false
 		switch f {
 		case "task":
@@ -152,6 +176,7 @@ func encode(a Activity, source, team, pseudonym string) ([]byte, error) {
 		Type:         a.Type,
 		Time:         stamp(a.Time),
 		Pseudonymous: d.Person != "",
+		Unmapped:     unmapped,
 		Data:         d,
 	})
 }

@@ -13,7 +13,8 @@ const (
 	// OutcomeBadSignature: the signature or token was missing or wrong (401).
 	OutcomeBadSignature = "bad_signature"
 	// OutcomeUnmapped: an activity's person is not in the people file and
-	// unmapped identities are refused; nothing was produced for it (2xx).
+	// unmapped identities are refused; it was produced without the person,
+	// for ingest to refuse as unmapped_identity (2xx).
 	OutcomeUnmapped = "unmapped"
 	// OutcomeRefused: an activity could not be attributed to a team (its
 	// scope is not in the sources file and its person has no team that

@@ -23,9 +23,10 @@ const personKind = "person"
 
 // What the intake does with an identity the people file does not list.
 const (
-	// UnmappedRefuse: nothing is produced for the activity; the source
-	// gets its 2xx (it must not retry forever), the activity is counted
-	// and dead-lettered as unmapped_identity without the person.
+	// UnmappedRefuse: the activity is not produced as an event; the
+	// source gets its 2xx (it must not retry forever), the activity is
+	// counted and goes to the topic without the person, marked
+	// UnmappedAttr, for ingest to refuse as unmapped_identity.
 	UnmappedRefuse = "refuse"
 	// UnmappedOwnPerson: the identity is pseudonymized as a person of its
 	// own (see People.Pseudonym).
@@ -56,18 +57,30 @@ type Person struct {
 }
 
 // Membership is a stretch of days a person belonged to a team. From and
-// To are calendar days (UTC), both inclusive; a zero From is "since
-// always", a zero To "until further notice".
+// To are calendar days of the team (in its time zone), both inclusive,
+// held as UTC midnights; a zero From is "since always", a zero To "until
+// further notice".
 type Membership struct {
 	Team     string
 	From, To time.Time
 }
 
-// TeamOn returns the team the person belonged to on day (the UTC date of
-// t), "" when the file gives none for that day.
-func (p *Person) TeamOn(t time.Time) string {
-	day := t.UTC().Truncate(24 * time.Hour)
+// TeamOn returns the team the person belonged to at t: the first of their
+// memberships whose team's calendar day at t, in the zone loc(team), lies
+// within it; "" when none does. A nil loc, or a nil zone, is UTC. Days in
+// a team's own zone are how ingest counts the team's events, so an entry
+// logged at 20:00 in Los Angeles on a team's last day (03:00 UTC the next
+// day) is that team's.
+func (p *Person) TeamOn(t time.Time, loc func(team string) *time.Location) string {
 	for _, m := range p.Teams {
+		zone := time.UTC
+		if loc != nil {
+			if z := loc(m.Team); z != nil {
+				zone = z
+			}
+		}
+		y, mo, d := t.In(zone).Date()
+		day := time.Date(y, mo, d, 0, 0, 0, 0, time.UTC)
 		if (m.From.IsZero() || !day.Before(m.From)) && (m.To.IsZero() || !day.After(m.To)) {
 			return m.Team
 		}

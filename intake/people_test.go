@@ -1,13 +1,20 @@
 package intake
 
 import (
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/shoal-analytics/shoal/event"
+	"github.com/shoal-analytics/shoal/ingest"
+	"github.com/shoal-analytics/shoal/privacy"
 )
 
 // TestOnePersonAcrossTools: a person's GitHub login, Jira accountId and
@@ -48,8 +55,31 @@ func TestMembershipByDay(t *testing.T) {
 	for day, want := range map[string]string{"2023-01-01T00:00:00Z": "one", "2024-05-07T23:59:59Z": "one", "2024-05-08T00:00:00Z": "two",
 		"2024-05-31T12:00:00Z": "two", "2024-06-01T00:00:00Z": ""} {
 		tm, _ := time.Parse(time.RFC3339, day)
-		if got := x.TeamOn(tm); got != want {
+		if got := x.TeamOn(tm, nil); got != want {
 			t.Errorf("%s: team %q, want %q", day, got, want)
+		}
+	}
+	// Each membership's days are its team's: in Los Angeles 03:00 UTC on
+	// the 8th is still the 7th, in Tokyo 20:00 UTC on the 7th already the 8th.
+	la, _ := time.LoadLocation("America/Los_Angeles")
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	for _, c := range []struct {
+		at       string
+		one, two *time.Location
+		want     string
+	}{
+		{"2024-05-08T03:00:00Z", la, la, "one"},
+		{"2024-05-08T03:00:00Z", nil, nil, "two"},
+		{"2024-05-07T20:00:00Z", tokyo, tokyo, "two"},
+		{"2024-05-07T20:00:00Z", la, la, "one"},
+		{"2024-06-01T05:00:00Z", la, la, "two"},
+		// A gap between two zones' days: neither team's day.
+		{"2024-05-08T03:00:00Z", time.UTC, la, ""},
+	} {
+		tm, _ := time.Parse(time.RFC3339, c.at)
+		zones := map[string]*time.Location{"one": c.one, "two": c.two}
+		if got := x.TeamOn(tm, func(team string) *time.Location { return zones[team] }); got != c.want {
+			t.Errorf("%s with zones %v: team %q, want %q", c.at, zones, got, c.want)
 		}
 	}
 }
@@ -62,14 +92,10 @@ func TestUnmappedIdentity(t *testing.T) {
 			t.Fatalf("status %d: the source must not retry an unmapped identity forever", rec.Code)
 		}
 		msgs := f.w.take()
-		if len(decodeEvents(t, msgs, "shoal.events")) != 0 || len(msgs) != 1 || msgs[0].Topic != "shoal.dlq" {
-			t.Fatalf("want one dead letter and no event, got %+v", msgs)
+		if len(decodeEvents(t, msgs, "shoal.events")) != 0 || len(msgs) != 1 {
+			t.Fatalf("want one refused unmapped identity and no event, got %+v", msgs)
 		}
-		dl := msgs[0]
-		if header(dl, "shoal-reason") != ReasonUnmappedIdentity || strings.Contains(string(dl.Value), "bob") || strings.Contains(string(dl.Value), "1024025") ||
-			!strings.Contains(string(dl.Value), `"shoal_identity_kind":"github"`) {
-			t.Errorf("dead letter %s %v", dl.Value, dl.Headers)
-		}
+		checkUnmapped(t, f.pseudo, msgs[0], event.TaskStarted, "team-orca", "bob-k", "1024025")
 		if n := testutil.ToFloat64(f.srv.m.deliveries.WithLabelValues("github", OutcomeUnmapped)); n != 1 {
 			t.Errorf("unmapped counted %v", n)
 		}
@@ -91,13 +117,27 @@ func TestUnmappedIdentity(t *testing.T) {
 	})
 }
 
-func header(m kafka.Message, key string) string {
-	for _, h := range m.Headers {
-		if h.Key == key {
-			return string(h.Value)
+// checkUnmapped: m is the refused unmapped identity of an activity of
+// type typ: on the event topic, keyed by team, marked shoalunmapped, with
+// no person and none of the raw values, and ingest refuses it as
+// unmapped_identity on data.person, so that the store counts it in data
+// quality.
+func checkUnmapped(t *testing.T, p *privacy.Pseudonymizer, m kafka.Message, typ, team string, raw ...string) {
+	t.Helper()
+	got := unmappedOn(t, []kafka.Message{m}, "shoal.events")
+	if len(got) != 1 || got[0].Type != typ || got[0].Data["team"] != team || got[0].Pseudonymous || got[0].Data["person"] != nil {
+		t.Fatalf("refused unmapped identity %s on %s, want a %s of %s without a person on shoal.events", m.Value, m.Topic, typ, team)
+	}
+	for _, r := range raw {
+		if strings.Contains(strings.ToLower(string(m.Value)+string(m.Key)), strings.ToLower(r)) {
+			t.Errorf("the identity %q is in %s", r, m.Value)
 		}
 	}
-	return ""
+	var ev event.Event
+	rej := ingest.NewDecoder(p, nil, 0).Decode(m.Value, &ev)
+	if rej == nil || rej.Reason != ingest.ReasonUnmappedIdentity || rej.Field != "data.person" {
+		t.Errorf("ingest's decoder: %v, want %s on data.person", rej, ingest.ReasonUnmappedIdentity)
+	}
 }
 
 func TestBadPeopleFiles(t *testing.T) {
@@ -142,6 +182,49 @@ func TestBadSourcesFiles(t *testing.T) {
 			_, err := ParseSources("sources.yaml", []byte(c.file), "testdata", known)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestMembershipInTeamZone: through the server, a time entry is attributed
+// to the team the person belonged to on the entry's day in that team's
+// zone (Config.Location): Alice left team-orca on 2024-05-07, and her
+// entry of 20:00 that day in Los Angeles (03:00 UTC on the 8th) is
+// team-orca's when the teams are in Los Angeles, team-kelp's in UTC.
+func TestMembershipInTeamZone(t *testing.T) {
+	la, err := time.LoadLocation("America/Los_Angeles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.NewReplacer(`"start": "2024-05-01T09:00:00+00:00"`, `"start": "2024-05-08T03:00:00+00:00"`,
+		`"stop": "2024-05-01T10:30:00+00:00"`, `"stop": "2024-05-08T04:00:00+00:00"`).Replace(string(dialectFixture(t, "toggl", "time_entry_created.json")))
+	if !strings.Contains(body, "2024-05-08T03:00:00") {
+		t.Fatal("the fixture's start and stop were not replaced")
+	}
+	for _, c := range []struct {
+		name string
+		loc  func(string) *time.Location
+		want string
+	}{
+		{"teams in Los Angeles", func(string) *time.Location { return la }, "team-orca"},
+		{"no zones (UTC)", nil, "team-kelp"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, _ := privacy.NewPseudonymizer(testKey)
+			w := &recorder{}
+			srv, err := NewServer(Config{SourcesFile: "testdata/sources.yaml", PeopleFile: "testdata/people.yaml", Location: c.loc},
+				Builtin(), p, w, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := httptest.NewRequest(http.MethodPost, "/intake/toggl", strings.NewReader(body))
+			r.Header.Set("X-Webhook-Signature-256", "sha256="+hmacHex(secret(t, "toggl"), []byte(body)))
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, r)
+			got := decodeEvents(t, w.take(), "shoal.events")
+			if rec.Code != http.StatusOK || len(got) != 1 || got[0].Data["team"] != c.want || got[0].Data["person"] != p.Pseudonym("alice.smith@acme.example") {
+				t.Fatalf("status %d, events %+v; want Alice's entry in %s", rec.Code, got, c.want)
 			}
 		})
 	}

@@ -30,15 +30,20 @@ type Config struct {
 	// PeopleFile is the people file (--people): each person's identities
 	// and team memberships. Default: none (every identity is unmapped).
 	PeopleFile string
-	// Topic is the event topic; DLQTopic receives the unmapped_identity
-	// dead letters. Default: shoal.events, shoal.dlq
-	Topic, DLQTopic string
+	// Topic is the event topic: the contract events, and the activities of
+	// unmapped identities that ingest refuses as unmapped_identity.
+	// Default: shoal.events
+	Topic string
 	// WriteTimeout bounds the broker's acknowledgement of one delivery's
 	// events, below the sources' own timeouts (GitHub waits 10 s).
 	// Default: 5s
 	WriteTimeout time.Duration
 	// RetryAfter is the Retry-After of a 503. Default: 30s
 	RetryAfter time.Duration
+	// Location is a team's time zone (the teams file's): the people
+	// file's memberships are days of their team, matched in its zone, as
+	// ingest counts the team's days. Default: nil, every team in UTC
+	Location func(team string) *time.Location
 }
 
 // MessageWriter is what the server produces with: a kafka-go Writer
@@ -49,8 +54,7 @@ type MessageWriter interface {
 
 // NewWriter returns the intake's kafka-go writer: synchronous, acks from
 // all in-sync replicas (a 2xx means durable), balancing by key (the
-// team), with no default topic (each message names its topic: events and
-// dead letters go through one writer).
+// team), with no default topic (each message names its topic).
 func NewWriter(brokers []string) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:                   kafka.TCP(brokers...),
@@ -93,9 +97,6 @@ func NewServer(cfg Config, srcs []Source, pseudo *privacy.Pseudonymizer, w Messa
 	}
 	if cfg.Topic == "" {
 		cfg.Topic = "shoal.events"
-	}
-	if cfg.DLQTopic == "" {
-		cfg.DLQTopic = "shoal.dlq"
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 5 * time.Second
@@ -217,7 +218,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msg, http.StatusBadRequest)
 		return
 	}
-	msgs, outcome, err := s.messages(name, entry, st.people, acts)
+	msgs, produced, outcome, err := s.messages(name, entry, st.people, acts)
 	if err != nil {
 		s.count(name, OutcomeMalformed)
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -236,12 +237,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.m.write.Observe(time.Since(began).Seconds())
-	}
-	produced := 0
-	for _, m := range msgs {
-		if m.Topic == s.cfg.Topic {
-			produced++
-		}
 	}
 	s.m.produced.WithLabelValues(name).Add(float64(produced))
 	if outcome == OutcomeAccepted {
@@ -264,9 +259,10 @@ func (s *Server) count(source, outcome string) {
 }
 
 // messages resolves, attributes, pseudonymizes and encodes a delivery's
-// activities: the events to produce and the dead letters of refused
-// unmapped identities, and the delivery's outcome.
-func (s *Server) messages(name string, e *sourceEntry, people *People, acts []Activity) ([]kafka.Message, string, error) {
+// activities: the messages to produce, how many of them are contract
+// events (the others are refused unmapped identities, for ingest to count
+// as unmapped_identity), and the delivery's outcome.
+func (s *Server) messages(name string, e *sourceEntry, people *People, acts []Activity) ([]kafka.Message, int, string, error) {
 	outcome := OutcomeAccepted
 	worse := func(o string) {
 		// unmapped outranks refused outranks accepted.
@@ -275,6 +271,7 @@ func (s *Server) messages(name string, e *sourceEntry, people *People, acts []Ac
 		}
 	}
 	var msgs []kafka.Message
+	events := 0
 	for _, a := range acts {
 		if a.Bot || (a.Who.Value != "" && slices.Contains(e.cfg.Bots, normalize(a.Who.Value))) {
 			s.m.dropped.WithLabelValues(name, dropBot).Inc()
@@ -303,8 +300,16 @@ func (s *Server) messages(name string, e *sourceEntry, people *People, acts []Ac
 					s.m.unmapped.WithLabelValues(name, actionRefused).Inc()
 					s.m.dropped.WithLabelValues(name, dropUnmapped).Inc()
 					worse(OutcomeUnmapped)
-					team := s.team(name, e, a, nil)
-					msgs = append(msgs, s.deadLetter(name, source, team, a))
+					m, err := s.unmapped(name, source, e, a)
+					if errors.Is(err, ErrMalformed) {
+						return nil, 0, "", err
+					}
+					if err != nil {
+						s.m.dropped.WithLabelValues(name, dropInvalid).Inc()
+						s.log.Error("a mapped activity is not a contract event (a mapping bug in the source)", "source", name, "type", a.Type, "err", err)
+						continue
+					}
+					msgs = append(msgs, m)
 					continue
 				}
 			}
@@ -319,7 +324,7 @@ func (s *Server) messages(name string, e *sourceEntry, people *People, acts []Ac
 		}
 		b, err := encode(a, source, team, pseudonym)
 		if errors.Is(err, ErrMalformed) {
-			return nil, "", err // a value that must not reach the topic: refuse the whole delivery
+			return nil, 0, "", err // a value that must not reach the topic: refuse the whole delivery
 		}
 		if err != nil {
 			s.m.dropped.WithLabelValues(name, dropInvalid).Inc()
@@ -328,12 +333,14 @@ func (s *Server) messages(name string, e *sourceEntry, people *People, acts []Ac
 			continue
 		}
 		msgs = append(msgs, kafka.Message{Topic: s.cfg.Topic, Key: []byte(team), Value: b})
+		events++
 	}
-	return msgs, outcome, nil
+	return msgs, events, outcome, nil
 }
 
 // team attributes an activity: the team its person belonged to on its day
-// (time entries: the day they started) when the people file says, else
+// in that team's zone (time entries: the day they started) when the
+// people file says, else
 // the sources file's team of its scope; for the CloudEvents endpoint,
 // whose events name their team, that team unless the scopes rename it.
 func (s *Server) team(name string, e *sourceEntry, a Activity, p *Person) string {
@@ -348,42 +355,31 @@ func (s *Server) team(name string, e *sourceEntry, a Activity, p *Person) string
 		if a.Type == event.TimeLogged && !a.Start.IsZero() {
 			day = a.Start
 		}
-		if t := p.TeamOn(day); t != "" {
+		if t := p.TeamOn(day, s.cfg.Location); t != "" {
 			return t
 		}
 	}
 	return e.scopes[normalize(a.Scope)]
 }
 
-// deadLetter is the dead-letter copy of an activity refused because its
-// person is not in the people file, default deny as ingest's are
-// (docs/events.md, "The dead-letter copy"): the envelope the event would
-// have had, the reason, the team (from the operator's sources file) and
-// the identity's kind, never the identity, the scope or the source's ids.
-func (s *Server) deadLetter(name, source, team string, a Activity) kafka.Message {
-	body, _ := json.Marshal(struct {
-		SpecVersion string `json:"specversion"`
-		ID          string `json:"id"`
-		Source      string `json:"source"`
-		Type        string `json:"type"`
-		Time        string `json:"time"`
-		Reason      string `json:"shoal_reason"`
-		Field       string `json:"shoal_field"`
-		Team        string `json:"shoal_team,omitempty"`
-		Kind        string `json:"shoal_identity_kind"`
-	}{event.SpecVersion, a.ID, source, a.Type, stamp(a.Time), ReasonUnmappedIdentity, "data.person", team, a.Who.Kind})
-	m := kafka.Message{Topic: s.cfg.DLQTopic, Value: body, Headers: []kafka.Header{
-		{Key: "shoal-reason", Value: []byte(ReasonUnmappedIdentity)},
-		{Key: "shoal-detail", Value: []byte("the " + a.Who.Kind + " identity of this activity is not in the people file (--people), which refuses unmapped identities: add it to the person's identities, or set unmapped: own_person; the identity is not shown")},
-		{Key: "shoal-field", Value: []byte("data.person")},
-		{Key: "shoal-intake-source", Value: []byte(name)},
-	}}
+// unmapped is the message of an activity refused because its person is
+// not in the people file: the event it would have been, without the
+// person and marked "shoalunmapped": true, on the event topic, where
+// ingest refuses it as unmapped_identity, so that it is dead-lettered and
+// counted by day in the store's data quality like every refusal. It
+// carries nothing of the identity, not even its kind: only what the event
+// carries anyway (its id and source, the scope's team, the task or
+// request, times). A bad mapping is not an unmapped identity: the
+// activity must still encode.
+func (s *Server) unmapped(name, source string, e *sourceEntry, a Activity) (kafka.Message, error) {
+	team := s.team(name, e, a, nil)
+	b, err := encodeUnmapped(a, source, team)
+	if err != nil {
+		return kafka.Message{}, err
+	}
+	m := kafka.Message{Topic: s.cfg.Topic, Value: b}
 	if team != "" {
 		m.Key = []byte(team)
 	}
-	return m
+	return m, nil
 }
-
-// ReasonUnmappedIdentity is the dead-letter reason of an activity whose
-// person the people file does not list.
-const ReasonUnmappedIdentity = "unmapped_identity"

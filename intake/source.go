@@ -129,7 +129,10 @@ type Source interface {
 // validation request that must be answered with a body of its own (Toggl's
 // validation_code). Handshake reports whether d is such a request and, if
 // so, the answer's body; the server answers 200 with it without producing
-// anything.
+// anything. The server asks only once Verify accepted the delivery: Toggl
+// signs its validation ping like every event it delivers (its signature
+// documentation uses a ping as the example), so an unsigned or forged one
+// is a 401 and never gets a code echoed.
 type Handshaker interface {
 	Handshake(d Delivery) (answer []byte, ok bool)
 }

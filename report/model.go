@@ -53,6 +53,7 @@ var reasonMeaning = map[string]string{
 	"end_before_start":    "a time entry ending before it starts",
 	"identifier_in_field": "a person's identifier (an e-mail, @handle or phone number) in a field that must not carry one",
 	"unknown_team":        "a team the teams file does not list",
+	"unmapped_identity":   "a person the intake's people file does not list",
 }
 
 // view is the report's content, computed once and rendered by every format.

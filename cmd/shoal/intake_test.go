@@ -245,7 +245,8 @@ func TestIntakeWeekToRelease(t *testing.T) {
 
 	intakeAddr, intakeHTTP := apptest.FreeAddr(t), apptest.FreeAddr(t)
 	intake, intakeLog := startBinary(t, "intake", "--brokers", kafka, "--intake-addr", intakeAddr, "--http-addr", intakeHTTP,
-		"--sources", filepath.Join(dir, "sources.yaml"), "--people", filepath.Join(dir, "people.yaml"), "--pseudonym-key-file", keyPath)
+		"--sources", filepath.Join(dir, "sources.yaml"), "--people", filepath.Join(dir, "people.yaml"), "--teams", filepath.Join(dir, "teams.yaml"),
+		"--pseudonym-key-file", keyPath)
 	apptest.Eventually(t, 30*time.Second, func() bool { c, _ := get("http://" + intakeAddr + "/healthz"); return c == http.StatusOK })
 	for i, d := range week {
 		resp, err := http.DefaultClient.Do(d.request(t, "http://"+intakeAddr))
