@@ -108,16 +108,23 @@ func preload(b *testing.B, s *Store, mem memory.Allocator, r *rand.Rand, n int) 
 }
 
 // BenchmarkCommit commits 50k-event batches into a store that starts empty
-// or with 1M events already stored, and 1k-event batches (a live stream's
-// size) into one with 1M.
+// or with 1M events already stored, 1k-event batches into one with 1M
+// (derived after every commit), and 20-event batches (a trickle, derived
+// every 1,200 events) into one with 1M.
 func BenchmarkCommit(b *testing.B) {
-	for _, bc := range []struct{ batch, stored int }{{benchBatch, 0}, {benchBatch, 1_000_000}, {1000, 1_000_000}} {
+	for _, bc := range []struct{ batch, stored int }{{benchBatch, 0}, {benchBatch, 1_000_000}, {1000, 1_000_000}, {20, 1_000_000}} {
 		batch, stored := bc.batch, bc.stored
 		b.Run(fmt.Sprintf("batch=%d/stored=%d", batch, stored), func(b *testing.B) {
 			mem := checkedMem(b)
 			s, _ := openStore(b)
 			r := rand.New(rand.NewPCG(1, 2))
 			preload(b, s, mem, r, stored)
+			if batch < 1000 {
+				// A trickle (20 events a second in 20-event batches, say):
+				// derived once a minute's worth of events waits, as
+				// DefaultDeriveAfter does, the derivations' CPU included.
+				s.deriveEvents, s.deriveAfter = 1200, time.Hour
+			}
 			st := &stepTimer{total: map[string]time.Duration{}}
 			s.failpoint = st.hook
 			next := stored

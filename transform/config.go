@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // Config configures the DuckDB store.
@@ -26,6 +27,13 @@ type Config struct {
 	// = DefaultCheckpointThreshold. Larger means fewer checkpoints (each
 	// costs more as the file grows) for a longer replay after a crash.
 	CheckpointThreshold string `yaml:"checkpoint_threshold"`
+	// DeriveEvents is how many stored events wait before the derived state
+	// is brought up to date with them (derive.go). Default: 0 =
+	// DefaultDeriveEvents; 1 derives after every commit.
+	DeriveEvents int64 `yaml:"-"`
+	// DeriveAfter is how long a stored event waits at most before it is
+	// derived while the stream flows. Default: 0 = DefaultDeriveAfter.
+	DeriveAfter time.Duration `yaml:"-"`
 }
 
 // DefaultCheckpointThreshold is what an empty CheckpointThreshold means.

@@ -46,7 +46,9 @@ func checkedMem(t testing.TB) *memory.CheckedAllocator {
 func openStore(t testing.TB) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "shoal.duckdb")
-	s, err := Open(context.Background(), Config{Path: path, Threads: 2}, nil)
+	// Derived after every commit, as the tests of the rollups read the
+	// derived tables directly (TestDeferredDerivation covers the default).
+	s, err := Open(context.Background(), Config{Path: path, Threads: 2, DeriveEvents: 1}, nil)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -283,6 +283,9 @@ func (s *Store) ReleasedQuality(ctx context.Context, fromWeek, toWeek int32) ([]
 // Teams lists every team that has ever had an event, sorted: with the
 // teams file, the hierarchy a release is decided under.
 func (s *Store) Teams(ctx context.Context) ([]string, error) {
+	if err := s.flush(ctx); err != nil {
+		return nil, err
+	}
 	defer s.readLock()()
 	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT team FROM team_day ORDER BY team`)
 	if err != nil {
@@ -303,6 +306,9 @@ func (s *Store) Teams(ctx context.Context) ([]string, error) {
 // FirstEventDay is the earliest team-local day with an accepted event, and
 // false for an empty store.
 func (s *Store) FirstEventDay(ctx context.Context) (int32, bool, error) {
+	if err := s.flush(ctx); err != nil {
+		return 0, false, err
+	}
 	defer s.readLock()()
 	var d sql.NullInt32
 	if err := s.db.QueryRowContext(ctx, `SELECT CAST(min(day) - DATE '1970-01-01' AS INTEGER) FROM team_day WHERE events > 0`).Scan(&d); err != nil {

@@ -125,6 +125,11 @@ func (s *Store) Retain(ctx context.Context, horizon int32, progress func(RetainR
 	if err := s.writable(); err != nil {
 		return res, err
 	}
+	// pending's copies of events before the horizon would bring their
+	// rows back: derive them first.
+	if err := s.deriveNow(ctx); err != nil {
+		return res, err
+	}
 	res.From, res.To = s.retainedFrom.Load(), s.retainedFrom.Load()
 	if rt := s.releasedThrough.Load(); rt == noRelease || horizon > rt+1 {
 		return res, fmt.Errorf("retain before %s: %w", calendar.DayTime(horizon).Format(time.DateOnly), ErrUnreleased)
@@ -261,6 +266,11 @@ func (s *Store) Erase(ctx context.Context, pseudonyms []string, at time.Time) (E
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.writable(); err != nil {
+		return res, err
+	}
+	// The person's events still in pending: derived first, then erased
+	// with the rest.
+	if err := s.deriveNow(ctx); err != nil {
 		return res, err
 	}
 	err := s.inTx(ctx, func() error {

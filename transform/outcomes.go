@@ -259,6 +259,9 @@ func (r *outcomeRun) periodOf(day int32) int32 {
 // the task and request state and the events of the weeks, never writes,
 // and may run concurrently with Commit.
 func (s *Store) Outcomes(ctx context.Context, org *agreements.Org, fromWeek, toWeek int32, now time.Time) ([]outcome.Cell, error) {
+	if err := s.flush(ctx); err != nil {
+		return nil, err
+	}
 	defer s.readLock()()
 	if org == nil {
 		org = agreements.Default()
@@ -282,6 +285,9 @@ func (s *Store) Outcomes(ctx context.Context, org *agreements.Org, fromWeek, toW
 // deep_work_blocks and meeting_load are per person who logged time that
 // day.
 func (s *Store) DailyOutcomes(ctx context.Context, org *agreements.Org, fromDay, toDay int32, now time.Time) ([]outcome.Cell, error) {
+	if err := s.flush(ctx); err != nil {
+		return nil, err
+	}
 	defer s.readLock()()
 	if org == nil {
 		org = agreements.Default()

@@ -10,6 +10,9 @@ import (
 // given teams over days [fromDay, toDay]: the People of a unit or org cell,
 // which is not the sum of its teams' counts when people work in several.
 func (s *Store) DistinctPeople(ctx context.Context, teams []string, fromDay, toDay int32) (int, error) {
+	if err := s.flush(ctx); err != nil {
+		return 0, err
+	}
 	defer s.readLock()()
 	const sep = "\x1f"
 	var n int

@@ -10,6 +10,9 @@ import (
 // Quality returns one outcome.QualityDay per day in [fromDay, toDay] that has
 // accepted or rejected events, in day order.
 func (s *Store) Quality(ctx context.Context, fromDay, toDay int32) ([]outcome.QualityDay, error) {
+	if err := s.flush(ctx); err != nil {
+		return nil, err
+	}
 	defer s.readLock()()
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT d, reason, CAST(n AS BIGINT) FROM (

@@ -569,7 +569,7 @@ func TestOpenUpgradesDerivedTables(t *testing.T) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(7, 42))
 	evs := randomEvents(r, 600)
-	s, err := Open(ctx, Config{Path: path}, nil)
+	s, err := Open(ctx, Config{Path: path, DeriveEvents: 1}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -587,7 +587,7 @@ func TestOpenUpgradesDerivedTables(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(ctx, Config{Path: path}, nil)
+	s, err = Open(ctx, Config{Path: path, DeriveEvents: 1}, nil)
 	if err != nil {
 		t.Fatalf("Open of an old-layout file: %v", err)
 	}
@@ -621,7 +621,7 @@ func TestOpenRebuildsAForeignLayout(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "shoal.duckdb")
 	ctx := context.Background()
 	evs := randomEvents(rand.New(rand.NewPCG(3, 9)), 300)
-	s, err := Open(ctx, Config{Path: path}, nil)
+	s, err := Open(ctx, Config{Path: path, DeriveEvents: 1}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -666,7 +666,7 @@ func TestOpenRebuildsAForeignLayout(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(ctx, Config{Path: path}, nil)
+	s, err = Open(ctx, Config{Path: path, DeriveEvents: 1}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,6 +47,7 @@ var schemaSQL = []string{
 	releasedCellsDDL,
 	releasedQualityDDL,
 	erasuresDDL,
+	pendingDDL,
 }
 
 // metaDDL holds named integers about the file; derived_version is the

@@ -117,6 +117,23 @@ type Store struct {
 	// (noRelease before the first): a new event dated on or before it is
 	// counted as CommitResult.AfterRelease.
 	releasedThrough atomic.Int32
+	// keys is the dedup key filter (keyfilter.go; nil: none), staged the
+	// hashes of the batch being committed, added to it once committed.
+	keys   *keyFilter
+	staged []uint64
+	// derivedInTx reports that the commit being made derived pending.
+	derivedInTx bool
+	// pending is how many stored events wait in the pending table to be
+	// derived (derive.go), pendingSince when the oldest of them was
+	// stored; guarded by mu. pendingCount mirrors pending for readers
+	// that check it without mu (flush).
+	pending      int64
+	pendingSince time.Time
+	pendingCount atomic.Int64
+	// deriveEvents and deriveAfter are Config.DeriveEvents and
+	// Config.DeriveAfter with their defaults.
+	deriveEvents int64
+	deriveAfter  time.Duration
 	// retainedFrom is the retention horizon (noHorizon before the first
 	// Retain): a new event dated before it is not stored (lifecycle.go).
 	retainedFrom atomic.Int32
@@ -180,12 +197,17 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) 
 	openPaths[abs] = true
 	openMu.Unlock()
 
-	s := &Store{path: cfg.Path, abs: abs, cfg: cfg, logger: logger.With("component", "transform"), rebuildSlice: defaultRebuildSlice, checkpointEvery: CheckpointEvery}
+	s := &Store{path: cfg.Path, abs: abs, cfg: cfg, logger: logger.With("component", "transform"), rebuildSlice: defaultRebuildSlice, checkpointEvery: CheckpointEvery,
+		deriveEvents: cmp.Or(cfg.DeriveEvents, DefaultDeriveEvents), deriveAfter: cmp.Or(cfg.DeriveAfter, DefaultDeriveAfter)}
 	if err := s.open(ctx, cfg); err != nil {
 		s.closeAll()
 		return nil, err
 	}
 	if err := s.compactIfPending(ctx); err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	if err := s.loadKeyFilter(ctx); err != nil {
 		s.closeAll()
 		return nil, err
 	}
@@ -303,6 +325,10 @@ func (s *Store) open(ctx context.Context, cfg Config) error {
 	if err := s.loadLifecycle(ctx); err != nil {
 		return err
 	}
+	if err := s.loadPending(ctx); err != nil {
+		return err
+	}
+	s.pendingCount.Store(s.pending)
 	if stale {
 		return s.upgrade(ctx)
 	}
@@ -333,6 +359,8 @@ func (s *Store) upgrade(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("rebuild derived tables of %s for this version of Shoal: %w", s.path, err)
 	}
+	s.pending = 0
+	s.pendingCount.Store(0)
 	if events > 0 {
 		s.logger.Info("derived tables rebuilt", "events", events, "duration", time.Since(start))
 	}
@@ -502,7 +530,7 @@ var (
 	// After the dedup steps staging holds exactly the batch's new events.
 	// Duplicates within a batch are rare: the window only runs over keys
 	// that occur more than once.
-	stepDedupBatch = step{name: "dedup within batch", sql: `DELETE FROM staging WHERE rowid IN (
+	stepDedupBatch = step{name: "dedup within batch", guard: `SELECT count(*) - count(DISTINCT h) FROM staging`, sql: `DELETE FROM staging WHERE rowid IN (
 		SELECT rowid FROM (
 			SELECT s.rowid, row_number() OVER (PARTITION BY s.h ORDER BY s.kafka_partition, s.kafka_offset) AS n
 			FROM staging s
@@ -538,6 +566,7 @@ func (s *Store) Commit(ctx context.Context, b *event.Batch) (event.CommitResult,
 	}
 	start := time.Now()
 	s.steps.reset()
+	s.staged, s.derivedInTx = nil, false
 	var res event.CommitResult
 	err := s.inTx(ctx, func() error {
 		var err error
@@ -551,6 +580,18 @@ func (s *Store) Commit(ctx context.Context, b *event.Batch) (event.CommitResult,
 		return event.CommitResult{}, fmt.Errorf("commit batch: %w", err)
 	}
 	s.lastCommit.Store(time.Now().UnixNano())
+	s.remember(ctx, s.staged)
+	s.staged = nil
+	switch {
+	case s.derivedInTx:
+		s.pending = 0
+	case res.Inserted > 0:
+		if s.pending == 0 {
+			s.pendingSince = time.Now()
+		}
+		s.pending += res.Inserted
+	}
+	s.pendingCount.Store(s.pending)
 	if s.logger.Enabled(ctx, slog.LevelDebug) {
 		s.logger.Debug("batch committed", "inserted", res.Inserted, "duplicates", res.Duplicates,
 			"cells", res.CellsTouched, "partitions", len(b.Offsets), "duration", time.Since(start), "slowest_steps", s.steps.slowest(6),
@@ -592,7 +633,7 @@ func (s *Store) duckdbMemory(ctx context.Context) string {
 
 func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResult, error) {
 	var res event.CommitResult
-	if _, err := s.exec(ctx, stepResetScratch); err != nil {
+	if _, err := s.exec(ctx, stepResetLanding); err != nil {
 		return res, err
 	}
 	if b.Record != nil && b.Record.NumRows() > 0 {
@@ -614,9 +655,21 @@ func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResul
 				return res, err
 			}
 		}
-		for _, st := range []step{stepDedupBatch, stepKnown, stepDedup} {
-			if _, err := s.exec(ctx, st); err != nil {
-				return res, err
+		if _, err := s.exec(ctx, stepDedupBatch); err != nil {
+			return res, err
+		}
+		// The stored keys are scanned only if the filter cannot tell that
+		// every key of the batch is new (keyfilter.go).
+		may, hs, err := s.stagedMayBeStored(ctx)
+		if err != nil {
+			return res, err
+		}
+		s.staged = hs
+		if may {
+			for _, st := range []step{stepKnown, stepDedup} {
+				if _, err := s.exec(ctx, st); err != nil {
+					return res, err
+				}
 			}
 		}
 		if res.Inserted, err = s.exec(ctx, stepInsert); err != nil {
@@ -625,6 +678,11 @@ func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResul
 		if _, err := s.exec(ctx, stepInsertKeys); err != nil {
 			return res, err
 		}
+		if res.Inserted > 0 {
+			if _, err := s.exec(ctx, stepPending); err != nil {
+				return res, err
+			}
+		}
 		res.Duplicates = rows - res.Inserted - res.Expired
 		if rt := s.releasedThrough.Load(); rt != noRelease && res.Inserted > 0 {
 			if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM staging WHERE day <= DATE '1970-01-01' + CAST(? AS INTEGER)`, rt).Scan(&res.AfterRelease); err != nil {
@@ -632,12 +690,15 @@ func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResul
 			}
 		}
 	}
-	if res.Inserted > 0 {
-		cells, err := s.run(ctx, batchSteps)
+	// Derive in the same transaction when it is due (derive.go): a
+	// failure then leaves nothing of the batch either.
+	if s.pending+res.Inserted > 0 && (s.pending+res.Inserted >= s.deriveEvents ||
+		s.pending > 0 && time.Since(s.pendingSince) >= s.deriveAfter) {
+		cells, err := s.deriveTx(ctx)
 		if err != nil {
 			return res, err
 		}
-		res.CellsTouched = cells
+		res.CellsTouched, s.derivedInTx = cells, true
 	}
 	for p, o := range b.Offsets {
 		if _, err := s.exec(ctx, stepOffsets, b.Topic, p, o); err != nil {
@@ -670,6 +731,10 @@ func (s *Store) Checkpoint(ctx context.Context) (walBytes int64, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.writable(); err != nil {
+		return 0, err
+	}
+	// A paused stream's state is complete in the file: derive what waits.
+	if err := s.deriveNow(ctx); err != nil {
 		return 0, err
 	}
 	fi, err := os.Stat(walPath(s.path))
@@ -774,6 +839,8 @@ func (s *Store) Rebuild(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("rebuild: %w", err)
 	}
+	s.pending = 0
+	s.pendingCount.Store(0)
 	s.logger.Info("rollups rebuilt", "cells", cells, "duration", time.Since(start))
 	return nil
 }
@@ -793,7 +860,7 @@ func (s *Store) rebuildTx(ctx context.Context) (cells int64, err error) {
 			return 0, err
 		}
 	}
-	for _, st := range []step{stepResetScratch, stepRebuildKeys, stepRecreateDerived} {
+	for _, st := range []step{stepResetScratch, stepRebuildKeys, stepRecreateDerived, stepRecreatePending} {
 		if _, err := s.exec(ctx, st); err != nil {
 			return 0, err
 		}
@@ -833,7 +900,10 @@ func (s *Store) rebuildTx(ctx context.Context) (cells int64, err error) {
 var (
 	stepRebuildKeys = step{name: "recreate event keys",
 		sql: "DROP TABLE event_keys; " + eventKeysDDL + "; INSERT INTO event_keys SELECT " + keyExpr + " FROM events"}
-	stepRecreateDerived      = step{name: "recreate derived tables", sql: recreateDerivedSQL()}
+	stepRecreateDerived = step{name: "recreate derived tables", sql: recreateDerivedSQL()}
+	// A rebuild derives every stored event: none waits any more, and the
+	// pending table takes the events table's layout again.
+	stepRecreatePending      = step{name: "recreate pending", sql: "DROP TABLE pending; " + pendingDDL}
 	stepRestoreBeyondHorizon = step{name: "restore the state past the retention horizon", sql: `
 		INSERT INTO team_day BY NAME SELECT * FROM keep_team_day;
 		INSERT INTO tasks BY NAME SELECT * FROM keep_tasks;
@@ -1022,6 +1092,9 @@ func (s *Store) Offsets(ctx context.Context, topic string) (map[int32]int64, err
 
 // TeamDays returns every team_day row, ordered by team and day.
 func (s *Store) TeamDays(ctx context.Context) ([]TeamDay, error) {
+	if err := s.flush(ctx); err != nil {
+		return nil, err
+	}
 	defer s.readLock()()
 	rows, err := s.db.QueryContext(ctx, `SELECT team, CAST(day - DATE '1970-01-01' AS INTEGER),
 		events, tasks_created, tasks_started, tasks_completed,
@@ -1091,6 +1164,9 @@ func (s *Store) EventCount(ctx context.Context) (int64, error) {
 // days [fromDay, toDay] (days since 1970-01-01). Teams without any are
 // absent. No suppression is applied: callers pass results through privacy.
 func (s *Store) TeamContributors(ctx context.Context, fromDay, toDay int32) (map[string]int, error) {
+	if err := s.flush(ctx); err != nil {
+		return nil, err
+	}
 	defer s.readLock()()
 	rows, err := s.db.QueryContext(ctx, `SELECT team, count(DISTINCT person) FROM team_day_people
 		WHERE day BETWEEN DATE '1970-01-01' + CAST(? AS INTEGER) AND DATE '1970-01-01' + CAST(? AS INTEGER)
