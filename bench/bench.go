@@ -113,13 +113,13 @@ func runParent(ctx context.Context, f Config, stdout, stderr io.Writer) error {
 	results := map[string]result{}
 	failed := map[string]string{}
 	for _, ph := range selected {
-		if (ph == "sql" || ph == "absorb") && failed["shoal"] != "" {
+		if (ph == "stream" || ph == "sql" || ph == "absorb") && failed["shoal"] != "" {
 			failed[ph] = "not run: it needs the shoal phase's store"
 			continue
 		}
 		fmt.Fprintf(stderr, "bench: phase %s ...\n", ph)
 		childArgs := []string{"bench", "--phase", ph, "--brokers", emb.Addr(), "--work-dir", work,
-			"--naive-events", fmt.Sprint(f.NaiveEvents), "--absorb", fmt.Sprint(f.Absorb), "--log-level", f.LogLevel}
+			"--naive-events", fmt.Sprint(f.NaiveEvents), "--absorb", fmt.Sprint(f.Absorb), "--stream-seconds", fmt.Sprint(f.StreamSeconds), "--log-level", f.LogLevel}
 		childArgs = append(childArgs, f.Tuning.args()...)
 		if f.ProfileDir != "" {
 			if err := os.MkdirAll(f.ProfileDir, 0o750); err != nil {

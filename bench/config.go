@@ -25,8 +25,9 @@ var presets = map[string]synth.Options{
 	"tiny":  {Teams: 8, Units: 3, Weeks: 2}, // for tests of the harness itself
 }
 
-// phases is every phase, in run order (sql and absorb need shoal's store).
-var phases = []string{"ceiling", "shoal", "sql", "naive", "readjson", "stage", "absorb"}
+// phases is every phase, in run order (stream, sql and absorb need
+// shoal's store).
+var phases = []string{"ceiling", "shoal", "stream", "sql", "naive", "readjson", "stage", "absorb"}
 
 // dataEnd is the fixed end of the generated events: same preset, same bytes.
 var dataEnd = time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
@@ -44,13 +45,16 @@ type Config struct {
 	// Seed is the synthetic organisation's random seed. Default: 1
 	Seed int64
 	// Phases are the comma-separated phases to run. Default: all of them,
-	// ceiling,shoal,sql,naive,readjson,stage,absorb
+	// ceiling,shoal,stream,sql,naive,readjson,stage,absorb
 	Phases string
 	// NaiveEvents is how many events the naive pipeline inserts. Default: 20000
 	NaiveEvents int
 	// Absorb is how many new events the absorb phase adds to the shoal
 	// phase's store. Default: 10000
 	Absorb int
+	// StreamSeconds is how long the stream phase publishes at each of its
+	// rates (20 and 200 events a second). Default: 60
+	StreamSeconds int
 	// Out is the Markdown file for the results ("" or - to skip).
 	// Default: BENCHMARKS.md
 	Out string
@@ -95,15 +99,16 @@ type Tuning struct {
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Preset:      "small",
-		Seed:        1,
-		Phases:      strings.Join(phases, ","),
-		NaiveEvents: 20_000,
-		Absorb:      10_000,
-		Out:         "BENCHMARKS.md",
-		LogLevel:    "warn",
-		Tuning:      Tuning{BatchSize: ingest.DefaultConfig().BatchSize},
-		Command:     "shoal bench",
+		Preset:        "small",
+		Seed:          1,
+		Phases:        strings.Join(phases, ","),
+		NaiveEvents:   20_000,
+		Absorb:        10_000,
+		StreamSeconds: 60,
+		Out:           "BENCHMARKS.md",
+		LogLevel:      "warn",
+		Tuning:        Tuning{BatchSize: ingest.DefaultConfig().BatchSize},
+		Command:       "shoal bench",
 	}
 }
 
@@ -114,9 +119,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Teams, "teams", c.Teams, "teams in the synthetic organisation (0: the preset's)")
 	fs.IntVar(&c.Weeks, "weeks", c.Weeks, "weeks of events (0: the preset's)")
 	fs.Int64Var(&c.Seed, "seed", c.Seed, "random seed of the synthetic organisation")
-	fs.StringVar(&c.Phases, "phases", c.Phases, "comma-separated phases to run (absorb needs shoal)")
+	fs.StringVar(&c.Phases, "phases", c.Phases, "comma-separated phases to run (stream, sql and absorb need shoal)")
 	fs.IntVar(&c.NaiveEvents, "naive-events", c.NaiveEvents, "events the naive pipeline inserts (one INSERT each is slow; its rate is what counts)")
 	fs.IntVar(&c.Absorb, "absorb", c.Absorb, "new events the absorb phase adds to the shoal phase's store")
+	fs.IntVar(&c.StreamSeconds, "stream-seconds", c.StreamSeconds, "how long the stream phase publishes at each rate (20 and 200 events/s) into the shoal phase's store")
 	fs.StringVar(&c.Out, "out", c.Out, `Markdown file for the results ("" or - to skip)`)
 	fs.StringVar(&c.WorkDir, "work-dir", c.WorkDir, "directory for the broker log, NDJSON and DuckDB files, not one of an earlier run (default: a new temporary directory, removed afterwards unless --keep); the large preset needs about 17 GB")
 	fs.BoolVar(&c.Keep, "keep", c.Keep, "keep the temporary work directory afterwards (a --work-dir you give is always kept)")
@@ -140,8 +146,8 @@ func (c *Config) Validate() error {
 	if _, err := c.selected(); err != nil {
 		return err
 	}
-	if c.NaiveEvents < 1 || c.Absorb < 1 || c.Tuning.BatchSize < 1 {
-		return errors.New("--naive-events, --absorb and --batch-size must be at least 1")
+	if c.NaiveEvents < 1 || c.Absorb < 1 || c.Tuning.BatchSize < 1 || c.StreamSeconds < 1 {
+		return errors.New("--naive-events, --absorb, --stream-seconds and --batch-size must be at least 1")
 	}
 	t := c.Tuning
 	tc := transform.Config{Path: "bench.duckdb", Threads: t.DuckDBThreads, MemoryLimit: t.DuckDBMemoryLimit, CheckpointThreshold: t.DuckDBCheckpointThreshold}
@@ -199,7 +205,7 @@ func (c *Config) selected() ([]string, error) {
 		}
 		out = append(out, p)
 	}
-	for _, p := range []string{"sql", "absorb"} {
+	for _, p := range []string{"stream", "sql", "absorb"} {
 		if slices.Contains(out, p) && !slices.Contains(out, "shoal") {
 			return nil, fmt.Errorf("--phases: %s works on the shoal phase's store, so it needs shoal too", p)
 		}

@@ -65,6 +65,8 @@ func runPhase(ctx context.Context, f Config, stdout, stderr io.Writer) error {
 		r, err = runStage(ctx, brokers, f.WorkDir, f.Tuning, logger)
 	case "sql":
 		r, err = runSQL(ctx, brokers, f.WorkDir, f.Tuning, logger)
+	case "stream":
+		r, err = runStream(ctx, brokers, f.WorkDir, f.StreamSeconds, f.Tuning, logger)
 	case "absorb":
 		r, err = runAbsorb(ctx, brokers, f.WorkDir, f.Absorb, f.Tuning, logger)
 	default:

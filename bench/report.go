@@ -83,6 +83,18 @@ func (b summary) rows() []row {
 			row{fmt.Sprintf("5a. incremental: absorb %d new events", int(r.Extra["absorbed"])), fmt.Sprint(int(r.Extra["absorbed"])), fmtSeconds(r.Extra["incremental_seconds"]), fmt.Sprintf("%.0f", r.Extra["absorbed"]/r.Extra["incremental_seconds"]), "-", "-"},
 			row{fmt.Sprintf("5b. full: recompute all rollups from %d events", r.Events), fmt.Sprint(r.Events), fmtSeconds(r.Extra["full_seconds"]), fmt.Sprintf("%.0f", float64(r.Events)/r.Extra["full_seconds"]), fmtSeconds(r.CPU) + " (5a+5b)", fmt.Sprintf("%d MiB", r.RSSKiB/1024)})
 	}
+	if r, ok := b.results["stream"]; ok {
+		for i, rate := range streamRates {
+			key := fmt.Sprintf("stream_%d_", rate)
+			n, secs, cpu := r.Extra[key+"events"], r.Extra[key+"seconds"], r.Extra[key+"cpu_seconds"]
+			if n == 0 {
+				continue
+			}
+			rows = append(rows, row{fmt.Sprintf("7%c. steady stream: %d events/s for %.0f s into %d stored (%.2f ms CPU per event, %.0f %% of a core)",
+				'a'+i, rate, r.Extra["stream_seconds"], int(r.Extra["stored"]), cpu/n*1000, cpu/secs*100),
+				fmt.Sprint(int(n)), fmtSeconds(secs), fmt.Sprintf("%.0f", n/secs), fmtSeconds(cpu), fmt.Sprintf("%d MiB", r.RSSKiB/1024)})
+		}
+	}
 	if hasShoal {
 		rows = append(rows,
 			row{fmt.Sprintf("6a. release %d weeks (outcomes, days, decisions, ledger)", int(shoal.Extra["released_weeks"])), "-", fmtSeconds(shoal.Extra["release_seconds"]), "-", "-", peakSoFar("release")},
@@ -134,6 +146,13 @@ func (b summary) ratios() []ratio {
 	add("Shoal / ceiling", "≥ 0.8", "shoal", "ceiling", 0.8)
 	add("Shoal / naive", "≥ 50", "shoal", "naive", 50)
 	add("stage / read_json", "≥ 1.0", "stage", "readjson", 1.0)
+	add("Shoal end to end / read_json + rollup", "≥ 0.35 at 20 M events", "shoal", "readjson", 0.35)
+	if r, ok := b.results["stream"]; ok {
+		if n, cpu := r.Extra["stream_20_events"], r.Extra["stream_20_cpu_seconds"]; n > 0 {
+			v := cpu / n * 1000
+			out = append(out, ratio{fmt.Sprintf("CPU per event streaming 20/s into %d stored (ms)", int(r.Extra["stored"])), "≤ 2 at ≥ 6.5 M stored", v, v <= 2, r.Extra["stored"] < 6_500_000})
+		}
+	}
 	if r, ok := b.results["absorb"]; ok && r.Extra["incremental_seconds"] > 0 {
 		v := r.Extra["full_seconds"] / r.Extra["incremental_seconds"]
 		out = append(out, ratio{fmt.Sprintf("full / incremental (%d events stored)", r.Events), "≥ 100 at 20 M events", v, v >= 100, r.Events < 20_000_000})

@@ -20,7 +20,7 @@ func TestBenchHarness(t *testing.T) {
 	needBinary(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "BENCHMARKS.md")
-	cmd := exec.Command(shoalBin, "bench", "--preset", "tiny", "--naive-events", "300", "--absorb", "100", "--out", out, "--work-dir", filepath.Join(dir, "work"))
+	cmd := exec.Command(shoalBin, "bench", "--preset", "tiny", "--naive-events", "300", "--absorb", "100", "--stream-seconds", "2", "--out", out, "--work-dir", filepath.Join(dir, "work"))
 	cmd.Dir = dir
 	stdout, err := cmd.Output()
 	if err != nil {
@@ -39,7 +39,7 @@ func TestBenchHarness(t *testing.T) {
 	}
 	events := -1
 	for _, row := range []string{"1. ceiling", "2. Shoal end to end", "3. naive", "4a. DuckDB read_json", "4b. Shoal's stage without Kafka",
-		"5a. incremental", "5b. full", "6a. release", "6a'. /metrics snapshot", "6b. /metrics scrape", "6c. weekly HTML report", "6d. start with SQL on", "6e. analyst query"} {
+		"5a. incremental", "5b. full", "6a. release", "6a'. /metrics snapshot", "6b. /metrics scrape", "6c. weekly HTML report", "6d. start with SQL on", "6e. analyst query", "7a. steady stream: 20 events/s", "7b. steady stream: 200 events/s"} {
 		m := rowRe(row).FindStringSubmatch(string(md))
 		if m == nil {
 			t.Errorf("BENCHMARKS.md has no row %q:\n%s", row, md)
@@ -64,6 +64,14 @@ func TestBenchHarness(t *testing.T) {
 		case "5a. incremental":
 			if n != 100 {
 				t.Errorf("absorb row: %d events, want --absorb 100", n)
+			}
+		case "7a. steady stream: 20 events/s", "7b. steady stream: 200 events/s":
+			want := 40 // 20/s for --stream-seconds 2
+			if strings.Contains(row, "200 events/s") {
+				want = 400
+			}
+			if n != want {
+				t.Errorf("%s: %d events, want %d", row, n, want)
 			}
 		}
 	}
