@@ -22,7 +22,7 @@ import (
 const reportRenders = 3
 
 // runShoal runs the real pipeline (app.New and Run, as `shoal run` does)
-// until everything published is committed, then measures the idle
+// until everything published is committed and derived, then measures the idle
 // checkpoint, one outcome refresh, the /metrics scrape latency and the
 // weekly report. It leaves its store in WORK/shoal for the sql and absorb
 // phases.
@@ -57,6 +57,11 @@ func runShoal(ctx context.Context, brokers []string, work string, tune Tuning, l
 		}
 	}
 	t.Stop()
+	// Caught up means committed; the rollups of what waits in pending are
+	// derived now, as a release would, and counted in the catch-up.
+	if err := p.Store().Flush(ctx); err != nil {
+		return result{}, fmt.Errorf("derive after catching up: %w", err)
+	}
 	st := p.Stats()
 	r := result{Events: st.Consumed, Seconds: time.Since(began).Seconds(), Extra: map[string]float64{}}
 	// The peak RSS after each step below shows which one raises it.

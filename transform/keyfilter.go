@@ -33,6 +33,8 @@ const (
 	keyFilterBitsPerKey = 12
 	keyFilterProbes     = 8
 	keyFilterMinKeys    = 1 << 20
+	// keyFilterMaxBatch is the largest batch the filter is asked about.
+	keyFilterMaxBatch = 5_000
 	// keyFilterChunk is how many keys one read at Open materializes.
 	keyFilterChunk = 2_000_000
 )
@@ -125,6 +127,16 @@ func (s *Store) hashes(ctx context.Context, q string, args ...any) ([]uint64, er
 func (s *Store) stagedMayBeStored(ctx context.Context) (bool, []uint64, error) {
 	if s.keys == nil {
 		return true, nil, nil
+	}
+	var n int64
+	if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM staging`).Scan(&n); err != nil {
+		return true, nil, err
+	}
+	if n > keyFilterMaxBatch {
+		// Some key of a large batch is a false positive anyway (0.3 %
+		// each): scan, and add its keys after the commit.
+		hs, err := s.hashes(ctx, `SELECT `+hashExpr+` FROM staging`)
+		return true, hs, err
 	}
 	hs, err := s.hashes(ctx, `SELECT `+hashExpr+` FROM staging`)
 	if err != nil {
