@@ -80,7 +80,7 @@ func DefaultConfig() Config {
 		Group:             "shoal",
 		Partitions:        6,
 		BatchSize:         100000,
-		BatchLatency:      500 * time.Millisecond,
+		BatchLatency:      2 * time.Second,
 		BatchBytes:        64 << 20,
 		MaxEventBytes:     64 << 10,
 		EarliestEventTime: "2000-01-01",
