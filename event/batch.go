@@ -38,6 +38,14 @@ type CommitResult struct {
 	// AfterRelease counts the new events dated in a week that was already
 	// released: stored, but in no output (a released week never changes).
 	AfterRelease int64
+	// TimeCorrections counts the stored time entries the batch changed: a
+	// later revision replaced one (other times, category, person, team or
+	// day) or deleted it. An older revision or a re-sent one is none.
+	TimeCorrections int64
+	// TimeCorrectionsAfterRelease counts those of TimeCorrections whose
+	// entry was, or now is, dated in a week already released: the store
+	// follows the correction, the released week does not change.
+	TimeCorrectionsAfterRelease int64
 }
 
 // ErrSinkFailed marks (wrapped) a commit error after which the sink takes

@@ -22,8 +22,14 @@ var schemaSQL = []string{
 		ended_at        TIMESTAMP,
 		category        VARCHAR,
 		kafka_partition INTEGER   NOT NULL,
-		kafka_offset    BIGINT    NOT NULL
+		kafka_offset    BIGINT    NOT NULL,
+		entry           VARCHAR,
+		revision        BIGINT
 	)`,
+	// A file written before time entries had revisions gains the columns,
+	// last as in event.Schema, NULL for its events (entries of their own).
+	`ALTER TABLE events ADD COLUMN IF NOT EXISTS entry VARCHAR`,
+	`ALTER TABLE events ADD COLUMN IF NOT EXISTS revision BIGINT`,
 	`CREATE TABLE IF NOT EXISTS offsets (
 		topic       VARCHAR NOT NULL,
 		part        INTEGER NOT NULL,
