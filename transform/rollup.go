@@ -121,6 +121,32 @@ func derive(src string) []step {
 			SELECT DISTINCT team, request FROM {src} WHERE request IS NOT NULL AND type LIKE 'work.request.%')`},
 		{name: "scope cells", sql: `INSERT INTO touched_cells SELECT DISTINCT team, day, true FROM {src}`},
 
+		// Time entries: the batch's newest revision of each entry, merged
+		// with the stored one; only the entries whose state changes reach
+		// team_day, as their old contribution taken away and the new added.
+		// An entry without an entry id is new (its event is), so the
+		// stored entries are looked up only for a batch with entry ids.
+		{name: "batch entries", sql: `INSERT INTO batch_entries
+			SELECT team, day, person, category, started_at, ended_at, false, 0, source, id, h
+				FROM {src} WHERE type = '` + event.TimeLogged + `' AND entry IS NULL
+			UNION ALL SELECT * FROM (
+				SELECT team, day, person, category, started_at, ended_at, type = '` + event.TimeDeleted + `' AS deleted,
+					revision, source, id, ` + pairKey("source", "entry") + ` AS k
+				FROM {src} WHERE type IN ('` + event.TimeLogged + `', '` + event.TimeDeleted + `') AND entry IS NOT NULL
+			) QUALIFY row_number() OVER (PARTITION BY k ORDER BY revision DESC, deleted DESC, source DESC, id DESC) = 1`},
+		{name: "stored entries", scan: true, guard: `SELECT count(*) FROM {src} WHERE entry IS NOT NULL`,
+			sql: `INSERT INTO old_entries SELECT t.* FROM time_entries t SEMI JOIN batch_entries b ON t.k = b.k`},
+		{name: "changed entries", sql: `INSERT INTO next_entries SELECT b.* FROM batch_entries b
+			LEFT JOIN old_entries o ON o.k = b.k WHERE o.k IS NULL OR ` + supersedes("b", "o")},
+		withGuard(updateStep("time_entries", "next_entries", hashKey, entryColumns),
+			`SELECT count(*) FROM next_entries n SEMI JOIN old_entries o ON o.k = n.k`),
+		insertNewStep("time_entries", "next_entries", "old_entries", hashKey),
+		{name: "time delta", sql: `INSERT INTO time_delta
+			SELECT team, day, person, category, ` + seconds("ended_at", "started_at") + `, 1 FROM next_entries WHERE NOT deleted
+			UNION ALL SELECT o.team, o.day, o.person, o.category, ` + seconds("o.ended_at", "o.started_at") + `, -1
+				FROM old_entries o SEMI JOIN next_entries n ON n.k = o.k WHERE NOT o.deleted`},
+		{name: "time cells", sql: `INSERT INTO touched_cells SELECT DISTINCT team, day, true FROM time_delta WHERE w < 0`},
+
 		existingStep("tasks", "old_tasks", "touched_tasks", hashKey),
 		existingStep("requests", "old_requests", "touched_requests", hashKey),
 		{name: "old state cells", sql: `INSERT INTO touched_cells
@@ -223,7 +249,9 @@ func derive(src string) []step {
 		existingStep("team_day", "old_team_day", "cells", teamDayKeys),
 
 		// The distinct counters: what the batch adds that is not stored yet.
-		{name: "batch people", sql: `INSERT INTO new_people SELECT DISTINCT team, day, ` + familyExpr + `, person FROM {src} WHERE person IS NOT NULL`},
+		{name: "batch people", sql: `INSERT INTO new_people
+			SELECT DISTINCT team, day, ` + familyExpr + `, person FROM {src} WHERE person IS NOT NULL AND type <> '` + event.TimeLogged + `'
+			UNION SELECT team, day, ` + fmt.Sprint(famTime) + `, person FROM time_delta WHERE w > 0 AND person IS NOT NULL`},
 		// Every stored family of the batch's (team, day, person)s: a person
 		// is a new contributor of a day only if none is stored.
 		{name: "stored people", scan: true, sql: `INSERT INTO seen_people SELECT p.* FROM team_day_people p
@@ -231,6 +259,22 @@ func derive(src string) []step {
 		{name: "drop stored people", guard: `SELECT count(*) FROM seen_people`, sql: `DELETE FROM new_people WHERE EXISTS (SELECT 1 FROM seen_people s
 			WHERE s.team = new_people.team AND s.day = new_people.day AND s.family = new_people.family AND s.person = new_people.person)`},
 		{name: "insert team_day_people", sql: `INSERT INTO team_day_people SELECT * FROM new_people`},
+		// A person whose time the batch took away from a cell stays one of
+		// its time people only while another of their entries is there;
+		// those cells' contributors are counted again.
+		{name: "removed time people", sql: `INSERT INTO gone_people SELECT DISTINCT team, day, person FROM time_delta WHERE w < 0 AND person IS NOT NULL`},
+		{name: "people still logging", scan: true, guard: `SELECT count(*) FROM gone_people`, sql: `INSERT INTO kept_people
+			SELECT DISTINCT t.team, t.day, t.person FROM time_entries t
+			SEMI JOIN gone_people g ON t.team = g.team AND t.day = g.day AND t.person = g.person WHERE NOT t.deleted`},
+		{name: "drop people still logging", guard: `SELECT count(*) FROM kept_people`, sql: `DELETE FROM gone_people WHERE EXISTS (SELECT 1 FROM kept_people k
+			WHERE k.team = gone_people.team AND k.day = gone_people.day AND k.person = gone_people.person)`},
+		{name: "delete gone people", scan: true, guard: `SELECT count(*) FROM gone_people`, sql: `DELETE FROM team_day_people
+			WHERE family = ` + fmt.Sprint(famTime) + ` AND EXISTS (SELECT 1 FROM gone_people g
+				WHERE g.team = team_day_people.team AND g.day = team_day_people.day AND g.person = team_day_people.person)`},
+		{name: "gone cells", sql: `INSERT INTO gone_cells SELECT DISTINCT team, day FROM gone_people`},
+		{name: "recount contributors", scan: true, guard: `SELECT count(*) FROM gone_cells`, sql: `INSERT INTO recount
+			SELECT p.team, p.day, count(DISTINCT p.person) FROM team_day_people p
+			SEMI JOIN gone_cells g ON p.team = g.team AND p.day = g.day GROUP BY p.team, p.day`},
 		{name: "batch day tasks", sql: `INSERT INTO new_day_tasks SELECT DISTINCT team, day, task, type FROM {src}
 			WHERE task IS NOT NULL AND type IN ('work.task.created', 'work.task.started')`},
 		{name: "stored day tasks", scan: true, sql: `INSERT INTO seen_day_tasks SELECT t.* FROM team_day_tasks t
@@ -242,8 +286,11 @@ func derive(src string) []step {
 		// The batch's own counters per cell, in team_day's shape.
 		{name: "batch team_day", sql: `INSERT INTO delta_team_day (team, day, events, tasks_reopened, tasks_blocked,
 				focus_s, meeting_s, collaboration_s, support_s, admin_s, learning_s, other_s)
-			WITH ev AS (SELECT team, day, type, category, ` + seconds("ended_at", "started_at") + ` AS dur FROM {src})
-			SELECT team, day, count(*),
+			WITH ev AS (
+				SELECT team, day, type, NULL AS category, NULL AS dur, 1 AS n FROM {src}
+				UNION ALL SELECT team, day, NULL, category, dur * w, 0 FROM time_delta
+			)
+			SELECT team, day, sum(n),
 				count(*) FILTER (WHERE type = 'work.task.reopened'),
 				count(*) FILTER (WHERE type = 'work.task.blocked'),
 				` + categorySums() + `
@@ -298,7 +345,8 @@ func derive(src string) []step {
 					` + addedCategories() + `,
 					` + stateCounters("ro", "requests_opened") + `,
 					` + stateCounters("rr", "requests_responded", "response_time_s_sum", "response_time_n") + `,
-					coalesce(o.contributors, 0) + coalesce(np.people, 0) AS contributors
+					CASE WHEN gc.team IS NULL THEN coalesce(o.contributors, 0) + coalesce(np.people, 0)
+						ELSE coalesce(rc.people, 0) END AS contributors
 				FROM cells c
 				LEFT JOIN old_team_day o ON o.team = c.team AND o.day = c.day
 				LEFT JOIN delta_team_day d ON d.team = c.team AND d.day = c.day
@@ -307,6 +355,8 @@ func derive(src string) []step {
 				LEFT JOIN ta ON ta.team = c.team AND ta.day = c.day
 				LEFT JOIN ro ON ro.team = c.team AND ro.day = c.day
 				LEFT JOIN rr ON rr.team = c.team AND rr.day = c.day
+				LEFT JOIN gone_cells gc ON gc.team = c.team AND gc.day = c.day
+				LEFT JOIN recount rc ON rc.team = c.team AND rc.day = c.day
 			)
 			SELECT * FROM x WHERE events > 0 OR tasks_completed > 0 OR requests_opened > 0 OR requests_responded > 0`},
 		deleteVanishedStep("team_day", "old_team_day", "next_team_day", teamDayKeys),
@@ -314,7 +364,7 @@ func derive(src string) []step {
 		insertNewStep("team_day", "next_team_day", "old_team_day", teamDayKeys),
 	}
 	for i := range steps {
-		steps[i].sql = r.Replace(steps[i].sql)
+		steps[i].sql, steps[i].guard = r.Replace(steps[i].sql), r.Replace(steps[i].guard)
 	}
 	return steps
 }
@@ -329,12 +379,12 @@ func pickEvent(name, key, cols, typ, order string) string {
 			)`, name, key, cols, typ, key, order)
 }
 
-// categorySums sums the batch's time entries per category, in team_day's
+// categorySums sums the batch's time delta per category, in team_day's
 // column order.
 func categorySums() string {
 	parts := make([]string, len(event.Categories))
 	for i, c := range event.Categories {
-		parts[i] = fmt.Sprintf("coalesce(sum(dur) FILTER (WHERE type = 'work.time.logged' AND category = '%s'), 0)", c)
+		parts[i] = fmt.Sprintf("coalesce(sum(dur) FILTER (WHERE category = '%s'), 0)", c)
 	}
 	return strings.Join(parts, ",\n\t\t\t\t")
 }
@@ -361,6 +411,20 @@ func stateCounters(rel string, cols ...string) string {
 
 func seconds(a, b string) string { return fmt.Sprintf(secondsExpr, a, b) }
 
+// supersedes is the SQL condition that time entry state a replaces b: a
+// greater revision, at equal revisions a deletion over an entry, then the
+// greater (source, id).
+func supersedes(a, b string) string {
+	return fmt.Sprintf(`(%[1]s.revision > %[2]s.revision OR (%[1]s.revision = %[2]s.revision AND (%[1]s.deleted AND NOT %[2]s.deleted
+		OR (%[1]s.deleted = %[2]s.deleted AND (%[1]s.source > %[2]s.source OR (%[1]s.source = %[2]s.source AND %[1]s.id > %[2]s.id))))))`, a, b)
+}
+
+// withGuard returns st skipped when the count query guard is 0.
+func withGuard(st step, guard string) step {
+	st.guard = guard
+	return st
+}
+
 // The non-key columns of the keyed derived tables, updated in place
 // (TestColumnLists checks them against the tables).
 var (
@@ -375,6 +439,7 @@ var (
 		"completed_on_time", "tasks_reopened", "tasks_blocked", "focus_s", "meeting_s", "collaboration_s",
 		"support_s", "admin_s", "learning_s", "other_s", "requests_opened", "requests_responded",
 		"response_time_s_sum", "response_time_n", "contributors"}
+	entryColumns = []string{"team", "day", "person", "category", "started_at", "ended_at", "deleted", "revision", "source", "id"}
 )
 
 // The key columns of the keyed derived tables: tasks and requests are

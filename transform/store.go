@@ -609,6 +609,9 @@ func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResul
 			return res, err
 		}
 		res.CellsTouched = cells
+		if err := s.countCorrections(ctx, &res); err != nil {
+			return res, err
+		}
 	}
 	for p, o := range b.Offsets {
 		if _, err := s.exec(ctx, stepOffsets, b.Topic, p, o); err != nil {
@@ -628,6 +631,27 @@ func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResul
 		}
 	}
 	return res, nil
+}
+
+// countCorrections sets res.TimeCorrections, the stored time entries the
+// batch's derive steps replaced by a different revision or deleted, and
+// TimeCorrectionsAfterRelease, those whose old or new day is in a released
+// week. A revision that only repeats the stored one (a re-send under
+// another event id) or replaces a deletion by another deletion is none.
+func (s *Store) countCorrections(ctx context.Context, res *event.CommitResult) error {
+	rt, released := s.releasedThrough.Load(), true
+	if rt == noRelease {
+		rt, released = 0, false
+	}
+	if err := s.conn.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE ? AND (
+			(NOT o.deleted AND o.day <= DATE '1970-01-01' + CAST(? AS INTEGER)) OR (NOT n.deleted AND n.day <= DATE '1970-01-01' + CAST(? AS INTEGER))))
+		FROM next_entries n JOIN old_entries o ON o.k = n.k
+		WHERE n.deleted <> o.deleted OR (NOT n.deleted AND (n.team <> o.team OR n.day <> o.day OR n.person IS DISTINCT FROM o.person
+			OR n.category IS DISTINCT FROM o.category OR n.started_at IS DISTINCT FROM o.started_at OR n.ended_at IS DISTINCT FROM o.ended_at))`,
+		released, rt, rt).Scan(&res.TimeCorrections, &res.TimeCorrectionsAfterRelease); err != nil {
+		return fmt.Errorf("count corrected time entries: %w", err)
+	}
+	return nil
 }
 
 // Checkpoint writes what the write-ahead log holds into the database file
@@ -789,8 +813,10 @@ var (
 	stepRebuildKeys = step{name: "recreate event keys",
 		sql: "DROP TABLE event_keys; " + eventKeysDDL + "; INSERT INTO event_keys SELECT " + keyExpr + " FROM events"}
 	stepRecreateDerived = step{name: "recreate derived tables", sql: recreateDerivedSQL()}
-	// The derive steps do not read h.
-	stepRebuildSlice = step{name: "stage rebuild slice", sql: `INSERT INTO staging SELECT *, NULL FROM events WHERE hash(team) % ? = ?`}
+	// The derive steps read h only as the key of a time entry without an
+	// entry id.
+	stepRebuildSlice = step{name: "stage rebuild slice", sql: `INSERT INTO staging SELECT *,
+		CASE WHEN type = '` + event.TimeLogged + `' AND entry IS NULL THEN ` + keyExpr + ` END FROM events WHERE hash(team) % ? = ?`}
 )
 
 // keyedIDsMeta is the shoal_meta row that says the file's task and
@@ -844,7 +870,7 @@ func (s *Store) refuseRawIDs(ctx context.Context) error {
 // Shoal before the table existed) has its derived tables dropped,
 // recreated and rebuilt from its events by Open. Raise it whenever the
 // derived tables or the meaning of their columns change.
-const derivedVersion = 4
+const derivedVersion = 5
 
 // derivedStale reports whether the file's derived tables are missing or
 // from another derivedVersion, and if so drops them so that schemaSQL
@@ -890,7 +916,8 @@ func (s *Store) derivedStale(ctx context.Context) (bool, error) {
 // DDL of their current layout; event_keys is last.
 var derivedTables = []struct{ name, ddl string }{
 	{"tasks", tasksDDL}, {"requests", requestsDDL}, {"team_day", teamDayDDL},
-	{"team_day_people", teamDayPeopleDDL}, {"team_day_tasks", teamDayTasksDDL}, {"event_keys", eventKeysDDL},
+	{"team_day_people", teamDayPeopleDDL}, {"team_day_tasks", teamDayTasksDDL}, {"time_entries", timeEntriesDDL},
+	{"event_keys", eventKeysDDL},
 }
 
 // recreateDerivedSQL drops and recreates the derived tables but event_keys
