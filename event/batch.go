@@ -38,9 +38,11 @@ type CommitResult struct {
 	// AfterRelease counts the new events dated in a week that was already
 	// released: stored, but in no output (a released week never changes).
 	AfterRelease int64
-	// TimeCorrections counts the stored time entries the batch changed: a
-	// later revision replaced one (other times, category, person, team or
-	// day) or deleted it. An older revision or a re-sent one is none.
+	// TimeCorrections counts the batch's revisions of time entries that
+	// changed their entry (other times, category, person, team or day,
+	// deleted or brought back), applied in partition and offset order on
+	// top of the stored entries, as if each were a batch of its own. An
+	// older revision or one that repeats the entry is none.
 	TimeCorrections int64
 	// TimeCorrectionsAfterRelease counts those of TimeCorrections whose
 	// entry was, or now is, dated in a week already released: the store

@@ -24,11 +24,24 @@ import (
 //     aggregated together with the batch's events. The rows keep the raw
 //     aggregates the merge needs (last_completed_at before a reopen cancels
 //     it, the created and opened events' (source, id)).
-//   - team_day, the counters of events per cell (events, reopens, blocks,
-//     time by category) are old value + the batch's; the distinct counters
+//   - time_entries: the batch's newest revision of each time entry is
+//     compared with the stored row of the entry (looked up by k only when
+//     the batch has entry ids: an entry without one is its event, which is
+//     new); the rows the batch supersedes are updated in place, the new
+//     ones inserted, and the changed entries become time_delta: the new
+//     state (weight 1) and the old one it replaces (weight -1).
+//   - team_day, the counters of events per cell (events, reopens, blocks)
+//     are old value + the batch's, the time by category old value + the
+//     time_delta's (so a replaced or deleted entry's time leaves its old
+//     cell, which is touched too); the distinct counters
 //     (tasks_created, tasks_started, contributors) add the batch's
 //     (team, day, task, type) and (team, day, person) not yet in
-//     team_day_tasks and team_day_people (in any family); the counters of tasks and
+//     team_day_tasks and team_day_people (in any family), the time family's
+//     from time_delta's new states; a person whose time the batch took away
+//     from a cell and who has no other entry there left (a lookup of
+//     time_entries, only for such batches) leaves the cell's time family,
+//     and that cell's contributors are counted again from team_day_people;
+//     the counters of tasks and
 //     requests (completions, lead and cycle time, due dates, requests
 //     opened and responded) are recomputed from the tasks and requests
 //     tables for the cells of a touched task's or request's old or new day.
@@ -41,10 +54,12 @@ import (
 // indexes cost ~15 % of a commit's CPU (BenchmarkCommit: 1,507 vs 1,282
 // CPU-ms per 50k-event batch over 1 M stored) and no reader looks a key up;
 // replacing rows by delete + insert instead of updating them measured
-// dearer (1,454 CPU-ms). team_day_people and team_day_tasks are only
-// appended to. Rows of the derived tables never vanish, since events are
-// never deleted; a derived row no event supports (only a bug or a hand
-// edit makes one) survives Commit and is removed by Rebuild.
+// dearer (1,454 CPU-ms). team_day_tasks is only appended to, and so is
+// team_day_people but for a person whose time entries of a day were all
+// replaced or deleted. Rows of tasks, requests, time_entries and team_day
+// never vanish, since events are never deleted (a deleted time entry
+// keeps its row, marked); a derived row no event supports (only a bug or
+// a hand edit makes one) survives Commit and is removed by Rebuild.
 //
 // Semantics (the spec an independent Go oracle is written from):
 //
@@ -72,18 +87,28 @@ import (
 // response_time_s = responded_at - opened_at in seconds, NULL if either is
 // missing or it is negative.
 //
+// time_entries, one row per time entry: the entry is (source, entry) for
+// events with an entry id, and each work.time.logged without one is an
+// entry of its own; its state is its event (work.time.logged or
+// work.time.deleted) with the greatest (revision, deleted, source, id),
+// revision 0 for an entry without an id. An entry is live unless that
+// event is a deletion.
+//
 // team_day, one row per (team, day) with at least one non-zero counter:
-// events, tasks_created/tasks_started (distinct tasks of created/started
+// events (every stored event that day, replaced revisions and deletions
+// included), tasks_created/tasks_started (distinct tasks of created/started
 // events that day), tasks_reopened/tasks_blocked (events that day), the
-// time-by-category sums of work.time.logged events that day, contributors
-// (distinct non-null persons of events that day); tasks_completed and its
+// time-by-category sums of the live time entries of that day, contributors
+// (distinct non-null persons of that day's events other than time entries,
+// and of its live time entries); tasks_completed and its
 // lead/cycle/due sums over tasks whose completed_day is that day;
 // requests_opened over requests whose opened_day is that day,
 // requests_responded and the response-time sum over requests whose
 // responded_day is that day.
 //
 // team_day_people: the distinct (team, day, family, person) of events with
-// a person, family from the event's type (familyExpr).
+// a person other than time entries, family from the event's type
+// (familyExpr), and of live time entries with a person (the time family).
 
 // step is one SQL statement of a commit or rebuild, named for errors and
 // failure injection in tests.

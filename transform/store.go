@@ -633,21 +633,34 @@ func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResul
 	return res, nil
 }
 
-// countCorrections sets res.TimeCorrections, the stored time entries the
-// batch's derive steps replaced by a different revision or deleted, and
-// TimeCorrectionsAfterRelease, those whose old or new day is in a released
-// week. A revision that only repeats the stored one (a re-send under
-// another event id) or replaces a deletion by another deletion is none.
+// countCorrections sets res.TimeCorrections and res.TimeCorrectionsAfterRelease
+// (event.CommitResult): the batch's revisions of time entries are applied
+// one by one, in partition and offset order, on top of the stored state
+// of their entries, and each that supersedes a state it changes (other
+// times, category, person, team or day, or deleted or brought back) is a
+// correction, so the count does not depend on how events are cut into
+// batches; of those, the ones whose old or new day is in a released week
+// are late. A revision that only repeats the one it supersedes (a re-send
+// under another event id) or replaces a deletion by another is none.
 func (s *Store) countCorrections(ctx context.Context, res *event.CommitResult) error {
 	rt, released := s.releasedThrough.Load(), true
 	if rt == noRelease {
 		rt, released = 0, false
 	}
-	if err := s.conn.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE ? AND (
-			(NOT o.deleted AND o.day <= DATE '1970-01-01' + CAST(? AS INTEGER)) OR (NOT n.deleted AND n.day <= DATE '1970-01-01' + CAST(? AS INTEGER))))
-		FROM next_entries n JOIN old_entries o ON o.k = n.k
-		WHERE n.deleted <> o.deleted OR (NOT n.deleted AND (n.team <> o.team OR n.day <> o.day OR n.person IS DISTINCT FROM o.person
-			OR n.category IS DISTINCT FROM o.category OR n.started_at IS DISTINCT FROM o.started_at OR n.ended_at IS DISTINCT FROM o.ended_at))`,
+	const st = `{'r': revision, 'd': deleted, 's': source, 'i': id, 'team': team, 'day': day, 'person': person,
+		'category': category, 'started_at': started_at, 'ended_at': ended_at}`
+	if err := s.conn.QueryRowContext(ctx, `WITH b AS (
+			SELECT k, kafka_partition AS p, kafka_offset AS o, `+st+` AS st FROM (
+				SELECT *, type = '`+event.TimeDeleted+`' AS deleted, `+pairKey("source", "entry")+` AS k FROM staging
+				WHERE entry IS NOT NULL AND type IN ('`+event.TimeLogged+`', '`+event.TimeDeleted+`'))
+			UNION ALL SELECT k, -1, -1, `+st+` FROM old_entries
+		),
+		w AS (SELECT st, max(st) OVER (PARTITION BY k ORDER BY p, o ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev FROM b)
+		SELECT count(*), count(*) FILTER (WHERE ? AND (
+			(NOT prev.d AND prev.day <= DATE '1970-01-01' + CAST(? AS INTEGER)) OR (NOT st.d AND st.day <= DATE '1970-01-01' + CAST(? AS INTEGER))))
+		FROM w WHERE prev IS NOT NULL AND st > prev AND (st.d <> prev.d OR (NOT st.d AND (st.team <> prev.team OR st.day <> prev.day
+			OR st.person IS DISTINCT FROM prev.person OR st.category IS DISTINCT FROM prev.category
+			OR st.started_at IS DISTINCT FROM prev.started_at OR st.ended_at IS DISTINCT FROM prev.ended_at)))`,
 		released, rt, rt).Scan(&res.TimeCorrections, &res.TimeCorrectionsAfterRelease); err != nil {
 		return fmt.Errorf("count corrected time entries: %w", err)
 	}
@@ -776,8 +789,10 @@ func (s *Store) Rebuild(ctx context.Context) error {
 // rebuildTx recomputes event_keys and the derived state from events, in
 // the caller's transaction. The derived tables start empty and the stored
 // events are merged into them a slice of teams at a time, with the steps of
-// a Commit: every derived row is keyed by its team, so a slice never meets
-// another's state, and memory is bounded by the slice, not the store.
+// a Commit, so memory is bounded by the slice, not the store. Tasks and
+// requests are keyed by their team, so a slice never meets another's; a
+// time entry whose revisions name several teams is merged across slices
+// as across batches.
 func (s *Store) rebuildTx(ctx context.Context) (cells int64, err error) {
 	for _, st := range []step{stepResetScratch, stepRebuildKeys, stepRecreateDerived} {
 		if _, err := s.exec(ctx, st); err != nil {

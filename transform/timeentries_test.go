@@ -2,6 +2,8 @@ package transform
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -120,7 +122,7 @@ func TestTimeEntryCorrections(t *testing.T) {
 					{g.ev(event.TimeLogged, 0, 9, who(2), logged("meeting", 2), rev("y", 7))}, // another tie: the deletion still wins
 				}
 			},
-			corrections: []int64{0, 0},
+			corrections: []int64{2, 0}, // in arrival order: x's revision 3 over 2, y's deletion
 			checks: []check{{"t1", 0, func(c TeamDay) bool {
 				return c.FocusS == hours(4) && c.MeetingS == 0 && c.Contributors == 1 && c.Events == 6
 			}, "focus 4h, y deleted"}},
@@ -368,4 +370,31 @@ func TestOpenUpgradesToTimeEntries(t *testing.T) {
 	commit(t, s, mem, more[1])
 	commit(t, s, mem, more[0])
 	checkAgainstReference(t, s, append(old, more...))
+}
+
+// TestTimeCorrectionsDoNotDependOnBatches: the corrections counted are
+// the same whether the revisions come in one batch or one at a time.
+func TestTimeCorrectionsDoNotDependOnBatches(t *testing.T) {
+	mem := checkedMem(t)
+	r := rand.New(rand.NewPCG(5, 8))
+	var evs []event.Event
+	for i := range 60 {
+		e := randomEvent(r, []string{event.TimeLogged, event.TimeLogged, event.TimeDeleted})
+		e.ID, e.Offset = fmt.Sprintf("e%d", i), int64(i)
+		e.Entry, e.Revision = fmt.Sprintf("x%d", r.IntN(6)), int64(r.IntN(8))
+		evs = append(evs, e)
+	}
+	one, _ := openStore(t)
+	whole := commit(t, one, mem, evs...)
+	each, _ := openStore(t)
+	var n int64
+	for _, e := range evs {
+		n += commit(t, each, mem, e).TimeCorrections
+	}
+	if whole.TimeCorrections != n || n < 10 {
+		t.Errorf("%d corrections in one batch, %d one event at a time (want equal, and at least 10)", whole.TimeCorrections, n)
+	}
+	if d := diffTeamDays(teamDays(t, one), teamDays(t, each)); d != "" {
+		t.Errorf("one batch vs one event at a time:\n%s", d)
+	}
 }
