@@ -293,9 +293,12 @@ func derive(src string) []step {
 			SEMI JOIN gone_people g ON t.team = g.team AND t.day = g.day AND t.person = g.person WHERE NOT t.deleted`},
 		{name: "drop people still logging", guard: `SELECT count(*) FROM kept_people`, sql: `DELETE FROM gone_people WHERE EXISTS (SELECT 1 FROM kept_people k
 			WHERE k.team = gone_people.team AND k.day = gone_people.day AND k.person = gone_people.person)`},
-		{name: "delete gone people", scan: true, guard: `SELECT count(*) FROM gone_people`, sql: `DELETE FROM team_day_people
-			WHERE family = ` + fmt.Sprint(famTime) + ` AND EXISTS (SELECT 1 FROM gone_people g
-				WHERE g.team = team_day_people.team AND g.day = team_day_people.day AND g.person = team_day_people.person)`},
+		// The rows are found by a semi join probing team_day_people with
+		// the few gone people, then deleted by rowid: DELETE ... WHERE
+		// EXISTS cost several times more.
+		{name: "delete gone people", scan: true, guard: `SELECT count(*) FROM gone_people`, sql: `DELETE FROM team_day_people WHERE rowid IN (
+			SELECT p.rowid FROM team_day_people p SEMI JOIN gone_people g ON p.team = g.team AND p.day = g.day AND p.person = g.person
+			WHERE p.family = ` + fmt.Sprint(famTime) + `)`},
 		{name: "gone cells", sql: `INSERT INTO gone_cells SELECT DISTINCT team, day FROM gone_people`},
 		{name: "recount contributors", scan: true, guard: `SELECT count(*) FROM gone_cells`, sql: `INSERT INTO recount
 			SELECT p.team, p.day, count(DISTINCT p.person) FROM team_day_people p
