@@ -24,27 +24,29 @@ import (
 //     aggregated together with the batch's events. The rows keep the raw
 //     aggregates the merge needs (last_completed_at before a reopen cancels
 //     it, the created and opened events' (source, id)).
-//   - time_entries: the batch's newest revision of each time entry is
-//     compared with the stored row of the entry (looked up by k only when
-//     the batch has entry ids: an entry without one is its event, which is
-//     new); the rows the batch supersedes are updated in place, the new
-//     ones inserted, and the changed entries become time_delta: the new
-//     state (weight 1) and the old one it replaces (weight -1).
+//   - time_entries: an entry without an entry id is its event, which is
+//     new, so it is appended as it is. Of the others, the batch's newest
+//     revision of each is compared with the entry's stored row (looked up
+//     by k, only for a batch with entry ids); the rows the batch supersedes
+//     are updated in place, the new ones inserted, and the changed entries
+//     become time_delta: the new state (weight 1) and the old one it
+//     replaces (weight -1).
 //   - team_day, the counters of events per cell (events, reopens, blocks)
 //     are old value + the batch's, the time by category old value + the
-//     time_delta's (so a replaced or deleted entry's time leaves its old
-//     cell, which is touched too); the distinct counters
-//     (tasks_created, tasks_started, contributors) add the batch's
-//     (team, day, task, type) and (team, day, person) not yet in
-//     team_day_tasks and team_day_people (in any family), the time family's
-//     from time_delta's new states; a person whose time the batch took away
+//     batch's entries without an entry id + the time_delta's (so a
+//     replaced or deleted entry's time leaves its old cell, which is
+//     touched too); the distinct counters (tasks_created, tasks_started,
+//     contributors) add the batch's (team, day, task, type) and (team,
+//     day, person) not yet in team_day_tasks and team_day_people (in any
+//     family), the time family's from the batch's entries without an id
+//     and time_delta's new states; a person whose time the batch took away
 //     from a cell and who has no other entry there left (a lookup of
 //     time_entries, only for such batches) leaves the cell's time family,
 //     and that cell's contributors are counted again from team_day_people;
-//     the counters of tasks and
-//     requests (completions, lead and cycle time, due dates, requests
-//     opened and responded) are recomputed from the tasks and requests
-//     tables for the cells of a touched task's or request's old or new day.
+//     the counters of tasks and requests (completions, lead and cycle time,
+//     due dates, requests opened and responded) are recomputed from the
+//     tasks and requests tables for the cells of a touched task's or
+//     request's old or new day.
 //
 // For tasks, requests and team_day, each keyed by its first columns (and
 // matched by k, their pairKey, for tasks and requests): copy
@@ -146,27 +148,29 @@ func derive(src string) []step {
 			SELECT DISTINCT team, request FROM {src} WHERE request IS NOT NULL AND type LIKE 'work.request.%')`},
 		{name: "scope cells", sql: `INSERT INTO touched_cells SELECT DISTINCT team, day, true FROM {src}`},
 
-		// Time entries: the batch's newest revision of each entry, merged
-		// with the stored one; only the entries whose state changes reach
-		// team_day, as their old contribution taken away and the new added.
-		// An entry without an entry id is new (its event is), so the
-		// stored entries are looked up only for a batch with entry ids.
-		{name: "batch entries", sql: `INSERT INTO batch_entries
+		// Time entries. One without an entry id is new (its event is) and
+		// never changes: it is stored as it is, and its time and person
+		// reach team_day straight from the batch. Of those with an entry
+		// id, the batch's newest revision of each is merged with the
+		// stored one, and only the entries whose state changes reach
+		// team_day, through time_delta: the old contribution taken away,
+		// the new added. Those steps run only for a batch with entry ids.
+		{name: "plain entries", sql: `INSERT INTO time_entries
 			SELECT team, day, person, category, started_at, ended_at, false, 0, source, id, h
-				FROM {src} WHERE type = '` + event.TimeLogged + `' AND entry IS NULL
-			UNION ALL SELECT * FROM (
+			FROM {src} WHERE type = '` + event.TimeLogged + `' AND entry IS NULL`},
+		{name: "batch entries", guard: keyedGuard, sql: `INSERT INTO batch_entries SELECT * FROM (
 				SELECT team, day, person, category, started_at, ended_at, type = '` + event.TimeDeleted + `' AS deleted,
 					revision, source, id, ` + pairKey("source", "entry") + ` AS k
-				FROM {src} WHERE type IN ('` + event.TimeLogged + `', '` + event.TimeDeleted + `') AND entry IS NOT NULL
+				FROM {src} WHERE ` + keyedEntry + `
 			) QUALIFY row_number() OVER (PARTITION BY k ORDER BY revision DESC, deleted DESC, source DESC, id DESC) = 1`},
-		{name: "stored entries", scan: true, guard: `SELECT count(*) FROM {src} WHERE entry IS NOT NULL`,
+		{name: "stored entries", scan: true, guard: `SELECT count(*) FROM batch_entries`,
 			sql: `INSERT INTO old_entries SELECT t.* FROM time_entries t SEMI JOIN batch_entries b ON t.k = b.k`},
-		{name: "changed entries", sql: `INSERT INTO next_entries SELECT b.* FROM batch_entries b
+		{name: "changed entries", guard: `SELECT count(*) FROM batch_entries`, sql: `INSERT INTO next_entries SELECT b.* FROM batch_entries b
 			LEFT JOIN old_entries o ON o.k = b.k WHERE o.k IS NULL OR ` + supersedes("b", "o")},
 		withGuard(updateStep("time_entries", "next_entries", hashKey, entryColumns),
 			`SELECT count(*) FROM next_entries n SEMI JOIN old_entries o ON o.k = n.k`),
-		insertNewStep("time_entries", "next_entries", "old_entries", hashKey),
-		{name: "time delta", sql: `INSERT INTO time_delta
+		withGuard(insertNewStep("time_entries", "next_entries", "old_entries", hashKey), `SELECT count(*) FROM next_entries`),
+		{name: "time delta", guard: `SELECT count(*) FROM next_entries`, sql: `INSERT INTO time_delta
 			SELECT team, day, person, category, ` + seconds("ended_at", "started_at") + `, 1 FROM next_entries WHERE NOT deleted
 			UNION ALL SELECT o.team, o.day, o.person, o.category, ` + seconds("o.ended_at", "o.started_at") + `, -1
 				FROM old_entries o SEMI JOIN next_entries n ON n.k = o.k WHERE NOT o.deleted`},
@@ -275,7 +279,7 @@ func derive(src string) []step {
 
 		// The distinct counters: what the batch adds that is not stored yet.
 		{name: "batch people", sql: `INSERT INTO new_people
-			SELECT DISTINCT team, day, ` + familyExpr + `, person FROM {src} WHERE person IS NOT NULL AND type <> '` + event.TimeLogged + `'
+			SELECT DISTINCT team, day, ` + familyExpr + `, person FROM {src} WHERE person IS NOT NULL AND NOT (` + keyedEntry + `)
 			UNION SELECT team, day, ` + fmt.Sprint(famTime) + `, person FROM time_delta WHERE w > 0 AND person IS NOT NULL`},
 		// Every stored family of the batch's (team, day, person)s: a person
 		// is a new contributor of a day only if none is stored.
@@ -315,7 +319,8 @@ func derive(src string) []step {
 		{name: "batch team_day", sql: `INSERT INTO delta_team_day (team, day, events, tasks_reopened, tasks_blocked,
 				focus_s, meeting_s, collaboration_s, support_s, admin_s, learning_s, other_s)
 			WITH ev AS (
-				SELECT team, day, type, NULL AS category, NULL AS dur, 1 AS n FROM {src}
+				SELECT team, day, type, CASE WHEN type = '` + event.TimeLogged + `' AND entry IS NULL THEN category END AS category,
+					` + seconds("ended_at", "started_at") + ` AS dur, 1 AS n FROM {src}
 				UNION ALL SELECT team, day, NULL, category, dur * w, 0 FROM time_delta
 			)
 			SELECT team, day, sum(n),
@@ -438,6 +443,13 @@ func stateCounters(rel string, cols ...string) string {
 }
 
 func seconds(a, b string) string { return fmt.Sprintf(secondsExpr, a, b) }
+
+// keyedEntry is the SQL condition that an event is a revision of a time
+// entry with an entry id; keyedGuard counts them in the batch.
+var (
+	keyedEntry = `entry IS NOT NULL AND type IN ('` + event.TimeLogged + `', '` + event.TimeDeleted + `')`
+	keyedGuard = `SELECT count(*) FROM {src} WHERE ` + keyedEntry
+)
 
 // supersedes is the SQL condition that time entry state a replaces b: a
 // greater revision, at equal revisions a deletion over an entry, then the
