@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -466,9 +467,10 @@ func TestRebuildEqualsIncremental(t *testing.T) {
 func TestColumnLists(t *testing.T) {
 	s, _ := openStore(t)
 	for table, want := range map[string][]string{
-		"tasks":    append(append([]string{"team", "task"}, taskColumns...), "k"),
-		"requests": append(append([]string{"team", "request"}, requestColumns...), "k"),
-		"team_day": append([]string{"team", "day"}, teamDayColumns...),
+		"tasks":        append(append([]string{"team", "task"}, taskColumns...), "k"),
+		"requests":     append(append([]string{"team", "request"}, requestColumns...), "k"),
+		"team_day":     append([]string{"team", "day"}, teamDayColumns...),
+		"time_entries": append(slices.Clone(entryColumns), "k"),
 	} {
 		rows, err := s.db.Query(`SELECT column_name FROM information_schema.columns
 			WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position`, table)
