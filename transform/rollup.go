@@ -412,8 +412,8 @@ func pickEvent(name, key, cols, typ, order string) string {
 			)`, name, key, cols, typ, key, order)
 }
 
-// categorySums sums the batch's time delta per category, in team_day's
-// column order.
+// categorySums sums the time the batch adds per category (its entries
+// without an entry id, and the time delta), in team_day's column order.
 func categorySums() string {
 	parts := make([]string, len(event.Categories))
 	for i, c := range event.Categories {
