@@ -303,6 +303,37 @@ func TestRedTeam(t *testing.T) {
 		}
 	})
 
+	// 1b. A time entry of the released week corrected and then deleted
+	// in its tracker: both corrections are stored and counted as late, and
+	// no output changes.
+	t.Run("corrections of a released week change no output", func(t *testing.T) {
+		before := e.outputs(t)
+		var r redTeam
+		r.n = 2_000_000
+		start := redTeamW47.AddDate(0, 0, 2).Add(9 * time.Hour)
+		entry := func(rev int64, start time.Time, d time.Duration) {
+			r.add(event.TimeLogged, "live-a", start.Add(d), map[string]any{"person": "live-a.0@redteam.example", "category": "focus",
+				"start": start.Format(time.RFC3339), "end": start.Add(d).Format(time.RFC3339), "entry": "toggl-4711", "revision": rev})
+		}
+		entry(1, start, time.Hour)
+		entry(2, start.AddDate(0, 0, 1), 5*time.Hour)
+		r.add(event.TimeDeleted, "live-a", redTeamStart.Add(time.Hour), map[string]any{"entry": "toggl-4711", "revision": 3})
+		entry(2, start.AddDate(0, 0, 1), 5*time.Hour) // an older revision again, under another id: no correction
+		apptest.Publish(t, e.kafka, "shoal.events", r.msgs)
+		waitCaughtUp(t, e.p)
+		if err := e.p.RefreshMetrics(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.p.RefreshSQLNow(ctx, true)
+		sameOutputs(t, "corrections of a released week's time entry", before, e.outputs(t))
+		metrics := apptest.HTTPGet(t, e.p.URL()+"/metrics")
+		for _, want := range []string{"shoal_ingest_time_corrections_total 2", "shoal_ingest_time_corrections_after_release_total 2"} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("want %s:\n%s", want, grepLines(metrics, "corrections"))
+			}
+		}
+	})
+
 	// 2. Contribution, not presence: 60 h of meetings among four people
 	// with a minute each (dom-f), or with 90 minutes each (dom-h, above the
 	// floor: the p % rule), and a one-person team with four invented

@@ -31,6 +31,10 @@ var Schema = arrow.NewSchema([]arrow.Field{
 	{Name: "category", Type: arrow.BinaryTypes.String, Nullable: true},
 	{Name: "kafka_partition", Type: arrow.PrimitiveTypes.Int32},
 	{Name: "kafka_offset", Type: arrow.PrimitiveTypes.Int64},
+	// Added after the first stores were written: last, so that a stored
+	// events table gains them by ALTER TABLE ADD COLUMN in the same order.
+	{Name: "entry", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "revision", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
 }, nil)
 
 // Builder accumulates Events into Arrow records of Schema. It is not safe
@@ -38,13 +42,13 @@ var Schema = arrow.NewSchema([]arrow.Field{
 type Builder struct {
 	b *array.RecordBuilder
 
-	source, id, typ, team, task, request, person, kind, category *array.StringBuilder
-	eventTime, dueAt, startedAt, endedAt                         *array.TimestampBuilder
-	day, dueDate                                                 *array.Date32Builder
-	estimate                                                     *array.Float64Builder
-	partition                                                    *array.Int32Builder
-	offset                                                       *array.Int64Builder
-	n                                                            int
+	source, id, typ, team, task, request, person, kind, category, entry *array.StringBuilder
+	eventTime, dueAt, startedAt, endedAt                                *array.TimestampBuilder
+	day, dueDate                                                        *array.Date32Builder
+	estimate                                                            *array.Float64Builder
+	partition                                                           *array.Int32Builder
+	offset, revision                                                    *array.Int64Builder
+	n                                                                   int
 }
 
 // NewBuilder returns a Builder allocating from mem.
@@ -72,6 +76,8 @@ func NewBuilder(mem memory.Allocator) *Builder {
 		category:  f(15),
 		partition: rb.Field(16).(*array.Int32Builder),
 		offset:    rb.Field(17).(*array.Int64Builder),
+		entry:     f(18),
+		revision:  rb.Field(19).(*array.Int64Builder),
 	}
 }
 
@@ -126,6 +132,12 @@ func (b *Builder) Append(e *Event) {
 	appendStr(b.category, e.Category)
 	b.partition.Append(e.Partition)
 	b.offset.Append(e.Offset)
+	appendStr(b.entry, e.Entry)
+	if e.Entry != "" {
+		b.revision.Append(e.Revision)
+	} else {
+		b.revision.AppendNull()
+	}
 	b.n++
 }
 

@@ -42,6 +42,16 @@ type CommitResult struct {
 	// their week was released long ago and its rows are deleted, so they
 	// are not stored.
 	Expired int64
+	// TimeCorrections counts the batch's revisions of time entries that
+	// changed their entry (other times, category, person, team or day,
+	// deleted or brought back), applied in partition and offset order on
+	// top of the stored entries, as if each were a batch of its own. An
+	// older revision or one that repeats the entry is none.
+	TimeCorrections int64
+	// TimeCorrectionsAfterRelease counts those of TimeCorrections whose
+	// entry was, or now is, dated in a week already released: the store
+	// follows the correction, the released week does not change.
+	TimeCorrectionsAfterRelease int64
 }
 
 // ErrSinkFailed marks (wrapped) a commit error after which the sink takes

@@ -8,8 +8,8 @@
 //
 // It is the one thing ingest and transform share, so neither imports the
 // other. It never carries a raw person identifier: Event.Person is always a
-// keyed pseudonym by the time an Event exists, and Event.Task and
-// Event.Request are keyed ids, not the tools' own.
+// keyed pseudonym by the time an Event exists, and Event.Task,
+// Event.Request and Event.Entry are keyed ids, not the tools' own.
 //
 // The wire format (CloudEvents 1.0 structured JSON) is documented in
 // docs/events.md and schema/events.schema.json.

@@ -32,6 +32,14 @@ type Event struct {
 	End      time.Time
 	Category string
 
+	// Entry and Revision identify a time entry across its revisions
+	// (work.time.logged, work.time.deleted): Entry is a keyed id ("e_" +
+	// hex), never the tracker's raw id; of an entry's events, the one with
+	// the greatest Revision is the entry's state. Both are zero for a time
+	// entry sent without one, which no later event can correct.
+	Entry    string
+	Revision int64
+
 	// Provenance: where in Kafka the event came from.
 	Partition int32
 	Offset    int64

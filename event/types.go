@@ -10,6 +10,7 @@ const (
 	TaskReopened      = "work.task.reopened"
 	TaskCancelled     = "work.task.cancelled"
 	TimeLogged        = "work.time.logged"
+	TimeDeleted       = "work.time.deleted"
 	RequestOpened     = "work.request.opened"
 	RequestResponded  = "work.request.responded"
 	SpecVersion       = "1.0"
@@ -22,6 +23,7 @@ const (
 var Types = []string{
 	TaskCreated, TaskStarted, TaskCompleted, TaskBlocked, TaskUnblocked,
 	TaskReopened, TaskCancelled, TimeLogged, RequestOpened, RequestResponded,
+	TimeDeleted,
 }
 
 // Categories lists the accepted time-entry categories (work.time.logged data.category).

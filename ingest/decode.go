@@ -166,10 +166,12 @@ const (
 	fStart
 	fEnd
 	fCategory
+	fEntry
+	fRevision
 	nData
 )
 
-var dataNames = [nData]string{"team", "task", "request", "person", "due", "estimate_hours", "kind", "start", "end", "category"}
+var dataNames = [nData]string{"team", "task", "request", "person", "due", "estimate_hours", "kind", "start", "end", "category", "entry", "revision"}
 
 func dataSlot(name []byte) int {
 	switch string(name) {
@@ -193,6 +195,10 @@ func dataSlot(name []byte) int {
 		return fEnd
 	case "category":
 		return fCategory
+	case "entry":
+		return fEntry
+	case "revision":
+		return fRevision
 	}
 	return -1
 }
@@ -223,9 +229,10 @@ var typeSpecs = []typeSpec{
 	{name: event.TaskUnblocked, allowed: bits(fTeam, fTask), required: bits(fTeam, fTask)},
 	{name: event.TaskReopened, allowed: bits(fTeam, fTask), required: bits(fTeam, fTask)},
 	{name: event.TaskCancelled, allowed: bits(fTeam, fTask), required: bits(fTeam, fTask)},
-	{name: event.TimeLogged, allowed: bits(fTeam, fPerson, fStart, fEnd, fCategory, fTask), required: bits(fTeam, fPerson, fStart, fEnd, fCategory)},
+	{name: event.TimeLogged, allowed: bits(fTeam, fPerson, fStart, fEnd, fCategory, fTask, fEntry, fRevision), required: bits(fTeam, fPerson, fStart, fEnd, fCategory)},
 	{name: event.RequestOpened, allowed: bits(fTeam, fRequest, fKind, fPerson), required: bits(fTeam, fRequest, fKind), kinds: event.RequestKinds},
 	{name: event.RequestResponded, allowed: bits(fTeam, fRequest, fPerson), required: bits(fTeam, fRequest, fPerson)},
+	{name: event.TimeDeleted, allowed: bits(fTeam, fEntry, fRevision), required: bits(fTeam, fEntry, fRevision)},
 }
 
 func typeIndex(name []byte) int {
@@ -935,6 +942,11 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 		if missing := spec.required &^ p.dataSeen; missing != 0 {
 			return reject(ReasonMissingField, "%s is missing %s; it needs %s", spec.name, fieldList(missing, "data."), fieldList(spec.required, ""))
 		}
+		// A correctable time entry names itself and its revision.
+		if pair := p.dataSeen & bits(fEntry, fRevision); pair != 0 && pair != bits(fEntry, fRevision) {
+			return reject(ReasonMissingField, "%s has %s without %s; send both (an entry its tracker can edit or delete) or neither",
+				spec.name, fieldList(pair, "data."), fieldList(bits(fEntry, fRevision)&^pair, "data."))
+		}
 	}
 
 	// Envelope values.
@@ -943,7 +955,7 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 	}
 	// The event's strings are collected here and converted with one
 	// allocation at the end (they live and die together in the Event).
-	var id, source, team, task, request []byte
+	var id, source, team, task, request, entry []byte
 	var rej *Rejection
 	if id, rej = p.text(p.env[eID], "id", event.MaxIdentifierLen); rej != nil {
 		return rej
@@ -1103,6 +1115,16 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 		}
 		day = ev.Start
 	}
+	if has(fEntry) {
+		if entry, rej = p.text(p.data[fEntry], "data.entry", event.MaxIdentifierLen); rej != nil {
+			return rej
+		}
+	}
+	if has(fRevision) {
+		if ev.Revision, rej = p.revision(p.data[fRevision]); rej != nil {
+			return rej
+		}
+	}
 	var sb strings.Builder
 	sb.Grow(len(id) + len(source) + len(team))
 	sb.Write(id)
@@ -1117,7 +1139,7 @@ func (d *Decoder) decode(msg []byte, ev *event.Event) *Rejection {
 	}
 	// Task and request ids are stored keyed, so the store does not join
 	// back to the tracker without the key.
-	ev.Task, ev.Request = d.p.TaskID(task), d.p.RequestID(request)
+	ev.Task, ev.Request, ev.Entry = d.p.TaskID(task), d.p.RequestID(request), d.p.EntryID(entry)
 	var loc *time.Location
 	if d.loc != nil {
 		loc = d.loc(ev.Team)
@@ -1237,6 +1259,26 @@ func checkText(b []byte, unicodeOK bool, maxLen int) string {
 		return "is blank"
 	}
 	return ""
+}
+
+// revision reads data.revision: a JSON integer from 0 to 2^63-1, written
+// as plain digits (no sign, fraction or exponent).
+func (p *parser) revision(v jval) (int64, *Rejection) {
+	const help = "send the entry's revision as a whole number from 0 up (a counter, or its updated-at time in Unix milliseconds)"
+	if v.kind != jNumber {
+		return 0, reject(ReasonBadValue, "data.revision is %s; %s", v.kind, help)
+	}
+	b := p.b[v.start:v.end]
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, reject(ReasonBadValue, "data.revision is not a whole number of 0 or more; %s", help)
+		}
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return 0, reject(ReasonBadValue, "data.revision is larger than 2^63-1; %s", help)
+	}
+	return n, nil
 }
 
 // enum checks a string field against its allowed values and returns the

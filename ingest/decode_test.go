@@ -118,6 +118,18 @@ func TestDecodeAccepts(t *testing.T) {
 			with(base(event.TimeLogged), func(e *event.Event) {
 				e.Task, e.Person, e.Start, e.End, e.Category = "", alice, dtTime("2024-05-01T00:00:00Z"), dtTime("2024-05-02T00:00:00Z"), "other"
 			})},
+		{"time logged with entry and revision",
+			dtMsg(event.TimeLogged, `{"team":"team-orca","person":"`+dtRawEmail+`","start":"2024-05-01T09:00:00Z","end":"2024-05-01T10:00:00Z","category":"focus","entry":"99812","revision":1714555800123}`),
+			with(base(event.TimeLogged), func(e *event.Event) {
+				e.Task, e.Person, e.Start, e.End, e.Category = "", alice, dtTime("2024-05-01T09:00:00Z"), dtTime("2024-05-01T10:00:00Z"), "focus"
+				e.Entry, e.Revision = "99812", 1714555800123
+			})},
+		{"time deleted, day of its time",
+			dtMsg(event.TimeDeleted, `{"team":"team-orca","entry":"99812","revision":0}`),
+			with(base(event.TimeDeleted), func(e *event.Event) { e.Task, e.Entry = "", "99812" })},
+		{"time deleted, greatest revision",
+			dtMsg(event.TimeDeleted, `{"revision":9223372036854775807,"entry":"a b/c","team":"team-orca"}`),
+			with(base(event.TimeDeleted), func(e *event.Event) { e.Task, e.Entry, e.Revision = "", "a b/c", 1<<63-1 })},
 		{"request opened", dtMsg(event.RequestOpened, `{"team":"team-orca","request":"PR-7","kind":"review","person":"`+dtRawEmail+`"}`),
 			with(base(event.RequestOpened), func(e *event.Event) { e.Task, e.Request, e.Kind, e.Person = "", "PR-7", "review", alice })},
 		{"request opened without person", dtMsg(event.RequestOpened, `{"team":"team-orca","request":"Q-1","kind":"handoff"}`),
@@ -152,7 +164,7 @@ func TestDecodeAccepts(t *testing.T) {
 			}
 			tt.want.Partition, tt.want.Offset = 3, 42
 			// Task and request ids are stored keyed.
-			tt.want.Task, tt.want.Request = p.TaskID([]byte(tt.want.Task)), p.RequestID([]byte(tt.want.Request))
+			tt.want.Task, tt.want.Request, tt.want.Entry = p.TaskID([]byte(tt.want.Task)), p.RequestID([]byte(tt.want.Request)), p.EntryID([]byte(tt.want.Entry))
 			if !ev.Time.Equal(tt.want.Time) || !ev.Start.Equal(tt.want.Start) || !ev.End.Equal(tt.want.End) || !ev.DueAt.Equal(tt.want.DueAt) {
 				t.Fatalf("times: got %v %v %v %v, want %v %v %v %v", ev.Time, ev.Start, ev.End, ev.DueAt, tt.want.Time, tt.want.Start, tt.want.End, tt.want.DueAt)
 			}
@@ -271,6 +283,12 @@ func TestDecodeRejects(t *testing.T) {
 		{"missing team", task(`{"task":"x","person":"U1"}`), ReasonMissingField, "data.team"},
 		{"missing person on started", task(`{"team":"t","task":"x"}`), ReasonMissingField, "data.person"},
 		{"missing request kind", dtMsg(event.RequestOpened, `{"team":"t","request":"r"}`), ReasonMissingField, "data.kind"},
+		{"entry without revision", dtMsg(event.TimeLogged, `{"team":"t","person":"U1","start":"2024-05-01T09:00:00Z","end":"2024-05-01T10:00:00Z","category":"focus","entry":"7"}`), ReasonMissingField, "data.entry without data.revision"},
+		{"revision without entry", dtMsg(event.TimeLogged, `{"team":"t","person":"U1","start":"2024-05-01T09:00:00Z","end":"2024-05-01T10:00:00Z","category":"focus","revision":2}`), ReasonMissingField, "data.revision without data.entry"},
+		{"deleted without entry", dtMsg(event.TimeDeleted, `{"team":"t","revision":2}`), ReasonMissingField, "data.entry"},
+		{"deleted without revision", dtMsg(event.TimeDeleted, `{"team":"t","entry":"7"}`), ReasonMissingField, "data.revision"},
+		{"deleted with the entry's fields", dtMsg(event.TimeDeleted, `{"team":"t","entry":"7","revision":2,"person":"U1"}`), ReasonUnknownField, "data.person"},
+		{"entry on a task event", task(`{"team":"t","task":"x","person":"U1","entry":"7","revision":1}`), ReasonUnknownField, "data.entry, data.revision"},
 		{"missing outranks bad value", dtMsg(event.TimeLogged, `{"team":"","person":"U1","start":"x","category":"nope"}`), ReasonMissingField, "data.end"},
 
 		{"specversion 0.3", bytes.Replace(task(`{"team":"t","task":"x","person":"U1"}`), []byte(`"1.0"`), []byte(`"0.3"`), 1), ReasonBadValue, "specversion"},
@@ -308,6 +326,15 @@ func TestDecodeRejects(t *testing.T) {
 		{"task kind wrong case", dtMsg(event.TaskCreated, `{"team":"t","task":"x","kind":"Bug"}`), ReasonBadValue, "feature, bug, chore, other"},
 		{"request kind not allowed", dtMsg(event.RequestOpened, `{"team":"t","request":"r","kind":"bug"}`), ReasonBadValue, "review, question, handoff"},
 		{"category not allowed", dtMsg(event.TimeLogged, `{"team":"t","person":"U1","start":"2024-05-01T09:00:00Z","end":"2024-05-01T10:00:00Z","category":"lunch"}`), ReasonBadValue, "data.category"},
+		{"revision negative", dtMsg(event.TimeDeleted, `{"team":"t","entry":"7","revision":-1}`), ReasonBadValue, "data.revision is not a whole number"},
+		{"revision fraction", dtMsg(event.TimeDeleted, `{"team":"t","entry":"7","revision":1.5}`), ReasonBadValue, "data.revision is not a whole number"},
+		{"revision exponent", dtMsg(event.TimeDeleted, `{"team":"t","entry":"7","revision":1e3}`), ReasonBadValue, "data.revision is not a whole number"},
+		{"revision too large", dtMsg(event.TimeDeleted, `{"team":"t","entry":"7","revision":9223372036854775808}`), ReasonBadValue, "larger than 2^63-1"},
+		{"revision string", dtMsg(event.TimeDeleted, `{"team":"t","entry":"7","revision":"3"}`), ReasonBadValue, "data.revision is a string"},
+		{"revision null", dtMsg(event.TimeDeleted, `{"team":"t","entry":"7","revision":null}`), ReasonBadValue, "data.revision is null"},
+		{"entry empty", dtMsg(event.TimeDeleted, `{"team":"t","entry":"","revision":1}`), ReasonBadValue, "data.entry is empty"},
+		{"entry number", dtMsg(event.TimeDeleted, `{"team":"t","entry":7,"revision":1}`), ReasonBadValue, "data.entry is a number"},
+		{"category before entry in field order", dtMsg(event.TimeLogged, `{"team":"t","person":"U1","start":"2024-05-01T09:00:00Z","end":"2024-05-01T10:00:00Z","category":"x","entry":"","revision":-1}`), ReasonBadValue, "data.category"},
 		{"due number", dtMsg(event.TaskCreated, `{"team":"t","task":"x","due":20240531}`), ReasonBadValue, "data.due is a number"},
 		{"time entry over 24h", entry("2024-05-01T00:00:00Z", "2024-05-02T00:00:00.000001Z"), ReasonBadValue, "longer than 24 hours"},
 		{"bad value outranks bad time in field order", dtMsg(event.TimeLogged, `{"team":"","person":"U1","start":"x","end":"y","category":"focus"}`), ReasonBadValue, "data.team"},
@@ -403,6 +430,7 @@ func TestDecodeRefusesIdentifiersInFields(t *testing.T) {
 		{"percent-encoded e-mail in a source", "source", envelope("source", "https://x.example/dave%40acme.example")},
 		{"e-mail subject", "subject", envelope("subject", email)},
 		{"phone subject", "subject", envelope("subject", "tel:+14155550100")},
+		{"e-mail in a time entry id", "data.entry", dtMsg(event.TimeDeleted, `{"team":"team-orca","entry":"`+email+`/7","revision":1}`)},
 	}
 	d := dtDecoder(t)
 	for _, tt := range refused {

@@ -17,10 +17,10 @@
 // refused message keeps only the envelope values it can show harmless, the
 // reason and the field names: default deny), not to the Sink (only
 // pseudonyms reach event.Event). The fields that identify things (id,
-// source, subject, team, task, request) are refused when they look like
-// they hold a person identifier, and task and request ids reach the Sink
-// as keyed ids, so the store does not join back to the tracker without the
-// key. With a teams file, events of teams it does not list are refused
+// source, subject, team, task, request, entry) are refused when they look
+// like they hold a person identifier, and task, request and time-entry ids
+// reach the Sink as keyed ids, so the store does not join back to the
+// tracker without the key. With a teams file, events of teams it does not list are refused
 // unless the operator accepts them (Decoder.SetTeams).
 // It does not import transform: both speak event.Batch, and app hands the
 // store to the consumer as its Sink.

@@ -99,6 +99,13 @@ func dtCheckAccepted(t *testing.T, ev *event.Event) {
 	if ev.Task != "" && !privacy.IsKeyedID(ev.Task, privacy.TaskIDPrefix) || ev.Request != "" && !privacy.IsKeyedID(ev.Request, privacy.RequestIDPrefix) {
 		t.Errorf("accepted event with a raw task or request id: %q, %q", ev.Task, ev.Request)
 	}
+	if ev.Entry != "" && !privacy.IsKeyedID(ev.Entry, privacy.EntryIDPrefix) {
+		t.Errorf("accepted event with a raw time entry id: %q", ev.Entry)
+	}
+	if (ev.Type == event.TimeDeleted && ev.Entry == "") || (ev.Entry == "" && ev.Revision != 0) || ev.Revision < 0 ||
+		(ev.Entry != "" && ev.Type != event.TimeLogged && ev.Type != event.TimeDeleted) {
+		t.Errorf("accepted %s with entry %q and revision %d", ev.Type, ev.Entry, ev.Revision)
+	}
 	if ev.Person != "" && !privacy.IsPseudonym(ev.Person) {
 		t.Errorf("accepted event with person %q that is not a pseudonym", ev.Person)
 	}

@@ -23,7 +23,7 @@ type Lifecycle struct {
 }
 
 // RetentionTables are the tables retention deletes from.
-var RetentionTables = []string{"events", "event_keys", "team_day_people", "team_day_tasks", "tasks", "requests"}
+var RetentionTables = []string{"events", "event_keys", "team_day_people", "team_day_tasks", "time_entries", "tasks", "requests"}
 
 // NewLifecycle registers the lifecycle metrics with reg; horizon returns
 // the unix time of the first retained day (false before any retention).
@@ -31,7 +31,7 @@ func NewLifecycle(reg prometheus.Registerer, horizon func() (int64, bool)) *Life
 	m := &Lifecycle{
 		Deleted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shoal_retention_rows_deleted_total",
-			Help: "Rows deleted by retention (--retain-events after their week's release), by table: events, event_keys, team_day_people, team_day_tasks, tasks, requests."}, []string{"table"}),
+			Help: "Rows deleted by retention (--retain-events after their week's release), by table: events, event_keys, team_day_people, team_day_tasks, time_entries, tasks, requests."}, []string{"table"}),
 		DeadLetters: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shoal_retention_dead_letters_deleted_total",
 			Help: "Dead letters deleted from the embedded broker's log after --retain-dead-letters."}),

@@ -1,7 +1,8 @@
 // Package privacy holds Shoal's privacy rules in one place: the keyed
-// pseudonymizer (person pseudonyms, and keyed task and request ids), the
-// vocabulary of monitoring data Shoal refuses, the shapes of person
-// identifiers that must not ride in other fields (PersonIdentifierIn), and the
+// pseudonymizer (person pseudonyms, and keyed task, request and time-entry
+// ids), the vocabulary of monitoring data Shoal refuses, the shapes of
+// person identifiers that must not ride in other fields
+// (PersonIdentifierIn), and the
 // whole disclosure policy every output passes through: the minimum group
 // size, the dominance (p %) rule and the contribution floors (Policy,
 // Floors; transform counts contributors at the floors and the magnitudes

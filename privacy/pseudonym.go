@@ -37,7 +37,7 @@ type Pseudonymizer struct {
 	cache map[string]string
 	max   int
 
-	tasks, requests *idHasher
+	tasks, requests, entries *idHasher
 }
 
 // NewPseudonymizer returns a Pseudonymizer for key, which must be at least
@@ -53,6 +53,7 @@ func NewPseudonymizer(key []byte) (*Pseudonymizer, error) {
 		max:      1 << 20,
 		tasks:    newIDHasher(k, taskIDDomain, TaskIDPrefix),
 		requests: newIDHasher(k, requestIDDomain, RequestIDPrefix),
+		entries:  newIDHasher(k, entryIDDomain, EntryIDPrefix),
 	}, nil
 }
 
@@ -121,10 +122,12 @@ func IsPseudonym(s string) bool {
 	return err == nil
 }
 
-// Prefixes of keyed task and request ids, so one is recognisable in data.
+// Prefixes of keyed task, request and time-entry ids, so one is
+// recognisable in data.
 const (
 	TaskIDPrefix    = "t_"
 	RequestIDPrefix = "r_"
+	EntryIDPrefix   = "e_"
 )
 
 // keyedIDBytes is how many bytes of the HMAC a keyed id keeps (128 bits:
@@ -137,6 +140,7 @@ const keyedIDBytes = 16
 const (
 	taskIDDomain    = "\x00shoal task id key v1"
 	requestIDDomain = "\x00shoal request id key v1"
+	entryIDDomain   = "\x00shoal time entry id key v1"
 )
 
 // TaskID returns the keyed id of a raw task id: "t_" + the first 16 bytes
@@ -148,6 +152,9 @@ func (p *Pseudonymizer) TaskID(raw []byte) string { return p.tasks.hash(raw) }
 
 // RequestID is TaskID for request ids ("r_", a key of their own).
 func (p *Pseudonymizer) RequestID(raw []byte) string { return p.requests.hash(raw) }
+
+// EntryID is TaskID for time-entry ids ("e_", a key of their own).
+func (p *Pseudonymizer) EntryID(raw []byte) string { return p.entries.hash(raw) }
 
 // IsKeyedID reports whether s has the shape of a keyed id with prefix.
 func IsKeyedID(s, prefix string) bool {

@@ -107,13 +107,20 @@ func TestKeyedIDs(t *testing.T) {
 	if task[len(TaskIDPrefix):] == req[len(RequestIDPrefix):] {
 		t.Error("a task and a request with the same id hash alike: the kinds share a key")
 	}
+	entry := a.EntryID(raw)
+	if !IsKeyedID(entry, EntryIDPrefix) || entry != a.EntryID([]byte("ORCA-101")) {
+		t.Fatalf("EntryID %q does not have the keyed-id shape or is not stable", entry)
+	}
+	if entry[len(EntryIDPrefix):] == task[len(TaskIDPrefix):] || entry[len(EntryIDPrefix):] == req[len(RequestIDPrefix):] {
+		t.Error("a time entry hashes like a task or request with the same id: the kinds share a key")
+	}
 	if p := a.Pseudonym("orca-101"); task[len(TaskIDPrefix):len(TaskIDPrefix)+24] == p[len(PseudonymPrefix):] {
 		t.Error("a keyed task id equals the person pseudonym of the same text")
 	}
 	if strings.Contains(task, "ORCA") {
 		t.Errorf("keyed id %q carries the raw id", task)
 	}
-	if a.TaskID(nil) != "" || a.RequestID([]byte{}) != "" {
+	if a.TaskID(nil) != "" || a.RequestID([]byte{}) != "" || a.EntryID(nil) != "" {
 		t.Error("an absent id must stay absent")
 	}
 	if IsKeyedID(a.Pseudonym("x"), TaskIDPrefix) || IsKeyedID("t_xyz", TaskIDPrefix) {

@@ -22,8 +22,11 @@ const benchBatch = 50_000
 // benchEvents returns n events numbered first..first+n-1 shaped like a real
 // stream: 50 teams, 500 people, the day advancing every 20k events with
 // some events up to 3 days late, each task and request getting a handful of
-// events spread over batches, and half the events time entries.
-func benchEvents(r *rand.Rand, first, n int) []event.Event {
+// events spread over batches, and half the events time entries. With
+// revisions, the time entries carry entry ids (revision: their sequence
+// number) and one in ten is a new revision of an entry up to 30k events
+// earlier, often of an earlier batch, on another day or team.
+func benchEvents(r *rand.Rand, first, n int, revisions bool) []event.Event {
 	evs := make([]event.Event, n)
 	for i := range evs {
 		seq := first + i
@@ -38,6 +41,12 @@ func benchEvents(r *rand.Rand, first, n int) []event.Event {
 		case x < 10:
 			e.Type, e.Category = event.TimeLogged, event.Categories[r.IntN(len(event.Categories))]
 			e.Start, e.End = e.Time, e.Time.Add(time.Duration(r.IntN(240))*time.Minute)
+			if revisions {
+				e.Entry, e.Revision = fmt.Sprintf("x%d", seq), int64(seq)
+				if r.IntN(10) == 0 {
+					e.Entry = fmt.Sprintf("x%d", max(0, seq-r.IntN(30_000)))
+				}
+			}
 		case x < 17:
 			e.Type = []string{event.TaskCreated, event.TaskStarted, event.TaskCompleted, event.TaskBlocked,
 				event.TaskUnblocked, event.TaskCompleted, event.TaskReopened}[x-10]
@@ -100,29 +109,37 @@ func (st *stepTimer) String() string {
 	return b.String()
 }
 
-func preload(b *testing.B, s *Store, mem memory.Allocator, r *rand.Rand, n int) {
+func preload(b *testing.B, s *Store, mem memory.Allocator, r *rand.Rand, n int, revisions bool) {
 	b.Helper()
 	for first := 0; first < n; first += benchBatch {
-		commit(b, s, mem, benchEvents(r, first, benchBatch)...)
+		commit(b, s, mem, benchEvents(r, first, benchBatch, revisions)...)
 	}
 }
 
 // BenchmarkCommit commits 50k-event batches into a store that starts empty
 // or with 1M events already stored, 1k-event batches into one with 1M
 // (derived after every commit), and 20-event batches (a trickle, derived
-// every 1,200 events) into one with 1M.
+// every 1,200 events) into one with 1M; the revisions cases with time
+// entries that carry entry ids and are corrected (benchEvents).
 func BenchmarkCommit(b *testing.B) {
-	for _, bc := range []struct{ batch, stored int }{{benchBatch, 0}, {benchBatch, 1_000_000}, {1000, 1_000_000}, {20, 1_000_000}} {
-		batch, stored := bc.batch, bc.stored
-		b.Run(fmt.Sprintf("batch=%d/stored=%d", batch, stored), func(b *testing.B) {
+	for _, bc := range []struct {
+		batch, stored int
+		revisions     bool
+	}{{benchBatch, 0, false}, {benchBatch, 1_000_000, false}, {1000, 1_000_000, false}, {20, 1_000_000, false}, {benchBatch, 1_000_000, true}, {1000, 1_000_000, true}} {
+		batch, stored, revisions := bc.batch, bc.stored, bc.revisions
+		name := fmt.Sprintf("batch=%d/stored=%d", batch, stored)
+		if revisions {
+			name += "/revisions"
+		}
+		b.Run(name, func(b *testing.B) {
 			mem := checkedMem(b)
 			s, _ := openStore(b)
 			r := rand.New(rand.NewPCG(1, 2))
-			preload(b, s, mem, r, stored)
+			preload(b, s, mem, r, stored, revisions)
 			if batch < 1000 {
 				// A trickle (20 events a second in 20-event batches, say):
-				// derived once a minute's worth of events waits, as
-				// DefaultDeriveAfter does, the derivations' CPU included.
+				// derived once 1,200 events wait, the derivations' CPU
+				// included.
 				s.deriveEvents, s.deriveAfter = 1200, time.Hour
 			}
 			st := &stepTimer{total: map[string]time.Duration{}}
@@ -133,7 +150,7 @@ func BenchmarkCommit(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				b.StopTimer()
-				rec := record(mem, benchEvents(r, next, batch))
+				rec := record(mem, benchEvents(r, next, batch, revisions))
 				next += batch
 				b.StartTimer()
 				start, cpu0 := time.Now(), cpuTime()
@@ -159,7 +176,7 @@ func BenchmarkCommit(b *testing.B) {
 func BenchmarkRebuild(b *testing.B) {
 	mem := checkedMem(b)
 	s, _ := openStore(b)
-	preload(b, s, mem, rand.New(rand.NewPCG(1, 2)), 1_000_000)
+	preload(b, s, mem, rand.New(rand.NewPCG(1, 2)), 1_000_000, false)
 	b.ResetTimer()
 	for range b.N {
 		if err := s.Rebuild(context.Background()); err != nil {
@@ -190,7 +207,7 @@ func BenchmarkCompact(b *testing.B) {
 	}
 	mem := checkedMem(b)
 	s, path := openStore(b)
-	preload(b, s, mem, rand.New(rand.NewPCG(1, 2)), 1_000_000)
+	preload(b, s, mem, rand.New(rand.NewPCG(1, 2)), 1_000_000, false)
 	for copies := 1; copies*1_000_000 < n; copies++ {
 		if _, err := s.conn.ExecContext(context.Background(), fmt.Sprintf(`INSERT INTO events SELECT * REPLACE (id || '-%d' AS id) FROM events WHERE NOT contains(id, '-')`, copies)); err != nil {
 			b.Fatal(err)

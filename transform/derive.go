@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/shoal-analytics/shoal/event"
 )
 
 // Landing and deriving (issue 24: cost that follows the events). A Commit
@@ -37,7 +39,7 @@ const (
 var (
 	stepResetLanding = step{name: "reset landing tables", sql: tempSQL[0] + ";\n" + tempSQL[1]}
 	stepPending      = step{name: "keep for deriving", sql: `INSERT INTO pending SELECT * EXCLUDE (h) FROM staging`}
-	stepStagePending = step{name: "stage pending events", sql: `INSERT INTO staging SELECT *, NULL FROM pending`}
+	stepStagePending = step{name: "stage pending events", sql: stageEvents("pending", "true")}
 	stepClearPending = step{name: "clear pending", sql: `DELETE FROM pending`}
 )
 
@@ -62,9 +64,10 @@ func (s *Store) deriveLocked(ctx context.Context) (int64, error) {
 		return 0, nil
 	}
 	var cells int64
+	var res event.CommitResult
 	err := s.inTx(ctx, func() error {
 		var err error
-		cells, err = s.deriveTx(ctx)
+		cells, err = s.deriveTx(ctx, &res)
 		return err
 	})
 	if err != nil {
@@ -74,12 +77,17 @@ func (s *Store) deriveLocked(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("derive %d events: %w", s.pending, err)
 	}
 	s.pending = 0
+	// Counted with the next commit's result (ingest's metrics read them
+	// there).
+	s.carried.TimeCorrections += res.TimeCorrections
+	s.carried.TimeCorrectionsAfterRelease += res.TimeCorrectionsAfterRelease
 	return cells, nil
 }
 
 // deriveTx derives pending and empties it, in the caller's transaction
-// (a Commit's, when deriving is due, or deriveLocked's).
-func (s *Store) deriveTx(ctx context.Context) (int64, error) {
+// (a Commit's, when deriving is due, or deriveLocked's), and counts the
+// time-entry corrections it applied into res.
+func (s *Store) deriveTx(ctx context.Context, res *event.CommitResult) (int64, error) {
 	for _, st := range []step{stepResetScratch, stepStagePending} {
 		if _, err := s.exec(ctx, st); err != nil {
 			return 0, err
@@ -87,6 +95,9 @@ func (s *Store) deriveTx(ctx context.Context) (int64, error) {
 	}
 	cells, err := s.run(ctx, batchSteps)
 	if err != nil {
+		return 0, err
+	}
+	if err := s.countCorrections(ctx, res); err != nil {
 		return 0, err
 	}
 	_, err = s.exec(ctx, stepClearPending)

@@ -22,7 +22,9 @@
 //     effect: Commit is one DuckDB transaction or nothing);
 //   - the checkpoint policy (checkpoint.go): DuckDB's write-ahead log is
 //     checkpointed once the stream pauses after a commit;
-//   - the derived state: one row per task and per async request, and the
+//   - the derived state: one row per task, per async request and per time
+//     entry (its newest revision: a later revision of an entry replaces it,
+//     a work.time.deleted removes it, an older one changes nothing), and the
 //     team_day rollup cells and the distinct contributors per team and day,
 //     merged incrementally with each batch (reading the batch and the
 //     derived rows it touches, never the stored events), and computed in
@@ -39,8 +41,8 @@
 // people at the teams file's contribution floors and each family's
 // magnitudes with their two largest single-person parts (outcomes.go).
 //
-// Task and request ids arrive as keyed ids (ingest keys them with the
-// pseudonym key), so the file does not join back to the tracker's
+// Task, request and time-entry ids arrive as keyed ids (ingest keys them
+// with the pseudonym key), so the file does not join back to the tracker's
 // assignees without the key. A file written before that holds raw ids in
 // its events, which transform cannot key (it never has the key): Open
 // refuses it with ErrRawIDs rather than mix the two.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shoal-analytics/shoal/event"
 	"github.com/shoal-analytics/shoal/event/calendar"
 	"github.com/shoal-analytics/shoal/privacy"
 )
@@ -197,6 +198,7 @@ func retainSteps(last bool) []retainStep {
 		{step{name: "retain events", sql: `DELETE FROM events WHERE day >= ` + dayArg + ` AND day < ` + dayArg}, "events", span},
 		{step{name: "retain team_day_people", sql: `DELETE FROM team_day_people WHERE day < ` + dayArg, scan: true}, "team_day_people", before},
 		{step{name: "retain team_day_tasks", sql: `DELETE FROM team_day_tasks WHERE day < ` + dayArg, scan: true}, "team_day_tasks", before},
+		{step{name: "retain time_entries", sql: `DELETE FROM time_entries WHERE day < ` + dayArg, scan: true}, "time_entries", before},
 	}
 	if last {
 		steps = append(steps,
@@ -376,6 +378,12 @@ func (s *Store) eraseTx(ctx context.Context) (int, error) {
 			FROM events WHERE team IN (SELECT team FROM erase_teams) AND task IS NOT NULL AND type LIKE 'work.task.%'`},
 		{name: "erase: touched requests", sql: `CREATE OR REPLACE TEMP TABLE erase_requests AS SELECT DISTINCT ` + pairKey("team", "request") + ` AS k
 			FROM events WHERE team IN (SELECT team FROM erase_teams) AND request IS NOT NULL AND type LIKE 'work.request.%'`},
+		// Their time entries (keyed by source and entry id, or by the
+		// event's own key without one), derived again from what remains.
+		{name: "erase: touched time entries", sql: `CREATE OR REPLACE TEMP TABLE erase_entries AS
+			SELECT DISTINCT CASE WHEN entry IS NULL THEN ` + keyExpr + ` ELSE ` + pairKey("source", "entry") + ` END AS k
+			FROM events WHERE team IN (SELECT team FROM erase_teams) AND type IN ('` + event.TimeLogged + `', '` + event.TimeDeleted + `')`},
+		{name: "erase: time_entries", sql: `DELETE FROM time_entries WHERE k IN (SELECT k FROM erase_entries) OR person IN (SELECT person FROM erase_people)`},
 		{name: "erase: events", sql: `DELETE FROM events WHERE person IN (SELECT person FROM erase_people)`},
 		{name: "erase: team_day_people", sql: `DELETE FROM team_day_people WHERE team IN (SELECT team FROM erase_teams)`},
 		{name: "erase: team_day_tasks", sql: `DELETE FROM team_day_tasks WHERE team IN (SELECT team FROM erase_teams)`},
@@ -400,7 +408,7 @@ func (s *Store) eraseTx(ctx context.Context) (int, error) {
 	if _, err := s.exec(ctx, stepResetScratch); err != nil {
 		return 0, err
 	}
-	if _, err := s.exec(ctx, step{name: "erase: stage the teams' events", sql: `INSERT INTO staging SELECT *, NULL FROM events WHERE team IN (SELECT team FROM erase_teams)`}); err != nil {
+	if _, err := s.exec(ctx, step{name: "erase: stage the teams' events", sql: stageEvents("events", "team IN (SELECT team FROM erase_teams)")}); err != nil {
 		return 0, err
 	}
 	if _, err := s.run(ctx, batchSteps); err != nil {

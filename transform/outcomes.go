@@ -735,7 +735,8 @@ func (r *outcomeRun) workInProgress() error {
 	})
 }
 
-// timeEntries adds the work.time.logged entries of the periods. DuckDB
+// timeEntries adds the time entries of the periods (their newest
+// revisions, deleted ones left out). DuckDB
 // sums the entries of each (team, day, person) (personDaysSQL), and those
 // per (team, period), so one row per team and period crosses into Go.
 func (r *outcomeRun) timeEntries() error {
@@ -762,7 +763,9 @@ func (r *outcomeRun) timeEntries() error {
 }
 
 // personDaysSQL is the common table expressions te, the time entries of
-// the periods (those with a person only, when personal), and pd: per
+// the periods as their newest revisions say (time_entries: a replaced
+// revision or a deleted entry counts nothing; those with a person only,
+// when personal), and pd: per
 // (team, team-local day, person) the seconds logged, of which focus and
 // meeting, the focus entries at least as long as the team's
 // focus_block_min (an entry missing start or end counts 0 s and is never a
@@ -783,7 +786,7 @@ func (r *outcomeRun) personDaysSQL(personal bool) string {
 	return `te AS (
 			SELECT team, day, person, category, started_at IS NOT NULL AND ended_at IS NOT NULL AS timed,
 				coalesce(epoch_us(ended_at) - epoch_us(started_at), 0) AS us
-			FROM events WHERE type = '` + event.TimeLogged + `'` + who + ` AND day BETWEEN ` + dateExpr + ` AND ` + dateExpr + `
+			FROM time_entries WHERE NOT deleted` + who + ` AND day BETWEEN ` + dateExpr + ` AND ` + dateExpr + `
 		),
 		pd AS (
 			SELECT e.team, e.day, e.person,

@@ -14,7 +14,8 @@ import (
 
 // reference computes team_day in plain Go, straight from the spec in
 // rollup.go, as an independent check of the SQL. evs are in commit order;
-// the first event with a given (source, id) wins.
+// the first event with a given (source, id) wins. A time entry counts as
+// its newest revision says (referenceEntries).
 func reference(evs []event.Event) []TeamDay {
 	type key struct{ a, b string }
 	type cellKey struct {
@@ -78,11 +79,15 @@ func reference(evs []event.Event) []TeamDay {
 		m[k][v] = true
 	}
 
+	entries := referenceEntries(uniq)
 	for i := range uniq {
 		e := &uniq[i]
 		c := get(e.Team, e.Day)
 		ck := cellKey{e.Team, e.Day}
 		c.Events++
+		if e.Type == event.TimeLogged && entries[entryOf(e)] != e {
+			continue // replaced by a newer revision, or deleted
+		}
 		if e.Person != "" {
 			add(people, ck, e.Person)
 		}
@@ -227,6 +232,49 @@ func reference(evs []event.Event) []TeamDay {
 		}
 		return out[i].Day < out[j].Day
 	})
+	return out
+}
+
+// entryKey names a time entry: its source and entry id, or for an entry
+// without one, its event's (source, id).
+type entryKey struct {
+	source, entry, id string
+}
+
+func entryOf(e *event.Event) entryKey {
+	if e.Entry == "" {
+		return entryKey{source: e.Source, id: e.ID}
+	}
+	return entryKey{source: e.Source, entry: e.Entry}
+}
+
+// referenceEntries returns the newest revision of each time entry of evs
+// (distinct events), by (revision, deletion over entry, source, id); a
+// deleted entry's newest revision is its deletion.
+func referenceEntries(evs []event.Event) map[entryKey]*event.Event {
+	newer := func(a, b *event.Event) bool {
+		if a.Revision != b.Revision {
+			return a.Revision > b.Revision
+		}
+		if ad, bd := a.Type == event.TimeDeleted, b.Type == event.TimeDeleted; ad != bd {
+			return ad
+		}
+		if a.Source != b.Source {
+			return a.Source > b.Source
+		}
+		return a.ID > b.ID
+	}
+	out := map[entryKey]*event.Event{}
+	for i := range evs {
+		e := &evs[i]
+		if e.Type != event.TimeLogged && e.Type != event.TimeDeleted {
+			continue
+		}
+		k := entryOf(e)
+		if cur := out[k]; cur == nil || newer(e, cur) {
+			out[k] = e
+		}
+	}
 	return out
 }
 

@@ -24,14 +24,29 @@ import (
 //     aggregated together with the batch's events. The rows keep the raw
 //     aggregates the merge needs (last_completed_at before a reopen cancels
 //     it, the created and opened events' (source, id)).
-//   - team_day, the counters of events per cell (events, reopens, blocks,
-//     time by category) are old value + the batch's; the distinct counters
-//     (tasks_created, tasks_started, contributors) add the batch's
-//     (team, day, task, type) and (team, day, person) not yet in
-//     team_day_tasks and team_day_people (in any family); the counters of tasks and
-//     requests (completions, lead and cycle time, due dates, requests
-//     opened and responded) are recomputed from the tasks and requests
-//     tables for the cells of a touched task's or request's old or new day.
+//   - time_entries: an entry without an entry id is its event, which is
+//     new, so it is appended as it is. Of the others, the batch's newest
+//     revision of each is compared with the entry's stored row (looked up
+//     by k, only for a batch with entry ids); the rows the batch supersedes
+//     are updated in place, the new ones inserted, and the changed entries
+//     become time_delta: the new state (weight 1) and the old one it
+//     replaces (weight -1).
+//   - team_day, the counters of events per cell (events, reopens, blocks)
+//     are old value + the batch's, the time by category old value + the
+//     batch's entries without an entry id + the time_delta's (so a
+//     replaced or deleted entry's time leaves its old cell, which is
+//     touched too); the distinct counters (tasks_created, tasks_started,
+//     contributors) add the batch's (team, day, task, type) and (team,
+//     day, person) not yet in team_day_tasks and team_day_people (in any
+//     family), the time family's from the batch's entries without an id
+//     and time_delta's new states; a person whose time the batch took away
+//     from a cell and who has no other entry there left (a lookup of
+//     time_entries, only for such batches) leaves the cell's time family,
+//     and that cell's contributors are counted again from team_day_people;
+//     the counters of tasks and requests (completions, lead and cycle time,
+//     due dates, requests opened and responded) are recomputed from the
+//     tasks and requests tables for the cells of a touched task's or
+//     request's old or new day.
 //
 // For tasks, requests and team_day, each keyed by its first columns (and
 // matched by k, their pairKey, for tasks and requests): copy
@@ -41,10 +56,12 @@ import (
 // indexes cost ~15 % of a commit's CPU (BenchmarkCommit: 1,507 vs 1,282
 // CPU-ms per 50k-event batch over 1 M stored) and no reader looks a key up;
 // replacing rows by delete + insert instead of updating them measured
-// dearer (1,454 CPU-ms). team_day_people and team_day_tasks are only
-// appended to. Rows of the derived tables never vanish, since events are
-// never deleted; a derived row no event supports (only a bug or a hand
-// edit makes one) survives Commit and is removed by Rebuild.
+// dearer (1,454 CPU-ms). team_day_tasks is only appended to, and so is
+// team_day_people but for a person whose time entries of a day were all
+// replaced or deleted. Rows of tasks, requests, time_entries and team_day
+// never vanish, since events are never deleted (a deleted time entry
+// keeps its row, marked); a derived row no event supports (only a bug or
+// a hand edit makes one) survives Commit and is removed by Rebuild.
 //
 // Semantics (the spec an independent Go oracle is written from):
 //
@@ -72,18 +89,28 @@ import (
 // response_time_s = responded_at - opened_at in seconds, NULL if either is
 // missing or it is negative.
 //
+// time_entries, one row per time entry: the entry is (source, entry) for
+// events with an entry id, and each work.time.logged without one is an
+// entry of its own; its state is its event (work.time.logged or
+// work.time.deleted) with the greatest (revision, deleted, source, id),
+// revision 0 for an entry without an id. An entry is live unless that
+// event is a deletion.
+//
 // team_day, one row per (team, day) with at least one non-zero counter:
-// events, tasks_created/tasks_started (distinct tasks of created/started
+// events (every stored event that day, replaced revisions and deletions
+// included), tasks_created/tasks_started (distinct tasks of created/started
 // events that day), tasks_reopened/tasks_blocked (events that day), the
-// time-by-category sums of work.time.logged events that day, contributors
-// (distinct non-null persons of events that day); tasks_completed and its
+// time-by-category sums of the live time entries of that day, contributors
+// (distinct non-null persons of that day's events other than time entries,
+// and of its live time entries); tasks_completed and its
 // lead/cycle/due sums over tasks whose completed_day is that day;
 // requests_opened over requests whose opened_day is that day,
 // requests_responded and the response-time sum over requests whose
 // responded_day is that day.
 //
 // team_day_people: the distinct (team, day, family, person) of events with
-// a person, family from the event's type (familyExpr).
+// a person other than time entries, family from the event's type
+// (familyExpr), and of live time entries with a person (the time family).
 
 // step is one SQL statement of a commit or rebuild, named for errors and
 // failure injection in tests.
@@ -120,6 +147,34 @@ func derive(src string) []step {
 		{name: "scope requests", sql: `INSERT INTO touched_requests SELECT team, request, ` + pairKey("team", "request") + ` FROM (
 			SELECT DISTINCT team, request FROM {src} WHERE request IS NOT NULL AND type LIKE 'work.request.%')`},
 		{name: "scope cells", sql: `INSERT INTO touched_cells SELECT DISTINCT team, day, true FROM {src}`},
+
+		// Time entries. One without an entry id is new (its event is) and
+		// never changes: it is stored as it is, and its time and person
+		// reach team_day straight from the batch. Of those with an entry
+		// id, the batch's newest revision of each is merged with the
+		// stored one, and only the entries whose state changes reach
+		// team_day, through time_delta: the old contribution taken away,
+		// the new added. Those steps run only for a batch with entry ids.
+		{name: "plain entries", sql: `INSERT INTO time_entries
+			SELECT team, day, person, category, started_at, ended_at, false, 0, source, id, h
+			FROM {src} WHERE type = '` + event.TimeLogged + `' AND entry IS NULL`},
+		{name: "batch entries", guard: keyedGuard, sql: `INSERT INTO batch_entries SELECT * FROM (
+				SELECT team, day, person, category, started_at, ended_at, type = '` + event.TimeDeleted + `' AS deleted,
+					revision, source, id, ` + pairKey("source", "entry") + ` AS k
+				FROM {src} WHERE ` + keyedEntry + `
+			) QUALIFY row_number() OVER (PARTITION BY k ORDER BY revision DESC, deleted DESC, source DESC, id DESC) = 1`},
+		{name: "stored entries", scan: true, guard: `SELECT count(*) FROM batch_entries`,
+			sql: `INSERT INTO old_entries SELECT t.* FROM time_entries t SEMI JOIN batch_entries b ON t.k = b.k`},
+		{name: "changed entries", guard: `SELECT count(*) FROM batch_entries`, sql: `INSERT INTO next_entries SELECT b.* FROM batch_entries b
+			LEFT JOIN old_entries o ON o.k = b.k WHERE o.k IS NULL OR ` + supersedes("b", "o")},
+		withGuard(updateStep("time_entries", "next_entries", hashKey, entryColumns),
+			`SELECT count(*) FROM next_entries n SEMI JOIN old_entries o ON o.k = n.k`),
+		withGuard(insertNewStep("time_entries", "next_entries", "old_entries", hashKey), `SELECT count(*) FROM next_entries`),
+		{name: "time delta", guard: `SELECT count(*) FROM next_entries`, sql: `INSERT INTO time_delta
+			SELECT team, day, person, category, ` + seconds("ended_at", "started_at") + `, 1 FROM next_entries WHERE NOT deleted
+			UNION ALL SELECT o.team, o.day, o.person, o.category, ` + seconds("o.ended_at", "o.started_at") + `, -1
+				FROM old_entries o SEMI JOIN next_entries n ON n.k = o.k WHERE NOT o.deleted`},
+		{name: "time cells", sql: `INSERT INTO touched_cells SELECT DISTINCT team, day, true FROM time_delta WHERE w < 0`},
 
 		existingStep("tasks", "old_tasks", "touched_tasks", hashKey),
 		existingStep("requests", "old_requests", "touched_requests", hashKey),
@@ -223,7 +278,9 @@ func derive(src string) []step {
 		existingStep("team_day", "old_team_day", "cells", teamDayKeys),
 
 		// The distinct counters: what the batch adds that is not stored yet.
-		{name: "batch people", sql: `INSERT INTO new_people SELECT DISTINCT team, day, ` + familyExpr + `, person FROM {src} WHERE person IS NOT NULL`},
+		{name: "batch people", sql: `INSERT INTO new_people
+			SELECT DISTINCT team, day, ` + familyExpr + `, person FROM {src} WHERE person IS NOT NULL AND NOT (` + keyedEntry + `)
+			UNION SELECT team, day, ` + fmt.Sprint(famTime) + `, person FROM time_delta WHERE w > 0 AND person IS NOT NULL`},
 		// Every stored family of the batch's (team, day, person)s: a person
 		// is a new contributor of a day only if none is stored.
 		{name: "stored people", scan: true, sql: `INSERT INTO seen_people SELECT p.* FROM team_day_people p
@@ -231,6 +288,25 @@ func derive(src string) []step {
 		{name: "drop stored people", guard: `SELECT count(*) FROM seen_people`, sql: `DELETE FROM new_people WHERE EXISTS (SELECT 1 FROM seen_people s
 			WHERE s.team = new_people.team AND s.day = new_people.day AND s.family = new_people.family AND s.person = new_people.person)`},
 		{name: "insert team_day_people", sql: `INSERT INTO team_day_people SELECT * FROM new_people`},
+		// A person whose time the batch took away from a cell stays one of
+		// its time people only while another of their entries is there;
+		// those cells' contributors are counted again.
+		{name: "removed time people", sql: `INSERT INTO gone_people SELECT DISTINCT team, day, person FROM time_delta WHERE w < 0 AND person IS NOT NULL`},
+		{name: "people still logging", scan: true, guard: `SELECT count(*) FROM gone_people`, sql: `INSERT INTO kept_people
+			SELECT DISTINCT t.team, t.day, t.person FROM time_entries t
+			SEMI JOIN gone_people g ON t.team = g.team AND t.day = g.day AND t.person = g.person WHERE NOT t.deleted`},
+		{name: "drop people still logging", guard: `SELECT count(*) FROM kept_people`, sql: `DELETE FROM gone_people WHERE EXISTS (SELECT 1 FROM kept_people k
+			WHERE k.team = gone_people.team AND k.day = gone_people.day AND k.person = gone_people.person)`},
+		// The rows are found by a semi join probing team_day_people with
+		// the few gone people, then deleted by rowid: DELETE ... WHERE
+		// EXISTS cost several times more.
+		{name: "delete gone people", scan: true, guard: `SELECT count(*) FROM gone_people`, sql: `DELETE FROM team_day_people WHERE rowid IN (
+			SELECT p.rowid FROM team_day_people p SEMI JOIN gone_people g ON p.team = g.team AND p.day = g.day AND p.person = g.person
+			WHERE p.family = ` + fmt.Sprint(famTime) + `)`},
+		{name: "gone cells", sql: `INSERT INTO gone_cells SELECT DISTINCT team, day FROM gone_people`},
+		{name: "recount contributors", scan: true, guard: `SELECT count(*) FROM gone_cells`, sql: `INSERT INTO recount
+			SELECT p.team, p.day, count(DISTINCT p.person) FROM team_day_people p
+			SEMI JOIN gone_cells g ON p.team = g.team AND p.day = g.day GROUP BY p.team, p.day`},
 		{name: "batch day tasks", sql: `INSERT INTO new_day_tasks SELECT DISTINCT team, day, task, type FROM {src}
 			WHERE task IS NOT NULL AND type IN ('work.task.created', 'work.task.started')`},
 		{name: "stored day tasks", scan: true, sql: `INSERT INTO seen_day_tasks SELECT t.* FROM team_day_tasks t
@@ -242,8 +318,12 @@ func derive(src string) []step {
 		// The batch's own counters per cell, in team_day's shape.
 		{name: "batch team_day", sql: `INSERT INTO delta_team_day (team, day, events, tasks_reopened, tasks_blocked,
 				focus_s, meeting_s, collaboration_s, support_s, admin_s, learning_s, other_s)
-			WITH ev AS (SELECT team, day, type, category, ` + seconds("ended_at", "started_at") + ` AS dur FROM {src})
-			SELECT team, day, count(*),
+			WITH ev AS (
+				SELECT team, day, type, CASE WHEN type = '` + event.TimeLogged + `' AND entry IS NULL THEN category END AS category,
+					` + seconds("ended_at", "started_at") + ` AS dur, 1 AS n FROM {src}
+				UNION ALL SELECT team, day, NULL, category, dur * w, 0 FROM time_delta
+			)
+			SELECT team, day, sum(n),
 				count(*) FILTER (WHERE type = 'work.task.reopened'),
 				count(*) FILTER (WHERE type = 'work.task.blocked'),
 				` + categorySums() + `
@@ -298,7 +378,8 @@ func derive(src string) []step {
 					` + addedCategories() + `,
 					` + stateCounters("ro", "requests_opened") + `,
 					` + stateCounters("rr", "requests_responded", "response_time_s_sum", "response_time_n") + `,
-					coalesce(o.contributors, 0) + coalesce(np.people, 0) AS contributors
+					CASE WHEN gc.team IS NULL THEN coalesce(o.contributors, 0) + coalesce(np.people, 0)
+						ELSE coalesce(rc.people, 0) END AS contributors
 				FROM cells c
 				LEFT JOIN old_team_day o ON o.team = c.team AND o.day = c.day
 				LEFT JOIN delta_team_day d ON d.team = c.team AND d.day = c.day
@@ -307,6 +388,8 @@ func derive(src string) []step {
 				LEFT JOIN ta ON ta.team = c.team AND ta.day = c.day
 				LEFT JOIN ro ON ro.team = c.team AND ro.day = c.day
 				LEFT JOIN rr ON rr.team = c.team AND rr.day = c.day
+				LEFT JOIN gone_cells gc ON gc.team = c.team AND gc.day = c.day
+				LEFT JOIN recount rc ON rc.team = c.team AND rc.day = c.day
 			)
 			SELECT * FROM x WHERE events > 0 OR tasks_completed > 0 OR requests_opened > 0 OR requests_responded > 0`},
 		deleteVanishedStep("team_day", "old_team_day", "next_team_day", teamDayKeys),
@@ -314,7 +397,7 @@ func derive(src string) []step {
 		insertNewStep("team_day", "next_team_day", "old_team_day", teamDayKeys),
 	}
 	for i := range steps {
-		steps[i].sql = r.Replace(steps[i].sql)
+		steps[i].sql, steps[i].guard = r.Replace(steps[i].sql), r.Replace(steps[i].guard)
 	}
 	return steps
 }
@@ -329,12 +412,12 @@ func pickEvent(name, key, cols, typ, order string) string {
 			)`, name, key, cols, typ, key, order)
 }
 
-// categorySums sums the batch's time entries per category, in team_day's
-// column order.
+// categorySums sums the time the batch adds per category (its entries
+// without an entry id, and the time delta), in team_day's column order.
 func categorySums() string {
 	parts := make([]string, len(event.Categories))
 	for i, c := range event.Categories {
-		parts[i] = fmt.Sprintf("coalesce(sum(dur) FILTER (WHERE type = 'work.time.logged' AND category = '%s'), 0)", c)
+		parts[i] = fmt.Sprintf("coalesce(sum(dur) FILTER (WHERE category = '%s'), 0)", c)
 	}
 	return strings.Join(parts, ",\n\t\t\t\t")
 }
@@ -361,6 +444,27 @@ func stateCounters(rel string, cols ...string) string {
 
 func seconds(a, b string) string { return fmt.Sprintf(secondsExpr, a, b) }
 
+// keyedEntry is the SQL condition that an event is a revision of a time
+// entry with an entry id; keyedGuard counts them in the batch.
+var (
+	keyedEntry = `entry IS NOT NULL AND type IN ('` + event.TimeLogged + `', '` + event.TimeDeleted + `')`
+	keyedGuard = `SELECT count(*) FROM {src} WHERE ` + keyedEntry
+)
+
+// supersedes is the SQL condition that time entry state a replaces b: a
+// greater revision, at equal revisions a deletion over an entry, then the
+// greater (source, id).
+func supersedes(a, b string) string {
+	return fmt.Sprintf(`(%[1]s.revision > %[2]s.revision OR (%[1]s.revision = %[2]s.revision AND (%[1]s.deleted AND NOT %[2]s.deleted
+		OR (%[1]s.deleted = %[2]s.deleted AND (%[1]s.source > %[2]s.source OR (%[1]s.source = %[2]s.source AND %[1]s.id > %[2]s.id))))))`, a, b)
+}
+
+// withGuard returns st skipped when the count query guard is 0.
+func withGuard(st step, guard string) step {
+	st.guard = guard
+	return st
+}
+
 // The non-key columns of the keyed derived tables, updated in place
 // (TestColumnLists checks them against the tables).
 var (
@@ -375,6 +479,7 @@ var (
 		"completed_on_time", "tasks_reopened", "tasks_blocked", "focus_s", "meeting_s", "collaboration_s",
 		"support_s", "admin_s", "learning_s", "other_s", "requests_opened", "requests_responded",
 		"response_time_s_sum", "response_time_n", "contributors"}
+	entryColumns = []string{"team", "day", "person", "category", "started_at", "ended_at", "deleted", "revision", "source", "id"}
 )
 
 // The key columns of the keyed derived tables: tasks and requests are

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -288,13 +289,16 @@ func TestTeamContributors(t *testing.T) {
 
 // randomEvents returns n events over teams t0..t2 and two weeks, with
 // duplicates (same source and id, different content), events out of order,
-// tasks and requests whose events straddle batches, and events whose time
-// falls outside their team-local day.
+// tasks and requests whose events straddle batches, events whose time
+// falls outside their team-local day, and time entries with revisions
+// (ties, older ones arriving last) and deletions that move them between
+// teams, days and people.
 func randomEvents(r *rand.Rand, n int) []event.Event {
 	types := []string{
 		event.TaskCreated, event.TaskCreated, event.TaskStarted, event.TaskCompleted, event.TaskCompleted,
 		event.TaskBlocked, event.TaskUnblocked, event.TaskReopened, event.TaskCancelled,
 		event.TimeLogged, event.TimeLogged, event.RequestOpened, event.RequestResponded, event.RequestResponded,
+		event.TimeDeleted,
 	}
 	evs := make([]event.Event, 0, n)
 	for i := range n {
@@ -339,6 +343,11 @@ func randomEvent(r *rand.Rand, types []string) event.Event {
 		if r.IntN(10) == 0 {
 			e.Task = fmt.Sprintf("k%d", r.IntN(15))
 		}
+		if r.IntN(2) == 0 { // a revision of an entry, on any team and day
+			e.Entry, e.Revision = fmt.Sprintf("x%d", r.IntN(25)), int64(r.IntN(5))
+		}
+	case event.TimeDeleted:
+		e.Person, e.Entry, e.Revision = "", fmt.Sprintf("x%d", r.IntN(25)), int64(r.IntN(5))
 	case event.RequestOpened, event.RequestResponded:
 		e.Request = fmt.Sprintf("r%d", r.IntN(15))
 		if e.Type == event.RequestOpened {
@@ -369,6 +378,7 @@ func dumpState(t *testing.T, s *Store) map[string][]string {
 	out := map[string][]string{}
 	for table, order := range map[string]string{
 		"tasks": "team, task", "requests": "team, request", "team_day_people": "team, day, family, person",
+		"time_entries": "k",
 	} {
 		rows, err := s.db.Query(`SELECT CAST(COLUMNS(*) AS VARCHAR) FROM ` + table + ` ORDER BY ` + order)
 		if err != nil {
@@ -401,15 +411,20 @@ func TestRebuildEqualsIncremental(t *testing.T) {
 			mem := checkedMem(t)
 			s, _ := openStore(t)
 			evs := randomEvents(r, 1500)
-			var cells int64
+			var cells, corrections int64
 			for i := 0; i < len(evs); {
 				n := 1 + r.IntN(120)
 				if r.IntN(3) == 0 {
 					n = 1 + r.IntN(4) // runs of tiny batches
 				}
 				n = min(n, len(evs)-i)
-				cells += commit(t, s, mem, evs[i:i+n]...).CellsTouched
+				res := commit(t, s, mem, evs[i:i+n]...)
+				cells += res.CellsTouched
+				corrections += res.TimeCorrections
 				i += n
+			}
+			if corrections < 20 {
+				t.Errorf("only %d time entries corrected: generator too narrow", corrections)
 			}
 			incremental := teamDays(t, s)
 			if len(incremental) < 30 {
@@ -452,9 +467,10 @@ func TestRebuildEqualsIncremental(t *testing.T) {
 func TestColumnLists(t *testing.T) {
 	s, _ := openStore(t)
 	for table, want := range map[string][]string{
-		"tasks":    append(append([]string{"team", "task"}, taskColumns...), "k"),
-		"requests": append(append([]string{"team", "request"}, requestColumns...), "k"),
-		"team_day": append([]string{"team", "day"}, teamDayColumns...),
+		"tasks":        append(append([]string{"team", "task"}, taskColumns...), "k"),
+		"requests":     append(append([]string{"team", "request"}, requestColumns...), "k"),
+		"team_day":     append([]string{"team", "day"}, teamDayColumns...),
+		"time_entries": append(slices.Clone(entryColumns), "k"),
 	} {
 		rows, err := s.db.Query(`SELECT column_name FROM information_schema.columns
 			WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position`, table)

@@ -22,8 +22,14 @@ var schemaSQL = []string{
 		ended_at        TIMESTAMP,
 		category        VARCHAR,
 		kafka_partition INTEGER   NOT NULL,
-		kafka_offset    BIGINT    NOT NULL
+		kafka_offset    BIGINT    NOT NULL,
+		entry           VARCHAR,
+		revision        BIGINT
 	)`,
+	// A file written before time entries had revisions gains the columns,
+	// last as in event.Schema, NULL for its events (entries of their own).
+	`ALTER TABLE events ADD COLUMN IF NOT EXISTS entry VARCHAR`,
+	`ALTER TABLE events ADD COLUMN IF NOT EXISTS revision BIGINT`,
 	`CREATE TABLE IF NOT EXISTS offsets (
 		topic       VARCHAR NOT NULL,
 		part        INTEGER NOT NULL,
@@ -43,6 +49,7 @@ var schemaSQL = []string{
 	teamDayDDL,
 	teamDayPeopleDDL,
 	teamDayTasksDDL,
+	timeEntriesDDL,
 	releasesDDL,
 	releasedCellsDDL,
 	releasedQualityDDL,
@@ -172,6 +179,28 @@ const teamDayTasksDDL = `CREATE TABLE IF NOT EXISTS team_day_tasks (
 	type VARCHAR NOT NULL
 )`
 
+// timeEntriesDDL: one row per time entry, its current state: the columns
+// of the revision that wins (rollup.go: the greatest (revision, deleted,
+// source, id)), deleted marking a work.time.deleted. k is the pairKey of
+// (source, entry), or for a work.time.logged without an entry id, which is
+// an entry of its own, its event key (keyExpr): so every time entry is
+// here, and the outcomes read time from here, never from events. A
+// deleted entry keeps its row (a tombstone), so that an older revision
+// arriving later stays superseded.
+const timeEntriesDDL = `CREATE TABLE IF NOT EXISTS time_entries (
+	team       VARCHAR   NOT NULL,
+	day        DATE      NOT NULL,
+	person     VARCHAR,
+	category   VARCHAR,
+	started_at TIMESTAMP,
+	ended_at   TIMESTAMP,
+	deleted    BOOLEAN   NOT NULL,
+	revision   BIGINT    NOT NULL,
+	source     VARCHAR   NOT NULL,
+	id         VARCHAR   NOT NULL,
+	k          HUGEINT   NOT NULL
+)`
+
 // tempSQL (re)creates the per-connection scratch tables of the writer
 // connection, at Open and at the start of every Commit and Rebuild. DuckDB
 // temporary tables are transactional, so a failed Commit leaves them as
@@ -203,4 +232,18 @@ var tempSQL = []string{
 	`CREATE OR REPLACE TEMP TABLE seen_people AS SELECT * FROM team_day_people LIMIT 0`,
 	`CREATE OR REPLACE TEMP TABLE new_day_tasks AS SELECT * FROM team_day_tasks LIMIT 0`,
 	`CREATE OR REPLACE TEMP TABLE seen_day_tasks AS SELECT * FROM team_day_tasks LIMIT 0`,
+	// The time entries of the batch (the newest revision of each), those
+	// stored, and those whose state the batch changes.
+	`CREATE OR REPLACE TEMP TABLE batch_entries AS SELECT * FROM time_entries LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE old_entries AS SELECT * FROM time_entries LIMIT 0`,
+	`CREATE OR REPLACE TEMP TABLE next_entries AS SELECT * FROM time_entries LIMIT 0`,
+	// What the changed entries add (w = 1) and take away (w = -1), per
+	// entry.
+	`CREATE OR REPLACE TEMP TABLE time_delta (team VARCHAR, day DATE, person VARCHAR, category VARCHAR, dur DOUBLE, w BIGINT)`,
+	// The (team, day, person)s whose time the batch took away and who
+	// logged no other time that day, and their cells' contributors.
+	`CREATE OR REPLACE TEMP TABLE gone_people (team VARCHAR, day DATE, person VARCHAR)`,
+	`CREATE OR REPLACE TEMP TABLE kept_people (team VARCHAR, day DATE, person VARCHAR)`,
+	`CREATE OR REPLACE TEMP TABLE gone_cells (team VARCHAR, day DATE)`,
+	`CREATE OR REPLACE TEMP TABLE recount (team VARCHAR, day DATE, people BIGINT)`,
 }

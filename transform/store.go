@@ -123,6 +123,9 @@ type Store struct {
 	staged []uint64
 	// derivedInTx reports that the commit being made derived pending.
 	derivedInTx bool
+	// carried holds the time-entry corrections of derivations outside a
+	// commit (a flush), reported with the next commit's result.
+	carried event.CommitResult
 	// pending is how many stored events wait in the pending table to be
 	// derived (derive.go), pendingSince when the oldest of them was
 	// stored; guarded by mu. pendingCount mirrors pending for readers
@@ -582,6 +585,9 @@ func (s *Store) Commit(ctx context.Context, b *event.Batch) (event.CommitResult,
 	s.lastCommit.Store(time.Now().UnixNano())
 	s.remember(ctx, s.staged)
 	s.staged = nil
+	res.TimeCorrections += s.carried.TimeCorrections
+	res.TimeCorrectionsAfterRelease += s.carried.TimeCorrectionsAfterRelease
+	s.carried = event.CommitResult{}
 	switch {
 	case s.derivedInTx:
 		s.pending = 0
@@ -694,7 +700,7 @@ func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResul
 	// failure then leaves nothing of the batch either.
 	if s.pending+res.Inserted > 0 && (s.pending+res.Inserted >= s.deriveEvents ||
 		s.pending > 0 && time.Since(s.pendingSince) >= s.deriveAfter) {
-		cells, err := s.deriveTx(ctx)
+		cells, err := s.deriveTx(ctx, &res)
 		if err != nil {
 			return res, err
 		}
@@ -718,6 +724,40 @@ func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResul
 		}
 	}
 	return res, nil
+}
+
+// countCorrections sets res.TimeCorrections and res.TimeCorrectionsAfterRelease
+// (event.CommitResult): the batch's revisions of time entries are applied
+// one by one, in partition and offset order, on top of the stored state
+// of their entries, and each that supersedes a state it changes (other
+// times, category, person, team or day, or deleted or brought back) is a
+// correction, so the count does not depend on how events are cut into
+// batches; of those, the ones whose old or new day is in a released week
+// are late. A revision that only repeats the one it supersedes (a re-send
+// under another event id) or replaces a deletion by another is none.
+func (s *Store) countCorrections(ctx context.Context, res *event.CommitResult) error {
+	rt, released := s.releasedThrough.Load(), true
+	if rt == noRelease {
+		rt, released = 0, false
+	}
+	const st = `{'r': revision, 'd': deleted, 's': source, 'i': id, 'team': team, 'day': day, 'person': person,
+		'category': category, 'started_at': started_at, 'ended_at': ended_at}`
+	if err := s.conn.QueryRowContext(ctx, `WITH b AS (
+			SELECT k, kafka_partition AS p, kafka_offset AS o, `+st+` AS st FROM (
+				SELECT *, type = '`+event.TimeDeleted+`' AS deleted, `+pairKey("source", "entry")+` AS k FROM staging
+				WHERE entry IS NOT NULL AND type IN ('`+event.TimeLogged+`', '`+event.TimeDeleted+`'))
+			UNION ALL SELECT k, -1, -1, `+st+` FROM old_entries
+		),
+		w AS (SELECT st, max(st) OVER (PARTITION BY k ORDER BY p, o ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev FROM b)
+		SELECT count(*), count(*) FILTER (WHERE ? AND (
+			(NOT prev.d AND prev.day <= DATE '1970-01-01' + CAST(? AS INTEGER)) OR (NOT st.d AND st.day <= DATE '1970-01-01' + CAST(? AS INTEGER))))
+		FROM w WHERE prev IS NOT NULL AND st > prev AND (st.d <> prev.d OR (NOT st.d AND (st.team <> prev.team OR st.day <> prev.day
+			OR st.person IS DISTINCT FROM prev.person OR st.category IS DISTINCT FROM prev.category
+			OR st.started_at IS DISTINCT FROM prev.started_at OR st.ended_at IS DISTINCT FROM prev.ended_at)))`,
+		released, rt, rt).Scan(&res.TimeCorrections, &res.TimeCorrectionsAfterRelease); err != nil {
+		return fmt.Errorf("count corrected time entries: %w", err)
+	}
+	return nil
 }
 
 // Checkpoint writes what the write-ahead log holds into the database file
@@ -848,8 +888,10 @@ func (s *Store) Rebuild(ctx context.Context) error {
 // rebuildTx recomputes event_keys and the derived state from events, in
 // the caller's transaction. The derived tables start empty and the stored
 // events are merged into them a slice of teams at a time, with the steps of
-// a Commit: every derived row is keyed by its team, so a slice never meets
-// another's state, and memory is bounded by the slice, not the store.
+// a Commit, so memory is bounded by the slice, not the store. Tasks and
+// requests are keyed by their team, so a slice never meets another's; a
+// time entry whose revisions name several teams is merged across slices
+// as across batches.
 func (s *Store) rebuildTx(ctx context.Context) (cells int64, err error) {
 	// After retention, what the deleted events left in the derived state
 	// stays (lifecycle.go): the team_day rows before the horizon and the
@@ -909,9 +951,16 @@ var (
 		INSERT INTO tasks BY NAME SELECT * FROM keep_tasks;
 		INSERT INTO requests BY NAME SELECT * FROM keep_requests;
 		DROP TABLE keep_team_day; DROP TABLE keep_tasks; DROP TABLE keep_requests`}
-	// The derive steps do not read h.
-	stepRebuildSlice = step{name: "stage rebuild slice", sql: `INSERT INTO staging SELECT *, NULL FROM events WHERE hash(team) % ? = ?`}
+	stepRebuildSlice = step{name: "stage rebuild slice", sql: stageEvents("events", "hash(team) % ? = ?")}
 )
+
+// stageEvents stages the stored rows of table from (events or pending)
+// that match where, for the derive steps: they read h only as the key of
+// a time entry without an entry id.
+func stageEvents(from, where string) string {
+	return `INSERT INTO staging SELECT *, CASE WHEN type = '` + event.TimeLogged + `' AND entry IS NULL THEN ` + keyExpr + ` END
+		FROM ` + from + ` WHERE ` + where
+}
 
 // keepBeyondHorizon copies aside the derived state that the events
 // deleted by retention left (horizon: the first retained day); Rebuild
@@ -976,7 +1025,7 @@ func (s *Store) refuseRawIDs(ctx context.Context) error {
 // Shoal before the table existed) has its derived tables dropped,
 // recreated and rebuilt from its events by Open. Raise it whenever the
 // derived tables or the meaning of their columns change.
-const derivedVersion = 4
+const derivedVersion = 5
 
 // derivedStale reports whether the file's derived tables are missing or
 // from another derivedVersion, and if so drops them so that schemaSQL
@@ -1022,7 +1071,8 @@ func (s *Store) derivedStale(ctx context.Context) (bool, error) {
 // DDL of their current layout; event_keys is last.
 var derivedTables = []struct{ name, ddl string }{
 	{"tasks", tasksDDL}, {"requests", requestsDDL}, {"team_day", teamDayDDL},
-	{"team_day_people", teamDayPeopleDDL}, {"team_day_tasks", teamDayTasksDDL}, {"event_keys", eventKeysDDL},
+	{"team_day_people", teamDayPeopleDDL}, {"team_day_tasks", teamDayTasksDDL}, {"time_entries", timeEntriesDDL},
+	{"event_keys", eventKeysDDL},
 }
 
 // recreateDerivedSQL drops and recreates the derived tables but event_keys
