@@ -119,6 +119,7 @@ func New(ctx context.Context, cfg Config, key []byte, logger *slog.Logger) (_ *A
 	}
 	p.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p.life = newLifecycleMetrics(p.reg, p.store)
+	registerCorrections(p.reg, p.store)
 	dec := ingest.NewDecoder(pseudo, p.location, cfg.MaxEventBytes)
 	if cfg.Teams != "" && cfg.UnlistedTeams != ingest.UnlistedAccept {
 		dec.SetTeams(p.teams.Listed) // a reload's file decides the events read after it

@@ -34,6 +34,22 @@ const DefaultRetainDeadLetters = model.Duration(14 * 24 * time.Hour)
 // every release).
 const retentionInterval = time.Hour
 
+// registerCorrections exports the store's count of corrected time
+// entries: they are counted when the stored events are derived (within
+// minutes of their commit, and always before a release), not per batch.
+func registerCorrections(reg prometheus.Registerer, store *transform.Store) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "shoal_ingest_time_corrections_total",
+			Help: "Stored time entries that a later revision replaced (other times, category, person, team or day) or deleted, counted when the stored events are derived (within minutes; before every release)."},
+			func() float64 { n, _ := store.TimeCorrections(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "shoal_ingest_time_corrections_after_release_total",
+			Help: "Corrected or deleted time entries that counted, or now count, towards an ISO week already released: the store follows them, the released week does not change. Many mean the settle delay (--settle-delay) is too short for how late people fix their time sheets."},
+			func() float64 { _, n := store.TimeCorrections(); return float64(n) }),
+	)
+}
+
 // newLifecycleMetrics registers the lifecycle metrics for store.
 func newLifecycleMetrics(reg prometheus.Registerer, store *transform.Store) *metrics.Lifecycle {
 	return metrics.NewLifecycle(reg, func() (int64, bool) {

@@ -321,6 +321,11 @@ func TestRedTeam(t *testing.T) {
 		entry(2, start.AddDate(0, 0, 1), 5*time.Hour) // an older revision again, under another id: no correction
 		apptest.Publish(t, e.kafka, "shoal.events", r.msgs)
 		waitCaughtUp(t, e.p)
+		// Corrections are counted when the stored events are derived (as
+		// within minutes, or before a release).
+		if err := e.p.Store().Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
 		if err := e.p.RefreshMetrics(ctx); err != nil {
 			t.Fatal(err)
 		}

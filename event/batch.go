@@ -42,7 +42,9 @@ type CommitResult struct {
 	// their week was released long ago and its rows are deleted, so they
 	// are not stored.
 	Expired int64
-	// TimeCorrections counts the batch's revisions of time entries that
+	// TimeCorrections counts, when the commit derived the stored events
+	// (transform derives them when due, not every commit), their revisions
+	// of time entries that
 	// changed their entry (other times, category, person, team or day,
 	// deleted or brought back), applied in partition and offset order on
 	// top of the stored entries, as if each were a batch of its own. An

@@ -600,8 +600,6 @@ func (b *batcher) commit(ctx context.Context, commitGroup func(map[int32]int64),
 	m.duplicates.Add(float64(res.Duplicates))
 	m.afterRelease.Add(float64(res.AfterRelease))
 	m.expired.Add(float64(res.Expired))
-	m.timeCorrections.Add(float64(res.TimeCorrections))
-	m.timeCorrectionsLate.Add(float64(res.TimeCorrectionsAfterRelease))
 	for k, v := range p.rejected {
 		m.rejected.WithLabelValues(k.Reason).Add(float64(v))
 	}

@@ -25,9 +25,6 @@ type Metrics struct {
 	partitionsUnread prometheus.Gauge
 	lastCommit       prometheus.Gauge
 	generations      prometheus.Counter
-	// timeCorrections and timeCorrectionsLate count corrected time
-	// entries, and those of a released week (event.CommitResult).
-	timeCorrections, timeCorrectionsLate prometheus.Counter
 }
 
 // NewMetrics registers the ingest metrics with reg.
@@ -43,12 +40,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		expired: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shoal_ingest_events_expired_total",
 			Help: "Events not stored because they are dated before the retention horizon (--retain-events after their week's release): their week was released long ago and its rows are deleted."}),
-		timeCorrections: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "shoal_ingest_time_corrections_total",
-			Help: "Stored time entries that a later revision replaced (other times, category, person, team or day) or deleted."}),
-		timeCorrectionsLate: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "shoal_ingest_time_corrections_after_release_total",
-			Help: "Corrected or deleted time entries that counted, or now count, towards an ISO week already released: the store follows them, the released week does not change. Many mean the settle delay (--settle-delay) is too short for how late people fix their time sheets."}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shoal_ingest_events_duplicate_total", Help: "Accepted events ignored because their (source, id) was already stored."}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -74,7 +65,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		generations: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "shoal_ingest_group_generations_total", Help: "Times reading every partition of the topic started (once at start, again when the topic grows or reading failed)."}),
 	}
-	reg.MustRegister(m.consumed, m.accepted, m.duplicates, m.afterRelease, m.expired, m.timeCorrections, m.timeCorrectionsLate, m.rejected, m.batches, m.batchDuration,
+	reg.MustRegister(m.consumed, m.accepted, m.duplicates, m.afterRelease, m.expired, m.rejected, m.batches, m.batchDuration,
 		m.batchEvents, m.failures, m.lag, m.commitFailing, m.partitionsUnread, m.lastCommit, m.generations)
 	for _, r := range Reasons {
 		m.rejected.WithLabelValues(string(r))

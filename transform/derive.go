@@ -77,11 +77,23 @@ func (s *Store) deriveLocked(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("derive %d events: %w", s.pending, err)
 	}
 	s.pending = 0
-	// Counted with the next commit's result (ingest's metrics read them
-	// there).
-	s.carried.TimeCorrections += res.TimeCorrections
-	s.carried.TimeCorrectionsAfterRelease += res.TimeCorrectionsAfterRelease
+	s.countedCorrections(res)
 	return cells, nil
+}
+
+// countedCorrections adds a committed derivation's time-entry
+// corrections to the store's totals (TimeCorrections).
+func (s *Store) countedCorrections(res event.CommitResult) {
+	s.corrections.Add(res.TimeCorrections)
+	s.correctionsLate.Add(res.TimeCorrectionsAfterRelease)
+}
+
+// TimeCorrections is how many time-entry corrections this process has
+// derived, and how many of them touched a released week: they are
+// counted when the stored events are derived (derive.go), within minutes
+// of their commit.
+func (s *Store) TimeCorrections() (total, afterRelease int64) {
+	return s.corrections.Load(), s.correctionsLate.Load()
 }
 
 // deriveTx derives pending and empties it, in the caller's transaction

@@ -123,9 +123,9 @@ type Store struct {
 	staged []uint64
 	// derivedInTx reports that the commit being made derived pending.
 	derivedInTx bool
-	// carried holds the time-entry corrections of derivations outside a
-	// commit (a flush), reported with the next commit's result.
-	carried event.CommitResult
+	// corrections and correctionsLate total the time-entry corrections
+	// derived (TimeCorrections).
+	corrections, correctionsLate atomic.Int64
 	// pending is how many stored events wait in the pending table to be
 	// derived (derive.go), pendingSince when the oldest of them was
 	// stored; guarded by mu. pendingCount mirrors pending for readers
@@ -585,11 +585,9 @@ func (s *Store) Commit(ctx context.Context, b *event.Batch) (event.CommitResult,
 	s.lastCommit.Store(time.Now().UnixNano())
 	s.remember(ctx, s.staged)
 	s.staged = nil
-	res.TimeCorrections += s.carried.TimeCorrections
-	res.TimeCorrectionsAfterRelease += s.carried.TimeCorrectionsAfterRelease
-	s.carried = event.CommitResult{}
 	switch {
 	case s.derivedInTx:
+		s.countedCorrections(res)
 		s.pending = 0
 	case res.Inserted > 0:
 		if s.pending == 0 {
