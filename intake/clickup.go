@@ -35,14 +35,19 @@ import (
 //     work.task.blocked, "won't do": work.task.cancelled), and leaving a
 //     status mapped to blocked is work.task.unblocked;
 //   - taskTimeTrackedUpdated with a created or edited time entry →
-//     work.time.logged from the entry's start and end, with the id
-//     "clickup:te:<interval id>" for every version of the entry, so that a
-//     later edit replaces it once the event contract can carry corrections
-//     (until then the pipeline keeps the first version). A deleted entry
-//     maps to nothing: removing a logged entry needs that contract
-//     extension. An entry without an end (a running timer) maps to nothing
-//     until it is stopped. The category is the sources file's Categories by
-//     list id, else DefaultCategory: the payload names no tags;
+//     work.time.logged from the entry's start and end, correctable
+//     (docs/events.md, "Corrected and deleted time entries"): data.entry is
+//     the interval id and data.revision the history item's date (Unix
+//     milliseconds), and the id is "clickup:te:<interval id>:<revision>",
+//     the same when ClickUp retries the delivery and another for each edit,
+//     so that the edit replaces the entry. A deleted entry (a history item
+//     without after, or data.description saying "deleted") →
+//     work.time.deleted of the same entry at the item's date, id
+//     "clickup:te:<interval id>:<revision>:deleted", with no person (the
+//     item's user only attributes it to a team). An entry without an end
+//     (a running timer) maps to nothing until it is stopped. The category
+//     is the sources file's Categories by list id, else DefaultCategory:
+//     the payload names no tags;
 //   - taskAssigneeUpdated, taskDueDateUpdated and every other event → none:
 //     the contract has no assignment or due-date change.
 //
@@ -169,15 +174,36 @@ func (ClickUp) Map(d Delivery, cfg SourceConfig) ([]Activity, error) {
 		return out, nil
 
 	case "taskTimeTrackedUpdated":
-		if p.Data != nil && strings.Contains(strings.ToLower(p.Data.Description), "deleted") {
-			return nil, nil
-		}
+		deleted := p.Data != nil && strings.Contains(strings.ToLower(p.Data.Description), "deleted")
 		for _, h := range p.HistoryItems {
 			if h.Field != "time_spent" {
 				continue
 			}
-			if !clickupSet(h.After) {
-				return nil, nil // the entry is gone
+			a, err := clickupBase(p.Event, h, task)
+			if err != nil {
+				return nil, err
+			}
+			revision, _ := strconv.ParseInt(string(h.Date), 10, 64) // clickupBase checked it
+			a.Revision, a.HasRevision = revision, true
+			if deleted || !clickupSet(h.After) {
+				var before clickupInterval
+				if clickupSet(h.Before) {
+					if err := json.Unmarshal(h.Before, &before); err != nil {
+						return nil, fmt.Errorf("%w: clickup: taskTimeTrackedUpdated history item's before is not a time entry", ErrMalformed)
+					}
+				}
+				id := before.ID
+				if p.Data != nil && p.Data.IntervalID != "" {
+					id = p.Data.IntervalID
+				}
+				if id == "" {
+					return nil, fmt.Errorf("%w: clickup: taskTimeTrackedUpdated deleted time entry has no id (before.id or data.interval_id)", ErrMalformed)
+				}
+				a.Entry = string(id)
+				a.ID = "clickup:te:" + string(id) + ":" + strconv.FormatInt(revision, 10) + ":deleted"
+				a.Type = event.TimeDeleted
+				a.Task = ""
+				return []Activity{a}, nil
 			}
 			var iv clickupInterval
 			if err := json.Unmarshal(h.After, &iv); err != nil {
@@ -185,10 +211,6 @@ func (ClickUp) Map(d Delivery, cfg SourceConfig) ([]Activity, error) {
 			}
 			if iv.End == "" {
 				return nil, nil // a running timer
-			}
-			a, err := clickupBase(p.Event, h, task)
-			if err != nil {
-				return nil, err
 			}
 			if a.Who.Value == "" {
 				return nil, fmt.Errorf("%w: clickup: taskTimeTrackedUpdated history item has no user.id (whose time it is)", ErrMalformed)
@@ -205,7 +227,8 @@ func (ClickUp) Map(d Delivery, cfg SourceConfig) ([]Activity, error) {
 			if id == "" {
 				return nil, fmt.Errorf("%w: clickup: taskTimeTrackedUpdated time entry has no id", ErrMalformed)
 			}
-			a.ID = "clickup:te:" + string(id)
+			a.ID = "clickup:te:" + string(id) + ":" + strconv.FormatInt(revision, 10)
+			a.Entry = string(id)
 			a.Type = event.TimeLogged
 			a.Start, a.End = start, end
 			a.Time = end

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -57,9 +58,14 @@ func TestClickUpMap(t *testing.T) {
 		return Activity{ID: "clickup:1vj38vv:" + hist + ":" + verb, Type: typ, Time: ms(at), Who: john, Scope: "162641062", Task: "1vj38vv"}
 	}
 	timeEntry := func(end int64, category string) Activity {
+		rev := int64(1642737376354) // the history item's date
+		if end == 1642738276215 {   // the edit
+			rev = 1642740976354
+		}
 		return Activity{
-			ID: "clickup:te:2800809188061119507", Type: event.TimeLogged, Time: ms(end), Who: john,
+			ID: "clickup:te:2800809188061119507:" + strconv.FormatInt(rev, 10), Type: event.TimeLogged, Time: ms(end), Who: john,
 			Scope: "162641285", Task: "1vj38vv", Start: ms(1642736476215), End: ms(end), Category: category,
+			Entry: "2800809188061119507", Revision: rev, HasRevision: true,
 		}
 	}
 	blockedCfg := SourceConfig{States: map[string]string{"blocked": event.TaskBlocked}}
@@ -92,9 +98,12 @@ func TestClickUpMap(t *testing.T) {
 		{"task_time_tracked.json", SourceConfig{}, []Activity{timeEntry(1642737376215, "other")}},
 		{"task_time_tracked.json", SourceConfig{DefaultCategory: "focus"}, []Activity{timeEntry(1642737376215, "focus")}},
 		{"task_time_tracked.json", SourceConfig{DefaultCategory: "focus", Categories: map[string]string{"162641285": "support"}}, []Activity{timeEntry(1642737376215, "support")}},
-		// An edit re-sends the entry under the same id.
+		// An edit is a new revision of the same entry, under another id.
 		{"task_time_tracked_edited.json", SourceConfig{}, []Activity{timeEntry(1642738276215, "other")}},
-		{"task_time_tracked_deleted.json", SourceConfig{}, nil},
+		{"task_time_tracked_deleted.json", SourceConfig{}, []Activity{{
+			ID: "clickup:te:2800809188061119507:1642744576354:deleted", Type: event.TimeDeleted, Time: ms(1642744576354), Who: john,
+			Scope: "162641285", Entry: "2800809188061119507", Revision: 1642744576354, HasRevision: true,
+		}}},
 		{"task_time_tracked_running.json", SourceConfig{}, nil},
 		{"task_assignee_updated.json", SourceConfig{}, nil},
 		{"task_due_date_updated.json", SourceConfig{}, nil},

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,7 +34,10 @@ const MaxBatchEvents = 1000
 // file and pseudonymization as the webhooks' (identity kind "person": a
 // canonical id or an e-mail); the team is the event's data.team (the
 // sources file's scopes may rename it); the source attribute is the
-// producer's.
+// producer's. A time entry's data.entry and data.revision (together or not
+// at all) are read and forwarded, and work.time.deleted is a type like the
+// others: it carries team, entry and revision, and a data.person on it is
+// refused as a field it does not have.
 type CloudEvents struct{}
 
 // Name is "cloudevents".
@@ -210,6 +214,16 @@ func ceActivity(env map[string]json.RawMessage, what string) (Activity, error) {
 			a.EstimateHours = &f
 			continue
 		}
+		if k == "revision" {
+			// Plain digits, 0 to 2^63-1 (docs/events.md): no sign,
+			// fraction or exponent.
+			r, err := strconv.ParseInt(string(raw), 10, 64)
+			if err != nil || r < 0 || !isDigits(raw) {
+				return a, fmt.Errorf("%w: %s: data.revision is not a whole number from 0 to 2^63-1", ErrMalformed, what)
+			}
+			a.Revision, a.HasRevision = r, true
+			continue
+		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return a, fmt.Errorf("%w: %s: data.%s is not a string", ErrMalformed, what, k)
@@ -219,7 +233,13 @@ func ceActivity(env map[string]json.RawMessage, what string) (Activity, error) {
 	if ds["team"] == "" {
 		return a, fmt.Errorf("%w: %s needs data.team", ErrMalformed, what)
 	}
-	a.Scope, a.Task, a.Request, a.Kind, a.Category = ds["team"], ds["task"], ds["request"], ds["kind"], ds["category"]
+	a.Scope, a.Task, a.Request, a.Kind, a.Category, a.Entry = ds["team"], ds["task"], ds["request"], ds["kind"], ds["category"], ds["entry"]
+	if (a.Entry == "") != !a.HasRevision {
+		return a, fmt.Errorf("%w: %s: data.entry and data.revision go together; send both or neither", ErrMalformed, what)
+	}
+	if a.Type == event.TimeDeleted && a.Entry == "" {
+		return a, fmt.Errorf("%w: %s: %s needs data.entry and data.revision", ErrMalformed, what, a.Type)
+	}
 	if p := ds["person"]; p != "" {
 		a.Who = Identity{Kind: personKind, Value: p}
 	}
@@ -247,6 +267,11 @@ func ceActivity(env map[string]json.RawMessage, what string) (Activity, error) {
 		return a, fmt.Errorf("%w: %s: data.category is not a category of the contract", ErrMalformed, what)
 	}
 	return a, nil
+}
+
+// isDigits reports whether b is one or more ASCII digits.
+func isDigits(b []byte) bool {
+	return len(b) > 0 && !bytes.ContainsFunc(b, func(r rune) bool { return r < '0' || r > '9' })
 }
 
 // Builtin lists the sources this package implements, for the server.

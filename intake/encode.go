@@ -33,9 +33,11 @@ var typeFields = map[string][]string{
 	event.TaskUnblocked:    {"task"},
 	event.TaskReopened:     {"task"},
 	event.TaskCancelled:    {"task"},
-	event.TimeLogged:       {"person", "start", "end", "category", "task"},
+	event.TimeLogged:       {"person", "start", "end", "category", "task", "entry", "revision"},
 	event.RequestOpened:    {"request", "kind", "person"},
 	event.RequestResponded: {"request", "person"},
+	// No person, ever: the entry it deletes already named one.
+	event.TimeDeleted: {"entry", "revision"},
 }
 
 // requiredFields are those a type cannot be sent without.
@@ -50,6 +52,7 @@ var requiredFields = map[string][]string{
 	event.TimeLogged:       {"person", "start", "end", "category"},
 	event.RequestOpened:    {"request", "kind"},
 	event.RequestResponded: {"request", "person"},
+	event.TimeDeleted:      {"entry", "revision"},
 }
 
 // envelope is a contract event in its order (docs/events.md).
@@ -75,6 +78,8 @@ type eventData struct {
 	Start         string   `json:"start,omitempty"`
 	End           string   `json:"end,omitempty"`
 	Category      string   `json:"category,omitempty"`
+	Entry         string   `json:"entry,omitempty"`
+	Revision      *int64   `json:"revision,omitempty"`
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -133,6 +138,19 @@ func encodeAs(a Activity, source, team, pseudonym string, unmapped bool) ([]byte
 	if has("category") {
 		d.Category = a.Category
 	}
+	if has("entry") {
+		d.Entry = a.Entry
+	}
+	if has("revision") && a.HasRevision {
+		r := a.Revision
+		d.Revision = &r
+	}
+	if (d.Entry == "") != (d.Revision == nil) {
+		return nil, fmt.Errorf("%s has data.entry or data.revision without the other; they go together", a.Type)
+	}
+	if d.Revision != nil && *d.Revision < 0 {
+		return nil, fmt.Errorf("%s has a negative data.revision", a.Type)
+	}
 	required := requiredFields[a.Type]
 	if unmapped {
 		required = nil
@@ -154,6 +172,10 @@ func encodeAs(a Activity, source, team, pseudonym string, unmapped bool) ([]byte
 			missing = d.End == ""
 		case "category":
 			missing = d.Category == ""
+		case "entry":
+			missing = d.Entry == ""
+		case "revision":
+			missing = d.Revision == nil
 		}
 		if missing {
 			return nil, fmt.Errorf("%s needs data.%s", a.Type, f)
@@ -164,7 +186,7 @@ func encodeAs(a Activity, source, team, pseudonym string, unmapped bool) ([]byte
 	}
 	// Only data.person may identify a person, and it is a pseudonym here:
 	// no other field may carry one into the topic.
-	for _, f := range []struct{ name, v string }{{"id", a.ID}, {"source", source}, {"data.team", team}, {"data.task", d.Task}, {"data.request", d.Request}} {
+	for _, f := range []struct{ name, v string }{{"id", a.ID}, {"source", source}, {"data.team", team}, {"data.task", d.Task}, {"data.request", d.Request}, {"data.entry", d.Entry}} {
 		if kind, found := privacy.PersonIdentifierIn(f.v); found {
 			return nil, fmt.Errorf("%w: %s holds what looks like %s; only the person may identify a person", ErrMalformed, f.name, kind)
 		}

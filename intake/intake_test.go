@@ -254,6 +254,12 @@ func TestSourcesMapFixtures(t *testing.T) {
 		// Alice's membership on the entry's day wins over the workspace's team.
 		{"toggl", "time_entry_created.json", []want{{event.TimeLogged, "team-orca", alice, "category=focus"}}},
 		{"toggl", "time_entry_created_running.json", nil},
+		{"toggl", "time_entry_updated.json", []want{{event.TimeLogged, "team-orca", alice, "entry=3456789012"}}},
+		// A deletion names no person; the deleter's membership still
+		// attributes it to a team.
+		{"toggl", "time_entry_deleted.json", []want{{event.TimeDeleted, "team-orca", "", "entry=3456789012"}}},
+		{"clickup", "task_time_tracked_edited.json", []want{{event.TimeLogged, "team-kelp", carol, "entry=2800809188061119507"}}},
+		{"clickup", "task_time_tracked_deleted.json", []want{{event.TimeDeleted, "team-kelp", "", "entry=2800809188061119507"}}},
 	}
 	for _, c := range cases {
 		t.Run(c.source+"/"+c.file, func(t *testing.T) {

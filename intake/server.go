@@ -314,6 +314,13 @@ func (s *Server) messages(name string, e *sourceEntry, people *People, acts []Ac
 				}
 			}
 		}
+		if a.Type == event.TimeDeleted && a.Who.Value != "" {
+			// A deletion carries no person, but the one who deleted the
+			// entry (when the people file lists them) attributes it to a
+			// team like their time entries; unlisted, the scope does.
+			// Nothing of them is encoded.
+			person, _ = people.Lookup(a.Who)
+		}
 		team := s.team(name, e, a, person)
 		if team == "" {
 			s.m.dropped.WithLabelValues(name, dropNoTeam).Inc()

@@ -86,6 +86,23 @@ type Activity struct {
 	// category comes from SourceConfig.Categories, never from free text.
 	Start, End time.Time
 	Category   string
+	// Entry and Revision make a time entry correctable (docs/events.md,
+	// "Corrected and deleted time entries"): Entry is the tracker's id of
+	// the time entry, the same in every revision of it; Revision orders the
+	// revisions (a counter, or the tracker's updated-at in Unix
+	// milliseconds; the greatest wins) and is set only when HasRevision is
+	// (0 is a valid revision). They go together: a work.time.logged with
+	// neither is an entry of its own that nothing can correct, and a
+	// work.time.deleted needs both. A source that sets them builds ID per
+	// revision (e.g. "toggl:te:<entry>:<revision>"), so that the pipeline's
+	// dedup by (source, id) keeps a correction and drops only a retry.
+	//
+	// A work.time.deleted never carries a person: Who may still name who
+	// deleted the entry, but only to attribute the event to a team; it is
+	// not encoded.
+	Entry       string
+	Revision    int64
+	HasRevision bool
 }
 
 // SourceConfig is one source's mapping settings from the sources file.

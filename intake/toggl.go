@@ -32,14 +32,22 @@ import (
 // Pings (with or without a code) map to nothing.
 //
 // Map turns a time_entry created or updated event into work.time.logged
-// from the entry's start and stop, with the id "toggl:te:<entry id>" for
-// every version of the entry, so that a later edit replaces it once the
-// event contract can carry corrections (until then the pipeline keeps the
-// first version). A running entry (negative duration, or no stop) maps to
+// from the entry's start and stop, correctable (docs/events.md, "Corrected
+// and deleted time entries"): data.entry is the Toggl time entry id and
+// data.revision the payload's "at" (Toggl's updated-at of the entry) in
+// Unix milliseconds, or the webhook's timestamp when the payload has no
+// "at"; the id is "toggl:te:<entry id>:<revision>", the same when Toggl
+// retries the delivery and another for each edit, so that the edit
+// replaces the entry. Toggl's "at" has whole seconds: two edits within one
+// second have the same revision, and the contract's tie-break (the greater
+// id) decides. A running entry (negative duration, or no stop) maps to
 // nothing until it is stopped. A deleted entry (action "deleted", or a
-// payload with server_deleted_at) maps to nothing: removing a logged entry
-// needs that contract extension. Events of every other entity map to
-// nothing.
+// payload with server_deleted_at) maps to work.time.deleted of the same
+// entry, its revision the later of server_deleted_at and "at" (else the
+// webhook's timestamp) in Unix milliseconds, not before any edit's, and
+// the id "toggl:te:<entry id>:<revision>:deleted"; it names no person (its
+// user_id only attributes it to a team). Events of every other entity map
+// to nothing.
 //
 // The category is the sources file's Categories by the entry's project id,
 // then by each of its tag names, else DefaultCategory: the payload names
@@ -98,7 +106,8 @@ type togglEvent struct {
 		Model       string        `json:"model"`
 		WorkspaceID clickupString `json:"workspace_id"`
 	} `json:"metadata"`
-	Payload json.RawMessage `json:"payload"`
+	Payload   json.RawMessage `json:"payload"`
+	Timestamp string          `json:"timestamp"`
 }
 
 type togglTimeEntry struct {
@@ -112,6 +121,20 @@ type togglTimeEntry struct {
 	Duration        *int64   `json:"duration"`
 	Tags            []string `json:"tags"`
 	ServerDeletedAt *string  `json:"server_deleted_at"`
+	At              string   `json:"at"`
+}
+
+// togglMillis parses an RFC 3339 timestamp as Unix milliseconds; ok is
+// false when s is empty or not one.
+func togglMillis(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.UnixMilli() < 0 {
+		return 0, false
+	}
+	return t.UnixMilli(), true
 }
 
 // Map turns a verified Toggl delivery into time entries.
@@ -127,15 +150,22 @@ func (Toggl) Map(d Delivery, cfg SourceConfig) ([]Activity, error) {
 	if payload[0] == '"' {
 		return nil, nil // "payload": "ping"
 	}
-	if ev.Metadata.Model != "time_entry" || (ev.Metadata.Action != "created" && ev.Metadata.Action != "updated") {
-		return nil, nil // other entities; deleted entries need the contract extension
+	if ev.Metadata.Model != "time_entry" {
+		return nil, nil // other entities
+	}
+	deleted := ev.Metadata.Action == "deleted"
+	if !deleted && ev.Metadata.Action != "created" && ev.Metadata.Action != "updated" {
+		return nil, nil
 	}
 	var te togglTimeEntry
 	if err := json.Unmarshal(payload, &te); err != nil {
 		return nil, fmt.Errorf("%w: toggl: time_entry payload is not a time entry: %w", ErrMalformed, err)
 	}
 	if te.ServerDeletedAt != nil && *te.ServerDeletedAt != "" {
-		return nil, nil
+		deleted = true
+	}
+	if deleted {
+		return togglDeleted(ev, te)
 	}
 	var missing []string
 	if te.ID == nil {
@@ -168,14 +198,24 @@ func (Toggl) Map(d Delivery, cfg SourceConfig) ([]Activity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: toggl: time_entry %s has a stop that is not RFC 3339", ErrMalformed, ev.Metadata.Action)
 	}
+	revision, ok := togglMillis(te.At)
+	if !ok {
+		revision, ok = togglMillis(ev.Timestamp)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: toggl: time_entry %s lacks payload.at (RFC 3339; the entry's revision)", ErrMalformed, ev.Metadata.Action)
+	}
 	a := Activity{
-		ID:    "toggl:te:" + strconv.FormatInt(*te.ID, 10),
-		Type:  event.TimeLogged,
-		Time:  stop.UTC(),
-		Who:   Identity{Kind: "toggl", Value: strconv.FormatInt(*te.UserID, 10)},
-		Scope: workspace,
-		Start: start.UTC(),
-		End:   stop.UTC(),
+		ID:          togglEntryID(*te.ID, revision),
+		Type:        event.TimeLogged,
+		Time:        stop.UTC(),
+		Who:         Identity{Kind: "toggl", Value: strconv.FormatInt(*te.UserID, 10)},
+		Scope:       workspace,
+		Start:       start.UTC(),
+		End:         stop.UTC(),
+		Entry:       strconv.FormatInt(*te.ID, 10),
+		Revision:    revision,
+		HasRevision: true,
 	}
 	if te.TaskID != nil {
 		a.Task = strconv.FormatInt(*te.TaskID, 10)
@@ -187,4 +227,63 @@ func (Toggl) Map(d Delivery, cfg SourceConfig) ([]Activity, error) {
 	keys = append(keys, te.Tags...)
 	a.Category = dialectCategory(cfg, keys...)
 	return []Activity{a}, nil
+}
+
+// togglEntryID is the activity id of one revision of a time entry.
+func togglEntryID(entry, revision int64) string {
+	return "toggl:te:" + strconv.FormatInt(entry, 10) + ":" + strconv.FormatInt(revision, 10)
+}
+
+// togglDeleted maps a deleted time entry to work.time.deleted: the entry,
+// a revision from the deletion's time, the workspace; no person.
+func togglDeleted(ev togglEvent, te togglTimeEntry) ([]Activity, error) {
+	var missing []string
+	if te.ID == nil {
+		missing = append(missing, "payload.id")
+	}
+	workspace := string(ev.Metadata.WorkspaceID)
+	if te.WorkspaceID != nil {
+		workspace = strconv.FormatInt(*te.WorkspaceID, 10)
+	}
+	if workspace == "" {
+		missing = append(missing, "payload.workspace_id")
+	}
+	// The revision: the deletion's time, never before the entry's last
+	// edit ("at"), so that it is greater than (or, at the same
+	// millisecond, wins over) every revision the entry had.
+	revision, ok := int64(0), false
+	for _, s := range []string{deref(te.ServerDeletedAt), te.At} {
+		if ms, valid := togglMillis(s); valid && (!ok || ms > revision) {
+			revision, ok = ms, true
+		}
+	}
+	if !ok {
+		revision, ok = togglMillis(ev.Timestamp)
+	}
+	if !ok {
+		missing = append(missing, "payload.server_deleted_at or payload.at (RFC 3339; the deletion's time)")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: toggl: deleted time_entry lacks %s", ErrMalformed, strings.Join(missing, ", "))
+	}
+	a := Activity{
+		ID:          togglEntryID(*te.ID, revision) + ":deleted",
+		Type:        event.TimeDeleted,
+		Time:        time.UnixMilli(revision).UTC(),
+		Scope:       workspace,
+		Entry:       strconv.FormatInt(*te.ID, 10),
+		Revision:    revision,
+		HasRevision: true,
+	}
+	if te.UserID != nil {
+		a.Who = Identity{Kind: "toggl", Value: strconv.FormatInt(*te.UserID, 10)}
+	}
+	return []Activity{a}, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

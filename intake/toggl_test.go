@@ -3,6 +3,7 @@ package intake
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -90,12 +91,22 @@ func TestTogglHandshake(t *testing.T) {
 func TestTogglMap(t *testing.T) {
 	t.Parallel()
 	at := func(s string) Activity { return Activity{Time: dialectTime(t, s)} }
+	rev := map[string]int64{ // the entries' "at" in each fixture
+		"3456789012": at("2024-05-01T10:30:05Z").Time.UnixMilli(),
+		"3456789020": at("2024-05-01T13:45:00Z").Time.UnixMilli(),
+	}
 	entry := func(id, start, end, category string) Activity {
+		r := rev[id]
+		if end == "2024-05-01T10:45:00Z" { // the edit
+			r = at("2024-05-02T08:00:00Z").Time.UnixMilli()
+		}
 		return Activity{
-			ID: "toggl:te:" + id, Type: event.TimeLogged, Time: at(end).Time, Who: Identity{"toggl", "9876543"},
+			ID: fmt.Sprintf("toggl:te:%s:%d", id, r), Type: event.TimeLogged, Time: at(end).Time, Who: Identity{"toggl", "9876543"},
 			Scope: "4567890", Start: at(start).Time, End: at(end).Time, Category: category,
+			Entry: id, Revision: r, HasRevision: true,
 		}
 	}
+	deletedAt := at("2024-05-03T09:00:00Z").Time
 	byProject := SourceConfig{DefaultCategory: "focus", Categories: map[string]string{"193838384": "meeting"}}
 	byTag := SourceConfig{Categories: map[string]string{"deep work": "focus", "meeting": "meeting"}}
 	cases := []struct {
@@ -106,11 +117,14 @@ func TestTogglMap(t *testing.T) {
 		{"created, default other", "time_entry_created.json", SourceConfig{}, []Activity{entry("3456789012", "2024-05-01T09:00:00Z", "2024-05-01T10:30:00Z", "other")}},
 		{"created, DefaultCategory", "time_entry_created.json", byProject, []Activity{entry("3456789012", "2024-05-01T09:00:00Z", "2024-05-01T10:30:00Z", "focus")}},
 		{"created, by tag", "time_entry_created.json", byTag, []Activity{entry("3456789012", "2024-05-01T09:00:00Z", "2024-05-01T10:30:00Z", "focus")}},
-		// An edit re-sends the entry under the same id.
+		// An edit is a new revision of the same entry, under another id.
 		{"updated", "time_entry_updated.json", byTag, []Activity{entry("3456789012", "2024-05-01T09:00:00Z", "2024-05-01T10:45:00Z", "focus")}},
 		{"running", "time_entry_created_running.json", byProject, nil},
 		{"stopped, by project", "time_entry_updated_stopped.json", byProject, []Activity{entry("3456789020", "2024-05-01T13:00:00Z", "2024-05-01T13:45:00Z", "meeting")}},
-		{"deleted", "time_entry_deleted.json", byProject, nil},
+		{"deleted", "time_entry_deleted.json", byProject, []Activity{{
+			ID: fmt.Sprintf("toggl:te:3456789012:%d:deleted", deletedAt.UnixMilli()), Type: event.TimeDeleted, Time: deletedAt,
+			Who: Identity{"toggl", "9876543"}, Scope: "4567890", Entry: "3456789012", Revision: deletedAt.UnixMilli(), HasRevision: true,
+		}}},
 		{"ping", "ping.json", byProject, nil},
 		{"validation ping", "ping_validation.json", byProject, nil},
 		{"other entity", "project_created.json", byProject, nil},
