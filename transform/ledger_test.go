@@ -27,33 +27,7 @@ func TestReleaseLedger(t *testing.T) {
 		evs = append(evs, g.ev(event.TimeLogged, 0, 9, who(p), logged("meeting", 1)))
 	}
 	commit(t, s, mem, evs...)
-	policy, err := privacy.NewPolicy(5, privacy.DefaultDominanceP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	release := func() privacy.Release {
-		weekly, err := s.Outcomes(ctx, nil, week, week, at(10, 0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		daily, err := s.DailyOutcomes(ctx, nil, week, week+6, at(10, 0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		quality, err := s.Quality(ctx, week, week+6)
-		if err != nil {
-			t.Fatal(err)
-		}
-		teams, err := s.Teams(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := privacy.NewRelease(policy, privacy.Hierarchy{Units: []privacy.HierarchyUnit{{ID: "unassigned", Teams: teams}}}, week, weekly, daily, quality)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
+	release := func() privacy.Release { return decideWeek(t, s, week) }
 	r := release()
 	releasedAt := time.Date(2025, 3, 12, 0, 0, 0, 0, time.UTC)
 	if err := s.Release(ctx, r, releasedAt); err != nil {

@@ -273,9 +273,9 @@ func TestTimeCorrectionsAfterRelease(t *testing.T) {
 	}
 }
 
-// releaseWeek releases week (one unit of every team, k 5) and returns its
-// weekly cells as the ledger holds them.
-func releaseWeek(t *testing.T, s *Store, week int32) []privacy.Published {
+// decideWeek decides week's release from the store as app does (one unit
+// of every team, k 5, the clock at day 10).
+func decideWeek(t *testing.T, s *Store, week int32) privacy.Release {
 	t.Helper()
 	ctx := context.Background()
 	policy, err := privacy.NewPolicy(5, privacy.DefaultDominanceP)
@@ -302,7 +302,15 @@ func releaseWeek(t *testing.T, s *Store, week int32) []privacy.Published {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Release(ctx, r, time.Date(2025, 3, 12, 0, 0, 0, 0, time.UTC)); err != nil {
+	return r
+}
+
+// releaseWeek releases week (one unit of every team, k 5) and returns its
+// weekly cells as the ledger holds them.
+func releaseWeek(t *testing.T, s *Store, week int32) []privacy.Published {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.Release(ctx, decideWeek(t, s, week), time.Date(2025, 3, 12, 0, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
 	got, _, err := s.Released(ctx, week, week, true)
