@@ -31,6 +31,35 @@ func queryArrow(ctx context.Context, db *sql.DB, q string, args []any, dest []an
 		return err
 	}
 	defer conn.Close()
+	intern := map[string]string{}
+	return arrowRecords(ctx, conn, q, args, func(rec arrow.Record) error {
+		if int(rec.NumCols()) != len(dest) {
+			return fmt.Errorf("query returns %d columns for %d destinations", rec.NumCols(), len(dest))
+		}
+		set := make([]func(int) error, len(dest))
+		for c := range dest {
+			var err error
+			if set[c], err = arrowSetter(rec.Column(c), dest[c], intern); err != nil {
+				return fmt.Errorf("column %d (%s): %w", c, rec.ColumnName(c), err)
+			}
+		}
+		for j := range int(rec.NumRows()) {
+			for c, f := range set {
+				if err := f(j); err != nil {
+					return fmt.Errorf("column %d (%s): %w", c, rec.ColumnName(c), err)
+				}
+			}
+			if err := row(); err != nil {
+				return err
+			}
+		}
+		return ctx.Err()
+	})
+}
+
+// arrowRecords runs q on conn through DuckDB's Arrow export and hands
+// each record of the result to f (valid only during the call).
+func arrowRecords(ctx context.Context, conn *sql.Conn, q string, args []any, f func(arrow.Record) error) error {
 	return conn.Raw(func(dc any) error {
 		dconn, ok := dc.(driver.Conn)
 		if !ok {
@@ -45,29 +74,8 @@ func queryArrow(ctx context.Context, db *sql.DB, q string, args []any, dest []an
 			return err
 		}
 		defer rdr.Release()
-		intern := map[string]string{}
 		for rdr.Next() {
-			rec := rdr.Record()
-			if int(rec.NumCols()) != len(dest) {
-				return fmt.Errorf("query returns %d columns for %d destinations", rec.NumCols(), len(dest))
-			}
-			set := make([]func(int) error, len(dest))
-			for c := range dest {
-				if set[c], err = arrowSetter(rec.Column(c), dest[c], intern); err != nil {
-					return fmt.Errorf("column %d (%s): %w", c, rec.ColumnName(c), err)
-				}
-			}
-			for j := range int(rec.NumRows()) {
-				for c, f := range set {
-					if err := f(j); err != nil {
-						return fmt.Errorf("column %d (%s): %w", c, rec.ColumnName(c), err)
-					}
-				}
-				if err := row(); err != nil {
-					return err
-				}
-			}
-			if err := ctx.Err(); err != nil {
+			if err := f(rdr.Record()); err != nil {
 				return err
 			}
 		}

@@ -2,12 +2,11 @@ package transform
 
 import (
 	"context"
-	"database/sql/driver"
 	"fmt"
 	"math/bits"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/marcboeker/go-duckdb"
 )
 
 // keyFilter is a Bloom filter over the dedup keys in event_keys (as
@@ -94,30 +93,15 @@ func (s *Store) loadKeyFilter(ctx context.Context) error {
 // DuckDB's Arrow export.
 func (s *Store) hashes(ctx context.Context, q string, args ...any) ([]uint64, error) {
 	var out []uint64
-	err := s.conn.Raw(func(dc any) error {
-		dconn, ok := dc.(driver.Conn)
+	err := arrowRecords(ctx, s.conn, q, args, func(rec arrow.Record) error {
+		col, ok := rec.Column(0).(*array.Int64)
 		if !ok {
-			return fmt.Errorf("%T is not a database/sql/driver.Conn", dc)
+			return fmt.Errorf("hash column is %s, not int64", rec.Column(0).DataType())
 		}
-		ar, err := duckdb.NewArrowFromConn(dconn)
-		if err != nil {
-			return err
+		for _, v := range col.Int64Values() {
+			out = append(out, uint64(v))
 		}
-		rdr, err := ar.QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rdr.Release()
-		for rdr.Next() {
-			col, ok := rdr.Record().Column(0).(*array.Int64)
-			if !ok {
-				return fmt.Errorf("hash column is %s, not int64", rdr.Record().Column(0).DataType())
-			}
-			for _, v := range col.Int64Values() {
-				out = append(out, uint64(v))
-			}
-		}
-		return rdr.Err()
+		return nil
 	})
 	return out, err
 }
@@ -128,19 +112,14 @@ func (s *Store) stagedMayBeStored(ctx context.Context) (bool, []uint64, error) {
 	if s.keys == nil {
 		return true, nil, nil
 	}
-	var n int64
-	if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM staging`).Scan(&n); err != nil {
-		return true, nil, err
-	}
-	if n > keyFilterMaxBatch {
-		// Some key of a large batch is a false positive anyway (0.3 %
-		// each): scan, and add its keys after the commit.
-		hs, err := s.hashes(ctx, `SELECT `+hashExpr+` FROM staging`)
-		return true, hs, err
-	}
 	hs, err := s.hashes(ctx, `SELECT `+hashExpr+` FROM staging`)
 	if err != nil {
 		return true, nil, fmt.Errorf("hash the batch's keys: %w", err)
+	}
+	if len(hs) > keyFilterMaxBatch {
+		// Some key of a large batch is a false positive anyway (0.3 %
+		// each): scan; its keys are added after the commit all the same.
+		return true, hs, nil
 	}
 	for _, x := range hs {
 		if s.keys.mayHold(x) {
