@@ -109,9 +109,7 @@ func (p *App) ApplyRetention(ctx context.Context) (transform.RetainResult, error
 				return res, fmt.Errorf("retention: the rows are deleted, but rewriting the file without them failed: %w", err)
 			}
 			p.log.Info("retention: DuckDB file rewritten without the deleted rows", "component", "retention", "took", time.Since(began).Round(time.Millisecond))
-			if _, err := p.store.Checkpoint(ctx); err == nil {
-				p.trimBroker(ctx)
-			}
+			p.checkpointAndTrim(ctx, "retention")
 		}
 	}
 	if n, err := p.store.RemoveSetAsideWALs(p.now().Add(-time.Duration(p.cfg.RetainEvents))); err != nil {
@@ -127,6 +125,17 @@ func (p *App) ApplyRetention(ctx context.Context) (transform.RetainResult, error
 		p.life.DeadLetters.Add(float64(n))
 	}
 	return res, p.updateOldest(ctx)
+}
+
+// checkpointAndTrim records the checkpoint a compaction made (the offsets
+// the file holds) and trims the embedded broker's log to it, so the raw
+// events of what was just deleted leave it too.
+func (p *App) checkpointAndTrim(ctx context.Context, component string) {
+	if _, err := p.store.Checkpoint(ctx); err != nil {
+		p.log.Warn(component+": checkpoint after compaction failed; the broker's log is trimmed at the next one", "component", component, "err", err)
+		return
+	}
+	p.trimBroker(ctx)
 }
 
 // updateOldest reads the oldest stored event's day for /metrics.
@@ -225,11 +234,7 @@ func (p *App) Erase(ctx context.Context, persons []string) (EraseResponse, error
 	if res.Found() > 0 {
 		// The raw events they came from leave the embedded broker's log
 		// with the checkpoint the compaction made.
-		if _, err := p.store.Checkpoint(ctx); err != nil {
-			p.log.Warn("erasure: checkpoint after compaction failed; the broker's log is trimmed at the next one", "component", "erasure", "err", err)
-		} else {
-			p.trimBroker(ctx)
-		}
+		p.checkpointAndTrim(ctx, "erasure")
 		// A write-ahead log set aside after a crash may hold their events.
 		if _, err := p.store.RemoveSetAsideWALs(time.Now().Add(time.Hour)); err != nil {
 			p.log.Warn("erasure: a set-aside write-ahead log could not be deleted; delete shoal.duckdb.wal.unreplayable-* by hand", "component", "erasure", "err", err)
