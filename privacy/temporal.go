@@ -394,7 +394,7 @@ func unlink(week map[string]Published, byDay map[int32][]outcome.Cell, dayList [
 			eqs = append(eqs, eq)
 		}
 	}
-	var rows [][]int64
+	var rows [][]term
 	var rowEqs [][]dayCell
 	for _, eq := range eqs {
 		for _, k := range eq {
@@ -410,24 +410,22 @@ func unlink(week map[string]Published, byDay map[int32][]outcome.Cell, dayList [
 		return nil
 	}
 	for _, eq := range eqs {
-		r := make([]int64, len(unknowns))
-		any := false
+		var r []term
 		for j, k := range eq {
 			if i, ok := index[k]; ok {
+				coef := int64(1)
 				if j == 0 {
-					r[i]--
-				} else {
-					r[i]++
+					coef = -1
 				}
-				any = true
+				r = append(r, term{i, coef})
 			}
 		}
-		if any {
+		if len(r) > 0 {
 			rows = append(rows, r)
 			rowEqs = append(rowEqs, eq)
 		}
 	}
-	solved := solvable(rows, len(unknowns))
+	solved := firstSolvable(rows, len(unknowns))
 	if solved < 0 {
 		return nil
 	}
@@ -505,6 +503,73 @@ func unlink(week map[string]Published, byDay map[int32][]outcome.Cell, dayList [
 		}
 	}
 	return nil
+}
+
+// term is one unknown's coefficient in an equation (firstSolvable).
+type term struct {
+	col  int
+	coef int64
+}
+
+// firstSolvable is solvable for equations given by their terms (an
+// unknown may appear more than once: its coefficients add up), one
+// connected component at a time: unknowns that share an equation are
+// linked, and the system is block diagonal over the components, so an
+// unknown is determined by all the equations exactly when it is by its
+// component's, and the first determined unknown is the least of each
+// component's first. A week of 2,000 teams has tens of thousands of
+// unknowns, most of them in small components (a team's hidden cells and
+// its unit's): one dense matrix over all of them held 165 MiB at the
+// release of a week, the largest allocation of a first start on a 20 M
+// event store (BENCHMARKS.md), and its elimination most of the release's
+// CPU.
+func firstSolvable(eqs [][]term, n int) int {
+	parent := make([]int, n)
+	for i := range parent {
+		parent[i] = i
+	}
+	find := func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	for _, eq := range eqs {
+		for _, t := range eq[1:] {
+			if a, b := find(eq[0].col), find(t.col); a != b {
+				parent[max(a, b)] = min(a, b)
+			}
+		}
+	}
+	// Each component's unknowns in increasing order, so that its first
+	// determined unknown maps to its least global index.
+	cols := map[int][]int{}
+	local := make([]int, n)
+	for c := range n {
+		r := find(c)
+		local[c] = len(cols[r])
+		cols[r] = append(cols[r], c)
+	}
+	byComp := map[int][][]term{}
+	for _, eq := range eqs {
+		r := find(eq[0].col)
+		byComp[r] = append(byComp[r], eq)
+	}
+	best := -1
+	for r, eqs := range byComp {
+		rows := make([][]int64, len(eqs))
+		for i, eq := range eqs {
+			rows[i] = make([]int64, len(cols[r]))
+			for _, t := range eq {
+				rows[i][local[t.col]] += t.coef
+			}
+		}
+		if j := solvable(rows, len(cols[r])); j >= 0 && (best < 0 || cols[r][j] < best) {
+			best = cols[r][j]
+		}
+	}
+	return best
 }
 
 // solvable returns the first unknown whose value the rows (linear

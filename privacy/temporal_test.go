@@ -252,29 +252,41 @@ func readerEquations(weekly, daily []Published) (eqs [][]int, cells []string) {
 // with cells on all 7 days, each member active on 40-100 % of them.
 var benchShape = weekShape{teams: []int{5, 5, 5, 5, 5, 5, 5, 5}, people: [2]int{3, 12}, days: []int32{0, 1, 2, 3, 4, 5, 6}, activity: [2]float64{0.4, 1}}
 
-// BenchmarkApplyDaily decides one realistic random week of one metric.
+// BenchmarkApplyDaily decides one realistic random week of one metric,
+// for benchShape and for an organisation of 2,000 teams in 100 units (the
+// large preset's size; -benchmem shows what a release's daily decision
+// allocates there).
 func BenchmarkApplyDaily(b *testing.B) {
-	r := rand.New(rand.NewPCG(1, 2))
-	p := mustPolicy(b, DefaultMinGroupSize)
-	weekly, daily := randomWeek(r, benchShape)
-	wp, err := Apply(p, weekly)
-	if err != nil {
-		b.Fatal(err)
+	large := benchShape
+	large.teams = slices.Repeat([]int{20}, 100)
+	for _, sh := range []struct {
+		name  string
+		shape weekShape
+	}{{"teams=40", benchShape}, {"teams=2000", large}} {
+		b.Run(sh.name, func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 2))
+			p := mustPolicy(b, DefaultMinGroupSize)
+			weekly, daily := randomWeek(r, sh.shape)
+			wp, err := Apply(p, weekly)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var out []Published
+			for b.Loop() {
+				if out, err = ApplyDaily(p, wp, daily); err != nil {
+					b.Fatal(err)
+				}
+			}
+			hidden := 0
+			for _, c := range out {
+				if !c.Visible {
+					hidden++
+				}
+			}
+			b.ReportMetric(float64(len(out)), "day_cells")
+			b.ReportMetric(float64(hidden), "hidden_day_cells")
+		})
 	}
-	var out []Published
-	for b.Loop() {
-		if out, err = ApplyDaily(p, wp, daily); err != nil {
-			b.Fatal(err)
-		}
-	}
-	hidden := 0
-	for _, c := range out {
-		if !c.Visible {
-			hidden++
-		}
-	}
-	b.ReportMetric(float64(len(out)), "day_cells")
-	b.ReportMetric(float64(hidden), "hidden_day_cells")
 }
 
 // BenchmarkSolvable solves the final systems of eight realistic random
@@ -383,8 +395,81 @@ func TestSolvable(t *testing.T) {
 		if got := solvableRat(privacytest.Rows(eqs, n), n); got != want {
 			t.Errorf("case %d: solvableRat(%v, %d) = %d, want %d", i, eqs, n, got, want)
 		}
+		if got := firstSolvable(terms(eqs), n); got != want {
+			t.Errorf("case %d: firstSolvable(%v, %d) = %d, want %d", i, eqs, n, got, want)
+		}
 	}
 	t.Logf("%d of 2000 systems determine an unknown", found)
+}
+
+// terms is privacytest.Rows for firstSolvable: the first unknown of an
+// equation has coefficient -1, the others +1; -1 is a known cell.
+func terms(eqs [][]int) [][]term {
+	var out [][]term
+	for _, eq := range eqs {
+		var r []term
+		for i, u := range eq {
+			switch {
+			case u < 0:
+			case i == 0:
+				r = append(r, term{u, -1})
+			default:
+				r = append(r, term{u, 1})
+			}
+		}
+		if len(r) > 0 {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestFirstSolvableComponents: several random systems (some determining
+// an unknown, some not) over disjoint unknowns, their labels shuffled
+// together: firstSolvable, which solves each connected component on its
+// own, must name the first determined unknown of the whole, as
+// privacytest.Determined finds it.
+func TestFirstSolvableComponents(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 5))
+	found := 0
+	for i := range 500 {
+		var eqs [][]int
+		n := 0
+		for range 1 + r.IntN(5) {
+			m := 1 + r.IntN(8)
+			for range r.IntN(m + 2) {
+				eq := []int{-1}
+				if r.IntN(3) > 0 {
+					eq[0] = n + r.IntN(m)
+				}
+				for range 1 + r.IntN(3) {
+					eq = append(eq, n+r.IntN(m))
+				}
+				eqs = append(eqs, eq)
+			}
+			n += m
+		}
+		perm := r.Perm(n)
+		for _, eq := range eqs {
+			for j, u := range eq {
+				if u >= 0 {
+					eq[j] = perm[u]
+				}
+			}
+		}
+		r.Shuffle(len(eqs), func(i, j int) { eqs[i], eqs[j] = eqs[j], eqs[i] })
+		want := -1
+		if d := privacytest.Determined(eqs, n); len(d) > 0 {
+			want = d[0]
+			found++
+		}
+		if got := firstSolvable(terms(eqs), n); got != want {
+			t.Errorf("case %d: firstSolvable(%v, %d) = %d, want %d", i, eqs, n, got, want)
+		}
+	}
+	if found == 0 || found == 500 {
+		t.Fatalf("%d of 500 systems determine an unknown: the cases test one answer only", found)
+	}
 }
 
 // TestSolvableChain: cells y₀…yₙ₋₁ each the sum of the two before it
