@@ -90,9 +90,6 @@ func runStream(ctx context.Context, brokers []string, work string, seconds int, 
 	if err != nil {
 		return result{}, err
 	}
-	w := broker.NewWriter(brokers, topic)
-	w.BatchTimeout = time.Millisecond // one tick's events go at once
-	defer w.Close()
 	r := result{Events: stored, Extra: map[string]float64{"stored": float64(stored), "stream_seconds": float64(seconds)}}
 	next := 0
 	for _, rate := range streamRates {
@@ -105,17 +102,26 @@ func runStream(ctx context.Context, brokers []string, work string, seconds int, 
 		next += n
 		const tick = 50 * time.Millisecond
 		perTick := max(1, rate*int(tick)/int(time.Second))
+		// A producer the size of a tick: broker.NewWriter's BatchSize of
+		// 10,000 makes kafka-go allocate that many messages for every
+		// write, which cost this process more CPU than Shoal's commits.
+		w := broker.NewWriter(brokers, topic)
+		w.BatchTimeout, w.BatchSize = time.Millisecond, perTick // one tick's events go at once
 		cpu0 := processCPU()
 		began := time.Now()
 		t := time.NewTicker(tick)
 		for i := 0; i < n; i += perTick {
 			if err := w.WriteMessages(ctx, msgs[i:min(i+perTick, n)]...); err != nil {
 				t.Stop()
+				_ = w.Close()
 				return result{}, fmt.Errorf("publish at %d events/s: %w", rate, err)
 			}
 			<-t.C
 		}
 		t.Stop()
+		if err := w.Close(); err != nil {
+			return result{}, fmt.Errorf("close the producer at %d events/s: %w", rate, err)
+		}
 		if err := caughtUp(); err != nil {
 			return result{}, err
 		}
