@@ -118,8 +118,12 @@ func IsPseudonym(s string) bool {
 	if len(s) != len(PseudonymPrefix)+24 || !strings.HasPrefix(s, PseudonymPrefix) {
 		return false
 	}
-	_, err := hex.DecodeString(s[len(PseudonymPrefix):])
-	return err == nil
+	for _, c := range []byte(s[len(PseudonymPrefix):]) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // Prefixes of keyed task, request and time-entry ids, so one is

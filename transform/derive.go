@@ -2,6 +2,7 @@ package transform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,7 +23,9 @@ import (
 // once per DeriveEvents events instead of once per batch. pending is
 // durable: a crash loses nothing, and exactly-once holds because an event
 // enters pending in the transaction that stores it and its offsets.
-const pendingDDL = `CREATE TABLE IF NOT EXISTS pending AS SELECT * FROM events LIMIT 0`
+// pending has staging's layout (events and h, the dedup key), so the
+// derive steps read it directly instead of a staged copy.
+const pendingDDL = `CREATE TABLE IF NOT EXISTS pending AS SELECT *, CAST(NULL AS HUGEINT) AS h FROM events LIMIT 0`
 
 // Defaults of Config.DeriveEvents and Config.DeriveAfter.
 const (
@@ -38,10 +41,28 @@ const (
 
 var (
 	stepResetLanding = step{name: "reset landing tables", sql: tempSQL[0] + ";\n" + tempSQL[1]}
-	stepPending      = step{name: "keep for deriving", sql: `INSERT INTO pending SELECT * EXCLUDE (h) FROM staging`}
-	stepStagePending = step{name: "stage pending events", sql: stageEvents("pending", "true")}
+	stepPending      = step{name: "keep for deriving", sql: `INSERT INTO pending SELECT * FROM staging`}
 	stepClearPending = step{name: "clear pending", sql: `DELETE FROM pending`}
+	// pendingSteps derive pending's events (batchSteps read staging).
+	pendingSteps = derive("pending")
 )
+
+// addPendingKey gives a pending table of an earlier version (events'
+// columns only) the h column, filled (Open).
+func (s *Store) addPendingKey(ctx context.Context) error {
+	var has bool
+	if err := s.conn.QueryRowContext(ctx, `SELECT count(*) > 0 FROM duckdb_columns()
+		WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'pending' AND column_name = 'h'`).Scan(&has); err != nil {
+		return fmt.Errorf("look for pending's key column: %w", err)
+	}
+	if has {
+		return nil
+	}
+	if _, err := s.conn.ExecContext(ctx, `ALTER TABLE pending ADD COLUMN h HUGEINT; UPDATE pending SET h = `+keyExpr); err != nil {
+		return fmt.Errorf("add the key column to pending: %w", err)
+	}
+	return nil
+}
 
 // loadPending reads how many events wait in pending (Open).
 func (s *Store) loadPending(ctx context.Context) error {
@@ -99,17 +120,32 @@ func (s *Store) TimeCorrections() (total, afterRelease int64) {
 // deriveTx derives pending and empties it, in the caller's transaction
 // (a Commit's, when deriving is due, or deriveLocked's), and counts the
 // time-entry corrections it applied into res.
-func (s *Store) deriveTx(ctx context.Context, res *event.CommitResult) (int64, error) {
-	for _, st := range []step{stepResetScratch, stepStagePending} {
-		if _, err := s.exec(ctx, st); err != nil {
+//
+// Every step runs on all the cores (Store.scanThreads): a derivation is
+// up to DeriveEvents events at once, long enough that the Go side has
+// the next batch ready and waits for it.
+func (s *Store) deriveTx(ctx context.Context, res *event.CommitResult) (_ int64, err error) {
+	if s.scanThreads > s.threads {
+		if err := s.setThreads(ctx, s.scanThreads); err != nil {
 			return 0, err
 		}
+		threads := s.threads
+		s.threads = s.scanThreads // exec leaves the count alone meanwhile
+		defer func() {
+			s.threads = threads
+			if tErr := s.setThreads(context.Background(), threads); tErr != nil {
+				err = errors.Join(err, tErr)
+			}
+		}()
 	}
-	cells, err := s.run(ctx, batchSteps)
+	if _, err := s.exec(ctx, stepResetScratch); err != nil {
+		return 0, err
+	}
+	cells, err := s.run(ctx, pendingSteps)
 	if err != nil {
 		return 0, err
 	}
-	if err := s.countCorrections(ctx, res); err != nil {
+	if err := s.countCorrections(ctx, res, "pending"); err != nil {
 		return 0, err
 	}
 	_, err = s.exec(ctx, stepClearPending)

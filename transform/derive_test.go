@@ -2,11 +2,14 @@ package transform
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/shoal-analytics/shoal/event"
 )
 
 // TestDeferredDerivation: with the default thresholds a commit only lands
@@ -84,5 +87,42 @@ func TestDeriveThresholds(t *testing.T) {
 	commit(t, s, mem, evs[260:270]...)
 	if s.Pending() != 0 {
 		t.Fatalf("Pending = %d after DeriveAfter, want derived", s.Pending())
+	}
+}
+
+// TestKeyFilterAcrossCatchUp: a large batch (a catch-up) drops the dedup
+// key filter; the next small batch builds it again from event_keys, so a
+// re-sent event of the large batch is still a duplicate, while a small
+// batch of new events is stored without scanning event_keys.
+func TestKeyFilterAcrossCatchUp(t *testing.T) {
+	mem := checkedMem(t)
+	s, _ := openStore(t)
+	scans := 0
+	s.failpoint = func(step string) error {
+		if step == stepKnown.name {
+			scans++
+		}
+		return nil
+	}
+	var g ids
+	small := func() []event.Event {
+		return []event.Event{g.ev(event.TaskCreated, 0, 9, task(fmt.Sprint("s", g.n)), who(1)), g.ev(event.TaskStarted, 0, 10, task("s"), who(2))}
+	}
+	if res := commit(t, s, mem, small()...); res.Inserted != 2 || scans != 0 {
+		t.Fatalf("new events into an empty store: %+v, %d scans of event_keys, want 2 inserted and none", res, scans)
+	}
+	large := make([]event.Event, keyFilterMaxBatch+1)
+	for i := range large {
+		large[i] = g.ev(event.TaskCreated, 0, 9, task(fmt.Sprint("l", i)), who(1+i%3))
+	}
+	if res := commit(t, s, mem, large...); res.Inserted != int64(len(large)) || scans != 1 || s.keys != nil {
+		t.Fatalf("a large batch: %+v, %d scans, filter kept %v; want all inserted, one scan, the filter dropped", res, scans, s.keys != nil)
+	}
+	scans = 0
+	if res := commit(t, s, mem, small()...); res.Inserted != 2 || scans != 0 || s.keys == nil {
+		t.Fatalf("new events after the large batch: %+v, %d scans, filter built %v; want 2 inserted, no scan, the filter built", res, scans, s.keys != nil)
+	}
+	if res := commit(t, s, mem, large[len(large)/2], small()[0]); res.Inserted != 1 || res.Duplicates != 1 || scans != 1 {
+		t.Fatalf("a re-sent event of the large batch and a new one: %+v, %d scans; want 1 inserted, 1 duplicate, one scan", res, scans)
 	}
 }

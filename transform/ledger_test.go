@@ -61,8 +61,15 @@ func TestReleaseLedger(t *testing.T) {
 		t.Errorf("%d visible team meeting_load cells, want 1", shown)
 	}
 	// A late entry: stored and counted, but the release stays as it was.
-	if res := commit(t, s, mem, g.ev(event.TimeLogged, 1, 9, who(1), logged("meeting", 5)), g.ev(event.TimeLogged, 7, 9, who(1), logged("meeting", 5))); res.AfterRelease != 1 || res.Inserted != 2 {
+	late := g.ev(event.TimeLogged, 1, 9, who(1), logged("meeting", 5))
+	if res := commit(t, s, mem, late, g.ev(event.TimeLogged, 7, 9, who(1), logged("meeting", 5))); res.AfterRelease != 1 || res.Inserted != 2 {
 		t.Errorf("a late entry and one of the next week: %+v, want 2 inserted, 1 after the release", res)
+	}
+	// Duplicates (of a stored event, and twice in the batch) are not late
+	// events: counted from what is stored, not from the batch.
+	late2 := g.ev(event.TimeLogged, 2, 9, who(1), logged("meeting", 5))
+	if res := commit(t, s, mem, late, late2, late2); res.AfterRelease != 1 || res.Inserted != 1 || res.Duplicates != 2 {
+		t.Errorf("a stored late entry and a new one twice: %+v, want 1 inserted, 2 duplicates, 1 after the release", res)
 	}
 	if err := s.Release(ctx, release(), releasedAt.Add(time.Hour)); !errors.Is(err, ErrReleased) {
 		t.Fatalf("second release of the week: %v, want ErrReleased", err)

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -20,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/marcboeker/go-duckdb"
 
 	"github.com/shoal-analytics/shoal/event"
@@ -87,9 +88,8 @@ const (
 	viewRef   = scratchDB + ".main." + viewName
 )
 
-// pseudonymPattern is the shape of privacy.Pseudonymizer's output, checked
-// in SQL over every person of a batch (TestPseudonymPattern ties the two).
-var pseudonymPattern = regexp.QuoteMeta(privacy.PseudonymPrefix) + `[0-9a-fA-F]{24}`
+// personColumn is the person's column in event.Schema.
+var personColumn = event.Schema.FieldIndices("person")[0]
 
 // Store is Shoal's DuckDB database. Commit and Rebuild are serialised and
 // use one dedicated connection; the read methods use other connections of
@@ -117,10 +117,12 @@ type Store struct {
 	// (noRelease before the first): a new event dated on or before it is
 	// counted as CommitResult.AfterRelease.
 	releasedThrough atomic.Int32
-	// keys is the dedup key filter (keyfilter.go; nil: none), staged the
-	// hashes of the batch being committed, added to it once committed.
-	keys   *keyFilter
-	staged []uint64
+	// keys is the dedup key filter (keyfilter.go; nil: not built now),
+	// keysOff that there is none (every landing scans event_keys), staged
+	// the hashes of the batch being committed, added to it once committed.
+	keys    *keyFilter
+	keysOff bool
+	staged  []uint64
 	// derivedInTx reports that the commit being made derived pending.
 	derivedInTx bool
 	// corrections and correctionsLate total the time-entry corrections
@@ -210,10 +212,6 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) 
 		s.closeAll()
 		return nil, err
 	}
-	if err := s.loadKeyFilter(ctx); err != nil {
-		s.closeAll()
-		return nil, err
-	}
 	s.logger.Info("duckdb store open", "path", cfg.Path, "threads", cmp.Or(cfg.Threads, DefaultThreads()), "memory_limit", cfg.MemoryLimit)
 	return s, nil
 }
@@ -295,6 +293,9 @@ func (s *Store) open(ctx context.Context, cfg Config) error {
 			if _, err := s.conn.ExecContext(ctx, q); err != nil {
 				return err
 			}
+		}
+		if err := s.addPendingKey(ctx); err != nil {
+			return err
 		}
 		_, err = s.conn.ExecContext(ctx, `INSERT INTO shoal_meta VALUES ('`+keyedIDsMeta+`', 1) ON CONFLICT (name) DO NOTHING`)
 		return err
@@ -526,10 +527,11 @@ var (
 	// also disables join filter pushdown into the events scan.
 	stepResetScratch = step{name: "reset scratch tables", sql: strings.Join(tempSQL, ";\n")}
 	// stepExpire drops the events dated before the retention horizon.
-	stepExpire     = step{name: "drop expired events", sql: `DELETE FROM staging WHERE day < ` + dayArg}
-	stepStage      = step{name: "stage batch", sql: `INSERT INTO staging SELECT *, ` + keyExpr + ` FROM ` + viewRef}
-	stepPseudonyms = step{name: "check pseudonyms", sql: `SELECT count(*) FROM staging
-		WHERE person IS NOT NULL AND NOT regexp_full_match(person, '` + pseudonymPattern + `')`}
+	stepExpire = step{name: "drop expired events", sql: `DELETE FROM staging WHERE day < ` + dayArg}
+	stepStage  = step{name: "stage batch", sql: `INSERT INTO staging SELECT *, ` + keyExpr + ` FROM ` + viewRef}
+	// Checked in Go over the batch's person column (checkPseudonyms); the
+	// step is named for failure injection.
+	stepPseudonyms = step{name: "check pseudonyms"}
 	// After the dedup steps staging holds exactly the batch's new events.
 	// Duplicates within a batch are rare: the window only runs over keys
 	// that occur more than once.
@@ -547,11 +549,21 @@ var (
 		sql: `DELETE FROM staging WHERE h IN (SELECT h FROM known_keys)`}
 	stepInsert     = step{name: "insert events", sql: `INSERT INTO events SELECT * EXCLUDE (h) FROM staging`}
 	stepInsertKeys = step{name: "insert event keys", sql: `INSERT INTO event_keys SELECT h FROM staging`}
-	stepOffsets    = step{name: "store offsets", sql: `INSERT INTO offsets VALUES (?, ?, ?)
+	// The offsets and the refusal counts of a batch are one statement
+	// each, whatever the number of partitions and reasons (valuesStep).
+	stepOffsets = step{name: "store offsets", sql: `INSERT INTO offsets SELECT * FROM (VALUES %s)
 		ON CONFLICT (topic, part) DO UPDATE SET next_offset = greatest(offsets.next_offset, excluded.next_offset)`}
-	stepRejections = step{name: "count rejections", sql: `INSERT INTO rejections VALUES (DATE '1970-01-01' + CAST(? AS INTEGER), ?, ?)
+	stepRejections = step{name: "count rejections", sql: `INSERT INTO rejections SELECT DATE '1970-01-01' + CAST(d AS INTEGER), r, n FROM (VALUES %s) v(d, r, n)
 		ON CONFLICT (day, reason) DO UPDATE SET events = rejections.events + excluded.events`}
 )
+
+// valuesStep is st (stepOffsets, stepRejections) for rows tuples of
+// width placeholders each.
+func valuesStep(st step, rows, width int) step {
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	st.sql = fmt.Sprintf(st.sql, strings.TrimSuffix(strings.Repeat(tuple+", ", rows), ", "))
+	return st
+}
 
 // Commit writes a batch in one transaction: its new events (duplicates by
 // (source, id) are skipped and counted), the task and request state and
@@ -642,6 +654,9 @@ func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResul
 	}
 	if b.Record != nil && b.Record.NumRows() > 0 {
 		rows := b.Record.NumRows()
+		if err := s.checkPseudonyms(b.Record); err != nil {
+			return res, err
+		}
 		s.view.reader.feed(b.Record)
 		staged, err := s.exec(ctx, stepStage)
 		s.view.reader.feed(nil)
@@ -651,25 +666,25 @@ func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResul
 		if staged != rows {
 			return res, fmt.Errorf("%s: staged %d of %d rows", stepStage.name, staged, rows)
 		}
-		if err := s.checkPseudonyms(ctx); err != nil {
-			return res, err
-		}
 		if rf := s.retainedFrom.Load(); rf != noHorizon {
 			if res.Expired, err = s.exec(ctx, stepExpire, rf); err != nil {
 				return res, err
 			}
 		}
-		if _, err := s.exec(ctx, stepDedupBatch); err != nil {
-			return res, err
-		}
 		// The stored keys are scanned only if the filter cannot tell that
-		// every key of the batch is new (keyfilter.go).
-		may, hs, err := s.stagedMayBeStored(ctx)
+		// every key of the batch is new, and the batch deduplicated only
+		// if two of its keys may be equal (keyfilter.go).
+		lk, err := s.landedKeys(ctx)
 		if err != nil {
 			return res, err
 		}
-		s.staged = hs
-		if may {
+		s.staged = lk.hashes
+		if lk.repeats {
+			if _, err := s.exec(ctx, stepDedupBatch); err != nil {
+				return res, err
+			}
+		}
+		if lk.mayBeStored {
 			for _, st := range []step{stepKnown, stepDedup} {
 				if _, err := s.exec(ctx, st); err != nil {
 					return res, err
@@ -688,7 +703,9 @@ func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResul
 			}
 		}
 		res.Duplicates = rows - res.Inserted - res.Expired
-		if rt := s.releasedThrough.Load(); rt != noRelease && res.Inserted > 0 {
+		if rt := s.releasedThrough.Load(); rt != noRelease && res.Inserted > 0 && lk.exact() {
+			res.AfterRelease = lk.through(rt)
+		} else if rt != noRelease && res.Inserted > 0 {
 			if err := s.conn.QueryRowContext(ctx, `SELECT count(*) FROM staging WHERE day <= DATE '1970-01-01' + CAST(? AS INTEGER)`, rt).Scan(&res.AfterRelease); err != nil {
 				return res, fmt.Errorf("count events after their week's release: %w", err)
 			}
@@ -704,8 +721,12 @@ func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResul
 		}
 		res.CellsTouched, s.derivedInTx = cells, true
 	}
-	for p, o := range b.Offsets {
-		if _, err := s.exec(ctx, stepOffsets, b.Topic, p, o); err != nil {
+	if len(b.Offsets) > 0 {
+		args := make([]any, 0, 3*len(b.Offsets))
+		for p, o := range b.Offsets {
+			args = append(args, b.Topic, p, o)
+		}
+		if _, err := s.exec(ctx, valuesStep(stepOffsets, len(b.Offsets), 3), args...); err != nil {
 			return res, err
 		}
 	}
@@ -713,11 +734,14 @@ func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResul
 	for _, r := range b.Rejected {
 		rej[event.Rejected{Day: r.Day, Reason: r.Reason}] += r.Count
 	}
+	var args []any
 	for r, n := range rej {
-		if n == 0 {
-			continue
+		if n > 0 {
+			args = append(args, r.Day, r.Reason, n)
 		}
-		if _, err := s.exec(ctx, stepRejections, r.Day, r.Reason, n); err != nil {
+	}
+	if len(args) > 0 {
+		if _, err := s.exec(ctx, valuesStep(stepRejections, len(args)/3, 3), args...); err != nil {
 			return res, err
 		}
 	}
@@ -733,7 +757,7 @@ func (s *Store) commitTx(ctx context.Context, b *event.Batch) (event.CommitResul
 // batches; of those, the ones whose old or new day is in a released week
 // are late. A revision that only repeats the one it supersedes (a re-send
 // under another event id) or replaces a deletion by another is none.
-func (s *Store) countCorrections(ctx context.Context, res *event.CommitResult) error {
+func (s *Store) countCorrections(ctx context.Context, res *event.CommitResult, src string) error {
 	rt, released := s.releasedThrough.Load(), true
 	if rt == noRelease {
 		rt, released = 0, false
@@ -742,7 +766,7 @@ func (s *Store) countCorrections(ctx context.Context, res *event.CommitResult) e
 		'category': category, 'started_at': started_at, 'ended_at': ended_at}`
 	if err := s.conn.QueryRowContext(ctx, `WITH b AS (
 			SELECT k, kafka_partition AS p, kafka_offset AS o, `+st+` AS st FROM (
-				SELECT *, type = '`+event.TimeDeleted+`' AS deleted, `+pairKey("source", "entry")+` AS k FROM staging
+				SELECT *, type = '`+event.TimeDeleted+`' AS deleted, `+pairKey("source", "entry")+` AS k FROM `+src+`
 				WHERE entry IS NOT NULL AND type IN ('`+event.TimeLogged+`', '`+event.TimeDeleted+`'))
 			UNION ALL SELECT k, -1, -1, `+st+` FROM old_entries
 		),
@@ -840,15 +864,20 @@ func (s *Store) CheckpointedOffsets(topic string) map[int32]int64 {
 	return (*m)[topic]
 }
 
-func (s *Store) checkPseudonyms(ctx context.Context) error {
+// checkPseudonyms refuses a batch with a person value that does not have
+// the shape of a pseudonym (privacy.IsPseudonym).
+func (s *Store) checkPseudonyms(rec arrow.Record) error {
 	if s.failpoint != nil {
 		if err := s.failpoint(stepPseudonyms.name); err != nil {
 			return fmt.Errorf("%s: %w", stepPseudonyms.name, err)
 		}
 	}
 	var bad int64
-	if err := s.conn.QueryRowContext(ctx, stepPseudonyms.sql).Scan(&bad); err != nil {
-		return fmt.Errorf("%s: %w", stepPseudonyms.name, err)
+	col := rec.Column(personColumn).(*array.String) // checkBatch checked the schema
+	for i := range col.Len() {
+		if col.IsValid(i) && !privacy.IsPseudonym(col.Value(i)) {
+			bad++
+		}
 	}
 	if bad > 0 {
 		// Never put the offending value in the error: it may be a raw id.

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -515,7 +514,7 @@ func TestFailedCommitLeavesNothing(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			mem := checkedMem(t)
 			s, _ := openStore(t)
-			s.keys = nil // every step runs: the stored keys are scanned even for new ones
+			s.keysOff = true // every step runs: the stored keys are scanned even for new ones
 			var g ids
 			// Existing state the failed batch would change.
 			commit(t, s, mem,
@@ -817,7 +816,7 @@ func TestCheckpoint(t *testing.T) {
 }
 
 // TestScanStepsRaiseThreads: with the default threads, the steps that scan
-// a stored table run with all the cores, every other step with
+// a stored table and every step of a derivation run with all the cores, every other step with
 // DefaultThreads, and DuckDB is back at DefaultThreads after a commit, also
 // one that failed in a scan step. An explicit thread count is kept
 // throughout.
@@ -851,11 +850,13 @@ func TestScanStepsRaiseThreads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.keys = nil                                      // the stored keys are scanned too
+		s.keysOff = true                                  // the stored keys are scanned too
 		seen := map[bool]map[int]int{true: {}, false: {}} // scan step? -> threads -> steps
-		scans := map[string]bool{}
-		for _, st := range append(slices.Clone(batchSteps), stepKnown) {
-			scans[st.name] = st.scan
+		// On all the cores: a landing step that scans a stored table, and
+		// every step of a derivation.
+		scans := map[string]bool{stepKnown.name: true, stepResetScratch.name: true, stepClearPending.name: true}
+		for _, st := range pendingSteps {
+			scans[st.name] = true
 		}
 		s.failpoint = func(step string) error {
 			seen[scans[step]][threads(s)]++
@@ -864,7 +865,7 @@ func TestScanStepsRaiseThreads(t *testing.T) {
 		commit(t, s, mem, evs...)
 		want := map[bool]map[int]int{true: {tc.scan: seen[true][tc.scan]}, false: {tc.others: seen[false][tc.others]}}
 		if !reflect.DeepEqual(seen, want) || seen[true][tc.scan] < 8 {
-			t.Errorf("threads %d: threads per step kind (scan or not) %v, want scans at %d, the rest at %d", tc.threads, seen, tc.scan, tc.others)
+			t.Errorf("threads %d: threads per step kind (scan or derive, or not) %v, want those at %d, the rest at %d", tc.threads, seen, tc.scan, tc.others)
 		}
 		if got := threads(s); got != tc.others {
 			t.Errorf("threads %d: %d DuckDB threads after the commit, want %d", tc.threads, got, tc.others)
