@@ -34,7 +34,10 @@ type Config struct {
 	// Default: 100000
 	BatchSize int `yaml:"batch_size"`
 	// BatchLatency is the longest a message waits before its batch is
-	// committed. Default: 500ms
+	// committed. Every output reads released weeks, so it is not a
+	// freshness setting: a trickle of 20 events/s commits once per
+	// BatchLatency, and each commit costs 15-40 ms of CPU whatever its
+	// size (BENCHMARKS.md). Default: 5s
 	BatchLatency time.Duration `yaml:"batch_latency"`
 	// BatchBytes bounds the bytes of the messages read and not yet prepared
 	// as a batch (a batch is cut at half of it), so that memory follows the
@@ -80,7 +83,7 @@ func DefaultConfig() Config {
 		Group:             "shoal",
 		Partitions:        6,
 		BatchSize:         100000,
-		BatchLatency:      2 * time.Second,
+		BatchLatency:      5 * time.Second,
 		BatchBytes:        64 << 20,
 		MaxEventBytes:     64 << 10,
 		EarliestEventTime: "2000-01-01",
