@@ -12,8 +12,10 @@ import (
 
 const runSummary = `Consume events from Kafka (or the embedded broker when --brokers is empty), refuse
 malformed and monitoring data to the dead-letter topic, pseudonymize person fields and
-land everything in DuckDB exactly once. Serves /metrics, /healthz, /readyz and the weekly
-HR reports at /reports/, which it also writes to DATA_DIR/reports on a schedule.`
+land everything in DuckDB exactly once. Releases each ISO week once it has ended plus
+--settle-delay, under one disclosure policy; every output reads the released weeks only.
+Serves /metrics, /healthz, /readyz and the weekly HR reports at /reports/, which it also
+writes to DATA_DIR/reports when a week is released.`
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := app.DefaultConfig("data")
