@@ -517,12 +517,11 @@ type term struct {
 // linked, and the system is block diagonal over the components, so an
 // unknown is determined by all the equations exactly when it is by its
 // component's, and the first determined unknown is the least of each
-// component's first. A week of 2,000 teams has tens of thousands of
-// unknowns, most of them in small components (a team's hidden cells and
-// its unit's): one dense matrix over all of them held 165 MiB at the
-// release of a week, the largest allocation of a first start on a 20 M
-// event store (BENCHMARKS.md), and its elimination most of the release's
-// CPU.
+// component's first. Each component is eliminated sparsely
+// (solvableSparse): one dense matrix over every unknown of a week of
+// 2,000 teams held 165 MiB at its release, the largest allocation of a
+// first start on a 20 M event store (BENCHMARKS.md), and its elimination
+// was most of the release's CPU.
 func firstSolvable(eqs [][]term, n int) int {
 	parent := make([]int, n)
 	for i := range parent {
@@ -558,18 +557,156 @@ func firstSolvable(eqs [][]term, n int) int {
 	}
 	best := -1
 	for r, eqs := range byComp {
-		rows := make([][]int64, len(eqs))
-		for i, eq := range eqs {
-			rows[i] = make([]int64, len(cols[r]))
-			for _, t := range eq {
-				rows[i][local[t.col]] += t.coef
+		for _, eq := range eqs {
+			for k := range eq {
+				eq[k].col = local[eq[k].col]
 			}
 		}
-		if j := solvable(rows, len(cols[r])); j >= 0 && (best < 0 || cols[r][j] < best) {
+		j, ok := solvableSparse(eqs, len(cols[r]))
+		if !ok {
+			// An entry passed maxEntry: solve the component densely
+			// (solvable goes on in math/big.Rat).
+			rows := make([][]int64, len(eqs))
+			for i, eq := range eqs {
+				rows[i] = make([]int64, len(cols[r]))
+				for _, t := range eq {
+					rows[i][t.col] += t.coef
+				}
+			}
+			j = solvable(rows, len(cols[r]))
+		}
+		if j >= 0 && (best < 0 || cols[r][j] < best) {
 			best = cols[r][j]
 		}
 	}
 	return best
+}
+
+// solvableSparse is solvableInt64 over rows kept sparse (an unknown's
+// non-zero coefficient by unknown, and the rows each unknown is in): the
+// same fraction-free Gauss-Jordan elimination to reduced row echelon form,
+// which keeps a week's tree equations nearly as sparse as they start,
+// where a dense matrix over a component of a few thousand unknowns held
+// 170 MB. It returns the first determined unknown (or -1), and false when
+// an entry would pass maxEntry; eqs' coefficients of one unknown add up.
+func solvableSparse(eqs [][]term, n int) (int, bool) {
+	rows := make([]map[int]int64, 0, len(eqs))
+	in := make([]map[int]struct{}, n) // unknown → the rows with a non-zero entry for it
+	note := func(i, c int) {
+		if in[c] == nil {
+			in[c] = map[int]struct{}{}
+		}
+		in[c][i] = struct{}{}
+	}
+	for _, eq := range eqs {
+		r := map[int]int64{}
+		for _, t := range eq {
+			r[t.col] += t.coef
+		}
+		for c, v := range r {
+			if v == 0 {
+				delete(r, c)
+			} else if v > maxEntry || v < -maxEntry {
+				return 0, false
+			}
+		}
+		if len(r) == 0 {
+			continue
+		}
+		for c := range r {
+			note(len(rows), c)
+		}
+		rows = append(rows, r)
+	}
+	// reduce replaces row i by p[col]·r − r[col]·p (p[col] and r[col]
+	// first divided by their gcd), divided by the gcd of its entries.
+	reduce := func(i int, p map[int]int64, col int) bool {
+		r := rows[i]
+		g := gcd(p[col], r[col])
+		fp, fr := p[col]/g, r[col]/g
+		next := make(map[int]int64, len(r)+len(p))
+		for c, v := range r {
+			next[c] = fp * v
+		}
+		for c, v := range p {
+			next[c] -= fr * v
+		}
+		h := int64(0)
+		for c, v := range next {
+			if v == 0 {
+				delete(next, c)
+			} else if h != 1 {
+				h = gcd(h, v)
+			}
+		}
+		for c, v := range next {
+			if h > 1 {
+				v /= h
+				next[c] = v
+			}
+			if v > maxEntry || v < -maxEntry {
+				return false
+			}
+		}
+		for c := range r {
+			if _, ok := next[c]; !ok {
+				delete(in[c], i)
+			}
+		}
+		for c := range next {
+			if _, ok := r[c]; !ok {
+				note(i, c)
+			}
+		}
+		rows[i] = next
+		return true
+	}
+	pivot := make([]int, len(rows)) // the row's pivot column + 1, 0 while it has none
+	var basis []int
+	for col := range n {
+		// Any row with a non-zero entry will do (the result does not
+		// depend on the choice); the smallest entry keeps the others
+		// small, the lowest row makes the choice deterministic.
+		best := -1
+		for i := range in[col] {
+			if pivot[i] != 0 {
+				continue
+			}
+			if a, b := abs64(rows[i][col]), int64(0); best >= 0 {
+				b = abs64(rows[best][col])
+				if a > b || a == b && i > best {
+					continue
+				}
+			}
+			best = i
+		}
+		if best < 0 {
+			continue
+		}
+		pivot[best] = col + 1
+		basis = append(basis, best)
+		p := rows[best]
+		others := make([]int, 0, len(in[col]))
+		for i := range in[col] {
+			if i != best {
+				others = append(others, i)
+			}
+		}
+		for _, i := range others {
+			if !reduce(i, p, col) {
+				return 0, false
+			}
+		}
+	}
+	// Reduced row echelon form: an unknown is determined exactly when a
+	// basis row has its pivot there and no other non-zero entry.
+	first := -1
+	for _, i := range basis {
+		if c := pivot[i] - 1; len(rows[i]) == 1 && (first < 0 || c < first) {
+			first = c
+		}
+	}
+	return first, true
 }
 
 // solvable returns the first unknown whose value the rows (linear

@@ -500,6 +500,12 @@ func TestSolvableChain(t *testing.T) {
 			if got := solvable(privacytest.Rows(eqs, n), n); got != tc.want {
 				t.Errorf("n=%d, %s: solvable = %d, want %d", n, tc.name, got, tc.want)
 			}
+			if got := firstSolvable(terms(eqs), n); got != tc.want {
+				t.Errorf("n=%d, %s: firstSolvable = %d, want %d", n, tc.name, got, tc.want)
+			}
+			if _, ok := solvableSparse(terms(eqs), n); ok != (n < 47) {
+				t.Errorf("n=%d, %s: solvableSparse finished %v", n, tc.name, ok)
+			}
 			if _, rest := solvableInt64(privacytest.Rows(eqs, n), n); (rest == nil) != (n < 47) {
 				t.Errorf("n=%d, %s: solvableInt64 finished %v", n, tc.name, rest == nil)
 			}
@@ -538,6 +544,9 @@ func TestSolvableShuffledChains(t *testing.T) {
 		}
 		if got := solvable(privacytest.Rows(eqs, n), n); got != want {
 			t.Errorf("case %d: solvable(%v, %d) = %d, want %d", i, eqs, n, got, want)
+		}
+		if got := firstSolvable(terms(eqs), n); got != want {
+			t.Errorf("case %d: firstSolvable(%v, %d) = %d, want %d", i, eqs, n, got, want)
 		}
 	}
 	t.Logf("solvableInt64 gave up on %d of 100", gaveUp)
