@@ -108,6 +108,9 @@ func TestKeyFilterAcrossCatchUp(t *testing.T) {
 	small := func() []event.Event {
 		return []event.Event{g.ev(event.TaskCreated, 0, 9, task(fmt.Sprint("s", g.n)), who(1)), g.ev(event.TaskStarted, 0, 10, task("s"), who(2))}
 	}
+	if s.keys == nil {
+		t.Fatal("no key filter after Open")
+	}
 	if res := commit(t, s, mem, small()...); res.Inserted != 2 || scans != 0 {
 		t.Fatalf("new events into an empty store: %+v, %d scans of event_keys, want 2 inserted and none", res, scans)
 	}
