@@ -153,6 +153,10 @@ func runAbsorb(ctx context.Context, brokers []string, work string, n int, tune T
 	if err := c.Process(ctx, fresh); err != nil {
 		return result{}, err
 	}
+	// A commit only lands them: derive them too, as a reader would.
+	if err := store.Flush(ctx); err != nil {
+		return result{}, err
+	}
 	incremental := time.Since(began).Seconds()
 	began = time.Now()
 	if err := store.Rebuild(ctx); err != nil {
