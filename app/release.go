@@ -220,18 +220,35 @@ type releaseSource struct{ p *App }
 
 var _ metrics.Source = releaseSource{}
 
+var _ metrics.Stamper = releaseSource{}
+
 func (s releaseSource) LatestRelease(ctx context.Context) (metrics.Release, bool, error) {
 	info, ok, err := s.p.LatestRelease(ctx)
 	if err != nil || !ok {
 		return metrics.Release{}, false, err
 	}
-	cells, _, err := s.p.store.Released(ctx, info.Week, info.Week, false)
-	if err != nil {
+	rel := s.stamp(info)
+	if rel.Cells, _, err = s.p.store.Released(ctx, info.Week, info.Week, false); err != nil {
 		return metrics.Release{}, false, err
 	}
+	return rel, true, nil
+}
+
+// LatestReleaseStamp is the last release without its cells (the list of
+// releases only).
+func (s releaseSource) LatestReleaseStamp(ctx context.Context) (metrics.Release, bool, error) {
+	info, ok, err := s.p.LatestRelease(ctx)
+	if err != nil || !ok {
+		return metrics.Release{}, false, err
+	}
+	return s.stamp(info), true, nil
+}
+
+// stamp is a release's week start, in the org's zone, and release time.
+func (s releaseSource) stamp(info transform.ReleaseInfo) metrics.Release {
 	y, m, d := calendar.DayTime(info.Week).Date()
 	start := time.Date(y, m, d, 0, 0, 0, 0, s.p.teams.Get().Location(""))
-	return metrics.Release{Start: start, ReleasedAt: info.ReleasedAt, Cells: cells}, true, nil
+	return metrics.Release{Start: start, ReleasedAt: info.ReleasedAt}
 }
 
 // latestReportWeek is the last released week, for the reports.

@@ -108,3 +108,83 @@ shoal_tasks_completed{team="payments",unit="platform"} 30
 		}
 	}
 }
+
+// stampedSource is staticSource with a stamp, counting the reads of cells.
+type stampedSource struct {
+	staticSource
+	releasedAt time.Time
+	reads      int
+}
+
+func (s *stampedSource) LatestRelease(ctx context.Context) (Release, bool, error) {
+	s.reads++
+	rel, ok, err := s.staticSource.LatestRelease(ctx)
+	rel.ReleasedAt = s.releasedAt
+	return rel, ok, err
+}
+
+func (s *stampedSource) LatestReleaseStamp(ctx context.Context) (Release, bool, error) {
+	rel, ok, err := s.staticSource.LatestRelease(ctx)
+	return Release{Start: rel.Start, ReleasedAt: s.releasedAt}, ok, err
+}
+
+// TestRefreshReadsCellsOnlyForANewRelease: with a Stamper, a refresh that
+// finds the served week still the last one reads no cells and keeps the
+// exposition, and only moves shoal_outcomes_refreshed_timestamp_seconds
+// (served with the live families); a new release is read and served.
+func TestRefreshReadsCellsOnlyForANewRelease(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	src := &stampedSource{staticSource: staticSource(orgCells(30, calendar.WeekStartOf(now, time.UTC))), releasedAt: now.Add(-time.Hour)}
+	reg := prometheus.NewRegistry()
+	clock := now
+	e := NewExporter(src, func() time.Time { return clock }, reg, slog.New(slog.DiscardHandler))
+	refreshed := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "shoal_outcomes_refreshed_timestamp_seconds" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		return 0
+	}
+	if refreshed() != 0 {
+		t.Fatal("a refresh timestamp before the first refresh")
+	}
+	for i := range 3 {
+		clock = now.Add(time.Duration(i) * time.Minute)
+		if err := e.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := refreshed(); got != float64(clock.Unix()) {
+			t.Fatalf("refresh %d: timestamp %v, want %v", i, got, float64(clock.Unix()))
+		}
+	}
+	text, _ := e.Exposition()
+	if src.reads != 1 || !strings.Contains(string(text), "shoal_tasks_completed") {
+		t.Fatalf("three refreshes of one release read its cells %d times (want 1); exposition has the outcomes: %v", src.reads, strings.Contains(string(text), "shoal_tasks_completed"))
+	}
+	if strings.Contains(string(text), "shoal_outcomes_refreshed_timestamp_seconds") {
+		t.Fatal("the refresh timestamp is in the cached exposition: it would not move without a rebuild")
+	}
+	src.releasedAt = now.Add(time.Minute) // a new release
+	if err := e.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := e.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var releasedAt float64
+	for _, mf := range mfs {
+		if mf.GetName() == outcome.ReleasedAtName {
+			releasedAt = mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	if src.reads != 2 || releasedAt != float64(src.releasedAt.Unix()) {
+		t.Fatalf("a new release: %d reads of cells (want 2), released at %v served (want %v)", src.reads, releasedAt, float64(src.releasedAt.Unix()))
+	}
+}
