@@ -10,6 +10,18 @@ const (
 	LevelTeam Level = "team"
 )
 
+// Rank orders the levels from the top of the tree: org 0, unit 1, team
+// (and anything else) 2.
+func (l Level) Rank() int {
+	switch l {
+	case LevelOrg:
+		return 0
+	case LevelUnit:
+		return 1
+	}
+	return 2
+}
+
 // Cell is one precomputed outcome value of one metric for one team, unit or
 // the org over one period: an ISO week, or a day for the SQL endpoint's
 // daily table.

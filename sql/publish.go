@@ -205,7 +205,7 @@ func outcomeRows(cells []privacy.Published) [][]any {
 			return a.period < b.period
 		}
 		if a.level != b.level {
-			return levelRank(a.level) < levelRank(b.level)
+			return a.level.Rank() < b.level.Rank()
 		}
 		if a.unit != b.unit {
 			return a.unit < b.unit
@@ -232,16 +232,6 @@ func outcomeRows(cells []privacy.Published) [][]any {
 		out = append(out, row)
 	}
 	return out
-}
-
-func levelRank(l outcome.Level) int {
-	switch l {
-	case outcome.LevelOrg:
-		return 0
-	case outcome.LevelUnit:
-		return 1
-	}
-	return 2
 }
 
 func nullIfEmpty(s string) any {

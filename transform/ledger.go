@@ -261,16 +261,7 @@ func (s *Store) Released(ctx context.Context, fromWeek, toWeek int32, daily bool
 // releasedOrder orders released cells by period, metric, level (org,
 // unit, team), unit and team.
 func releasedOrder(a, b privacy.Published) int {
-	rank := func(l outcome.Level) int {
-		switch l {
-		case outcome.LevelOrg:
-			return 0
-		case outcome.LevelUnit:
-			return 1
-		}
-		return 2
-	}
-	return cmp.Or(cmp.Compare(a.Week, b.Week), strings.Compare(a.Metric, b.Metric), cmp.Compare(rank(a.Level), rank(b.Level)),
+	return cmp.Or(cmp.Compare(a.Week, b.Week), strings.Compare(a.Metric, b.Metric), cmp.Compare(a.Level.Rank(), b.Level.Rank()),
 		strings.Compare(a.Unit, b.Unit), strings.Compare(a.Team, b.Team))
 }
 
